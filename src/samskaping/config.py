@@ -1,0 +1,257 @@
+"""Typed, validated run configuration.
+
+A config is a YAML file in ``configs/`` loaded into a frozen :class:`Config`.
+Every key is checked before any work starts: unknown keys (with a "did you
+mean"), wrong types and impossible values are reported together in one
+:class:`~samskaping.errors.ConfigError` naming the file, the key and what is
+allowed. Any key can be overridden with ``--set section.key=value``.
+
+Relative paths in a config are read relative to the current working directory
+(the project root when the README's commands are followed).
+"""
+
+from __future__ import annotations
+
+import difflib
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from samskaping.errors import ConfigError
+from samskaping.labels import LABEL_SET_NAMES
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=False)
+
+
+class DataConfig(_Section):
+    """Where the labelled data comes from and how it is split."""
+
+    path: Path = Field(Path("data/samskaping-sentences.jsonl"), description="Labelled CSV, JSONL or XLSX file.")
+    validation_size: float = Field(0.15, gt=0, lt=0.5, description="Share for validation when the file has no split column.")
+    test_size: float = Field(0.15, gt=0, lt=0.5, description="Share for test when the file has no split column.")
+    on_invalid: Literal["refuse", "skip"] = Field(
+        "refuse", description="refuse: any bad row stops the run; skip: bad rows are left out and listed."
+    )
+
+
+class BaselineConfig(_Section):
+    """TF-IDF word and character n-grams + logistic regression, one per label set."""
+
+    word_ngram_max: int = Field(2, ge=1, le=4, description="Longest word n-gram.")
+    char_ngram_min: int = Field(2, ge=1, le=6)
+    char_ngram_max: int = Field(5, ge=1, le=8)
+    min_df: int = Field(1, ge=1, description="Drop n-grams seen in fewer training sentences.")
+    max_features: int | None = Field(200_000, ge=1000, description="Vocabulary cap per vectorizer (null: none).")
+    C: float = Field(8.0, gt=0, description="Inverse regularisation strength of the logistic regression.")
+    max_iter: int = Field(3000, ge=10)
+    class_weight: Literal["balanced", "none"] = "balanced"
+
+    @model_validator(mode="after")
+    def _char_range(self) -> BaselineConfig:
+        if self.char_ngram_min > self.char_ngram_max:
+            raise ValueError(
+                f"char_ngram_min ({self.char_ngram_min}) must not exceed char_ngram_max ({self.char_ngram_max})"
+            )
+        return self
+
+
+class TransformerConfig(_Section):
+    """A shared transformer encoder with one classification head per label set."""
+
+    max_length: int = Field(128, ge=8, le=512, description="Tokens per sentence; longer ones are truncated.")
+    pooling: Literal["cls", "mean"] = Field("cls", description="Sentence vector: the [CLS] token or the mean of tokens.")
+    dropout: float = Field(0.1, ge=0, lt=1)
+    local_files_only: bool = Field(False, description="Never try the network, even when HF_HUB_OFFLINE is unset.")
+    revision: str | None = Field(None, description="Hub revision (branch, tag or commit) to download.")
+
+
+class TrainingConfig(_Section):
+    """Optimisation settings (used by the transformer; the baseline uses seed only)."""
+
+    seed: int = 42
+    epochs: int = Field(4, ge=1, le=100)
+    batch_size: int = Field(16, ge=1, le=1024)
+    eval_batch_size: int = Field(64, ge=1, le=4096)
+    learning_rate: float = Field(3e-5, gt=0, le=1)
+    head_learning_rate: float | None = Field(None, gt=0, le=1, description="Heads' learning rate (null: same).")
+    weight_decay: float = Field(0.01, ge=0, lt=1)
+    warmup_ratio: float = Field(0.1, ge=0, lt=1)
+    gradient_accumulation_steps: int = Field(1, ge=1, le=256)
+    max_grad_norm: float = Field(1.0, gt=0)
+    class_weighting: bool = Field(True, description="Weight classes by inverse frequency in the loss.")
+    loss_weights: dict[str, float] = Field(
+        default_factory=lambda: {"conception": 1.0, "factor": 1.0, "polarity": 1.0},
+        description="Weight of each label set's loss in the sum.",
+    )
+    early_stopping_patience: int = Field(2, ge=0, description="Epochs without improvement before stopping (0: off).")
+    max_steps: int | None = Field(None, ge=1, description="Stop after this many optimizer steps (for smoke tests).")
+    threads: int | None = Field(None, ge=1, description="CPU threads for torch (null: all cores).")
+
+    @field_validator("loss_weights")
+    @classmethod
+    def _known_label_sets(cls, value: dict[str, float]) -> dict[str, float]:
+        unknown = [k for k in value if k not in LABEL_SET_NAMES]
+        if unknown:
+            raise ValueError(f"unknown label set {unknown}; allowed: {list(LABEL_SET_NAMES)}")
+        negative = {k: v for k, v in value.items() if v < 0}
+        if negative:
+            raise ValueError(f"loss weights must be >= 0, got {negative}")
+        return value
+
+
+class ModelConfig(_Section):
+    """Which model to train and on which label sets."""
+
+    kind: Literal["baseline", "transformer"] = "baseline"
+    name: str = Field("tfidf-logreg", min_length=1, description="Hub id or local folder of the encoder; a label for the baseline.")
+    label_sets: tuple[str, ...] = Field(LABEL_SET_NAMES, min_length=1)
+    baseline: BaselineConfig = BaselineConfig()
+    transformer: TransformerConfig = TransformerConfig()
+
+    @field_validator("label_sets")
+    @classmethod
+    def _known(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        unknown = [v for v in value if v not in LABEL_SET_NAMES]
+        if unknown:
+            raise ValueError(f"unknown label set {unknown}; allowed: {list(LABEL_SET_NAMES)}")
+        if len(set(value)) != len(value):
+            raise ValueError(f"label sets repeat: {list(value)}")
+        if "polarity" in value and "factor" not in value:
+            raise ValueError("polarity needs factor (polarity is none exactly when factor is none)")
+        return value
+
+
+class TrackingConfig(_Section):
+    """MLflow tracking: where runs go and under which registered name the model is stored."""
+
+    enabled: bool = True
+    tracking_uri: str | None = Field(None, description="null: $MLFLOW_TRACKING_URI, else sqlite:///mlflow.db")
+    experiment: str = Field("samskaping", min_length=1)
+    run_name: str | None = None
+    registered_model_name: str | None = Field("samskaping", description="Model registry name (null: do not register).")
+
+
+class Config(_Section):
+    """A whole training run."""
+
+    data: DataConfig = DataConfig()
+    model: ModelConfig = ModelConfig()
+    training: TrainingConfig = TrainingConfig()
+    tracking: TrackingConfig = TrackingConfig()
+
+    @model_validator(mode="after")
+    def _data_exists(self) -> Config:
+        if not self.data.path.is_file():
+            raise ValueError(f"data.path: file not found: {self.data.path} (relative paths are read from {Path.cwd()})")
+        return self
+
+    def to_dict(self) -> dict[str, Any]:
+        """The resolved config as plain JSON-compatible data."""
+        return self.model_dump(mode="json")
+
+
+def flatten(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Flatten nested dicts to dotted keys: ``{"a": {"b": 1}} -> {"a.b": 1}``."""
+    flat: dict[str, Any] = {}
+    for key, value in data.items():
+        dotted = f"{prefix}{key}"
+        if isinstance(value, dict) and value:
+            flat.update(flatten(value, dotted + "."))
+        else:
+            flat[dotted] = value
+    return flat
+
+
+def _allowed_keys(model: type[BaseModel], path: tuple[str, ...]) -> list[str]:
+    """Keys allowed at ``path`` inside ``model`` (empty if path leaves the schema)."""
+    for part in path:
+        field = model.model_fields.get(part)
+        annotation = field.annotation if field else None
+        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+            return []
+        model = annotation
+    return list(model.model_fields)
+
+
+def _describe(error: dict[str, Any]) -> str:
+    loc = tuple(str(p) for p in error["loc"])
+    key = ".".join(loc) or "(top level)"
+    if error["type"] == "extra_forbidden":
+        allowed = _allowed_keys(Config, loc[:-1])
+        hint = difflib.get_close_matches(loc[-1], allowed, n=1)
+        did_you_mean = f" (did you mean '{'.'.join(loc[:-1] + (hint[0],))}'?)" if hint else ""
+        return f"unknown key '{key}'{did_you_mean}; allowed here: {', '.join(allowed)}"
+    message = error["msg"].removeprefix("Value error, ")
+    given = error.get("input")
+    shown = "" if isinstance(given, dict) or given is None else f" (got {given!r})"
+    return f"{key}: {message}{shown}"
+
+
+def _set_dotted(data: dict[str, Any], dotted: str, value: Any) -> None:
+    parts = dotted.split(".")
+    node = data
+    for part in parts[:-1]:
+        child = node.setdefault(part, {})
+        if not isinstance(child, dict):
+            raise ConfigError(f"--set {dotted}: '{part}' is a value, not a section")
+        node = child
+    node[parts[-1]] = value
+
+
+def parse_override(text: str) -> tuple[str, Any]:
+    """Parse ``section.key=value``; the value is read as YAML (``2``, ``1e-4``, ``[a, b]``, ``null``)."""
+    key, sep, raw = text.partition("=")
+    if not sep or not key.strip():
+        raise ConfigError(f"--set {text!r}: expected KEY=VALUE, for example --set training.epochs=2")
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else ""
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"--set {text!r}: the value is not valid YAML ({exc.__class__.__name__})") from exc
+    return key.strip(), value
+
+
+def load_config(path: str | Path, overrides: list[str] | None = None) -> Config:
+    """Load and validate a YAML config, applying ``--set`` style overrides.
+
+    Args:
+        path: the YAML file.
+        overrides: strings of the form ``section.key=value``.
+
+    Returns:
+        The frozen, validated config.
+
+    Raises:
+        ConfigError: the file is missing or not YAML, or any key is unknown,
+            of the wrong type or out of range (all problems in one message).
+    """
+    path = Path(path)
+    if not path.is_file():
+        available = sorted(p.name for p in Path("configs").glob("*.yaml")) if Path("configs").is_dir() else []
+        hint = f"; configs here: {', '.join(available)}" if available else ""
+        raise ConfigError(f"{path}: config file not found{hint}")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: the top level must be a mapping of sections (data, model, training, tracking)")
+    for item in overrides or []:
+        key, value = parse_override(item)
+        _set_dotted(raw, key, value)
+    return validate_config(raw, source=str(path))
+
+
+def validate_config(raw: dict[str, Any], source: str = "<config>") -> Config:
+    """Validate a config given as nested dicts; see :func:`load_config`."""
+    try:
+        return Config.model_validate(raw)
+    except ValidationError as exc:
+        problems = [_describe(e) for e in exc.errors()]
+        if len(problems) == 1:
+            raise ConfigError(f"{source}: {problems[0]}") from None
+        listing = "\n".join(f"  - {p}" for p in problems)
+        raise ConfigError(f"{source}: {len(problems)} problems:\n{listing}") from None

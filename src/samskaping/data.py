@@ -1,0 +1,400 @@
+"""Labelled data: read, validate, split, describe, and find near-duplicates.
+
+A labelled file is CSV, JSONL or XLSX with a ``text`` column and the label
+columns of the label scheme (``conception``, ``factor``, ``polarity``), and
+optionally ``id``, ``language``, ``source`` and ``split``. Every row is
+checked; a bad row is reported with file, row number, column and value.
+
+Row numbers are those a person sees when opening the file: the line number in
+a CSV or JSONL file, the spreadsheet row in XLSX (the header is row 1).
+
+Command line::
+
+    python -m samskaping.data validate data/samskaping-sentences.jsonl
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from samskaping.errors import DataError
+from samskaping.labels import LABEL_SETS, NONE
+
+log = logging.getLogger(__name__)
+
+TABLE_SUFFIXES = frozenset({".csv", ".jsonl", ".xlsx"})
+SPLITS = ("train", "validation", "test")
+LANGUAGES = ("nb", "nn")
+REQUIRED_COLUMNS = ("text", "conception", "factor", "polarity")
+MAX_LISTED_PROBLEMS = 25
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One invalid cell or row of a labelled file."""
+
+    file: str
+    row: int
+    column: str
+    value: object
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.file}, row {self.row}, column '{self.column}': {self.value!r} {self.reason}"
+
+
+@dataclass
+class LabelledData:
+    """A validated labelled table and what was left out of it."""
+
+    frame: pd.DataFrame
+    path: Path
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def digest(self) -> str:
+        return dataset_digest(self.frame)
+
+
+def read_table(path: Path) -> tuple[pd.DataFrame, int]:
+    """Read a CSV, JSONL or XLSX table as strings.
+
+    Returns:
+        The frame and the offset to add to a 0-based row index to get the
+        row number a person sees (2 for CSV/XLSX with a header, 1 for JSONL).
+
+    Raises:
+        DataError: missing file, unsupported suffix, or unreadable content.
+    """
+    if not path.is_file():
+        raise DataError(f"{path}: file not found")
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".csv":
+            frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+            offset = 2
+        elif suffix == ".jsonl":
+            frame = pd.read_json(path, lines=True, dtype=False)
+            offset = 1
+        elif suffix == ".xlsx":
+            frame = pd.read_excel(path, dtype=str, keep_default_na=False)
+            offset = 2
+        else:
+            allowed = ", ".join(sorted(TABLE_SUFFIXES))
+            raise DataError(f"{path}: unsupported file type '{suffix}'; allowed: {allowed}")
+    except DataError:
+        raise
+    except (ValueError, UnicodeDecodeError, OSError) as exc:
+        raise DataError(f"{path}: cannot be read as {suffix[1:].upper()}: {exc}") from exc
+    frame = frame.fillna("")
+    for column in frame.columns:
+        frame[column] = frame[column].map(lambda v: "" if v is None else str(v))
+    frame.columns = [str(c).strip() for c in frame.columns]
+    return frame, offset
+
+
+def _normalise_text(text: str) -> str:
+    return " ".join(text.split()).casefold()
+
+
+def check_rows(frame: pd.DataFrame, file: str, offset: int, require_labels: bool = True) -> list[Problem]:
+    """Return every problem in ``frame`` (labels, empty text, polarity, duplicates, splits)."""
+    problems: list[Problem] = []
+    row_no = lambda i: int(i) + offset  # noqa: E731 - tiny local helper
+
+    required = REQUIRED_COLUMNS if require_labels else ("text",)
+    missing = [c for c in required if c not in frame.columns]
+    if missing:
+        problems.append(Problem(file, 1, ", ".join(missing), None, f"missing column(s); found: {list(frame.columns)}"))
+        return problems
+
+    for i, text in frame["text"].items():
+        if not text.strip():
+            problems.append(Problem(file, row_no(i), "text", text, "is empty"))
+    if require_labels:
+        for label_set, allowed in LABEL_SETS.items():
+            for i, value in frame[label_set].items():
+                if value not in allowed:
+                    problems.append(Problem(file, row_no(i), label_set, value, f"is not a {label_set} label; allowed: {', '.join(allowed)}"))
+        for i, (factor, polarity) in frame[["factor", "polarity"]].iterrows():
+            if factor in LABEL_SETS["factor"] and polarity in LABEL_SETS["polarity"]:
+                if (factor == NONE) != (polarity == NONE):
+                    rule = "must be none when factor is none" if factor == NONE else f"must be promoting or hindering when factor is {factor}"
+                    problems.append(Problem(file, row_no(i), "polarity", polarity, rule))
+    if "language" in frame.columns:
+        for i, value in frame["language"].items():
+            if value and value not in LANGUAGES:
+                problems.append(Problem(file, row_no(i), "language", value, f"is not a language code; allowed: {', '.join(LANGUAGES)}"))
+    if "split" in frame.columns:
+        for i, value in frame["split"].items():
+            if value not in SPLITS:
+                problems.append(Problem(file, row_no(i), "split", value, f"is not a split; allowed: {', '.join(SPLITS)}"))
+    if "id" in frame.columns:
+        seen: dict[str, int] = {}
+        for i, value in frame["id"].items():
+            if not value.strip():
+                problems.append(Problem(file, row_no(i), "id", value, "is empty"))
+            elif value in seen:
+                problems.append(Problem(file, row_no(i), "id", value, f"repeats the id of row {seen[value]}"))
+            else:
+                seen[value] = row_no(i)
+    seen_text: dict[str, int] = {}
+    for i, text in frame["text"].items():
+        key = _normalise_text(text)
+        if not key:
+            continue
+        if key in seen_text:
+            problems.append(Problem(file, row_no(i), "text", text[:60], f"repeats the text of row {seen_text[key]}"))
+        else:
+            seen_text[key] = row_no(i)
+    return problems
+
+
+def format_problems(problems: Sequence[Problem], limit: int = MAX_LISTED_PROBLEMS) -> str:
+    """One line per problem, at most ``limit`` lines plus a count of the rest."""
+    lines = [str(p) for p in problems[:limit]]
+    if len(problems) > limit:
+        lines.append(f"... and {len(problems) - limit} more problems")
+    return "\n".join(lines)
+
+
+def load_labelled(path: str | Path, on_invalid: str = "refuse") -> LabelledData:
+    """Read and validate a labelled file.
+
+    Args:
+        path: CSV, JSONL or XLSX file.
+        on_invalid: ``refuse`` raises on any bad row; ``skip`` leaves bad rows
+            out and returns them in ``problems`` (they are logged, never
+            dropped silently).
+
+    Raises:
+        DataError: unreadable file, missing columns, or (with ``refuse``) any bad row.
+    """
+    path = Path(path)
+    frame, offset = read_table(path)
+    problems = check_rows(frame, str(path), offset)
+    structural = [p for p in problems if p.row == 1 and p.value is None]
+    if structural or (problems and on_invalid == "refuse"):
+        raise DataError(
+            f"{path}: {len(problems)} invalid row(s); fix them or set data.on_invalid=skip\n{format_problems(problems)}"
+        )
+    if problems:
+        bad_rows = {p.row - offset for p in problems}
+        for problem in problems:
+            log.warning("left out: %s", problem)
+        frame = frame.drop(index=sorted(bad_rows))
+    if frame.empty:
+        raise DataError(f"{path}: no valid rows")
+    frame = frame.reset_index(drop=True)
+    if "id" not in frame.columns:
+        frame.insert(0, "id", [f"row{i + offset}" for i in range(len(frame))])
+    return LabelledData(frame=frame, path=path, problems=problems)
+
+
+def _strata(frame: pd.DataFrame, min_count: int) -> pd.Series:
+    """Stratum per row: conception+factor, rare combinations merged by conception, then into one."""
+    combo = frame["conception"] + "|" + frame["factor"]
+    counts = combo.value_counts()
+    combo = combo.where(combo.map(counts) >= min_count, frame["conception"] + "|rare")
+    counts = combo.value_counts()
+    return combo.where(combo.map(counts) >= min_count, "rare")
+
+
+def assign_splits(frame: pd.DataFrame, validation_size: float, test_size: float, seed: int) -> pd.Series:
+    """A seeded split stratified on conception and factor (used when there is no split column)."""
+    from sklearn.model_selection import train_test_split
+
+    strata = _strata(frame, min_count=3)
+    index = np.arange(len(frame))
+    held_out = validation_size + test_size
+    train_idx, rest_idx = train_test_split(index, test_size=held_out, random_state=seed, stratify=strata)
+    rest_strata = _strata(frame.iloc[rest_idx], min_count=2)
+    val_idx, test_idx = train_test_split(
+        rest_idx, test_size=test_size / held_out, random_state=seed, stratify=rest_strata.to_numpy()
+    )
+    split = np.empty(len(frame), dtype=object)
+    split[train_idx], split[val_idx], split[test_idx] = "train", "validation", "test"
+    return pd.Series(split, index=frame.index, name="split")
+
+
+def split_frame(
+    data: LabelledData, validation_size: float = 0.15, test_size: float = 0.15, seed: int = 42
+) -> dict[str, pd.DataFrame]:
+    """Return the train, validation and test frames.
+
+    The ``split`` column is used when present; every split must then have rows
+    (there is no silent fallback from one split to another). Without it, a
+    seeded split stratified on conception and factor is made.
+
+    Raises:
+        DataError: a split named in the column is empty.
+    """
+    frame = data.frame
+    if "split" in frame.columns:
+        split = frame["split"]
+        log.info("using the split column of %s", data.path)
+    else:
+        split = assign_splits(frame, validation_size, test_size, seed)
+        log.info("no split column in %s: made a seeded stratified split (seed %d)", data.path, seed)
+    parts = {name: frame[split == name].reset_index(drop=True) for name in SPLITS}
+    empty = [name for name, part in parts.items() if part.empty]
+    if empty:
+        raise DataError(f"{data.path}: split column has no rows for {', '.join(empty)}; every split needs rows")
+    return parts
+
+
+def dataset_digest(frame: pd.DataFrame) -> str:
+    """A short content hash of the texts, labels and splits (stable across file formats)."""
+    columns = [c for c in ("text", "conception", "factor", "polarity", "split") if c in frame.columns]
+    payload = frame[columns].to_csv(index=False, lineterminator="\n").encode("utf-8")
+    return hashlib.sha256(payload).hexdigest()[:12]
+
+
+def near_duplicates(texts: Sequence[str], threshold: float = 0.85, chunk: int = 2000) -> list[tuple[int, int, float]]:
+    """Pairs (i, j, similarity), i < j, whose character 3-5-gram TF-IDF cosine is >= ``threshold``."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    if len(texts) < 2:
+        return []
+    matrix = TfidfVectorizer(analyzer="char_wb", ngram_range=(3, 5), lowercase=True, sublinear_tf=True).fit_transform(texts)
+    pairs: list[tuple[int, int, float]] = []
+    for start in range(0, matrix.shape[0], chunk):
+        block = (matrix[start : start + chunk] @ matrix.T).tocoo()
+        for i, j, value in zip(block.row, block.col, block.data):
+            i = int(i) + start
+            if i < j and value >= threshold:
+                pairs.append((i, int(j), float(value)))
+    return sorted(pairs)
+
+
+def describe(frame: pd.DataFrame) -> dict[str, object]:
+    """Counts per label, per split and per language, and the hindering share per factor."""
+    stats: dict[str, object] = {"rows": int(len(frame))}
+    for label_set in LABEL_SETS:
+        stats[label_set] = {k: int(v) for k, v in frame[label_set].value_counts().items()}
+    for column in ("split", "language"):
+        if column in frame.columns:
+            stats[column] = {k: int(v) for k, v in frame[column].value_counts().items()}
+    with_factor = frame[frame["factor"] != NONE]
+    stats["hindering_share"] = {
+        factor: round(float((group["polarity"] == "hindering").mean()), 3)
+        for factor, group in with_factor.groupby("factor")
+    }
+    if "split" in frame.columns:
+        stats["conception_by_split"] = {
+            split: {k: int(v) for k, v in group["conception"].value_counts().items()}
+            for split, group in frame.groupby("split")
+        }
+    return stats
+
+
+@dataclass
+class ValidationReport:
+    """The result of ``validate``: stats, problems and near-duplicate pairs."""
+
+    stats: dict[str, object]
+    problems: list[Problem]
+    cross_split_pairs: list[tuple[str, str, float]]
+    within_split_pairs: list[tuple[str, str, float]]
+    violations: list[str]
+
+    @property
+    def ok(self) -> bool:
+        return not self.violations
+
+
+def validate(path: str | Path, threshold: float = 0.85, max_within_share: float = 0.01) -> ValidationReport:
+    """Validate a labelled file for shipping: rows, splits and near-duplicates.
+
+    Violations: any invalid row, a missing ``split`` column, any near-duplicate
+    pair across splits, or near-duplicate pairs within a split exceeding
+    ``max_within_share`` of the rows.
+    """
+    path = Path(path)
+    frame, offset = read_table(path)
+    problems = check_rows(frame, str(path), offset)
+    violations = [str(p) for p in problems]
+    if problems:
+        return ValidationReport({"rows": len(frame)}, problems, [], [], violations)
+    if "split" not in frame.columns:
+        violations.append(f"{path}: no split column (the shipped data fixes its splits)")
+    ids = frame["id"] if "id" in frame.columns else pd.Series([f"row{i + offset}" for i in range(len(frame))])
+    cross, within = [], []
+    for i, j, sim in near_duplicates(frame["text"].tolist(), threshold):
+        same = "split" not in frame.columns or frame["split"].iat[i] == frame["split"].iat[j]
+        (within if same else cross).append((ids.iat[i], ids.iat[j], round(sim, 3)))
+    if cross:
+        violations.append(f"{len(cross)} near-duplicate pair(s) across splits (cosine >= {threshold})")
+    if len(within) > max_within_share * len(frame):
+        violations.append(f"{len(within)} near-duplicate pairs within splits, more than {max_within_share:.0%} of rows")
+    return ValidationReport(describe(frame), problems, cross, within, violations)
+
+
+def _print_report(report: ValidationReport, path: Path) -> None:
+    stats = report.stats
+    print(f"{path}: {stats['rows']} rows")
+    for key in ("conception", "factor", "polarity", "split", "language"):
+        if key in stats:
+            counts = ", ".join(f"{k} {v}" for k, v in sorted(stats[key].items()))  # type: ignore[union-attr]
+            print(f"  {key:<11} {counts}")
+    if "hindering_share" in stats:
+        shares = ", ".join(f"{k} {v:.0%}" for k, v in sorted(stats["hindering_share"].items()))  # type: ignore[union-attr]
+        print(f"  hindering share per factor: {shares}")
+    print(f"  near-duplicate pairs across splits: {len(report.cross_split_pairs)}")
+    for a, b, sim in report.cross_split_pairs[:MAX_LISTED_PROBLEMS]:
+        print(f"    {a} ~ {b} ({sim})")
+    print(f"  near-duplicate pairs within splits: {len(report.within_split_pairs)}")
+    for a, b, sim in report.within_split_pairs[:MAX_LISTED_PROBLEMS]:
+        print(f"    {a} ~ {b} ({sim})")
+    if report.ok:
+        print("OK: no violations")
+    else:
+        print(f"FAILED: {len(report.violations)} violation(s)")
+        for line in report.violations[:MAX_LISTED_PROBLEMS]:
+            print(f"  {line}")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m samskaping.data validate PATH [--json OUT]``."""
+    parser = argparse.ArgumentParser(prog="python -m samskaping.data", description="Check a labelled data file.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    check = sub.add_parser("validate", help="validate labels, splits and near-duplicates; print the counts")
+    check.add_argument("path", type=Path)
+    check.add_argument("--threshold", type=float, default=0.85, help="near-duplicate cosine threshold (default 0.85)")
+    check.add_argument("--json", type=Path, help="also write the counts and pairs as JSON to this file")
+    args = parser.parse_args(argv)
+    try:
+        report = validate(args.path, threshold=args.threshold)
+    except DataError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    _print_report(report, args.path)
+    if args.json:
+        args.json.write_text(
+            json.dumps(
+                {
+                    "stats": report.stats,
+                    "cross_split_pairs": report.cross_split_pairs,
+                    "within_split_pairs": report.within_split_pairs,
+                    "violations": report.violations,
+                },
+                ensure_ascii=False,
+                indent=2,
+            ),
+            encoding="utf-8",
+        )
+    return 0 if report.ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,137 @@
+"""Pure metric functions, the same for every model type.
+
+Metric keys are ``{split}_{label_set}_{metric}`` (``test_conception_macro_f1``,
+``validation_factor_accuracy``, ``test_polarity_f1_hindering``) plus
+``{split}_mean_macro_f1`` over the label sets, so that baseline and
+transformer runs line up in the MLflow UI.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from sklearn.metrics import accuracy_score, confusion_matrix, precision_recall_fscore_support
+
+from samskaping.labels import LABEL_SETS
+
+
+@dataclass(frozen=True)
+class LabelSetReport:
+    """Metrics of one label set on one split."""
+
+    label_set: str
+    labels: tuple[str, ...]
+    accuracy: float
+    macro_f1: float
+    precision: dict[str, float]
+    recall: dict[str, float]
+    f1: dict[str, float]
+    support: dict[str, int]
+    confusion: np.ndarray  # rows: true label, columns: predicted, in ``labels`` order
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "label_set": self.label_set,
+            "accuracy": self.accuracy,
+            "macro_f1": self.macro_f1,
+            "per_class": {
+                label: {
+                    "precision": self.precision[label],
+                    "recall": self.recall[label],
+                    "f1": self.f1[label],
+                    "support": self.support[label],
+                }
+                for label in self.labels
+            },
+            "labels": list(self.labels),
+            "confusion_matrix": self.confusion.tolist(),
+        }
+
+
+def evaluate_label_set(label_set: str, y_true: Sequence[str], y_pred: Sequence[str]) -> LabelSetReport:
+    """Accuracy, macro-F1 over the classes present in truth or prediction, per-class P/R/F1, confusion."""
+    labels = LABEL_SETS[label_set]
+    present = [label for label in labels if label in set(y_true) | set(y_pred)]
+    precision, recall, f1, support = precision_recall_fscore_support(
+        y_true, y_pred, labels=list(labels), zero_division=0
+    )
+    macro = float(np.mean([f for label, f in zip(labels, f1) if label in present])) if present else 0.0
+    return LabelSetReport(
+        label_set=label_set,
+        labels=labels,
+        accuracy=float(accuracy_score(y_true, y_pred)),
+        macro_f1=macro,
+        precision=dict(zip(labels, map(float, precision))),
+        recall=dict(zip(labels, map(float, recall))),
+        f1=dict(zip(labels, map(float, f1))),
+        support=dict(zip(labels, map(int, support))),
+        confusion=confusion_matrix(y_true, y_pred, labels=list(labels)),
+    )
+
+
+def evaluate(
+    y_true: Mapping[str, Sequence[str]], y_pred: Mapping[str, Sequence[str]], label_sets: Sequence[str]
+) -> dict[str, LabelSetReport]:
+    """One :class:`LabelSetReport` per label set."""
+    return {ls: evaluate_label_set(ls, y_true[ls], y_pred[ls]) for ls in label_sets}
+
+
+def metric_dict(split: str, reports: Mapping[str, LabelSetReport]) -> dict[str, float]:
+    """Flatten reports into MLflow metric keys (see the module docstring)."""
+    metrics: dict[str, float] = {}
+    for label_set, report in reports.items():
+        prefix = f"{split}_{label_set}"
+        metrics[f"{prefix}_macro_f1"] = report.macro_f1
+        metrics[f"{prefix}_accuracy"] = report.accuracy
+        for label in report.labels:
+            metrics[f"{prefix}_f1_{label}"] = report.f1[label]
+    if reports:
+        metrics[f"{split}_mean_macro_f1"] = float(np.mean([r.macro_f1 for r in reports.values()]))
+    return metrics
+
+
+def confusion_figure(report: LabelSetReport, title: str):  # -> matplotlib.figure.Figure
+    """A labelled confusion-matrix heat map (counts in the cells)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib.figure import Figure
+
+    size = 2.2 + 0.55 * len(report.labels)
+    fig = Figure(figsize=(size + 1, size))
+    ax = fig.add_subplot()
+    matrix = report.confusion
+    ax.imshow(matrix, cmap="Blues")
+    ax.set_xticks(range(len(report.labels)), report.labels, rotation=45, ha="right")
+    ax.set_yticks(range(len(report.labels)), report.labels)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_title(title)
+    threshold = matrix.max() / 2 if matrix.size else 0
+    for (i, j), value in np.ndenumerate(matrix):
+        ax.text(j, i, str(value), ha="center", va="center", color="white" if value > threshold else "black", fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def f1_bar_figure(reports: Mapping[str, LabelSetReport], title: str):  # -> matplotlib.figure.Figure
+    """Per-class F1 bars, one panel per label set."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(4 * len(reports), 3.6))
+    axes = fig.subplots(1, len(reports), squeeze=False)[0]
+    for ax, (label_set, report) in zip(axes, reports.items()):
+        values = [report.f1[label] for label in report.labels]
+        ax.barh(range(len(values)), values, color="#3b6ea5")
+        ax.set_yticks(range(len(values)), report.labels)
+        ax.set_xlim(0, 1)
+        ax.invert_yaxis()
+        ax.set_title(f"{label_set} (macro-F1 {report.macro_f1:.2f})")
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,8 @@
+"""Train a samskaping classifier: ``python train.py --config configs/baseline.yaml``."""
+
+import sys
+
+from samskaping.cli import train_main
+
+if __name__ == "__main__":
+    sys.exit(train_main())
