@@ -37,6 +37,15 @@ class DataConfig(_Section):
         "refuse", description="refuse: any bad row stops the run; skip: bad rows are left out and listed."
     )
 
+    @field_validator("path")
+    @classmethod
+    def _exists(cls, value: Path) -> Path:
+        if not value.is_file():
+            raise ValueError(f"file not found (relative paths are read from {Path.cwd()}); allowed: a CSV, JSONL or XLSX file")
+        if value.suffix.lower() not in {".csv", ".jsonl", ".xlsx"}:
+            raise ValueError("unsupported file type; allowed: .csv, .jsonl, .xlsx")
+        return value
+
 
 class BaselineConfig(_Section):
     """TF-IDF word and character n-grams + logistic regression, one per label set."""
@@ -142,12 +151,6 @@ class Config(_Section):
     model: ModelConfig = ModelConfig()
     training: TrainingConfig = TrainingConfig()
     tracking: TrackingConfig = TrackingConfig()
-
-    @model_validator(mode="after")
-    def _data_exists(self) -> Config:
-        if not self.data.path.is_file():
-            raise ValueError(f"data.path: file not found: {self.data.path} (relative paths are read from {Path.cwd()})")
-        return self
 
     def to_dict(self) -> dict[str, Any]:
         """The resolved config as plain JSON-compatible data."""

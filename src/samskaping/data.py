@@ -81,7 +81,8 @@ def read_table(path: Path) -> tuple[pd.DataFrame, int]:
     suffix = path.suffix.lower()
     try:
         if suffix == ".csv":
-            frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+            # sep=None sniffs the delimiter: Norwegian Excel saves "CSV UTF-8" with semicolons.
+            frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig", sep=None, engine="python")
             offset = 2
         elif suffix == ".jsonl":
             frame = pd.read_json(path, lines=True, dtype=False)
@@ -94,7 +95,9 @@ def read_table(path: Path) -> tuple[pd.DataFrame, int]:
             raise DataError(f"{path}: unsupported file type '{suffix}'; allowed: {allowed}")
     except DataError:
         raise
-    except (ValueError, UnicodeDecodeError, OSError) as exc:
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start}); in Excel save as 'CSV UTF-8', or use XLSX") from exc
+    except (ValueError, OSError) as exc:
         raise DataError(f"{path}: cannot be read as {suffix[1:].upper()}: {exc}") from exc
     frame = frame.fillna("")
     for column in frame.columns:
@@ -112,12 +115,7 @@ def check_rows(frame: pd.DataFrame, file: str, offset: int, require_labels: bool
     problems: list[Problem] = []
     row_no = lambda i: int(i) + offset  # noqa: E731 - tiny local helper
 
-    required = REQUIRED_COLUMNS if require_labels else ("text",)
-    missing = [c for c in required if c not in frame.columns]
-    if missing:
-        problems.append(Problem(file, 1, ", ".join(missing), None, f"missing column(s); found: {list(frame.columns)}"))
-        return problems
-
+    require_columns(frame, Path(file), REQUIRED_COLUMNS if require_labels else ("text",))
     for i, text in frame["text"].items():
         if not text.strip():
             problems.append(Problem(file, row_no(i), "text", text, "is empty"))
@@ -160,6 +158,15 @@ def check_rows(frame: pd.DataFrame, file: str, offset: int, require_labels: bool
     return problems
 
 
+def require_columns(frame: pd.DataFrame, path: Path, columns: Sequence[str]) -> None:
+    """Raise a one-line DataError when any of ``columns`` is missing."""
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise DataError(
+            f"{path}: missing column(s) {', '.join(missing)}; needed: {', '.join(columns)}; found: {', '.join(map(str, frame.columns))}"
+        )
+
+
 def format_problems(problems: Sequence[Problem], limit: int = MAX_LISTED_PROBLEMS) -> str:
     """One line per problem, at most ``limit`` lines plus a count of the rest."""
     lines = [str(p) for p in problems[:limit]]
@@ -182,9 +189,9 @@ def load_labelled(path: str | Path, on_invalid: str = "refuse") -> LabelledData:
     """
     path = Path(path)
     frame, offset = read_table(path)
+    require_columns(frame, path, REQUIRED_COLUMNS)
     problems = check_rows(frame, str(path), offset)
-    structural = [p for p in problems if p.row == 1 and p.value is None]
-    if structural or (problems and on_invalid == "refuse"):
+    if problems and on_invalid == "refuse":
         raise DataError(
             f"{path}: {len(problems)} invalid row(s); fix them or set data.on_invalid=skip\n{format_problems(problems)}"
         )

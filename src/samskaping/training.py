@@ -18,7 +18,7 @@ from typing import Any
 import pandas as pd
 
 from samskaping.config import Config, flatten
-from samskaping.data import LabelledData, load_labelled, split_frame
+from samskaping.data import LabelledData, dataset_digest, load_labelled, split_frame
 from samskaping.evaluation import LabelSetReport, confusion_figure, evaluate, f1_bar_figure, metric_dict
 from samskaping.models.base import Classifier, decode_predictions
 from samskaping.tracking import MlflowTracker, NullTracker, make_tracker
@@ -104,8 +104,8 @@ def train(
     data: LabelledData = load_labelled(cfg.data.path, on_invalid=cfg.data.on_invalid)
     splits = split_frame(data, cfg.data.validation_size, cfg.data.test_size, cfg.training.seed)
     label_sets = cfg.model.label_sets
-    tracker = make_tracker(cfg.tracking.enabled, cfg.tracking.tracking_uri, cfg.tracking.experiment)
     model = build_model(cfg, progress=progress)  # resolves the encoder before any run is opened
+    tracker = make_tracker(cfg.tracking.enabled, cfg.tracking.tracking_uri, cfg.tracking.experiment)
     run_name = cfg.tracking.run_name or output.name
     tags = {"model.kind": cfg.model.kind, "model.name": cfg.model.name, "config": str(config_path or "")}
     staging = output.with_name(output.name + ".partial")
@@ -119,7 +119,8 @@ def train(
             params["dataset.rows_left_out"] = len({p.row for p in data.problems})
         tracker.log_params(params)
         for name, part in splits.items():
-            tracker.log_dataset(part, data.path.name, data.digest, str(data.path), context=name)
+            # one MLflow dataset per split (MLflow merges inputs that share name and digest)
+            tracker.log_dataset(part, f"{data.path.name}:{name}", dataset_digest(part), str(data.path), context=name)
 
         started = time.perf_counter()
         try:

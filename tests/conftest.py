@@ -1,0 +1,67 @@
+"""Shared fixtures: small labelled files cut from the shipped data, a tiny BERT built offline."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SHIPPED = ROOT / "data" / "samskaping-sentences.jsonl"
+
+
+def small_frame(per_split: dict[str, int] | None = None) -> pd.DataFrame:
+    """A deterministic slice of the shipped data that keeps every conception in every split."""
+    per_split = per_split or {"train": 24, "validation": 8, "test": 8}
+    frame = pd.read_json(SHIPPED, lines=True, dtype=False)
+    parts = []
+    for split, n in per_split.items():
+        part = frame[frame["split"] == split]
+        # the same number from every conception, so that each class is present in each split
+        per_class = max(1, n // part["conception"].nunique())
+        parts.append(part.groupby("conception").sample(per_class, random_state=0).sort_values("id"))
+    return pd.concat(parts).reset_index(drop=True)
+
+
+def write_jsonl(frame: pd.DataFrame, path: Path) -> Path:
+    path.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in frame.to_dict(orient="records")) + "\n", encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def small_data(tmp_path: Path) -> Path:
+    """A 40-row labelled JSONL with a split column."""
+    return write_jsonl(small_frame(), tmp_path / "small.jsonl")
+
+
+@pytest.fixture(scope="session")
+def tiny_bert(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 2-layer BERT (hidden size 32) with a WordPiece tokenizer trained on the shipped sentences."""
+    from tokenizers import BertWordPieceTokenizer
+    from transformers import BertConfig, BertModel, BertTokenizerFast
+
+    folder = tmp_path_factory.mktemp("tiny-bert")
+    texts = pd.read_json(SHIPPED, lines=True)["text"].tolist()
+    corpus = folder / "corpus.txt"
+    corpus.write_text("\n".join(texts), encoding="utf-8")
+    wordpiece = BertWordPieceTokenizer(lowercase=True, strip_accents=False)
+    wordpiece.train([str(corpus)], vocab_size=2000, min_frequency=2)
+    wordpiece.save_model(str(folder))
+    corpus.unlink()
+    tokenizer = BertTokenizerFast(vocab_file=str(folder / "vocab.txt"), do_lower_case=True, strip_accents=False)
+    config = BertConfig(
+        vocab_size=tokenizer.vocab_size,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=128,
+    )
+    import torch
+
+    torch.manual_seed(0)
+    BertModel(config).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
