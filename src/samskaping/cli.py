@@ -20,6 +20,7 @@ log = logging.getLogger("samskaping")
 
 EXIT_OK, EXIT_PARTIAL, EXIT_ERROR, EXIT_INTERRUPTED = 0, 1, 2, 130
 DEFAULT_CONFIG = "configs/nb-bert-base.yaml"
+MLFLOW_URI_PREFIXES = ("models:/", "runs:/", "mlflow-artifacts:/")
 
 
 def setup_logging(quiet: bool = False, verbose: bool = False) -> None:
@@ -76,10 +77,11 @@ def train_main(argv: Sequence[str] | None = None) -> int:
 
 def load_any_model(spec: str, tracking_uri: str | None = None):  # -> Classifier
     """A model folder, or an MLflow URI (models:/NAME@ALIAS, models:/NAME/VERSION, runs:/RUN_ID/model)."""
-    from samskaping.mlflow_model import is_mlflow_uri, load_from_mlflow
     from samskaping.models import load_model
 
-    if is_mlflow_uri(spec):
+    if spec.startswith(MLFLOW_URI_PREFIXES):
+        from samskaping.mlflow_model import load_from_mlflow  # imports MLflow only when needed
+
         return load_from_mlflow(spec, tracking_uri)
     return load_model(Path(spec))
 

@@ -61,11 +61,6 @@ def log_pyfunc(model_dir: Path, registered_name: str | None) -> str | None:
     return None if version is None else str(version)
 
 
-def is_mlflow_uri(text: str) -> bool:
-    """True for ``models:/...``, ``runs:/...`` and other URI schemes MLflow understands."""
-    return text.startswith(("models:/", "runs:/", "mlflow-artifacts:/"))
-
-
 def load_from_mlflow(uri: str, tracking_uri: str | None = None):  # -> Classifier
     """Download an MLflow model and return the samskaping classifier inside it.
 

@@ -327,7 +327,7 @@ def classify(
             frame = read_input(path)
         except (DocumentError, DataError) as exc:
             failures.append(Failure(str(path), str(exc)))
-            log.error("%s", exc)
+            log.warning("skipped: %s", exc)
             continue
         extracted.append((str(path), frame))
     extraction_seconds = time.perf_counter() - started

@@ -1,0 +1,178 @@
+"""End to end: a folder of real plan files (and bad ones) -> sentences, documents, summary."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from conftest import small_frame, write_jsonl
+from plan_files import Bullets, make_plan_docx, make_plan_html, make_plan_pdf, make_plan_txt
+from samskaping.config import validate_config
+from samskaping.errors import SamskapingError
+from samskaping.predict import classify, count_cocreation_words, read_existing, summarise_documents
+from samskaping.training import train
+
+ROOT = Path(__file__).resolve().parents[1]
+
+PLAN_A = [
+    ["Kommunen skal samskape nye løsninger med næringslivet og forskningsmiljøene.",
+     "Folketallet har gått ned med 4 prosent siden 2015."],
+    ["Vi vil f.eks. invitere innbyggerne til folkemøter i alle bygder.", Bullets(["Styrke samarbeidet med frivilligheten", "Utvikle tjenestene sammen med brukerne"])],
+]
+PLAN_B = ["Samskaping krev tid og tillit mellom kommunen og innbyggjarane.", "Planen ble vedtatt 1. januar 2024."]
+
+
+@pytest.fixture(scope="module")
+def baseline_model(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("model")
+    data = write_jsonl(small_frame({"train": 60, "validation": 8, "test": 8}), folder / "d.jsonl")
+    cfg = validate_config({"data": {"path": str(data)}, "tracking": {"enabled": False}})
+    return train(cfg, folder / "baseline", progress=False).model_dir
+
+
+@pytest.fixture(scope="module")
+def model(baseline_model):
+    from samskaping.models import load_model
+
+    return load_model(baseline_model)
+
+
+@pytest.fixture
+def plans(tmp_path) -> Path:
+    folder = tmp_path / "plans"
+    (folder / "sub").mkdir(parents=True)
+    make_plan_pdf(folder / "a-plan.pdf", PLAN_A)
+    make_plan_docx(folder / "sub" / "b-plan.docx", PLAN_B)
+    make_plan_html(folder / "c-plan.html", ["Eldrerådet skal involveres tidlig i planarbeidet.", "Kommunen har 12 000 innbyggere."])
+    make_plan_txt(folder / "d-plan.txt", ["Brukermedvirkning skal prege alle helse- og omsorgstjenester."])
+    pd.DataFrame({"id": ["x1", "x2"], "text": ["Vi skal samskape med ungdommen.", "Veien er 12 km lang."]}).to_csv(folder / "e-table.csv", index=False)
+    return folder
+
+
+def _add_bad_inputs(folder: Path) -> None:
+    (folder / "broken.pdf").write_bytes(b"%PDF-1.4 not really a pdf")
+    (folder / "empty.txt").write_text("", encoding="utf-8")
+    (folder / "notext.csv").write_text("id,tekst\n1,hei\n", encoding="utf-8")
+
+
+def test_folder_of_plans_is_classified_with_three_outputs(plans, model, tmp_path):
+    _add_bad_inputs(plans)
+    result = classify([plans], model, tmp_path / "out", progress=False, model_info={"model": "test"})
+    sentences = pd.read_csv(tmp_path / "out" / "sentences.csv", encoding="utf-8-sig")
+    documents = pd.read_csv(tmp_path / "out" / "documents.csv", encoding="utf-8-sig")
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text(encoding="utf-8"))
+
+    by_doc = sentences.groupby("document")["text"].apply(list).to_dict()
+    pdf = str(plans / "a-plan.pdf")
+    assert by_doc[pdf] == [
+        "Kommunen skal samskape nye løsninger med næringslivet og forskningsmiljøene.",
+        "Folketallet har gått ned med 4 prosent siden 2015.",
+        "Vi vil f.eks. invitere innbyggerne til folkemøter i alle bygder.",
+        "Styrke samarbeidet med frivilligheten",
+        "Utvikle tjenestene sammen med brukerne",
+    ]
+    assert sentences.loc[sentences["document"] == pdf, "page"].tolist() == [1, 1, 2, 2, 2]
+    assert by_doc[str(plans / "sub" / "b-plan.docx")] == PLAN_B
+    assert sentences.loc[sentences["document"] == str(plans / "e-table.csv"), "id"].tolist() == ["x1", "x2"]
+    for column in ("conception", "conception_score", "conception_p_service", "factor_p_anchoring", "polarity_p_hindering"):
+        assert column in sentences.columns
+
+    assert len(documents) == 5
+    assert summary["documents"] == 5
+    mentions = documents.set_index("document")["cocreation_mentions"].to_dict()
+    assert mentions[pdf] == 1 and mentions[str(plans / "sub" / "b-plan.docx")] == 1 and mentions[str(plans / "e-table.csv")] == 1
+    assert summary["documents_mentioning_cocreation"] == 3
+    assert summary["mention_finding"] == "3 of 5 documents mention samskaping"
+    assert {f["path"] for f in summary["failures"]} == {str(plans / n) for n in ("broken.pdf", "empty.txt", "notext.csv")}
+    assert any("no 'text' column" in f["error"] for f in summary["failures"])
+    assert summary["throughput"]["sentences_per_second"] > 0
+    assert summary["throughput"]["extraction_seconds"] >= 0
+    assert len(result.failures) == 3
+    assert not [p for p in (tmp_path / "out").iterdir() if p.name.endswith(".tmp")]
+
+
+def test_predict_cli_exit_status_and_failure_list(plans, baseline_model, tmp_path):
+    _add_bad_inputs(plans)
+    run = subprocess.run(
+        [sys.executable, str(ROOT / "predict.py"), "--model", str(baseline_model), str(plans), "--output", str(tmp_path / "o"), "--quiet"],
+        capture_output=True, text=True,
+    )
+    assert run.returncode == 1, run.stderr
+    assert "5 document(s)" in run.stdout
+    assert "3 input(s) could not be read" in run.stderr and "broken.pdf" in run.stderr
+    only_bad = subprocess.run(
+        [sys.executable, str(ROOT / "predict.py"), "--model", str(baseline_model), str(plans / "broken.pdf"), "--output", str(tmp_path / "o2"), "--quiet"],
+        capture_output=True, text=True,
+    )
+    assert only_bad.returncode == 2
+    assert "error: nothing to classify:" in only_bad.stderr
+    missing_model = subprocess.run(
+        [sys.executable, str(ROOT / "predict.py"), "--model", str(tmp_path / "nomodel"), str(plans), "--output", str(tmp_path / "o3")],
+        capture_output=True, text=True,
+    )
+    assert missing_model.returncode == 2 and "model folder not found" in missing_model.stderr
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "parquet", "xlsx"])
+def test_other_formats_round_trip(plans, model, tmp_path, fmt):
+    classify([plans / "a-plan.pdf"], model, tmp_path / fmt, fmt=fmt, progress=False)
+    frame = read_existing(tmp_path / fmt / f"sentences.{fmt}", fmt)
+    assert len(frame) == 5 and frame["page"].tolist() == [1, 1, 2, 2, 2]
+    assert (tmp_path / fmt / f"documents.{fmt}").is_file()
+
+
+def test_resume_skips_finished_documents_and_appends(plans, model, tmp_path):
+    out = tmp_path / "out"
+    first = classify([plans / "a-plan.pdf"], model, out, progress=False)
+    before = pd.read_csv(out / "sentences.csv", encoding="utf-8-sig")
+    second = classify([plans], model, out, resume=True, progress=False)
+    after = pd.read_csv(out / "sentences.csv", encoding="utf-8-sig")
+    assert second.summary["throughput"]["sentences_classified_this_run"] == len(after) - len(before)
+    assert after["document"].value_counts()[str(plans / "a-plan.pdf")] == len(before)  # not classified twice
+    assert after.head(len(before))["conception_score"].tolist() == before["conception_score"].tolist()
+    assert second.summary["documents"] == 5 and first.summary["documents"] == 1
+
+
+def test_interrupted_write_keeps_the_previous_file(plans, model, tmp_path, monkeypatch):
+    out = tmp_path / "out"
+    classify([plans / "d-plan.txt"], model, out, progress=False)
+    good = (out / "sentences.csv").read_bytes()
+
+    def explode(self, *args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(pd.DataFrame, "to_csv", explode)
+    with pytest.raises(KeyboardInterrupt):
+        classify([plans / "a-plan.pdf"], model, out, progress=False)
+    assert (out / "sentences.csv").read_bytes() == good
+    assert [p.name for p in out.iterdir() if p.name.startswith(".")] == []
+
+
+def test_nothing_readable_raises(model, tmp_path):
+    with pytest.raises(SamskapingError, match="nothing to classify: .*not found"):
+        classify([tmp_path / "nowhere"], model, tmp_path / "o", progress=False)
+
+
+def test_cocreation_word_forms():
+    text = "Samskaping, samskapinga og samskapande arbeid; vi samskaper og har samskapt. Samarbeid er ikke det."
+    assert count_cocreation_words(text) == 5
+
+
+def test_document_summary_dominant_conception_and_top_sentences():
+    frame = pd.DataFrame(
+        {
+            "document": ["p"] * 4,
+            "text": ["a", "b", "c", "d"],
+            "conception": ["service", "service", "democratic", "none"],
+            "conception_score": [0.6, 0.9, 0.99, 0.8],
+        }
+    )
+    row = summarise_documents(frame, ["conception"]).iloc[0]
+    assert row["dominant_conception"] == "service"
+    assert row["top_service_1"] == "b" and row["top_service_2"] == "a" and row["top_service_3"] == ""
+    assert row["conception_service_share"] == 0.5
