@@ -179,3 +179,13 @@ def test_non_utf8_csv_says_how_to_save(tmp_path):
     small_frame().to_csv(path, index=False, encoding="cp1252", errors="replace")
     with pytest.raises(DataError, match="not UTF-8 text .* save as 'CSV UTF-8'"):
         load_labelled(path)
+
+
+def test_one_column_csv_with_commas_in_text(tmp_path):
+    from samskaping.data import read_table
+
+    path = tmp_path / "sentences.csv"
+    pd.DataFrame({"text": ["Vi skal, sammen med innbyggerne, lage planen.", "Veien er lang; den er smal."]}).to_csv(path, index=False)
+    frame, _ = read_table(path)
+    assert list(frame.columns) == ["text"]
+    assert frame["text"].tolist() == ["Vi skal, sammen med innbyggerne, lage planen.", "Veien er lang; den er smal."]

@@ -113,7 +113,7 @@ def predict_main(argv: Sequence[str] | None = None) -> int:
 
     try:
         model = load_any_model(args.model, args.tracking_uri)
-        info = {"model": args.model, **_model_facts(model)}
+        info = _model_facts(model, args.model, args.tracking_uri)
         result = classify(
             args.inputs, model, args.output, fmt=args.format, batch_size=args.batch_size,
             resume=args.resume, progress=not args.quiet and sys.stderr.isatty(), model_info=info,
@@ -121,7 +121,7 @@ def predict_main(argv: Sequence[str] | None = None) -> int:
         if args.report:
             from samskaping.report import write_report
 
-            write_report(args.output)
+            report = write_report(args.output)
     except SamskapingError as exc:
         return _fail(exc)
     except KeyboardInterrupt:
@@ -130,6 +130,8 @@ def predict_main(argv: Sequence[str] | None = None) -> int:
     s = result.summary
     print(f"{s['documents']} document(s), {s['sentences']} sentences -> {args.output}")
     print(s["mention_finding"])
+    if args.report:
+        print(f"report: {report}")
     if result.failures:
         print(f"{len(result.failures)} input(s) could not be read:", file=sys.stderr)
         for failure in result.failures:
@@ -138,15 +140,26 @@ def predict_main(argv: Sequence[str] | None = None) -> int:
     return EXIT_OK
 
 
-def _model_facts(model) -> dict[str, object]:
+def _model_facts(model, spec: str, tracking_uri: str | None) -> dict[str, object]:
+    """What summary.json records about the model: kind, name, training run, registry version."""
+    import samskaping
+
     config = model.config or {}
-    return {
+    facts: dict[str, object] = {
+        "model": spec,
         "kind": model.kind,
         "name": config.get("model", {}).get("name"),
-        "version": getattr(model, "version_info", None),
-        "samskaping_version": __import__("samskaping").__version__,
+        "run_id": model.manifest.get("run_id"),
+        "dataset_digest": model.manifest.get("dataset_digest"),
+        "trained_with_samskaping": model.manifest.get("samskaping_version"),
+        "samskaping_version": samskaping.__version__,
         "label_sets": list(model.label_sets),
     }
+    if spec.startswith("models:/"):
+        from samskaping.mlflow_model import registry_version
+
+        facts["registered_version"] = registry_version(spec, tracking_uri)
+    return facts
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -66,6 +66,19 @@ class LabelledData:
         return dataset_digest(self.frame)
 
 
+def csv_delimiter(path: Path) -> str:
+    """Comma, semicolon or tab, read off the header line.
+
+    Norwegian Excel saves «CSV UTF-8» with semicolons. Only the header is
+    looked at: a one-column file, or sentences full of commas, must not fool it.
+    """
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+        header = handle.readline()
+    counts = {sep: header.count(sep) for sep in (",", ";", "\t")}
+    best = max(counts, key=counts.__getitem__)
+    return best if counts[best] else ","
+
+
 def read_table(path: Path) -> tuple[pd.DataFrame, int]:
     """Read a CSV, JSONL or XLSX table as strings.
 
@@ -81,8 +94,7 @@ def read_table(path: Path) -> tuple[pd.DataFrame, int]:
     suffix = path.suffix.lower()
     try:
         if suffix == ".csv":
-            # sep=None sniffs the delimiter: Norwegian Excel saves "CSV UTF-8" with semicolons.
-            frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig", sep=None, engine="python")
+            frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig", sep=csv_delimiter(path))
             offset = 2
         elif suffix == ".jsonl":
             frame = pd.read_json(path, lines=True, dtype=False)

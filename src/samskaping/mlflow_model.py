@@ -81,3 +81,17 @@ def load_from_mlflow(uri: str, tracking_uri: str | None = None):  # -> Classifie
     if not isinstance(wrapper, SamskapingPyfunc):
         raise ModelLoadError(f"{uri}: not a samskaping model (it wraps {type(wrapper).__name__})")
     return wrapper.classifier
+
+
+def registry_version(uri: str, tracking_uri: str | None = None) -> str | None:
+    """The registry version that ``models:/NAME@ALIAS`` or ``models:/NAME/VERSION`` points to."""
+    from mlflow.tracking import MlflowClient
+
+    from samskaping.tracking import resolve_tracking_uri
+
+    name, _, ref = uri[len("models:/") :].partition("/")
+    if "@" in name:
+        name, alias = name.split("@", 1)
+        client = MlflowClient(tracking_uri=resolve_tracking_uri(tracking_uri))
+        return str(client.get_model_version_by_alias(name, alias).version)
+    return ref or None

@@ -63,7 +63,9 @@ class OutputFolder:
     @property
     def label_sets(self) -> tuple[str, ...]:
         """The label sets the model predicted (columns present in the sentence table)."""
-        return tuple(ls for ls in LABEL_SET_NAMES if ls in self.sentences.columns and f"{ls}_score" in self.sentences.columns)
+        return tuple(
+            ls for ls in LABEL_SET_NAMES if ls in self.sentences.columns and f"{ls}_score" in self.sentences.columns
+        )
 
 
 # ---------------------------------------------------------------- reading
@@ -74,16 +76,21 @@ def _table_format(folder: Path, summary: dict[str, Any]) -> str:
     recorded = summary.get("output_format")
     if recorded is not None:
         if recorded not in TABLE_FORMATS:
-            raise SamskapingError(f"{folder / SUMMARY_NAME}: unknown output_format {recorded!r}; expected one of {', '.join(TABLE_FORMATS)}")
+            raise SamskapingError(
+                f"{folder / SUMMARY_NAME}: unknown output_format {recorded!r}; "
+                f"expected one of {', '.join(TABLE_FORMATS)}"
+            )
         return str(recorded)
     present = [fmt for fmt in TABLE_FORMATS if (folder / f"sentences.{fmt}").is_file()]
     if len(present) == 1:
         return present[0]
     if not present:
-        raise SamskapingError(f"{folder}: no sentences.csv/.jsonl/.parquet/.xlsx; rerun predict.py with --output {folder}")
+        raise SamskapingError(
+            f"{folder}: no sentences.csv/.jsonl/.parquet/.xlsx; rerun predict.py with --output {folder}"
+        )
     raise SamskapingError(
-        f"{folder}: sentence tables in several formats ({', '.join(present)}) and summary.json does not say which is current; "
-        "delete the old ones or rerun predict.py"
+        f"{folder}: sentence tables in several formats ({', '.join(present)}) and summary.json does not say "
+        "which is current; delete the old ones or rerun predict.py"
     )
 
 
@@ -96,7 +103,9 @@ def _read_table(path: Path, fmt: str) -> pd.DataFrame:
     try:
         return read_existing(path, fmt)
     except (ValueError, OSError, ImportError) as exc:
-        raise SamskapingError(f"{path}: cannot be read as {fmt}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from exc
+        raise SamskapingError(
+            f"{path}: cannot be read as {fmt}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
+        ) from exc
 
 
 def read_output(output_dir: str | Path) -> OutputFolder:
@@ -116,7 +125,9 @@ def read_output(output_dir: str | Path) -> OutputFolder:
     if not folder.is_dir():
         raise SamskapingError(f"{folder}: folder not found; give the --output folder of predict.py")
     if not summary_path.is_file():
-        raise SamskapingError(f"{folder}: no {SUMMARY_NAME}, so not a predict.py output folder; run predict.py with --output {folder}")
+        raise SamskapingError(
+            f"{folder}: no {SUMMARY_NAME}, so not a predict.py output folder; run predict.py with --output {folder}"
+        )
     try:
         summary = json.loads(summary_path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
@@ -180,12 +191,13 @@ def _png_data_uri(figure: Any) -> str:
 
 
 def _figure(width: float, height: float) -> Any:
-    import matplotlib
-
-    matplotlib.use("Agg")
+    """A matplotlib figure drawn by the Agg backend, without touching pyplot or the global backend."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    return Figure(figsize=(width, height), layout="constrained")
+    figure = Figure(figsize=(width, height), layout="constrained")
+    FigureCanvasAgg(figure)
+    return figure
 
 
 def _image(uri: str, alt: str) -> str:
@@ -212,7 +224,14 @@ def conception_chart(documents: pd.DataFrame, names: dict[str, str]) -> tuple[st
     y = range(len(shown))
     left = pd.Series(0.0, index=shown.index)
     for label in labels:
-        ax.barh(y, shown[label], left=left, color=CONCEPTION_COLOURS[label], label=norwegian("conception", label), height=0.7)
+        ax.barh(
+            y,
+            shown[label],
+            left=left,
+            color=CONCEPTION_COLOURS[label],
+            label=norwegian("conception", label),
+            height=0.7,
+        )
         left = left + shown[label]
     ax.set_yticks(list(y), [_shorten(names.get(d, d)) for d in shown["document"]])
     ax.set_xlabel("Andel av planens setninger")
@@ -253,8 +272,13 @@ def factor_chart(counts: pd.DataFrame) -> str:
     height = 0.38
     for offset, polarity in ((height / 2, "promoting"), (-height / 2, "hindering")):
         values = counts[polarity].tolist()
-        bars = ax.barh([p + offset for p in positions], values, height=height,
-                       color=POLARITY_COLOURS[polarity], label=norwegian("polarity", polarity))
+        bars = ax.barh(
+            [p + offset for p in positions],
+            values,
+            height=height,
+            color=POLARITY_COLOURS[polarity],
+            label=norwegian("polarity", polarity),
+        )
         ax.bar_label(bars, padding=2, fontsize=8)
     ax.set_yticks(positions, [norwegian("factor", f) for f in counts["factor"]])
     ax.set_xlabel("Antall setninger")
@@ -271,7 +295,9 @@ def factor_chart(counts: pd.DataFrame) -> str:
 def _overview(folder: OutputFolder, names: dict[str, str]) -> str:
     summary, documents = folder.summary, folder.documents
     n = _int(summary.get("documents", len(documents)))
-    mentioning = _int(summary.get("documents_mentioning_cocreation", _numbers(documents, "cocreation_mentions").gt(0).sum()))
+    mentioning = _int(
+        summary.get("documents_mentioning_cocreation", _numbers(documents, "cocreation_mentions").gt(0).sum())
+    )
     sentences = _int(summary.get("sentences", len(folder.sentences)))
     parts = [
         '<section id="oversikt"><h2>Oversikt</h2>',
@@ -282,8 +308,8 @@ def _overview(folder: OutputFolder, names: dict[str, str]) -> str:
         with_sentences = _int(summary.get("documents_with_cocreation_sentences", 0))
         cocreating = sum(v for k, v in (summary.get("conception_sentences") or {}).items() if k != NONE)
         parts.append(
-            f'<p class="finding"><strong>{with_sentences} av {n} planer</strong> har minst én setning som modellen knytter '
-            f"til en forståelse av samskaping; til sammen {cocreating} av {sentences} setninger.</p>"
+            f'<p class="finding"><strong>{with_sentences} av {n} planer</strong> har minst én setning som '
+            f"modellen knytter til en forståelse av samskaping; til sammen {cocreating} av {sentences} setninger.</p>"
         )
         dominant = summary.get("dominant_conception") or {}
         rows = "".join(
@@ -302,9 +328,9 @@ def _overview(folder: OutputFolder, names: dict[str, str]) -> str:
 
 def _plans_table(folder: OutputFolder, names: dict[str, str]) -> str:
     has_conception = "conception" in folder.label_sets
-    head = "<th>Plan</th><th class=\"num\">Setninger</th><th class=\"num\">Treff på «samskap…»</th>"
+    head = '<th>Plan</th><th class="num">Setninger</th><th class="num">Treff på «samskap…»</th>'
     if has_conception:
-        head += "<th class=\"num\">Setninger om samskaping</th><th>Dominerende forståelse</th>"
+        head += '<th class="num">Setninger om samskaping</th><th>Dominerende forståelse</th>'
     rows = []
     for _, doc in folder.documents.iterrows():
         document = str(doc["document"])
@@ -320,8 +346,11 @@ def _plans_table(folder: OutputFolder, names: dict[str, str]) -> str:
             cells.append(f"<td>{esc(norwegian('conception', dominant))} <small>({esc(dominant)})</small></td>")
         rows.append("<tr>" + "".join(cells) + "</tr>")
     return (
-        '<h3>Planene</h3><table id="planer"><thead><tr>' + head + "</tr></thead><tbody>"
-        + "\n".join(rows) + "</tbody></table>"
+        '<h3>Planene</h3><table id="planer"><thead><tr>'
+        + head
+        + "</tr></thead><tbody>"
+        + "\n".join(rows)
+        + "</tbody></table>"
     )
 
 
@@ -333,7 +362,8 @@ def _conception_section(folder: OutputFolder, names: dict[str, str]) -> str:
     note = "" if shown == n else f" Viser de {shown} av {n} planene med høyest andel."
     return (
         '<section id="forstaelser"><h2>Forståelser av samskaping per plan</h2>'
-        '<figure>' + _image(uri, "Stolpediagram: andel av setningene i hver plan per forståelse av samskaping")
+        "<figure>"
+        + _image(uri, "Stolpediagram: andel av setningene i hver plan per forståelse av samskaping")
         + "<figcaption>Hver stolpe er én plan; fargene viser hvor stor andel av planens setninger modellen knytter "
         f"til hver forståelse. Resten av setningene er «{esc(norwegian('conception', NONE))}».{esc(note)}</figcaption>"
         "</figure></section>"
@@ -376,7 +406,9 @@ def _examples(sentences: pd.DataFrame, label_set: str, names: dict[str, str]) ->
             continue
         chosen = sentences[sentences[label_set] == label]
         top = chosen.sort_values(f"{label_set}_score", ascending=False, kind="stable").head(EXAMPLES_PER_LABEL)
-        parts.append(f"<h3>{esc(norwegian(label_set, label))} <small>({esc(label)}, {len(chosen)} setninger)</small></h3>")
+        parts.append(
+            f"<h3>{esc(norwegian(label_set, label))} <small>({esc(label)}, {len(chosen)} setninger)</small></h3>"
+        )
         if top.empty:
             parts.append('<p class="empty">Ingen setninger.</p>')
             continue
@@ -388,9 +420,7 @@ def _examples(sentences: pd.DataFrame, label_set: str, names: dict[str, str]) ->
                 badge = f' <span class="badge {esc(polarity)}">{esc(norwegian("polarity", polarity))}</span>'
             score = pd.to_numeric(row[f"{label_set}_score"], errors="coerce")
             certainty = "" if pd.isna(score) else f" · sikkerhet {decimal(float(score))}"
-            items.append(
-                f"<li><q>{esc(row['text'])}</q>{badge}<br><small>{_where(row, names)}{certainty}</small></li>"
-            )
+            items.append(f"<li><q>{esc(row['text'])}</q>{badge}<br><small>{_where(row, names)}{certainty}</small></li>")
         parts.append('<ol class="examples">' + "\n".join(items) + "</ol>")
     parts.append("</section>")
     return "\n".join(parts)
@@ -400,12 +430,15 @@ def _failures(summary: dict[str, Any]) -> str:
     failures = summary.get("failures") or []
     if not failures:
         return ""
-    items = "".join(f"<li>{esc(f.get('path'))}: <small>{esc(f.get('error'))}</small></li>" for f in failures if isinstance(f, dict))
+    items = "".join(
+        f"<li>{esc(f.get('path'))}: <small>{esc(f.get('error'))}</small></li>" for f in failures if isinstance(f, dict)
+    )
     return f'<section id="feil"><h2>Filer som ikke kunne leses ({len(failures)})</h2><ul>{items}</ul></section>'
 
 
 STYLE = """
-body{font-family:"DejaVu Sans",system-ui,sans-serif;margin:0 auto;max-width:1060px;padding:1.5rem;color:#222;line-height:1.45}
+body{font-family:"DejaVu Sans",system-ui,sans-serif;margin:0 auto;max-width:1060px;padding:1.5rem}
+body{color:#222;line-height:1.45}
 h1{margin-bottom:.2rem}h2{border-bottom:2px solid #3b6ea5;padding-bottom:.2rem;margin-top:2.2rem}
 .meta,small,figcaption{color:#555;font-size:.85rem}.finding{font-size:1.15rem}
 table{border-collapse:collapse;margin:.6rem 0;width:100%}table.compact{width:auto}
@@ -505,7 +538,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """``python -m samskaping.report DIR``; returns the exit status."""
     from samskaping.cli import EXIT_ERROR, EXIT_OK, setup_logging
 
-    parser = argparse.ArgumentParser(prog="python -m samskaping.report", description="Rebuild report.html of a predict.py output folder.")
+    parser = argparse.ArgumentParser(
+        prog="python -m samskaping.report", description="Rebuild report.html of a predict.py output folder."
+    )
     parser.add_argument("output_dir", type=Path, metavar="DIR", help="the --output folder of predict.py")
     parser.add_argument("--quiet", action="store_true", help="only warnings and errors")
     args = parser.parse_args(argv)

@@ -20,6 +20,7 @@ not exist is an error here rather than silently created empty.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import difflib
 import logging
 import os
@@ -100,7 +101,7 @@ def absolute_store_uri(tracking_uri: str | None = None) -> str:
     """
     uri = resolve_tracking_uri(tracking_uri)
     if uri.startswith(SQLITE_PREFIX):
-        path = uri[len(SQLITE_PREFIX):]
+        path = uri[len(SQLITE_PREFIX) :]
         if path and path != ":memory:" and not path.startswith("/"):
             return SQLITE_PREFIX + str(Path(path).resolve())
     return uri
@@ -113,7 +114,7 @@ def check_store(tracking_uri: str) -> None:
         TrackingError: the SQLite file is missing.
     """
     if tracking_uri.startswith(SQLITE_PREFIX):
-        path = Path(tracking_uri[len(SQLITE_PREFIX):].split("?", 1)[0])
+        path = Path(tracking_uri[len(SQLITE_PREFIX) :].split("?", 1)[0])
         if str(path) != ":memory:" and not path.is_file():
             raise TrackingError(
                 f"no MLflow store at {path}; train a model first (python train.py --config configs/baseline.yaml) "
@@ -146,7 +147,8 @@ def _experiment_id(client: Any, experiment: str, uri: str) -> str:
         did_you_mean = f" (did you mean '{hint[0]}'?)" if hint else ""
         listing = ", ".join(names) if names else "none"
         raise TrackingError(
-            f"no experiment '{experiment}' in {uri}{did_you_mean}; experiments there: {listing}; pick one with --experiment"
+            f"no experiment '{experiment}' in {uri}{did_you_mean}; experiments there: {listing}; "
+            "pick one with --experiment"
         )
     return str(found.experiment_id)
 
@@ -222,7 +224,9 @@ def list_runs(
         hint = difflib.get_close_matches(sort, known, n=1)
         did_you_mean = f" (did you mean '{hint[0]}'?)" if hint else ""
         shown = ", ".join(k for k in known if k.endswith("macro_f1")) or ", ".join(known[:10])
-        raise TrackingError(f"no run in experiment '{experiment}' has metric '{sort}'{did_you_mean}; try one of: {shown}")
+        raise TrackingError(
+            f"no run in experiment '{experiment}' has metric '{sort}'{did_you_mean}; try one of: {shown}"
+        )
     # Newest first, then a stable sort by the metric keeps the newer run first on ties.
     rows.sort(key=lambda row: row.start_time, reverse=True)
     rows.sort(key=lambda row: (sort not in row.metrics, -row.metrics.get(sort, 0.0)))
@@ -245,7 +249,9 @@ def format_table(rows: Sequence[RunRow], sort: str = DEFAULT_SORT) -> str:
     """
     metric_columns = list(TEST_F1_METRICS) + ([sort] if sort not in TEST_F1_METRICS else [])
     headers = ["run id", "run name", "status", "model.kind", "model.name", "dataset.digest"]
-    headers += [m.removeprefix("test_").replace("_macro_f1", " F1") if m in TEST_F1_METRICS else m for m in metric_columns]
+    headers += [
+        m.removeprefix("test_").replace("_macro_f1", " F1") if m in TEST_F1_METRICS else m for m in metric_columns
+    ]
     headers += ["registered"]
     first_metric = 6
     body = [
@@ -261,11 +267,13 @@ def format_table(rows: Sequence[RunRow], sort: str = DEFAULT_SORT) -> str:
         ]
         for row in rows
     ]
-    widths = [max(len(str(cell)) for cell in column) for column in zip(headers, *body)]
+    widths = [max(len(str(cell)) for cell in column) for column in zip(headers, *body, strict=False)]
     numeric = set(range(first_metric, first_metric + len(metric_columns)))
 
     def line(cells: Sequence[str]) -> str:
-        parts = [c.rjust(w) if i in numeric else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths))]
+        parts = [
+            c.rjust(w) if i in numeric else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths, strict=False))
+        ]
         return "  ".join(parts).rstrip()
 
     separator = "  ".join("-" * w for w in widths)
@@ -279,11 +287,15 @@ def _version_of_run(client: Any, name: str, run: str, uri: str) -> Any:
     """The registered version of ``name`` whose run id is ``run`` or starts with it (the newest if several)."""
     versions = list(_paged(lambda token: client.search_model_versions(f"name = '{_quote(name)}'", page_token=token)))
     if not versions:
-        raise TrackingError(f"no registered model '{name}' in {uri}; train with tracking.registered_model_name set, or pass --name")
+        raise TrackingError(
+            f"no registered model '{name}' in {uri}; train with tracking.registered_model_name set, or pass --name"
+        )
     matching = [mv for mv in versions if mv.run_id and mv.run_id.startswith(run)]
     run_ids = sorted({mv.run_id for mv in matching})
     if len(run_ids) > 1:
-        raise TrackingError(f"run id '{run}' is ambiguous: it starts {len(run_ids)} runs ({', '.join(run_ids)}); give more characters")
+        raise TrackingError(
+            f"run id '{run}' is ambiguous: it starts {len(run_ids)} runs ({', '.join(run_ids)}); give more characters"
+        )
     if not matching:
         exists = _run_exists(client, run)
         what = f"run '{run}' has no registered version of model '{name}'" if exists else f"no run '{run}' in {uri}"
@@ -345,7 +357,9 @@ def promote(
     try:
         client.set_registered_model_alias(name, alias, str(target.version))
     except Exception as exc:  # MLflow rejects reserved or malformed aliases (e.g. 'latest', 'v1')
-        raise TrackingError(f"cannot set alias '{alias}' on {name} version {target.version}: {_first_line(exc)}") from exc
+        raise TrackingError(
+            f"cannot set alias '{alias}' on {name} version {target.version}: {_first_line(exc)}"
+        ) from exc
     run_name, metrics = "", {}
     if target.run_id and _run_exists(client, target.run_id):
         run = client.get_run(target.run_id)
@@ -391,7 +405,9 @@ def format_promotion(result: Promotion) -> str:
     run = f"run {result.run_id[:SHORT_ID]} '{result.run_name}'" if result.run_id else "no run"
     lines = [f"promoted {result.name} version {result.version} ({run}) to @{result.alias}{moved}"]
     if result.test_metrics:
-        shown = ", ".join(f"{k.removeprefix('test_').replace('_macro_f1', '')} {v:.3f}" for k, v in result.test_metrics.items())
+        shown = ", ".join(
+            f"{k.removeprefix('test_').replace('_macro_f1', '')} {v:.3f}" for k, v in result.test_metrics.items()
+        )
         lines.append(f"test macro-F1: {shown}")
     else:
         lines.append("test macro-F1: not logged for this run")
@@ -428,11 +444,18 @@ def ui_command(tracking_uri: str | None = None, port: int = DEFAULT_PORT, worker
     if uri.startswith(("http://", "https://", "databricks")):
         raise TrackingError(f"{uri} is already a tracking server; open it in a browser instead of starting a UI")
     return [
-        sys.executable, "-m", "mlflow", "ui",
-        "--backend-store-uri", uri,
-        "--host", LOOPBACK,
-        "--port", str(port),
-        "--workers", str(workers),
+        sys.executable,
+        "-m",
+        "mlflow",
+        "ui",
+        "--backend-store-uri",
+        uri,
+        "--host",
+        LOOPBACK,
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
     ]
 
 
@@ -488,10 +511,8 @@ def stop_ui(process: subprocess.Popen[bytes], timeout: float = 10.0) -> None:
         except subprocess.TimeoutExpired:
             continue
     # Workers may outlive the parent for a moment; make sure the group is gone.
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(process.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
 
 
 def wait_for_ui(port: int, process: subprocess.Popen[bytes] | None = None, timeout: float = 60.0) -> None:
@@ -506,7 +527,9 @@ def wait_for_ui(port: int, process: subprocess.Popen[bytes] | None = None, timeo
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process is not None and process.poll() is not None:
-            raise TrackingError(f"the MLflow UI exited with status {process.returncode}; is port {port} already in use?")
+            raise TrackingError(
+                f"the MLflow UI exited with status {process.returncode}; is port {port} already in use?"
+            )
         try:
             with urlopen(f"{ui_url(port)}/health", timeout=2) as response:
                 if response.status == 200:
@@ -524,26 +547,35 @@ def main(argv: Sequence[str] | None = None) -> int:
     """``python -m samskaping.runs {list,promote,ui}``; returns the exit status."""
     from samskaping.cli import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, setup_logging
 
-    parser = argparse.ArgumentParser(prog="python -m samskaping.runs", description="Compare, promote and browse MLflow runs.")
-    parser.add_argument("--quiet", action="store_true", help="only warnings and errors")
-    parser.add_argument("--verbose", action="store_true", help="debug messages")
+    parser = argparse.ArgumentParser(
+        prog="python -m samskaping.runs", description="Compare, promote and browse MLflow runs."
+    )
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--quiet", action="store_true", help="only warnings and errors")
+    common.add_argument("--verbose", action="store_true", help="debug messages")
     sub = parser.add_subparsers(dest="command", required=True)
     store_help = "MLflow tracking URI (default: $MLFLOW_TRACKING_URI or sqlite:///mlflow.db)"
 
-    listing = sub.add_parser("list", help="the runs of an experiment, best first")
-    listing.add_argument("--experiment", default=DEFAULT_EXPERIMENT, help=f"experiment name (default {DEFAULT_EXPERIMENT})")
-    listing.add_argument("--sort", default=DEFAULT_SORT, metavar="METRIC", help=f"metric to sort by, descending (default {DEFAULT_SORT})")
+    listing = sub.add_parser("list", parents=[common], help="the runs of an experiment, best first")
+    listing.add_argument(
+        "--experiment", default=DEFAULT_EXPERIMENT, help=f"experiment name (default {DEFAULT_EXPERIMENT})"
+    )
+    listing.add_argument(
+        "--sort", default=DEFAULT_SORT, metavar="METRIC", help=f"metric to sort by, descending (default {DEFAULT_SORT})"
+    )
     listing.add_argument("--tracking-uri", help=store_help)
 
-    prom = sub.add_parser("promote", help="set a registry alias on the model version of a run")
+    prom = sub.add_parser("promote", parents=[common], help="set a registry alias on the model version of a run")
     which = prom.add_mutually_exclusive_group(required=True)
     which.add_argument("--run", metavar="RUN_ID", help="run id (or its first characters, as 'list' shows)")
     which.add_argument("--version", metavar="N", help="registered model version")
-    prom.add_argument("--name", default=DEFAULT_MODEL_NAME, help=f"registered model name (default {DEFAULT_MODEL_NAME})")
+    prom.add_argument(
+        "--name", default=DEFAULT_MODEL_NAME, help=f"registered model name (default {DEFAULT_MODEL_NAME})"
+    )
     prom.add_argument("--alias", default=DEFAULT_ALIAS, help=f"alias to set (default {DEFAULT_ALIAS})")
     prom.add_argument("--tracking-uri", help=store_help)
 
-    ui = sub.add_parser("ui", help="start the MLflow UI on 127.0.0.1")
+    ui = sub.add_parser("ui", parents=[common], help="start the MLflow UI on 127.0.0.1")
     ui.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port on 127.0.0.1 (default {DEFAULT_PORT})")
     ui.add_argument("--tracking-uri", help=store_help)
 
@@ -576,7 +608,10 @@ def _serve(tracking_uri: str | None, port: int) -> int:
     from samskaping.cli import EXIT_ERROR, EXIT_OK
 
     process = start_ui(tracking_uri, port)
-    print(f"MLflow UI for {absolute_store_uri(tracking_uri)}: {ui_url(port)} (only this machine; Ctrl-C stops it)", flush=True)
+    print(
+        f"MLflow UI for {absolute_store_uri(tracking_uri)}: {ui_url(port)} (only this machine; Ctrl-C stops it)",
+        flush=True,
+    )
     # The server runs in its own process group, so a SIGTERM to this process (timeout, systemd,
     # kill) must stop it explicitly, or it would keep running without a parent.
     previous = signal.signal(signal.SIGTERM, _interrupt)
@@ -589,7 +624,10 @@ def _serve(tracking_uri: str | None, port: int) -> int:
         stop_ui(process)
         signal.signal(signal.SIGTERM, previous)
     if status != 0:
-        print(f"error: the MLflow UI exited with status {status}; is port {port} already in use? try --port", file=sys.stderr)
+        print(
+            f"error: the MLflow UI exited with status {status}; is port {port} already in use? try --port",
+            file=sys.stderr,
+        )
         return EXIT_ERROR
     return EXIT_OK
 

@@ -80,6 +80,8 @@ class MlflowTracker:
         mlflow.set_tracking_uri(self.tracking_uri)
         try:
             mlflow.set_experiment(experiment)
+            # MLflow 3 opens GenAI pages for experiments of unknown kind; these are classic ML runs.
+            mlflow.set_experiment_tag("mlflow.experimentKind", "custom_model_development")
         except Exception as exc:  # MLflow raises many types for a bad store
             raise TrackingError(f"cannot open MLflow store {self.tracking_uri!r}: {exc}") from exc
 

@@ -37,6 +37,7 @@ class Classifier(ABC):
     def __init__(self, label_sets: Sequence[str], config: Mapping[str, Any] | None = None) -> None:
         self.label_sets = tuple(label_sets)
         self.config = dict(config or {})
+        self.manifest: dict[str, Any] = {}  # what the saved model folder says about itself (set on load)
 
     @abstractmethod
     def fit(
@@ -160,4 +161,6 @@ def load_model(folder: str | Path) -> Classifier:
         raise ModelLoadError(
             f"{folder}: the model was trained with other labels for {', '.join(changed)} than this version of samskaping knows; retrain it"
         )
-    return cls._load_files(folder, manifest)
+    model = cls._load_files(folder, manifest)
+    model.manifest = {k: v for k, v in manifest.items() if k != "config"}
+    return model

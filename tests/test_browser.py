@@ -1,0 +1,146 @@
+"""Browser tests: the MLflow UI that ``python -m samskaping.runs ui`` starts, and report.html.
+
+They drive Debian's chromium (``/usr/bin/chromium``, installed by
+``.ci/install-browser.sh``) through Playwright's Python package; Playwright
+never downloads a browser here. Every test is marked ``browser`` (deselect
+with ``-m 'not browser'``) and is skipped when chromium is missing. The
+screenshots they save go to ``docs/screenshots/``.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from test_report import build_output, train_report_model
+from test_runs import train_baseline, write_fixture
+
+from samskaping.report import write_report
+from samskaping.runs import start_ui, stop_ui, ui_url, wait_for_ui
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+SCREENSHOTS = Path(__file__).resolve().parents[1] / "docs" / "screenshots"
+TARGET_S = 60  # each test should stay under a minute; slower runs are reported, not failed (shared CI machines vary)
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(
+        not CHROMIUM.is_file(),
+        reason="needs Debian's chromium at /usr/bin/chromium; install it with .ci/install-browser.sh (as root)",
+    ),
+]
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    sync_api = pytest.importorskip("playwright.sync_api", reason="needs Playwright: pip install -e '.[dev]'")
+    with sync_api.sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
+
+
+def free_port() -> int:
+    """A TCP port that is free on 127.0.0.1 right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def log_duration(started: float) -> None:
+    """Warn when a test took longer than :data:`TARGET_S` (a loaded machine should not fail it)."""
+    took = time.monotonic() - started
+    if took > TARGET_S:
+        warnings.warn(f"browser test took {took:.0f} s, more than the {TARGET_S} s target", stacklevel=2)
+
+
+def _screenshot_path(name: str) -> Path:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    return SCREENSHOTS / name
+
+
+@pytest.mark.browser
+def test_mlflow_ui_shows_both_runs_and_their_macro_f1(tmp_path: Path, browser, monkeypatch: pytest.MonkeyPatch) -> None:
+    from mlflow import MlflowClient
+    from playwright.sync_api import expect
+
+    started = time.monotonic()
+    monkeypatch.chdir(tmp_path)  # MLflow puts a new experiment's artifacts in ./mlruns
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    data = write_fixture(tmp_path / "fixture.jsonl")
+    # Create the store first, so the UI (slow to start) comes up while the two models train.
+    experiment_id = MlflowClient(tracking_uri=uri).create_experiment("samskaping")
+    port = free_port()
+    server = start_ui(uri, port, cwd=tmp_path, quiet=True)
+    try:
+        runs = {
+            name: train_baseline(data, tmp_path / "models" / name, uri, name, C=C)
+            for name, C in (("baseline-c8", 8.0), ("baseline-c0.05", 0.05))
+        }
+        wait_for_ui(port, server, timeout=45)
+        page = browser.new_page(viewport={"width": 1600, "height": 640})
+        try:
+            page.goto(
+                f"{ui_url(port)}/#/experiments/{experiment_id}/runs?workflowType=machine_learning"
+                "&orderByKey=metrics.%60test_mean_macro_f1%60&orderByAsc=false"
+            )
+            names = {name: page.get_by_role("link", name=name, exact=True) for name in runs}
+            for link in names.values():
+                expect(link).to_be_visible(timeout=20_000)
+            assistant = page.get_by_role("button", name="Close")  # MLflow 3's assistant side panel
+            if assistant.count():
+                assistant.first.click()
+            page.get_by_role("button", name="Columns").click()
+            page.get_by_title("test_mean_macro_f1", exact=True).click()
+            page.keyboard.press("Escape")
+            expect(page.get_by_role("columnheader").filter(has_text="test_mean_macro_f1").first).to_be_visible()
+            for result in runs.values():
+                expect(page.get_by_text(repr(result.metrics["test_mean_macro_f1"]), exact=True)).to_be_visible()
+            # Sorted by the metric, best first.
+            best_first = sorted(runs, key=lambda n: -runs[n].metrics["test_mean_macro_f1"])
+            heights = [names[n].bounding_box()["y"] for n in best_first]
+            assert heights == sorted(heights)
+            page.screenshot(path=_screenshot_path("mlflow-runs.png"))
+        finally:
+            page.close()
+    finally:
+        stop_ui(server)
+    assert server.poll() is not None
+    with pytest.raises(ProcessLookupError):
+        os.killpg(server.pid, 0)  # the whole process group (uvicorn and its workers) is gone
+    log_duration(started)
+
+
+@pytest.mark.browser
+def test_report_renders_its_charts_and_overview(tmp_path: Path, browser) -> None:
+    from playwright.sync_api import expect
+
+    started = time.monotonic()
+    model = train_report_model(tmp_path / "model", per_conception=20)
+    result = build_output(tmp_path, model, "csv")
+    report = write_report(result.output_dir)
+    requests: list[str] = []
+    page = browser.new_page(viewport={"width": 1100, "height": 1400})
+    try:
+        page.on("request", lambda request: requests.append(request.url))
+        page.goto(report.as_uri(), wait_until="load")
+        widths = page.eval_on_selector_all("img", "images => images.map(i => i.complete ? i.naturalWidth : 0)")
+        assert len(widths) == 2 and all(w > 0 for w in widths), widths
+        expect(page.locator("#oversikt")).to_contain_text("2 av 3 planer nevner samskaping")
+        rows = page.locator("#planer tbody tr")
+        expect(rows).to_have_count(3)
+        expect(page.locator("#planer")).to_be_visible()
+        for index, document in enumerate(result.documents["document"]):
+            expect(rows.nth(index)).to_contain_text(Path(document).name)
+        assert page.locator("#forstaelser img").bounding_box()["height"] > 100
+        page.screenshot(path=_screenshot_path("report.png"))
+    finally:
+        page.close()
+    assert all(url.startswith(("file:", "data:")) for url in requests), requests
+    log_duration(started)
