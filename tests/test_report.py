@@ -46,7 +46,7 @@ PDF_PAGES = [
         "Kommunen vil prøve ut nye løsninger sammen med bedrifter og forskningsmiljøer.",
     ],
 ]
-PLAN_NAMES = ("Alstahaug-samfunnsdel.pdf", "Bø & Hadsel <utkast>.jsonl", "Vefsn-samfunnsdel.xlsx")
+PLAN_NAMES = ("Nordvik-samfunnsdel.pdf", "Øyby & Sørvik <utkast>.jsonl", "Fjellbygd-samfunnsdel.xlsx")
 
 
 def _shipped(split: str) -> list[dict[str, str]]:
@@ -149,7 +149,7 @@ def test_report_of_each_output_format(tmp_path: Path, model, fmt: str) -> None:
 
     # All text from the data is escaped: plan names, failed inputs, sentences.
     assert "<script>" not in page
-    assert "Bø &amp; Hadsel &lt;utkast&gt;.jsonl" in page
+    assert "Øyby &amp; Sørvik &lt;utkast&gt;.jsonl" in page
     assert f"{html.escape(str(missing))}: <small>not found</small>" in _section(page, "feil")
     assert HOSTILE not in page  # shown only escaped, if among the examples (checked exactly below)
     assert '<html lang="nb">' in page
