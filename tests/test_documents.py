@@ -517,10 +517,15 @@ def test_html_with_only_boilerplate(tmp_path: Path) -> None:
     assert_document_error(path, "no text found")
 
 
-def test_text_that_is_not_utf8(tmp_path: Path) -> None:
-    path = tmp_path / "latin1.txt"
-    path.write_bytes("Kommunen vil samskape løsninger.".encode("latin-1"))
-    assert_document_error(path, "not UTF-8", "save it as UTF-8")
+@pytest.mark.parametrize(("codec", "recorded"), [("cp1252", "cp1252"), ("latin-1", "cp1252"), ("utf-8", "utf-8")])
+def test_legacy_encoded_text_keeps_norwegian_letters(tmp_path: Path, codec: str, recorded: str) -> None:
+    from samskaping.documents import text_encoding
+
+    path = tmp_path / "gammel.txt"
+    path.write_bytes("Kommunen vil samskape løsninger med innbyggjarane på Ærøy – «sammen».".encode(codec, errors="replace"))
+    sentences = read_sentences(path)
+    assert "løsninger" in sentences[0].text and "Ærøy" in sentences[0].text
+    assert text_encoding(path) == recorded
 
 
 def test_directory_is_not_a_document(tmp_path: Path) -> None:

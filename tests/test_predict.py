@@ -51,13 +51,31 @@ def plans(tmp_path) -> Path:
     make_plan_html(folder / "c-plan.html", ["Eldrerådet skal involveres tidlig i planarbeidet.", "Kommunen har 12 000 innbyggere."])
     make_plan_txt(folder / "d-plan.txt", ["Brukermedvirkning skal prege alle helse- og omsorgstjenester."])
     pd.DataFrame({"id": ["x1", "x2"], "text": ["Vi skal samskape med ungdommen.", "Veien er 12 km lang."]}).to_csv(folder / "e-table.csv", index=False)
+    (folder / "f-legacy.txt").write_bytes("Avstanden til Tromsø er 250 km, og ferja går to ganger om dagen.".encode("cp1252"))
     return folder
 
 
+BAD_INPUTS = ("broken.pdf", "empty.txt", "notext.csv", "locked.pdf", "scanned.pdf", "lies.docx")
+
+
 def _add_bad_inputs(folder: Path) -> None:
+    """Each kind of bad input: corrupt, empty, no text column, encrypted, scanned, lying extension."""
+    import pypdf
+    from fpdf import FPDF
+
     (folder / "broken.pdf").write_bytes(b"%PDF-1.4 not really a pdf")
     (folder / "empty.txt").write_text("", encoding="utf-8")
     (folder / "notext.csv").write_text("id,tekst\n1,hei\n", encoding="utf-8")
+    writer = pypdf.PdfWriter(clone_from=make_plan_pdf(folder / "open.tmp", [["Kommunen vil samskape."]]))
+    writer.encrypt(user_password="hemmelig", owner_password="eier")
+    with (folder / "locked.pdf").open("wb") as handle:
+        writer.write(handle)
+    (folder / "open.tmp").unlink()
+    scan = FPDF()
+    scan.add_page()
+    scan.rect(20, 20, 170, 240, style="F")
+    scan.output(str(folder / "scanned.pdf"))
+    (folder / "lies.docx").write_bytes((folder / "a-plan.pdf").read_bytes())
 
 
 def test_folder_of_plans_is_classified_with_three_outputs(plans, model, tmp_path):
@@ -82,17 +100,25 @@ def test_folder_of_plans_is_classified_with_three_outputs(plans, model, tmp_path
     for column in ("conception", "conception_score", "conception_p_service", "factor_p_anchoring", "polarity_p_hindering"):
         assert column in sentences.columns
 
-    assert len(documents) == 5
-    assert summary["documents"] == 5
+    assert len(documents) == 6
+    assert summary["documents"] == 6
     mentions = documents.set_index("document")["cocreation_mentions"].to_dict()
     assert mentions[pdf] == 1 and mentions[str(plans / "sub" / "b-plan.docx")] == 1 and mentions[str(plans / "e-table.csv")] == 1
     assert summary["documents_mentioning_cocreation"] == 3
-    assert summary["mention_finding"] == "3 of 5 documents mention samskaping"
-    assert {f["path"] for f in summary["failures"]} == {str(plans / n) for n in ("broken.pdf", "empty.txt", "notext.csv")}
-    assert any("no 'text' column" in f["error"] for f in summary["failures"])
+    assert summary["mention_finding"] == "3 of 6 documents mention samskaping"
+    assert {f["path"] for f in summary["failed_documents"]} == {str(plans / n) for n in BAD_INPUTS}
+    reasons = {Path(f["path"]).name: f["reason"] for f in summary["failed_documents"]}
+    assert "no 'text' column" in reasons["notext.csv"]
+    assert "password-protected" in reasons["locked.pdf"]
+    assert "no text layer" in reasons["scanned.pdf"]
+    assert "not a valid .docx" in reasons["lies.docx"]
+    assert all("\n" not in reason for reason in reasons.values())
+    legacy = documents.set_index("document").loc[str(plans / "f-legacy.txt")]
+    assert legacy["encoding"] == "cp1252"
+    assert "Tromsø" in " ".join(by_doc[str(plans / "f-legacy.txt")])
     assert summary["throughput"]["sentences_per_second"] > 0
     assert summary["throughput"]["extraction_seconds"] >= 0
-    assert len(result.failures) == 3
+    assert len(result.failures) == len(BAD_INPUTS)
     assert not [p for p in (tmp_path / "out").iterdir() if p.name.endswith(".tmp")]
 
 
@@ -103,8 +129,8 @@ def test_predict_cli_exit_status_and_failure_list(plans, baseline_model, tmp_pat
         capture_output=True, text=True,
     )
     assert run.returncode == 1, run.stderr
-    assert "5 document(s)" in run.stdout
-    assert "3 input(s) could not be read" in run.stderr and "broken.pdf" in run.stderr
+    assert "6 document(s)" in run.stdout
+    assert f"{len(BAD_INPUTS)} input(s) could not be read" in run.stderr and "broken.pdf" in run.stderr
     only_bad = subprocess.run(
         [sys.executable, str(ROOT / "predict.py"), "--model", str(baseline_model), str(plans / "broken.pdf"), "--output", str(tmp_path / "o2"), "--quiet"],
         capture_output=True, text=True,
@@ -135,7 +161,7 @@ def test_resume_skips_finished_documents_and_appends(plans, model, tmp_path):
     assert second.summary["throughput"]["sentences_classified_this_run"] == len(after) - len(before)
     assert after["document"].value_counts()[str(plans / "a-plan.pdf")] == len(before)  # not classified twice
     assert after.head(len(before))["conception_score"].tolist() == before["conception_score"].tolist()
-    assert second.summary["documents"] == 5 and first.summary["documents"] == 1
+    assert second.summary["documents"] == 6 and first.summary["documents"] == 1
 
 
 def test_interrupted_write_keeps_the_previous_file(plans, model, tmp_path, monkeypatch):

@@ -821,14 +821,38 @@ _MD_LINK = re.compile(r"\[([^\]]+)\]\([^)]*\)")
 _MD_EMPHASIS = re.compile(r"(\*\*|__|`)")
 
 
+# Older Norwegian text files are often Windows-1252 (or ISO-8859-1, which agrees
+# with it on æ, ø and å). UTF-8 is tried first: its byte patterns almost never
+# occur by chance in legacy text, so a file that decodes as UTF-8 is UTF-8.
+LEGACY_ENCODINGS = ("cp1252", "iso-8859-1")
+
+
+def decode_text(data: bytes) -> tuple[str, str]:
+    """Decode a text file's bytes; return the text and the encoding used (``utf-8``, ``cp1252``, ...)."""
+    try:
+        return data.decode("utf-8-sig"), "utf-8"
+    except UnicodeDecodeError:
+        pass
+    for encoding in LEGACY_ENCODINGS:
+        try:
+            return data.decode(encoding), encoding
+        except UnicodeDecodeError:
+            continue
+    raise AssertionError("iso-8859-1 decodes any bytes")  # pragma: no cover
+
+
+def text_encoding(path: Path) -> str | None:
+    """The encoding a ``.txt``/``.md`` file is read with; None for other formats."""
+    if path.suffix.lower() not in {".txt", ".md"}:
+        return None
+    return decode_text(path.read_bytes())[1]
+
+
 def _text_units(path: Path) -> list[TextUnit]:
     """Extract paragraphs and bullets from plain text or Markdown."""
-    try:
-        text = path.read_bytes().decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise DocumentError(
-            f"{path}: not UTF-8 text (bad byte at position {exc.start}); save it as UTF-8"
-        ) from exc
+    text, encoding = decode_text(path.read_bytes())
+    if encoding != "utf-8":
+        logger.info("%s: not UTF-8, read as %s", path, encoding)
     markdown = path.suffix.lower() == ".md"
     text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\f", "\n\n")
     units: list[TextUnit] = []

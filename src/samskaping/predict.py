@@ -64,6 +64,12 @@ def document_suffixes() -> frozenset[str]:
     return DOCUMENT_SUFFIXES
 
 
+def text_encoding(path: Path) -> str | None:
+    from samskaping.documents import text_encoding as detect
+
+    return detect(path)
+
+
 def collect_inputs(inputs: Sequence[str | Path]) -> tuple[list[Path], list[Failure]]:
     """Expand folders (recursively) into supported files; report unusable inputs."""
     allowed = document_suffixes() | TABLE_SUFFIXES
@@ -332,9 +338,17 @@ def classify(
 
     started = time.perf_counter()
     extracted: list[tuple[str, pd.DataFrame]] = []
+    encodings: dict[str, str] = {}
+    if not done.empty and (out / f"documents.{fmt}").is_file():
+        earlier = read_existing(out / f"documents.{fmt}", fmt)
+        if "encoding" in earlier.columns:
+            encodings.update({str(d): str(e) for d, e in zip(earlier["document"], earlier["encoding"]) if isinstance(e, str) and e})
     for path in tqdm(files, desc="Reading documents", unit="doc", disable=not progress):
         try:
             frame = read_input(path)
+            encoding = text_encoding(path)
+            if encoding:
+                encodings[str(path)] = encoding
         except (DocumentError, DataError) as exc:
             failures.append(Failure(str(path), str(exc)))
             log.warning("skipped: %s", exc)
@@ -364,12 +378,15 @@ def classify(
         state = _write_outputs(
             parts, out, fmt, model, failures,
             timing={"extraction_seconds": extraction_seconds, "model_seconds": model_seconds, "new_sentences": new_sentences},
-            model_info=model_info or {},
+            model_info=model_info or {}, encodings=encodings,
         )
         parts = [state["sentences"]]
     bar.close()
     if not state:  # every document was already done
-        state = _write_outputs(parts, out, fmt, model, failures, {"extraction_seconds": extraction_seconds, "model_seconds": 0.0, "new_sentences": 0}, model_info or {})
+        state = _write_outputs(
+            parts, out, fmt, model, failures,
+            {"extraction_seconds": extraction_seconds, "model_seconds": 0.0, "new_sentences": 0}, model_info or {}, encodings,
+        )
     return PredictResult(out, state["sentences"], state["documents"], state["summary"], failures)
 
 
@@ -381,6 +398,7 @@ def _write_outputs(
     failures: list[Failure],
     timing: dict[str, float],
     model_info: dict[str, Any],
+    encodings: dict[str, str],
 ) -> dict[str, Any]:
     sentences = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
     leading = ["document", "page", "sentence_index", "text"]
@@ -388,6 +406,8 @@ def _write_outputs(
     other = [c for c in sentences.columns if c not in leading and c not in label_columns]
     sentences = sentences[leading + other + label_columns]
     documents = summarise_documents(sentences, model.label_sets)
+    # text files record the encoding they were read with (UTF-8, or a legacy one such as cp1252)
+    documents.insert(2, "encoding", documents["document"].map(encodings).fillna(""))
     summary = summarise_corpus(documents, model.label_sets)
     model_s = timing["model_seconds"]
     summary.update(
@@ -399,7 +419,7 @@ def _write_outputs(
                 "model_seconds": round(model_s, 3),
                 "sentences_per_second": round(timing["new_sentences"] / model_s, 2) if model_s > 0 else None,
             },
-            "failures": [{"path": f.path, "error": f.error} for f in failures],
+            "failed_documents": [{"path": f.path, "reason": f.error} for f in failures],
             "output_format": fmt,
         }
     )

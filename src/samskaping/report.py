@@ -427,11 +427,11 @@ def _examples(sentences: pd.DataFrame, label_set: str, names: dict[str, str]) ->
 
 
 def _failures(summary: dict[str, Any]) -> str:
-    failures = summary.get("failures") or []
+    failures = summary.get("failed_documents") or []
     if not failures:
         return ""
     items = "".join(
-        f"<li>{esc(f.get('path'))}: <small>{esc(f.get('error'))}</small></li>" for f in failures if isinstance(f, dict)
+        f"<li>{esc(f.get('path'))}: <small>{esc(f.get('reason'))}</small></li>" for f in failures if isinstance(f, dict)
     )
     return f'<section id="feil"><h2>Filer som ikke kunne leses ({len(failures)})</h2><ul>{items}</ul></section>'
 
