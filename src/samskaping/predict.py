@@ -232,7 +232,7 @@ def _current_umask() -> int:
 _UMASK = _current_umask()
 
 
-def _atomic_write(path: Path, writer: Callable[[Path], None]) -> None:
+def atomic_write(path: Path, writer: Callable[[Path], None]) -> None:
     """Write via a temporary file in the same folder, then rename into place."""
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
@@ -253,12 +253,12 @@ def write_table(frame: pd.DataFrame, path: Path, fmt: str) -> None:
         "parquet": lambda p: frame.to_parquet(p, index=False),
         "xlsx": lambda p: frame.to_excel(p, index=False, engine="openpyxl"),
     }
-    _atomic_write(path, writers[fmt])
+    atomic_write(path, writers[fmt])
 
 
 def write_json(data: Any, path: Path) -> None:
     """Write JSON atomically, UTF-8, indented."""
-    _atomic_write(path, lambda p: p.write_text(json.dumps(data, ensure_ascii=False, indent=2, default=str), encoding="utf-8"))
+    atomic_write(path, lambda p: p.write_text(json.dumps(data, ensure_ascii=False, indent=2, default=str), encoding="utf-8"))
 
 
 def read_existing(path: Path, fmt: str) -> pd.DataFrame:

@@ -24,9 +24,7 @@ import html
 import io
 import json
 import logging
-import os
 import sys
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -37,12 +35,13 @@ import pandas as pd
 
 from samskaping.errors import SamskapingError
 from samskaping.labels import LABEL_SET_NAMES, LABEL_SET_NORWEGIAN, LABEL_SETS, NONE, norwegian
+from samskaping.predict import FORMATS, atomic_write, read_existing
 
 log = logging.getLogger(__name__)
 
 REPORT_NAME = "report.html"
 SUMMARY_NAME = "summary.json"
-TABLE_FORMATS: tuple[str, ...] = ("csv", "jsonl", "parquet", "xlsx")
+TABLE_FORMATS: tuple[str, ...] = FORMATS
 EXAMPLES_PER_LABEL = 5
 MAX_PLANS_IN_CHART = 60
 PLAN_LABEL_CHARS = 40
@@ -96,8 +95,6 @@ def _table_format(folder: Path, summary: dict[str, Any]) -> str:
 
 def _read_table(path: Path, fmt: str) -> pd.DataFrame:
     """Read one output table (CSV was written as UTF-8 with BOM)."""
-    from samskaping.predict import read_existing
-
     if not path.is_file():
         raise SamskapingError(f"{path}: file not found; rerun predict.py with --output {path.parent}")
     try:
@@ -493,27 +490,6 @@ def render_report(folder: OutputFolder, generated: datetime | None = None) -> st
     )
 
 
-def _atomic_write_text(path: Path, text: str) -> None:
-    """Write via a temporary file in the same folder, then rename into place."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        # mkstemp creates the file readable by its owner only; a report is meant to be shared.
-        os.chmod(tmp, 0o666 & ~_umask())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def _umask() -> int:
-    """The process umask (reading it means setting it, so it is put straight back)."""
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
 def write_report(output_dir: str | Path) -> Path:
     """Write ``output_dir/report.html`` from the files ``predict.py`` wrote there.
 
@@ -529,7 +505,7 @@ def write_report(output_dir: str | Path) -> Path:
     folder = read_output(output_dir)
     page = render_report(folder)
     target = folder.path / REPORT_NAME
-    _atomic_write_text(target, page)
+    atomic_write(target, lambda tmp: tmp.write_text(page, encoding="utf-8"))
     log.debug("report written to %s", target)
     return target
 
