@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -24,7 +25,14 @@ MLFLOW_URI_PREFIXES = ("models:/", "runs:/", "mlflow-artifacts:/")
 
 
 def setup_logging(quiet: bool = False, verbose: bool = False) -> None:
-    """Plain messages on stderr; library modules only create loggers."""
+    """Plain messages on stderr; library modules only create loggers.
+
+    Also makes Ctrl-C (SIGINT) raise KeyboardInterrupt even when the process
+    was started with SIGINT ignored (as background jobs of a shell script are),
+    so that an interrupted run always ends cleanly: KILLED in MLflow, best
+    checkpoint kept, finished documents written.
+    """
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     level = logging.WARNING if quiet else logging.DEBUG if verbose else logging.INFO
     logging.basicConfig(level=level, format="%(levelname)s %(message)s", stream=sys.stderr)
     for noisy in ("mlflow", "alembic", "urllib3", "httpx", "filelock", "huggingface_hub", "transformers"):
