@@ -244,7 +244,7 @@ def agreement(a: dict[str, list[str]], b: dict[str, list[str]]) -> dict[str, flo
 # sections
 # ---------------------------------------------------------------------------
 
-def bench_inference(size: dict[str, Any], work: Path, seed: int, matmul: float) -> tuple[dict[str, Any], Path]:
+def bench_inference(size: dict[str, Any], work: Path, seed: int) -> tuple[dict[str, Any], Path]:
     """Reference vs predictor fp32 vs predictor int8 on the NB-BERT-shaped model, in interleaved rounds."""
     from samskaping.labels import LABEL_SETS
     from samskaping.speed import encoder_flops, quantize_int8, quantized_linear_count
@@ -327,7 +327,7 @@ def bench_inference(size: dict[str, Any], work: Path, seed: int, matmul: float) 
         "predictor_fp32": {"what": f"TransformerClassifier.predict_proba, batch {batch}{' (config eval_batch_size, as predict.py)' if not size['batch_size'] else ' (--batch-size)'}, length-sorted, dynamic padding, inference_mode",
                            "sentences_per_second": med("fp32_sps"), "speedup_vs_reference": med("fp32_speedup"),
                            "speedup_vs_reference_pooled": pooled("fp32") / pooled("reference", "reference_sentences"),
-                           "gflops": med("fp32_gflops"), "fraction_of_matmul": med("fp32_gflops") / matmul,
+                           "gflops": med("fp32_gflops"),
                            "tokenize_share": med("tokenize_seconds") / med("fp32_seconds"),
                            "padding_efficiency": sum(used) / padded_tokens_by_round(lengths, rounds, part, part, batch, True)},
         "predictor_int8": {"what": f"the same after samskaping.speed.quantize_int8 (dynamic int8 nn.Linear in the encoder, per-channel weights, smoothed on {CALIBRATION_SENTENCES} train sentences; heads fp32)",
@@ -415,7 +415,7 @@ def build_plan_pdf(path: Path, n_sentences: int, seed: int) -> dict[str, Any]:
     return {"pages": n_pages, "sentences_written": written, "sentences_extracted_here": extracted, "pdf_bytes": path.stat().st_size}
 
 
-def bench_plan(model_dir: Path, pdf: Path, facts: dict[str, Any], work: Path, matmul: float, batch_size: int | None,
+def bench_plan(model_dir: Path, pdf: Path, facts: dict[str, Any], work: Path, batch_size: int | None,
                seed: int, int8: bool = False) -> dict[str, Any]:
     """Run classify() on a PDF plan in a child process and read its peak resident memory.
 
@@ -456,7 +456,7 @@ def bench_plan(model_dir: Path, pdf: Path, facts: dict[str, Any], work: Path, ma
         "extraction_share_of_predict": extraction / (extraction + model),
         "sentences_per_second_end_to_end": child["sentences"] / (extraction + model),
         "model_sentences_per_second": child["sentences"] / model,
-        "model_gflops": gflops, "model_fraction_of_matmul": gflops / matmul,
+        "model_gflops": gflops,
     }
 
 
@@ -592,7 +592,7 @@ def render_table(res: dict[str, Any]) -> str:
     lines.append(f"load average at start {m['load_average_at_start'][0]:.2f}, at end {res['load_average_at_end'][0]:.2f}")
     section("Hardware limit")
     row(f"fp32 matmul {hw['start']['n']}x{hw['start']['n']} (median of {hw['start']['repeats']})", f"{hw['start']['gflops']:.1f} GFLOP/s",
-        f"at end of run: {hw['end']['gflops']:.1f}")
+        f"at end of run: {hw['end']['gflops']:.1f}; the limit below is the higher")
     section(f"Inference, NB-BERT-shaped model ({inf['model']['parameters'] / 1e6:.0f}M parameters, random weights)")
     i = inf["input"]
     lines.append(f"  input: {i['sentences']} seeded shipped sentences, mean {i['mean_tokens']:.1f} tokens (max {i['max_tokens']}); "
@@ -652,6 +652,8 @@ def render_table(res: dict[str, Any]) -> str:
         mark = "n/a" if t["met"] is None else ("MET" if t["met"] else "MISSED")
         row(t["target"], t["measured"], mark)
     lines.append("")
+    quiet = res["quiet_machine"]
+    lines.append("machine quiet during the run" if quiet["quiet"] else "WARNING: the machine was busy: " + "; ".join(quiet["reasons"]))
     lines.append(f"total benchmark time {res['seconds'] / 60:.1f} min")
     return "\n".join(lines)
 
@@ -673,16 +675,15 @@ def run(size: dict[str, Any], quick: bool, seed: int, agreement_model: Path | No
     log.info("matmul: %.1f GFLOP/s", res["hardware"]["start"]["gflops"])
     with tempfile.TemporaryDirectory(prefix="samskaping-bench-") as tmp:
         work = Path(tmp)
-        res["inference"], model_dir = bench_inference(size, work, seed, res["hardware"]["start"]["gflops"])
+        res["inference"], model_dir = bench_inference(size, work, seed)
         log.info("agreement")
         res["agreement"] = bench_agreement(agreement_model, size["agreement_repeats"], seed)
         log.info("plan subprocess")
         pdf = work / "plan.pdf"
         facts = build_plan_pdf(pdf, size["plan_sentences"], seed)
-        matmul = res["hardware"]["start"]["gflops"]
-        res["plan"] = bench_plan(model_dir, pdf, facts, work, matmul, size["batch_size"], seed)
+        res["plan"] = bench_plan(model_dir, pdf, facts, work, size["batch_size"], seed)
         if plan_int8:
-            res["plan_int8"] = bench_plan(model_dir, pdf, facts, work, matmul, size["batch_size"], seed, int8=True)
+            res["plan_int8"] = bench_plan(model_dir, pdf, facts, work, size["batch_size"], seed, int8=True)
         log.info("training")
         res["training"] = {}
         nb = build_classifier("nb-bert-base.yaml", str(work / "nb-bert-shaped"))
@@ -695,9 +696,32 @@ def run(size: dict[str, Any], quick: bool, seed: int, agreement_model: Path | No
     res["hardware"]["end"] = matmul_gflops(2048, size["matmul_repeats"])
     res["load_average_at_end"] = list(os.getloadavg())
     res["threads_at_end"] = {"intra_op": torch.get_num_threads(), "inter_op": torch.get_num_interop_threads()}
+    # the limit is the better of the two matmul measurements, so a busy start cannot flatter the fractions
+    limit = max(res["hardware"]["start"]["gflops"], res["hardware"]["end"]["gflops"])
+    res["hardware"]["limit_gflops"] = limit
+    res["inference"]["predictor_fp32"]["fraction_of_matmul"] = res["inference"]["predictor_fp32"]["gflops"] / limit
+    for key in ("plan", "plan_int8"):
+        if key in res:
+            res[key]["model_fraction_of_matmul"] = res[key]["model_gflops"] / limit
     res["targets"] = targets(res)
+    res["quiet_machine"] = noise_check(res)
     res["seconds"] = time.perf_counter() - started
     return res
+
+
+def noise_check(res: dict[str, Any]) -> dict[str, Any]:
+    """Signs that something else used the CPU during the run (the figures are then not comparable)."""
+    reasons = []
+    load = res["machine"]["load_average_at_start"][0]
+    if load >= 1.0:
+        reasons.append(f"1-minute load average {load:.2f} at the start")
+    start, end = res["hardware"]["start"]["gflops"], res["hardware"]["end"]["gflops"]
+    if not 0.85 <= end / start <= 1.15:
+        reasons.append(f"matmul moved from {start:.0f} to {end:.0f} GFLOP/s during the run")
+    fp32 = [row["fp32_gflops"] for row in res["inference"]["rounds"]]
+    if len(fp32) > 1 and min(fp32) < 0.7 * max(fp32):
+        reasons.append(f"fp32 GFLOP/s ranged {min(fp32):.0f}-{max(fp32):.0f} over the rounds")
+    return {"quiet": not reasons, "reasons": reasons}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -32,10 +32,9 @@ MIN_AGREEMENT = 0.99
 
 
 def shipped_test_sentences() -> list[str]:
+    """The 344 sentences of the shipped test split."""
     frame = pd.read_json(SHIPPED, lines=True, dtype=False)
     return frame.loc[frame["split"] == "test", "text"].tolist()
-
-
 
 
 def label_agreement(a: dict[str, list[str]], b: dict[str, list[str]]) -> float:
