@@ -213,7 +213,7 @@ BODY = [
     "Planen rulleres hvert fjerde år.",
 ]
 BODY_UNITS = [
-    TextUnit(None, "Samskaping i praksis", "paragraph"),
+    TextUnit(None, "Samskaping i praksis", "heading"),
     TextUnit(None, "Kommunen vil bl.a. styrke samarbeidet med frivilligheten. Vi inviterer til dialog.",
              "paragraph"),
     TextUnit(None, "Flere møteplasser for unge", "bullet"),
@@ -264,7 +264,7 @@ def test_docx_merged_cells_read_once_and_toc_paragraphs_dropped(tmp_path: Path) 
 def test_html_drops_boilerplate_and_keeps_blocks(tmp_path: Path) -> None:
     path = make_plan_html(tmp_path / "plan.html", BODY, title="Kommuneplan for Eksempelkommune")
     units = extract_units(path)
-    assert units == [TextUnit(None, "Kommuneplan for Eksempelkommune", "paragraph"), *BODY_UNITS]
+    assert units == [TextUnit(None, "Kommuneplan for Eksempelkommune", "heading"), *BODY_UNITS]
     joined = " ".join(unit.text for unit in units)
     for boilerplate in ("skript", "Sporingsskript", "Kontakt oss", "forside", "Rådhusgata"):
         assert boilerplate not in joined
@@ -317,7 +317,7 @@ def test_txt_paragraphs_bullets_hyphenation_and_junk_lines(tmp_path: Path) -> No
     )
     units = extract_units(path)
     assert units == [
-        TextUnit(None, "Innhold", "paragraph"),
+        TextUnit(None, "Innhold", "heading"),
         TextUnit(None, "Kommunen skal legge til rette for samskaping i hele Nord-Norge.", "paragraph"),
         TextUnit(None, "Vi vil:", "paragraph"),
         TextUnit(None, "styrke frivilligheten", "bullet"),
@@ -344,7 +344,7 @@ def test_markdown_syntax_is_removed(tmp_path: Path) -> None:
         encoding="utf-8",
     )
     assert extract_units(path) == [
-        TextUnit(None, "Samskaping", "paragraph"),
+        TextUnit(None, "Samskaping", "heading"),
         TextUnit(None, "Vi vil samskape med innbyggerne.", "paragraph"),
         TextUnit(None, "Planen gjelder fram mot 2036.", "paragraph"),
         TextUnit(None, "Mål", "cell"),
@@ -503,7 +503,7 @@ def test_scanned_pdf_without_text_layer(tmp_path: Path) -> None:
 def test_docx_that_is_not_a_zip(tmp_path: Path) -> None:
     path = tmp_path / "falsk.docx"
     path.write_text("Dette er bare tekst med feil filendelse.", encoding="utf-8")
-    assert_document_error(path, "not a valid .docx", "save it as .docx")
+    assert_document_error(path, "not a valid Word file", "save it again as .docx")
 
 
 def test_text_without_content(tmp_path: Path) -> None:

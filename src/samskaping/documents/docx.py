@@ -1,0 +1,223 @@
+"""DOCX reader: the body XML walked as Word shows it.
+
+python-docx opens the package (and refuses broken ones); the text is then read
+from the WordprocessingML elements themselves, because ``Paragraph.text`` and
+``Document.paragraphs`` skip much of what Word displays. What comes out:
+
+- paragraphs, headings (``Heading``/``Overskrift`` styles or an outline level),
+  list items and table cells (merged cells once), in document order;
+- text inside content controls (``w:sdt``, block and inline), custom XML and
+  smart tags, hyperlinks, tracked insertions and moves (``w:ins``, ``w:moveTo``);
+- fields by their displayed result, never their instruction (``w:fldSimple``,
+  and ``w:fldChar`` begin/separate/end, nested);
+- text boxes once: the ``mc:Choice`` of an ``mc:AlternateContent`` is read and its
+  VML ``mc:Fallback`` copy is not; a text box becomes its own units after the
+  paragraph that anchors it;
+- footnotes and endnotes after the body, as units of kind ``footnote``.
+
+Deleted revision text (``w:del``, ``w:moveFrom``, ``w:delText``) and Word's
+table-of-contents paragraphs do not come out.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from samskaping.documents.lines import TextUnit, UnitKind, is_junk_line, normalise, split_marker, units_from_lines
+from samskaping.errors import DocumentError
+
+log = logging.getLogger(__name__)
+
+W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
+MC = "{http://schemas.openxmlformats.org/markup-compatibility/2006}"
+FOOTNOTE_SEPARATORS = frozenset({"separator", "continuationSeparator", "continuationNotice"})
+# Containers whose children are read as if they stood in their place.
+_TRANSPARENT = frozenset({f"{W}ins", f"{W}moveTo", f"{W}hyperlink", f"{W}smartTag", f"{W}customXml",
+                          f"{W}fldSimple", f"{W}r", f"{W}bdo", f"{W}dir", f"{W}sdtContent"})
+_SKIPPED = frozenset({f"{W}del", f"{W}moveFrom", f"{W}delText", f"{W}instrText", f"{W}rPr", f"{W}pPr",
+                      f"{W}sdtPr", f"{W}sdtEndPr", f"{W}footnoteReference", f"{W}endnoteReference"})
+
+
+def read(path: Path) -> list[TextUnit]:
+    """Units of a DOCX file: body blocks in order, then footnotes and endnotes.
+
+    Raises:
+        DocumentError: not a valid Word file (not a ZIP, damaged ZIP, truncated XML, not a DOCX package).
+    """
+    import docx
+
+    try:
+        document = docx.Document(str(path))
+        styles = {style.style_id: (style.name or "").lower() for style in document.styles}
+        body = document.element.body
+        notes = _note_roots(document)
+    except Exception as exc:  # python-docx, zipfile, zlib and lxml raise many types for a damaged file
+        reason = (str(exc).splitlines()[0] if str(exc) else type(exc).__name__).replace(str(path), "the file")
+        if type(exc).__name__ == "PackageNotFoundError":
+            reason = "not a ZIP/Office Open XML package"
+        raise DocumentError(
+            f"{path}: not a valid Word file ({reason}); open it in Word and save it again as .docx"
+        ) from exc
+    reader = _Reader(styles)
+    units = list(reader.blocks(body, in_cell=False))
+    for root in notes:
+        units.extend(reader.notes(root))
+    return units
+
+
+def _note_roots(document: Any) -> list[Any]:
+    """The parsed footnotes and endnotes parts of the package (absent parts are skipped)."""
+    from docx.opc.constants import RELATIONSHIP_TYPE as RT
+    from lxml import etree
+
+    roots = []
+    for rel in document.part.rels.values():
+        if rel.reltype in (RT.FOOTNOTES, RT.ENDNOTES) and not rel.is_external:
+            part = rel.target_part
+            element = getattr(part, "element", None)
+            roots.append(element if element is not None else etree.fromstring(part.blob))
+    return roots
+
+
+class _Reader:
+    """Walks WordprocessingML blocks and runs; knows the document's style names."""
+
+    def __init__(self, styles: dict[str, str]) -> None:
+        self.styles = styles
+
+    # -- blocks -----------------------------------------------------------
+    def blocks(self, parent: Any, in_cell: bool, kind: UnitKind | None = None) -> Iterator[TextUnit]:
+        """Units of the block-level children of ``parent`` (body, cell, text box, content control, note)."""
+        for child in parent:
+            tag = child.tag
+            if tag == f"{W}p":
+                yield from self.paragraph(child, in_cell, kind)
+            elif tag == f"{W}tbl":
+                yield from self.table(child)
+            elif tag in (f"{W}sdt", f"{W}customXml", f"{W}ins", f"{W}moveTo", f"{W}sdtContent"):
+                yield from self.blocks(child, in_cell, kind)
+            elif tag == f"{MC}AlternateContent":
+                choice = child.find(f"{MC}Choice")
+                if choice is not None:
+                    yield from self.blocks(choice, in_cell, kind)
+
+    def table(self, table: Any) -> Iterator[TextUnit]:
+        """Every cell once, row by row (a horizontally merged cell is one ``w:tc``)."""
+        for cell in table.iter(f"{W}tc"):
+            if _ancestor_table(cell) is table:
+                yield from self.blocks(cell, in_cell=True)
+
+    def notes(self, root: Any) -> Iterator[TextUnit]:
+        """Footnotes or endnotes, without Word's separator notes."""
+        for note in root:
+            if note.get(f"{W}type") in FOOTNOTE_SEPARATORS:
+                continue
+            yield from self.blocks(note, in_cell=False, kind="footnote")
+
+    # -- paragraphs -------------------------------------------------------
+    def paragraph(self, p: Any, in_cell: bool, forced: UnitKind | None) -> Iterator[TextUnit]:
+        style = self._style(p)
+        boxes: list[Any] = []
+        text = "".join(_inline_text(p, boxes))
+        if not style.startswith("toc"):  # Word's table of contents
+            lines = [line for line in text.split("\n") if not is_junk_line(normalise(line))]
+            if lines:
+                is_bullet, first = split_marker(normalise(lines[0], keep_line_break_hyphen=True))
+                kind: UnitKind
+                if forced is not None:
+                    kind = forced
+                elif in_cell:
+                    kind = "cell"
+                elif is_bullet or self._is_list(p, style):
+                    kind = "bullet"
+                elif self._is_heading(p, style):
+                    kind = "heading"
+                else:
+                    kind = "paragraph"
+                yield from units_from_lines(None, kind, [first, *lines[1:]])
+        for box in boxes:
+            yield from self.blocks(box, in_cell=False, kind=forced)
+
+    def _style(self, p: Any) -> str:
+        node = p.find(f"{W}pPr/{W}pStyle")
+        return self.styles.get(node.get(f"{W}val"), "") if node is not None else ""
+
+    @staticmethod
+    def _is_list(p: Any, style: str) -> bool:
+        """Word list items: direct numbering, or a list style («List Bullet», «Listeavsnitt»)."""
+        return p.find(f"{W}pPr/{W}numPr") is not None or "list" in style or "liste" in style
+
+    @staticmethod
+    def _is_heading(p: Any, style: str) -> bool:
+        return style.startswith(("heading", "overskrift", "title", "tittel")) or p.find(f"{W}pPr/{W}outlineLvl") is not None
+
+
+def _ancestor_table(cell: Any) -> Any:
+    node = cell.getparent()
+    while node is not None and node.tag != f"{W}tbl":
+        node = node.getparent()
+    return node
+
+
+def _inline_text(element: Any, boxes: list[Any], fields: list[str] | None = None) -> Iterator[str]:
+    """The displayed text of a paragraph's inline content, in order.
+
+    ``fields`` is the stack of open complex fields: ``"code"`` until their
+    ``separate`` mark, ``"result"`` after it; text shows only when no open
+    field is still in its code part. Text boxes met on the way are appended to
+    ``boxes`` (read later as blocks) instead of being inlined.
+    """
+    fields = [] if fields is None else fields
+    for child in element:
+        tag = child.tag
+        if not isinstance(tag, str) or tag in _SKIPPED:
+            continue  # comments and processing instructions have non-string tags
+        if tag == f"{W}fldChar":
+            kind = child.get(f"{W}fldCharType")
+            if kind == "begin":
+                fields.append("code")
+            elif kind == "separate" and fields:
+                fields[-1] = "result"
+            elif kind == "end" and fields:
+                fields.pop()
+            continue
+        showing = "code" not in fields
+        if tag == f"{W}t":
+            if showing:
+                yield child.text or ""
+        elif tag in (f"{W}tab", f"{W}ptab"):
+            if showing:
+                yield "\t"
+        elif tag in (f"{W}br", f"{W}cr"):
+            if showing:
+                yield " " if child.get(f"{W}type") == "page" else "\n"
+        elif tag == f"{W}noBreakHyphen":
+            if showing:
+                yield "-"
+        elif tag == f"{W}softHyphen":
+            if showing:
+                yield "\u00ad"
+        elif tag in _TRANSPARENT or tag == f"{W}sdt":
+            yield from _inline_text(child, boxes, fields)
+        elif tag == f"{MC}AlternateContent":
+            choice = child.find(f"{MC}Choice")  # the Fallback repeats the same content as VML
+            if choice is not None:
+                yield from _inline_text(choice, boxes, fields)
+        else:
+            # drawings, VML shapes, embedded objects: only their text boxes carry text
+            boxes.extend(node for node in child.iter(f"{W}txbxContent") if _outer_box(node, child))
+
+
+def _outer_box(box: Any, root: Any) -> bool:
+    """Whether ``box`` is not nested in another text box below ``root`` (nested ones are read with their parent)."""
+    node = box.getparent()
+    while node is not None and node is not root:
+        if node.tag == f"{W}txbxContent":
+            return False
+        if node.tag == f"{MC}Fallback":
+            return False
+        node = node.getparent()
+    return True

@@ -1,0 +1,359 @@
+"""PDF reader (pypdfium2): lines with their positions -> paragraphs, bullets, table cells.
+
+Running headers and footers, page numbers and table-of-contents lines are
+dropped; lines of a paragraph are joined by their geometry (line pitch, font
+size and weight, where the previous line ended); a sentence cut by a page
+break is joined again later (:func:`continues_over_page_break`). A page that
+PDFium cannot load is skipped with a warning naming it; the rest is read.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import math
+import re
+import statistics
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from samskaping.documents.lines import (
+    SPACES,
+    TOC_HEADINGS,
+    TOC_LEADER,
+    TextUnit,
+    UnitKind,
+    clean_line,
+    is_junk_line,
+    list_running,
+    split_marker,
+    units_from_lines,
+)
+from samskaping.errors import DocumentError
+
+if TYPE_CHECKING:
+    from pypdfium2 import PdfDocument, PdfTextPage
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class _PdfLine:
+    """One text line of a PDF page with its position (points, y grows upwards).
+
+    The geometry fields are ``None`` when PDFium's character indices could not
+    be matched to the text; the line rules then fall back to text-only rules.
+    """
+
+    text: str
+    cells: tuple[str, ...] = ()
+    left: float | None = None
+    right: float | None = None
+    top: float | None = None
+    bottom: float | None = None
+    last_bottom: float | None = None
+    first_word_width: float | None = None
+    weight: int | None = None
+
+    @property
+    def height(self) -> float | None:
+        """Height of the first character's loose box, a proxy for the font size."""
+        if self.top is None or self.bottom is None:
+            return None
+        return self.top - self.bottom
+
+
+# A gap this many times the font height inside a line separates table cells.
+_CELL_GAP = 2.0
+# A line pitch this many times the usual pitch starts a new paragraph.
+_PARAGRAPH_PITCH = 1.3
+
+
+def read(path: Path) -> list[TextUnit]:
+    """Extract units from a PDF with pypdfium2, page by page."""
+    import pypdfium2 as pdfium
+    import pypdfium2.raw as pdfium_c
+
+    try:
+        pdf = pdfium.PdfDocument(str(path))
+    except pdfium.PdfiumError as exc:
+        if exc.err_code in (pdfium_c.FPDF_ERR_PASSWORD, pdfium_c.FPDF_ERR_SECURITY):
+            raise DocumentError(
+                f"{path}: PDF is password-protected; save an unprotected copy and try again"
+            ) from exc
+        raise DocumentError(
+            f"{path}: not a readable PDF ({exc}); check that the file is complete, "
+            "or open it in a PDF reader and save it again"
+        ) from exc
+    pages: list[list[_PdfLine]] = []
+    unreadable: list[int] = []
+    try:
+        for index in range(len(pdf)):
+            try:
+                pages.append(_pdf_page_lines(pdf, index))
+            except Exception as exc:  # PDFium raises several types for a damaged page object
+                log.warning("%s: page %d could not be read (%s); it is skipped, the other pages are read",
+                            path, index + 1, str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+                unreadable.append(index + 1)
+                pages.append([])
+    finally:
+        pdf.close()
+
+    if not any(line.text.strip() for page in pages for line in page):
+        if unreadable and len(unreadable) == len(pages):
+            raise DocumentError(f"{path}: none of its {len(pages)} page(s) could be read; open it in a PDF reader and save it again")
+        raise DocumentError(
+            f"{path}: PDF has no text layer on any of its {len(pages)} pages (scanned?); "
+            "run OCR on it (e.g. ocrmypdf) and try again"
+        )
+    empty = [number for number, lines in enumerate(pages, start=1) if not lines and number not in unreadable]
+    if empty:
+        log.warning("%s: no text layer on page(s) %s; those pages are skipped", path, empty)
+
+    pages = [_drop_junk_lines(lines) for lines in pages]
+    running = _running_line_keys(pages)
+    if running:
+        log.debug("%s: dropping running headers/footers %s", path, sorted(running))
+    pages = [_drop_running_lines(lines, running) for lines in pages]
+    pitch = _usual_pitch(pages)
+    return [
+        unit
+        for number, lines in enumerate(pages, start=1)
+        for unit in _pdf_page_units(number, lines, pitch)
+    ]
+
+
+def _pdf_page_lines(pdf: PdfDocument, index: int) -> list[_PdfLine]:
+    """Read the lines of one page in PDFium's reading order, with positions."""
+    page = pdf[index]
+    textpage = page.get_textpage()
+    try:
+        text = textpage.get_text_range()
+        # Positions are only trustworthy when every character has its own index.
+        with_geometry = len(text) == textpage.count_chars()
+        lines = []
+        for match in re.finditer(r"[^\r\n]+", text):
+            raw = match.group()
+            if not raw.strip():
+                continue
+            if with_geometry:
+                lines.append(_measured_line(textpage, raw, match.start()))
+            else:
+                lines.append(_PdfLine(text=clean_line(raw)))
+        return lines
+    finally:
+        textpage.close()
+        page.close()
+
+
+def _measured_line(textpage: PdfTextPage, raw: str, start: int) -> _PdfLine:
+    """Build a line with the loose boxes of its first and last characters."""
+    import pypdfium2.raw as pdfium_c
+
+    first = start + len(raw) - len(raw.lstrip())
+    last = start + len(raw.rstrip()) - 1
+    left, bottom, _, top = textpage.get_charbox(first, loose=True)
+    _, last_bottom, right, _ = textpage.get_charbox(last, loose=True)
+    word_end = first + len(raw[first - start:].split(maxsplit=1)[0]) - 1
+    word_right = textpage.get_charbox(word_end, loose=True)[2]
+    cells = _split_cells(textpage, raw, start, top - bottom, right - left)
+    weight = pdfium_c.FPDFText_GetFontWeight(textpage.raw, first)
+    return _PdfLine(
+        text=clean_line(raw),
+        cells=cells,
+        left=left,
+        right=right,
+        top=top,
+        bottom=bottom,
+        last_bottom=last_bottom,
+        first_word_width=word_right - left,
+        weight=weight if weight > 0 else None,
+    )
+
+
+def _split_cells(textpage: PdfTextPage, raw: str, start: int, height: float, width: float) -> tuple[str, ...]:
+    """Split a line at wide horizontal gaps (table columns); () for ordinary lines."""
+    # Measuring every space costs three PDFium calls; only lines much wider
+    # than their characters explain can hold a column gap, so test that first.
+    if height <= 0 or "\ufffe" in raw or "\x02" in raw or width < len(raw.strip()) * 0.55 * height:
+        return ()
+    gaps = []
+    for match in re.finditer(r" +", raw):
+        before, after = start + match.start() - 1, start + match.end()
+        if match.start() == 0 or match.end() >= len(raw):
+            continue
+        gap = (
+            textpage.get_charbox(after, loose=True)[0]
+            - textpage.get_charbox(before, loose=True)[2]
+        )
+        gaps.append((gap, match.start(), match.end()))
+    cuts = [(cut_start, cut_end) for gap, cut_start, cut_end in gaps if gap > _CELL_GAP * height]
+    if not cuts:
+        return ()
+    widths = [gap for gap, _, _ in gaps]
+    if len(cuts) == len(gaps) >= 2 and max(widths) - min(widths) <= 0.1 * height:
+        # Justification stretches every space by the same amount; the gaps
+        # between table columns depend on the cell texts and so differ.
+        return ()
+    pieces, position = [], 0
+    for cut_start, cut_end in cuts:
+        pieces.append(raw[position:cut_start])
+        position = cut_end
+    pieces.append(raw[position:])
+    return tuple(cell for cell in (clean_line(piece) for piece in pieces) if cell)
+
+
+def _drop_junk_lines(lines: list[_PdfLine]) -> list[_PdfLine]:
+    """Drop page numbers, TOC entries, letterless lines, and a TOC page's heading."""
+    kept = [line for line in lines if line.cells or not is_junk_line(line.text)]
+    toc_entries = sum(1 for line in lines if TOC_LEADER.search(line.text))
+    if toc_entries >= 2:
+        kept = [line for line in kept if line.text.lower().strip(" :") not in TOC_HEADINGS]
+    return kept
+
+
+def _running_key(text: str) -> str:
+    """Compare header/footer lines ignoring digits (page numbers, years), case and spacing."""
+    return SPACES.sub(" ", re.sub(r"\d+", " ", text.lower())).strip()
+
+
+def _edge_lines(lines: list[_PdfLine], depth: int = 2) -> list[_PdfLine]:
+    """The top and bottom ``depth`` lines of a page, by position when known."""
+    if all(line.top is not None for line in lines):
+        ordered = sorted(lines, key=lambda line: -(line.top or 0.0))
+    else:
+        ordered = list(lines)
+    if len(ordered) <= 2 * depth:
+        return ordered
+    return ordered[:depth] + ordered[-depth:]
+
+
+def _running_line_keys(pages: list[list[_PdfLine]]) -> set[str]:
+    """Keys of lines at a page edge that repeat on at least half of the pages (min. 2)."""
+    pages_with_text = [lines for lines in pages if lines]
+    needed = max(2, math.ceil(len(pages_with_text) / 2))
+    counts: Counter[str] = Counter()
+    for lines in pages_with_text:
+        counts.update({_running_key(line.text) for line in _edge_lines(lines)} - {""})
+    return {key for key, count in counts.items() if count >= needed}
+
+
+def _drop_running_lines(lines: list[_PdfLine], running: set[str]) -> list[_PdfLine]:
+    """Remove running header/footer lines, but only where they sit at the page edge."""
+    if not running:
+        return lines
+    edge = {id(line) for line in _edge_lines(lines) if _running_key(line.text) in running}
+    return [line for line in lines if id(line) not in edge]
+
+
+def _usual_pitch(pages: list[list[_PdfLine]]) -> float | None:
+    """The median baseline distance of consecutive lines, in units of the font height.
+
+    Relative to the font height so that one figure fits body text and the
+    larger headings alike; most consecutive lines are inside paragraphs, so
+    the median is the line spacing, not the paragraph spacing.
+    """
+    pitches = []
+    for lines in pages:
+        for prev, line in itertools.pairwise(lines):
+            if prev.last_bottom is None or line.bottom is None or not prev.height:
+                continue
+            pitch = (prev.last_bottom - line.bottom) / prev.height
+            if 0 < pitch < 4:
+                pitches.append(pitch)
+    return statistics.median(pitches) if pitches else None
+
+
+def _reference_right(line: _PdfLine, lines: list[_PdfLine]) -> float:
+    """Right edge of the text column that ``line`` belongs to (same left edge)."""
+    if line.left is None or line.right is None or line.height is None:
+        return 0.0
+    tolerance = 3 * line.height
+    return max(
+        (other.right for other in lines
+         if other.left is not None and other.right is not None
+         and abs(other.left - line.left) <= tolerance),
+        default=line.right,
+    )
+
+
+def _starts_new_paragraph(
+    prev: _PdfLine, line: _PdfLine, lines: list[_PdfLine], pitch: float | None
+) -> bool:
+    """Whether ``line`` starts a new paragraph after ``prev`` on the same page."""
+    prev_text, text = prev.text.rstrip(), line.text.lstrip()
+    starts_upper = text[:1].isupper() or text[:1].isdigit()
+    ends_sentence = prev_text.endswith((".", "!", "?", "»", '"', "”", ")"))
+    if (
+        prev.height is None or line.height is None
+        or prev.last_bottom is None or line.bottom is None
+        or prev.left is None or prev.right is None
+    ):
+        return prev_text.endswith(":") or (ends_sentence and starts_upper)
+    if abs(prev.height - line.height) > 0.15 * max(prev.height, line.height):
+        return True  # font size changed: heading <-> body text
+    step = (prev.last_bottom - line.bottom) / prev.height if prev.height > 0 else 0.0
+    if step > _PARAGRAPH_PITCH * (pitch or 1.2):
+        return True
+    # The line ended early if the next line's first word would have fitted
+    # on it: then the break was made by the author, not by line wrapping.
+    room = _reference_right(prev, lines) - prev.right
+    short = line.first_word_width is not None and room > line.first_word_width + 0.5 * prev.height
+    if not short:
+        return False
+    if prev_text.endswith(":"):
+        return True  # «Kommunen vil:» before a list or a new line
+    if not starts_upper:
+        return False
+    # A short line ends a paragraph if it ends a sentence, and is a heading
+    # if it is a few words in another font weight (a bold heading). Without
+    # the weight test, the first line of a wrapped table cell or text box
+    # would pass for a heading.
+    if ends_sentence:
+        return True
+    return (
+        prev.weight != line.weight
+        and not prev_text.endswith((",", ";", "-"))
+        and len(prev_text.split()) <= 12
+    )
+
+
+def _ends_clause(text: str) -> bool:
+    """Whether a line ends with punctuation after which a list may begin."""
+    return text.rstrip().endswith((".", ":", "!", "?", ";"))
+
+
+def _pdf_page_units(page: int, lines: list[_PdfLine], pitch: float | None) -> list[TextUnit]:
+    """Group a page's cleaned lines into paragraph, bullet and cell units."""
+    units: list[TextUnit] = []
+    block: list[str] = []
+    kind: UnitKind = "paragraph"
+    prev: _PdfLine | None = None
+
+    def flush() -> None:
+        if block:
+            units.extend(units_from_lines(page, kind, block, colon_breaks=False))
+            block.clear()
+
+    for line in lines:
+        if line.cells:
+            flush()
+            for cell in line.cells:
+                if not is_junk_line(cell):
+                    units.extend(units_from_lines(page, "cell", [cell]))
+            prev = None
+            continue
+        is_bullet, text = split_marker(line.text, list_running(kind, block))
+        if is_bullet and line.text[0] in "-–—" and kind == "paragraph" and block and not _ends_clause(block[-1]):
+            # A dash opening a line inside a running sentence is punctuation
+            # («Kommunen vil / – sammen med innbyggerne – lage …»), not a bullet.
+            is_bullet, text = False, line.text
+        if is_bullet or not block or (prev is not None and _starts_new_paragraph(prev, line, lines, pitch)):
+            flush()
+            kind = "bullet" if is_bullet else "paragraph"
+        block.append(text)
+        prev = line
+    flush()
+    return units
