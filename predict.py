@@ -1,8 +1,8 @@
-"""Classify municipal plans: ``python predict.py --model models/NAME plans/ --output out/``."""
+"""Classify municipal plans: ``python predict.py plans/ --output out/ [--model models/NAME]``."""
 
 import sys
 
-from samskaping.cli import predict_main
+from samskaping.cli.predict import predict_main
 
 if __name__ == "__main__":
     sys.exit(predict_main())

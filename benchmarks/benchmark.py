@@ -529,7 +529,7 @@ def bench_training_steps(classifier: Any, steps: int, batch: int, seed: int) -> 
 
 def bench_baseline(rows: int | None) -> dict[str, Any]:
     from samskaping.config import load_config
-    from samskaping.training import build_model
+    from samskaping.models import build_model
 
     cfg = load_config(ROOT / "configs" / "baseline.yaml", [f"data.path={DATA}", "tracking.enabled=false"])
     frame = load_frame()

@@ -33,9 +33,9 @@ def test_reads_every_format_identically(tmp_path, suffix):
 @pytest.mark.parametrize(
     ("suffix", "column", "value", "row", "expected"),
     [
-        (".csv", "factor", "resourcs", 5, "row 5, column 'factor': 'resourcs' is not a factor label; allowed: concept_role"),
+        (".csv", "factor", "resourcs", 5, "row 5, column 'factor': 'resourcs' is not a factor label (did you mean 'resources'?); allowed: concept_role"),
         (".jsonl", "conception", "social", 4, "row 4, column 'conception': 'social' is not a conception label"),
-        (".xlsx", "text", "  ", 3, "row 3, column 'text': '  ' is empty"),
+        (".xlsx", "text", "  ", 3, "row 3, column 'text': '' is empty"),
         (".csv", "split", "dev", 2, "row 2, column 'split': 'dev' is not a split; allowed: train, validation, test"),
     ],
 )
@@ -189,3 +189,27 @@ def test_one_column_csv_with_commas_in_text(tmp_path):
     frame, _ = read_table(path)
     assert list(frame.columns) == ["text"]
     assert frame["text"].tolist() == ["Vi skal, sammen med innbyggerne, lage planen.", "Veien er lang; den er smal."]
+
+
+@pytest.mark.parametrize(
+    ("label_set", "typed", "meant"),
+    [
+        ("factor", "ressurser", "resources"),
+        ("conception", "demokratisk", "democratic"),
+        ("conception", "Democratic", "democratic"),
+        ("factor", "Social process", "social_process"),
+        ("polarity", "hemmer", "hindering"),
+        ("factor", "Forankring", "anchoring"),
+        ("conception", "innovatoin", "innovation"),
+    ],
+)
+def test_label_slips_and_norwegian_words_get_a_suggestion(label_set: str, typed: str, meant: str) -> None:
+    from samskaping.labels import suggest_label
+
+    assert suggest_label(label_set, typed) == meant
+
+
+def test_unrelated_word_gets_no_suggestion() -> None:
+    from samskaping.labels import suggest_label
+
+    assert suggest_label("factor", "kommuneplan") is None

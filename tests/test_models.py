@@ -13,7 +13,7 @@ from samskaping.errors import ModelLoadError
 from samskaping.labels import LABEL_SETS
 from samskaping.models import load_model
 from samskaping.models.base import decode_predictions
-from samskaping.training import build_model
+from samskaping.models import build_model
 
 
 def make_config(kind: str, tmp_path: Path, tiny_bert: Path | None, **training) -> object:

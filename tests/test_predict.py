@@ -14,7 +14,9 @@ from conftest import small_frame, write_jsonl
 from plan_files import Bullets, make_plan_docx, make_plan_html, make_plan_pdf, make_plan_txt
 from samskaping.config import validate_config
 from samskaping.errors import SamskapingError
-from samskaping.predict import classify, count_cocreation_words, read_existing, summarise_documents
+from samskaping.outputs import read_table as read_existing
+from samskaping.predict import classify
+from samskaping.summaries import count_cocreation_words, summarise_documents
 from samskaping.training import train
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -111,7 +113,7 @@ def test_folder_of_plans_is_classified_with_three_outputs(plans, model, tmp_path
     assert "no 'text' column" in reasons["notext.csv"]
     assert "password-protected" in reasons["locked.pdf"]
     assert "no text layer" in reasons["scanned.pdf"]
-    assert "not a valid .docx" in reasons["lies.docx"]
+    assert "not a valid Word file" in reasons["lies.docx"]
     assert all("\n" not in reason for reason in reasons.values())
     legacy = documents.set_index("document").loc[str(plans / "f-legacy.txt")]
     assert legacy["encoding"] == "cp1252"
@@ -174,9 +176,9 @@ def test_interrupted_write_keeps_the_previous_file(plans, model, tmp_path, monke
 
     monkeypatch.setattr(pd.DataFrame, "to_csv", explode)
     with pytest.raises(KeyboardInterrupt):
-        classify([plans / "a-plan.pdf"], model, out, progress=False)
+        classify([plans / "d-plan.txt", plans / "a-plan.pdf"], model, out, progress=False, resume=True)
     assert (out / "sentences.csv").read_bytes() == good
-    assert [p.name for p in out.iterdir() if p.name.startswith(".")] == []
+    assert [p.name for p in out.iterdir() if p.name.startswith(".")] == [".samskaping"]  # no half-written temporary file
 
 
 def test_nothing_readable_raises(model, tmp_path):

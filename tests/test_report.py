@@ -31,7 +31,8 @@ from test_runs import DATA, train_baseline, write_fixture
 from samskaping.errors import SamskapingError
 from samskaping.labels import LABEL_SETS, NONE, norwegian
 from samskaping.predict import FORMATS, PredictResult, classify
-from samskaping.report import EXAMPLES_PER_LABEL, REPORT_NAME, main, read_output, write_report
+from samskaping.cli.report import main
+from samskaping.report import EXAMPLES_PER_LABEL, REPORT_NAME, read_output, write_report
 
 HOSTILE = "Vi vil <script>alert('x')</script> styrke samskaping & «dialog» med \"innbyggerne\"."
 PDF_PAGES = [
@@ -150,7 +151,7 @@ def test_report_of_each_output_format(tmp_path: Path, model, fmt: str) -> None:
     # All text from the data is escaped: plan names, failed inputs, sentences.
     assert "<script>" not in page
     assert "Øyby &amp; Sørvik &lt;utkast&gt;.jsonl" in page
-    assert f"{html.escape(str(missing))}: <small>not found</small>" in _section(page, "feil")
+    assert f"{html.escape(str(missing))}: <small>not found; check the path and the current folder</small>" in _section(page, "feil")
     assert HOSTILE not in page  # shown only escaped, if among the examples (checked exactly below)
     assert '<html lang="nb">' in page
 
@@ -194,7 +195,7 @@ def test_report_is_rewritten_atomically_and_readable_by_others(tmp_path: Path, m
     (result.output_dir / REPORT_NAME).write_text("old", encoding="utf-8")
     second = write_report(result.output_dir)
     assert first == second and second.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
-    assert sorted(p.name for p in result.output_dir.iterdir()) == [
+    assert sorted(p.name for p in result.output_dir.iterdir() if p.name != ".samskaping") == [
         "documents.csv",
         REPORT_NAME,
         "sentences.csv",

@@ -27,14 +27,15 @@ from urllib.error import URLError
 from urllib.request import urlopen
 
 import numpy as np
+from mlflow import MlflowClient
 import pytest
 
 from samskaping.errors import TrackingError
+from samskaping.cli.runs import main
 from samskaping.runs import (
     absolute_store_uri,
     format_table,
     list_runs,
-    main,
     promote,
     ui_command,
     wait_for_ui,
@@ -422,7 +423,10 @@ def test_ui_command_serves_the_store_and_stops_its_server_on_sigterm(store: Stor
     cli = subprocess.Popen(command, cwd=store.root, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     try:
         assert cli.stdout is not None
-        assert cli.stdout.readline().startswith(f"MLflow UI for {store.uri}: http://127.0.0.1:{port} ")
+        line = cli.stdout.readline()
+        experiment_id = MlflowClient(tracking_uri=store.uri).get_experiment_by_name("samskaping").experiment_id
+        runs_table = f"http://127.0.0.1:{port}/#/experiments/{experiment_id}/runs?orderByKey=metrics.%60test_mean_macro_f1%60&orderByAsc=false"
+        assert line == f"MLflow UI for {store.uri}: {runs_table} (only this machine; Ctrl-C stops it)\n"
         wait_for_ui(port, timeout=60)
         with urlopen(
             f"http://127.0.0.1:{port}/ajax-api/2.0/mlflow/experiments/get-by-name?experiment_name=samskaping"

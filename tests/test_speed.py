@@ -24,7 +24,7 @@ from samskaping.speed import (
     quantized_linear_count,
     tune_threads,
 )
-from samskaping.training import build_model
+from samskaping.models import build_model
 
 ROOT = Path(__file__).resolve().parents[1]
 MINILM_OFFLINE = ROOT / "models" / "minilm-offline"

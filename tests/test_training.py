@@ -15,6 +15,7 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from samskaping.config import validate_config
+from samskaping.errors import SamskapingError
 from samskaping.models import load_model
 from samskaping.training import train
 
@@ -76,13 +77,23 @@ def test_baseline_run_is_logged_registered_and_saved(tmp_path, small_data):
 
 def test_crashing_run_is_marked_failed(tmp_path, small_data):
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    blocker = tmp_path / "models"
-    blocker.write_text("a file where the models folder should be", encoding="utf-8")
+    (tmp_path / "models").mkdir()
+    blocker = tmp_path / "models" / "b.partial"  # the staging folder cannot be made after training
+    blocker.write_text("a file where the staging folder should be", encoding="utf-8")
     with pytest.raises(OSError):
-        train(_config(small_data, uri), blocker / "b", progress=False)
+        train(_config(small_data, uri), tmp_path / "models" / "b", progress=False)
     runs = MlflowClient(tracking_uri=uri).search_runs([MlflowClient(tracking_uri=uri).get_experiment_by_name("test").experiment_id])
     assert [r.info.status for r in runs] == ["FAILED"]
     assert not (tmp_path / "models" / "b").exists()
+
+
+def test_unwritable_output_is_found_before_training(tmp_path, small_data):
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    blocker = tmp_path / "models"
+    blocker.write_text("a file where the models folder should be", encoding="utf-8")
+    with pytest.raises(SamskapingError, match=r"^--output .*models/b: cannot write to .*; choose a folder you can write to$"):
+        train(_config(small_data, uri), blocker / "b", progress=False)
+    assert not (tmp_path / "mlflow.db").exists()  # no run was started
 
 
 @pytest.mark.slow
@@ -105,7 +116,7 @@ def test_ctrl_c_marks_run_killed_and_keeps_best_checkpoint(tmp_path, small_data,
     seen = []
     for line in proc.stderr:  # wait until two epochs have been evaluated
         seen.append(line)
-        if "epoch 2:" in line or time.time() > deadline:
+        if "epoch 2/" in line or time.time() > deadline:
             break
     proc.send_signal(signal.SIGINT)
     rest = proc.communicate(timeout=60)[1]

@@ -20,7 +20,7 @@ __all__ = ["__version__", "classify", "load_config", "load_model", "train"]
 
 if TYPE_CHECKING:
     from samskaping.config import load_config
-    from samskaping.models.base import load_model
+    from samskaping.models import load_model
     from samskaping.predict import classify
     from samskaping.training import train
 
@@ -32,7 +32,7 @@ def __getattr__(name: str) -> Any:
 
         return load_config
     if name == "load_model":
-        from samskaping.models.base import load_model
+        from samskaping.models import load_model
 
         return load_model
     if name == "classify":

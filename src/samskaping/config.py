@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from samskaping.errors import ConfigError
 from samskaping.labels import LABEL_SET_NAMES
@@ -39,7 +39,9 @@ class DataConfig(_Section):
 
     @field_validator("path")
     @classmethod
-    def _exists(cls, value: Path) -> Path:
+    def _exists(cls, value: Path, info: ValidationInfo) -> Path:
+        if info.context and info.context.get("check_files") is False:
+            return value  # a saved model's config: its training data need not be on this machine
         if not value.is_file():
             raise ValueError(f"file not found (relative paths are read from {Path.cwd()}); allowed: a CSV, JSONL or XLSX file")
         if value.suffix.lower() not in {".csv", ".jsonl", ".xlsx"}:
@@ -76,6 +78,11 @@ class TransformerConfig(_Section):
     dropout: float = Field(0.1, ge=0, lt=1)
     local_files_only: bool = Field(False, description="Never try the network, even when HF_HUB_OFFLINE is unset.")
     revision: str | None = Field(None, description="Hub revision (branch, tag or commit) to download.")
+    trust_remote_code: bool = Field(
+        False, description="Run Python code shipped with the model (NorBERT 3 needs it); off unless you trust the source."
+    )
+    prefix: str = Field("", description="Text put before every sentence, as the model was pretrained (e5: 'query: ').")
+    freeze_embeddings: bool = Field(False, description="Keep the word embeddings fixed while fine-tuning (faster, less memory).")
 
 
 class TrainingConfig(_Section):
@@ -99,6 +106,9 @@ class TrainingConfig(_Section):
     early_stopping_patience: int = Field(2, ge=0, description="Epochs without improvement before stopping (0: off).")
     max_steps: int | None = Field(None, ge=1, description="Stop after this many optimizer steps (for smoke tests).")
     threads: int | None = Field(None, ge=1, description="CPU threads for torch (null: all cores).")
+    device: Literal["auto", "cpu", "cuda"] = Field(
+        "auto", description="auto: CUDA when available, else CPU; cuda: stop with a message when there is no GPU."
+    )
 
     @field_validator("loss_weights")
     @classmethod
@@ -118,6 +128,9 @@ class ModelConfig(_Section):
     kind: Literal["baseline", "transformer"] = "baseline"
     name: str = Field("tfidf-logreg", min_length=1, description="Hub id or local folder of the encoder; a label for the baseline.")
     label_sets: tuple[str, ...] = Field(LABEL_SET_NAMES, min_length=1)
+    use_context: bool = Field(
+        False, description="Read a bullet together with the lead-in of its list (clarification 15 of the label scheme)."
+    )
     baseline: BaselineConfig = BaselineConfig()
     transformer: TransformerConfig = TransformerConfig()
 
@@ -180,14 +193,23 @@ def _allowed_keys(model: type[BaseModel], path: tuple[str, ...]) -> list[str]:
     return list(model.model_fields)
 
 
+def did_you_mean(given: str, allowed: list[str] | tuple[str, ...]) -> str | None:
+    """The allowed word closest to ``given``: a case slip first (``c`` -> ``C``), else difflib's best match."""
+    folded = [a for a in allowed if a.casefold() == given.casefold()]
+    if folded:
+        return folded[0]
+    found = difflib.get_close_matches(given, list(allowed), n=1)
+    return found[0] if found else None
+
+
 def _describe(error: dict[str, Any]) -> str:
     loc = tuple(str(p) for p in error["loc"])
     key = ".".join(loc) or "(top level)"
     if error["type"] == "extra_forbidden":
         allowed = _allowed_keys(Config, loc[:-1])
-        hint = difflib.get_close_matches(loc[-1], allowed, n=1)
-        did_you_mean = f" (did you mean '{'.'.join(loc[:-1] + (hint[0],))}'?)" if hint else ""
-        return f"unknown key '{key}'{did_you_mean}; allowed here: {', '.join(allowed)}"
+        hint = did_you_mean(loc[-1], allowed)
+        did_you_mean_text = f" (did you mean '{'.'.join(loc[:-1] + (hint,))}'?)" if hint else ""
+        return f"unknown key '{key}'{did_you_mean_text}; allowed here: {', '.join(allowed)}"
     message = error["msg"].removeprefix("Value error, ")
     given = error.get("input")
     shown = "" if isinstance(given, dict) or given is None else f" (got {given!r})"
@@ -229,7 +251,8 @@ def load_config(path: str | Path, overrides: list[str] | None = None) -> Config:
 
     Raises:
         ConfigError: the file is missing or not YAML, or any key is unknown,
-            of the wrong type or out of range (all problems in one message).
+            of the wrong type or out of range (all problems in one message;
+            a problem with a key given by ``--set`` is blamed on ``--set``).
     """
     path = Path(path)
     if not path.is_file():
@@ -242,19 +265,43 @@ def load_config(path: str | Path, overrides: list[str] | None = None) -> Config:
         raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: the top level must be a mapping of sections (data, model, training, tracking)")
+    given: dict[str, str] = {}
     for item in overrides or []:
         key, value = parse_override(item)
         _set_dotted(raw, key, value)
-    return validate_config(raw, source=str(path))
+        given[key] = item
+    return validate_config(raw, source=str(path), overrides=given)
 
 
-def validate_config(raw: dict[str, Any], source: str = "<config>") -> Config:
-    """Validate a config given as nested dicts; see :func:`load_config`."""
+def validate_config(
+    raw: dict[str, Any], source: str = "<config>", check_files: bool = True, overrides: dict[str, str] | None = None
+) -> Config:
+    """Validate a config given as nested dicts; see :func:`load_config`.
+
+    Args:
+        raw: the nested sections.
+        source: the file named in messages.
+        check_files: check that ``data.path`` exists (off for the config saved with a model).
+        overrides: dotted key -> the ``--set`` text that gave it, so its problems name ``--set``.
+    """
     try:
-        return Config.model_validate(raw)
+        return Config.model_validate(raw, context={"check_files": check_files})
     except ValidationError as exc:
-        problems = [_describe(e) for e in exc.errors()]
+        problems = [(_origin(e, source, overrides or {}), _describe(e)) for e in exc.errors()]
         if len(problems) == 1:
-            raise ConfigError(f"{source}: {problems[0]}") from None
-        listing = "\n".join(f"  - {p}" for p in problems)
-        raise ConfigError(f"{source}: {len(problems)} problems:\n{listing}") from None
+            origin, problem = problems[0]
+            raise ConfigError(f"{origin}: {problem}") from None
+        if len({origin for origin, _ in problems}) == 1:
+            listing = "\n".join(f"  - {p}" for _, p in problems)
+            raise ConfigError(f"{problems[0][0]}: {len(problems)} problems:\n{listing}") from None
+        listing = "\n".join(f"  - {origin}: {p}" for origin, p in problems)
+        raise ConfigError(f"{len(problems)} problems:\n{listing}") from None
+
+
+def _origin(error: dict[str, Any], source: str, overrides: dict[str, str]) -> str:
+    """``--set KEY=VALUE`` when the failing key came from an override, else the config file."""
+    key = ".".join(str(p) for p in error["loc"])
+    for dotted, text in overrides.items():
+        if key == dotted or key.startswith(dotted + ".") or dotted.startswith(key + "."):
+            return f"--set {text}"
+    return source

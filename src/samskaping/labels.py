@@ -99,3 +99,43 @@ def check_label_sets(names: Sequence[str]) -> list[str]:
 def as_mapping() -> Mapping[str, tuple[str, ...]]:
     """A read-only view of all label sets (for saving with a model)."""
     return dict(LABEL_SETS)
+
+
+# Norwegian words people type for the English label keys (bokmål and nynorsk), for «did you mean».
+NORWEGIAN_WORDS: dict[str, dict[str, str]] = {
+    "conception": {
+        "tjeneste": "service", "tjenester": "service", "teneste": "service", "tenester": "service",
+        "tjenesteproduksjon": "service", "tenesteproduksjon": "service", "demokratisk": "democratic",
+        "demokrati": "democratic", "deltakelse": "democratic", "innovasjon": "innovation", "ingen": "none",
+    },
+    "factor": {
+        "begrep": "concept_role", "rolle": "concept_role", "forståelse": "concept_role", "kompetanse": "concept_role",
+        "ressurser": "resources", "ressurs": "resources", "ressursar": "resources", "overskudd": "resources",
+        "kapasitet": "resources", "tid": "resources", "sosial": "social_process", "tillit": "social_process",
+        "relasjoner": "social_process", "makt": "roles_power", "roller": "roles_power", "maktstrukturer": "roles_power",
+        "helhet": "holistic", "helhetstenkning": "holistic", "heilskap": "holistic", "helhetlig": "holistic",
+        "forankring": "anchoring", "ingen": "none",
+    },
+    "polarity": {"fremmer": "promoting", "fremmende": "promoting", "fremjar": "promoting", "hemmer": "hindering",
+                 "hemmende": "hindering", "hemmar": "hindering", "ingen": "none"},
+}
+
+
+def suggest_label(label_set: str, value: str) -> str | None:
+    """The label someone probably meant: a case or spacing slip, a Norwegian word, or a close spelling."""
+    import difflib
+
+    allowed = LABEL_SETS.get(label_set, ())
+    key = value.strip().casefold().replace(" ", "_").replace("-", "_")
+    if key in allowed:
+        return key
+    norwegian_words = NORWEGIAN_WORDS.get(label_set, {})
+    if key in norwegian_words:
+        return norwegian_words[key]
+    display = {name.casefold(): label for label, name in NORWEGIAN.get(label_set, {}).items()}
+    if key.replace("_", " ") in display:
+        return display[key.replace("_", " ")]
+    close = difflib.get_close_matches(key, [*allowed, *norwegian_words], n=1, cutoff=0.75)
+    if close:
+        return close[0] if close[0] in allowed else norwegian_words[close[0]]
+    return None

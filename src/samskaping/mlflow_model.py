@@ -1,64 +1,88 @@
-"""The MLflow model of a run: a pyfunc wrapper around a samskaping model folder.
+"""The MLflow model of a training run: logged, registered, loaded.
 
-``mlflow.pyfunc.load_model(uri).predict(DataFrame with a text column)``
-returns the same table as ``predict.py``: per label set the label, its
-probability and one probability column per class.
+A model is logged as MLflow "models from code" (``mlflow_code/pyfunc_model.py``),
+so no Python object is pickled. With it go: the samskaping model folder as the
+artifact ``model_dir``, the samskaping package itself (``code_paths``), a
+signature and an input example, and requirements for the model's kind (torch
+and transformers only for transformer models; no local version tags such as
+``+cpu``), so that the model loads on a fresh machine after
+``pip install -r requirements.txt``.
 """
 
 from __future__ import annotations
 
+import json
 import logging
+import tempfile
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any
-
-import mlflow
-import pandas as pd
 
 from samskaping.errors import ModelLoadError
 
 log = logging.getLogger(__name__)
 
 MODEL_DIR_KEY = "model_dir"
+PYFUNC_CODE = Path(__file__).resolve().parent / "mlflow_code" / "pyfunc_model.py"
+PACKAGE_DIR = Path(__file__).resolve().parent
+# What importing samskaping.models / samskaping.predict needs at load time, per model kind.
+BASE_REQUIREMENTS = ("mlflow", "numpy", "pandas", "pydantic", "pyyaml", "safetensors", "scikit-learn")
+TORCH_REQUIREMENTS = ("torch", "transformers", "tokenizers")
+INPUT_EXAMPLE_TEXT = "Kommunen skal utvikle tjenestene sammen med brukerne."
 
 
-class SamskapingPyfunc(mlflow.pyfunc.PythonModel):
-    """Wraps a model folder written by ``train.py``."""
+def requirements(kind: str) -> list[str]:
+    """Pinned requirements of a model kind, from the versions installed here, without local tags.
 
-    def load_context(self, context: Any) -> None:
-        from samskaping.models import load_model
+    Args:
+        kind: the model kind of ``samskaping-model.json`` (``baseline``, ``transformer``, …).
+    """
+    from samskaping.models import model_class
 
-        self.classifier = load_model(Path(context.artifacts[MODEL_DIR_KEY]))
-
-    def predict(self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None) -> pd.DataFrame:
-        from samskaping.predict import classify_frame
-
-        if "text" not in model_input.columns:
-            raise ValueError(f"input needs a 'text' column; got {list(model_input.columns)}")
-        return classify_frame(self.classifier, model_input["text"].astype(str).tolist())
+    names = BASE_REQUIREMENTS + (TORCH_REQUIREMENTS if model_class(kind).uses_torch else ())
+    return [f"{name}=={version(name).split('+', 1)[0]}" for name in names]
 
 
-def _requirements() -> list[str]:
-    from importlib.metadata import version
-
-    return [f"{name}=={version(name)}" for name in ("mlflow", "scikit-learn", "safetensors", "torch", "transformers", "pandas")]
-
-
-def log_pyfunc(model_dir: Path, registered_name: str | None) -> str | None:
-    """Log ``model_dir`` as the run's MLflow model and register it; return the registry version."""
+def save_pyfunc(model_dir: Path, target: Path) -> None:
+    """Write the MLflow model of ``model_dir`` into the new folder ``target`` (``mlflow.pyfunc.save_model``)."""
+    import mlflow
+    import pandas as pd
     from mlflow.models import ModelSignature
     from mlflow.types import ColSpec, Schema
 
-    signature = ModelSignature(inputs=Schema([ColSpec("string", "text")]))
-    info = mlflow.pyfunc.log_model(
-        name="model",
-        python_model=SamskapingPyfunc(),
+    kind = json.loads((model_dir / "samskaping-model.json").read_text(encoding="utf-8"))["kind"]
+    mlflow.pyfunc.save_model(
+        path=str(target),
+        python_model=str(PYFUNC_CODE),
         artifacts={MODEL_DIR_KEY: str(model_dir)},
-        signature=signature,
-        pip_requirements=_requirements(),
-        registered_model_name=registered_name,
+        code_paths=[str(PACKAGE_DIR)],
+        signature=ModelSignature(inputs=Schema([ColSpec("string", "text")])),
+        input_example=pd.DataFrame({"text": [INPUT_EXAMPLE_TEXT]}),
+        pip_requirements=requirements(kind),
     )
-    version = info.registered_model_version
-    return None if version is None else str(version)
+
+
+def log_model(client: Any, run_id: str, model_dir: Path, registered_name: str | None) -> str | None:
+    """Save the MLflow model, upload it as the run's ``model`` artifact, register it.
+
+    Returns:
+        The registry version, or None when ``registered_name`` is None.
+    """
+    with tempfile.TemporaryDirectory(prefix="samskaping-mlflow-") as tmp:
+        target = Path(tmp) / "model"
+        save_pyfunc(model_dir, target)
+        client.log_artifacts(run_id, str(target), artifact_path="model")
+    if registered_name is None:
+        return None
+    from mlflow.exceptions import MlflowException
+
+    try:
+        client.get_registered_model(registered_name)
+    except MlflowException:
+        client.create_registered_model(registered_name)
+    source = f"{client.get_run(run_id).info.artifact_uri}/model"
+    created = client.create_model_version(registered_name, source, run_id=run_id)
+    return str(created.version)
 
 
 def load_from_mlflow(uri: str, tracking_uri: str | None = None):  # -> Classifier
@@ -67,31 +91,38 @@ def load_from_mlflow(uri: str, tracking_uri: str | None = None):  # -> Classifie
     Raises:
         ModelLoadError: the URI names no model in the store, or not a samskaping model.
     """
-    from samskaping.tracking import resolve_tracking_uri
+    import mlflow
 
-    mlflow.set_tracking_uri(resolve_tracking_uri(tracking_uri))
+    from samskaping.store import absolute_store_uri
+
+    store = absolute_store_uri(tracking_uri)
+    previous = mlflow.get_tracking_uri() if mlflow.tracking.is_tracking_uri_set() else None
+    mlflow.set_tracking_uri(store)  # load_model reads the global URI; it is restored below
     try:
         loaded = mlflow.pyfunc.load_model(uri)
     except Exception as exc:  # MLflow raises MlflowException, OSError, ... for a bad URI
-        raise ModelLoadError(
-            f"{uri}: cannot load this MLflow model from {mlflow.get_tracking_uri()} ({str(exc).splitlines()[0]}); "
-            "list models with 'python -m samskaping.runs list'"
-        ) from exc
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        hint = "list models with 'python -m samskaping.runs list'"
+        if "@" in uri and "alias" in first.lower():
+            name, _, alias = uri[len("models:/"):].partition("@")
+            hint = f"no version of {name} has the alias @{alias} yet; set it with 'python -m samskaping.runs promote --run RUN_ID --alias {alias}'"
+        raise ModelLoadError(f"{uri}: cannot load this MLflow model from {store} ({first}); {hint}") from exc
+    finally:
+        mlflow.set_tracking_uri(previous)
     wrapper = loaded.unwrap_python_model()
-    if not isinstance(wrapper, SamskapingPyfunc):
+    classifier = getattr(wrapper, "classifier", None)
+    if type(wrapper).__name__ != "SamskapingModel" or classifier is None:
         raise ModelLoadError(f"{uri}: not a samskaping model (it wraps {type(wrapper).__name__})")
-    return wrapper.classifier
+    return classifier
 
 
 def registry_version(uri: str, tracking_uri: str | None = None) -> str | None:
     """The registry version that ``models:/NAME@ALIAS`` or ``models:/NAME/VERSION`` points to."""
-    from mlflow.tracking import MlflowClient
+    from samskaping.store import open_client
 
-    from samskaping.tracking import resolve_tracking_uri
-
-    name, _, ref = uri[len("models:/") :].partition("/")
+    name, _, ref = uri[len("models:/"):].partition("/")
     if "@" in name:
         name, alias = name.split("@", 1)
-        client = MlflowClient(tracking_uri=resolve_tracking_uri(tracking_uri))
+        client, _ = open_client(tracking_uri, create=False)
         return str(client.get_model_version_by_alias(name, alias).version)
     return ref or None

@@ -2,22 +2,21 @@
 
 Inputs are files or folders (searched recursively) of plan documents (PDF,
 DOCX, HTML, TXT, MD) and tables of sentences (CSV, JSONL, XLSX with a
-``text`` column). Sentences from many documents are classified together in
-length-sorted batches. Outputs are written atomically (a temporary file
-renamed into place) after every chunk of documents, so an interrupted run
-keeps what it finished, and ``resume=True`` carries on from there.
+``text`` column). Every input that cannot be read, for whatever reason, becomes
+one failure with one plain line; the rest is classified. Document-like files in
+a folder that are not read (``.doc``, ``.odt``, scans, …) are listed as
+failures with what to do. Sentences from many documents are classified
+together in length-sorted batches. Outputs are written atomically after every
+chunk of documents, with the run's lossless state in ``.samskaping/``, so an
+interrupted run keeps what it finished and ``resume=True`` continues it to the
+very files an uninterrupted run would have written.
 """
 
 from __future__ import annotations
 
-import json
 import logging
-import os
-import re
-import sys
-import tempfile
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,23 +24,23 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from samskaping import outputs
 from samskaping.data import TABLE_SUFFIXES, read_table
-from samskaping.errors import DataError, DocumentError, SamskapingError
-from samskaping.labels import LABEL_SETS, NONE, probability_columns
+from samskaping.errors import DataError, SamskapingError
+from samskaping.labels import LABEL_SETS, probability_columns
 from samskaping.models.base import Classifier, decode_predictions
+from samskaping.summaries import summarise_corpus, summarise_documents
 
 log = logging.getLogger(__name__)
 
-FORMATS = ("csv", "jsonl", "parquet", "xlsx")
-# samskaping, samskapinga, samskape, samskaper, samskapar, samskapt(e), samskapende/-ande, samskapingsarena, ...
-COCREATION_WORD = re.compile(r"\bsamskap\w*", re.IGNORECASE)
+FORMATS = outputs.FORMATS
 CHUNK_MIN_SENTENCES = 4096
-TOP_EXAMPLES = 3
+LEADING_COLUMNS = ["document", "page", "sentence_index", "unit", "heading", "context", "text"]
 
 
 @dataclass
 class Failure:
-    """An input that could not be read."""
+    """An input that could not be read: the path and the reason (without the path)."""
 
     path: str
     error: str
@@ -58,57 +57,59 @@ class PredictResult:
     failures: list[Failure] = field(default_factory=list)
 
 
-def document_suffixes() -> frozenset[str]:
-    from samskaping.documents import DOCUMENT_SUFFIXES
+def _suffixes() -> tuple[frozenset[str], dict[str, str]]:
+    from samskaping.documents import DOCUMENT_SUFFIXES, NOT_READ_SUFFIXES
 
-    return DOCUMENT_SUFFIXES
-
-
-def text_encoding(path: Path) -> str | None:
-    from samskaping.documents import text_encoding as detect
-
-    return detect(path)
+    return DOCUMENT_SUFFIXES | TABLE_SUFFIXES, NOT_READ_SUFFIXES
 
 
 def collect_inputs(inputs: Sequence[str | Path]) -> tuple[list[Path], list[Failure]]:
-    """Expand folders (recursively) into supported files; report unusable inputs."""
-    allowed = document_suffixes() | TABLE_SUFFIXES
+    """Expand folders (recursively) into readable files; list what cannot be read and why."""
+    allowed, not_read = _suffixes()
+    listing = ", ".join(sorted(allowed))
     files: list[Path] = []
     failures: list[Failure] = []
     for item in map(Path, inputs):
         if item.is_dir():
-            found = sorted(p for p in item.rglob("*") if p.is_file() and p.suffix.lower() in allowed and not p.name.startswith((".", "~$")))
-            if not found:
-                failures.append(Failure(str(item), f"folder holds no {', '.join(sorted(allowed))} files"))
-            files.extend(found)
+            found = sorted(p for p in item.rglob("*") if p.is_file() and not p.name.startswith((".", "~$")))
+            readable = [p for p in found if p.suffix.lower() in allowed]
+            for path in found:
+                hint = not_read.get(path.suffix.lower())
+                if hint:
+                    failures.append(Failure(str(path), f"not read: {hint}"))
+            if not readable and not any(f.path.startswith(str(item)) for f in failures):
+                failures.append(Failure(str(item), f"folder holds no {listing} files"))
+            files.extend(readable)
         elif item.is_file():
             if item.suffix.lower() in allowed:
                 files.append(item)
             else:
-                failures.append(Failure(str(item), f"unsupported file type '{item.suffix}'; allowed: {', '.join(sorted(allowed))}"))
+                hint = not_read.get(item.suffix.lower(), f"allowed: {listing}")
+                failures.append(Failure(str(item), f"unsupported file type '{item.suffix}'; {hint}"))
         else:
-            failures.append(Failure(str(item), "not found"))
-    unique = list(dict.fromkeys(files))
-    return unique, failures
+            failures.append(Failure(str(item), "not found; check the path and the current folder"))
+    return list(dict.fromkeys(files)), failures
 
 
 def read_input(path: Path) -> pd.DataFrame:
-    """Sentences of one input as a frame with ``document``, ``page``, ``sentence_index``, ``text``.
+    """Sentences of one input with ``document``, ``page``, ``sentence_index``, ``unit``, ``heading``, ``context``, ``text``.
 
-    Tables keep their other columns; documents are extracted and segmented.
+    Tables keep their other columns (label-like ones renamed ``input_…``) and a
+    ``context`` column if they have one; their text is cleaned like document text.
 
     Raises:
         DocumentError, DataError: the file cannot be read or has no text.
     """
     if path.suffix.lower() in TABLE_SUFFIXES:
-        frame, _ = read_table(path)
+        frame, _ = read_table(path)  # cells cleaned like document text
         if "text" not in frame.columns:
             raise DataError(f"{path}: no 'text' column; found: {', '.join(frame.columns)}")
-        frame = frame[frame["text"].str.strip() != ""].reset_index(drop=True)
+        frame = frame[frame["text"] != ""].reset_index(drop=True)
         if frame.empty:
             raise DataError(f"{path}: the 'text' column is empty")
         label_like = [c for c in frame.columns if c in LABEL_SETS or c.startswith(tuple(f"{ls}_" for ls in LABEL_SETS))]
-        frame = frame.rename(columns={c: f"input_{c}" for c in label_like + ["document", "page", "sentence_index"] if c in frame.columns})
+        reserved = [c for c in ("document", "page", "sentence_index", "unit", "heading") if c in frame.columns]
+        frame = frame.rename(columns={c: f"input_{c}" for c in label_like + reserved})
         frame.insert(0, "document", str(path))
         frame.insert(1, "page", pd.array([pd.NA] * len(frame), dtype="Int64"))
         frame.insert(2, "sentence_index", range(len(frame)))
@@ -121,17 +122,27 @@ def read_input(path: Path) -> pd.DataFrame:
             "document": [s.document for s in sentences],
             "page": pd.array([s.page for s in sentences], dtype="Int64"),
             "sentence_index": [s.index for s in sentences],
+            "unit": [s.unit for s in sentences],
+            "heading": [s.heading for s in sentences],
+            "context": [s.context for s in sentences],
             "text": [s.text for s in sentences],
         }
     )
 
 
-def classify_frame(model: Classifier, texts: Sequence[str], batch_size: int | None = None) -> pd.DataFrame:
+def classify_frame(
+    model: Classifier, texts: Sequence[str], batch_size: int | None = None, contexts: Sequence[str] | None = None
+) -> pd.DataFrame:
     """Per label set: the label, its probability (``<set>_score``) and one probability per class."""
-    probs = model.predict_proba(list(texts), batch_size=batch_size)
+    probs = model.predict_proba(list(texts), batch_size=batch_size, contexts=contexts)
+    return probability_frame(model.label_sets, probs)
+
+
+def probability_frame(label_sets: Sequence[str], probs: dict[str, np.ndarray]) -> pd.DataFrame:
+    """The label, score and per-class probability columns of ``probs`` (rounded to 4 decimals)."""
     labels, scores = decode_predictions(probs)
     columns: dict[str, Any] = {}
-    for ls in model.label_sets:
+    for ls in label_sets:
         columns[ls] = labels[ls]
         columns[f"{ls}_score"] = np.round(scores[ls], 4)
         for j, label in enumerate(LABEL_SETS[ls]):
@@ -139,140 +150,13 @@ def classify_frame(model: Classifier, texts: Sequence[str], batch_size: int | No
     return pd.DataFrame(columns)
 
 
-def count_cocreation_words(text: str) -> int:
-    """How many times a form of «samskaping» occurs (bokmål and nynorsk)."""
-    return len(COCREATION_WORD.findall(text))
-
-
-def summarise_documents(sentences: pd.DataFrame, label_sets: Sequence[str]) -> pd.DataFrame:
-    """One row per document: counts and shares per label, co-creation mentions, top sentences."""
-    rows = []
-    for document, group in sentences.groupby("document", sort=False):
-        n = len(group)
-        row: dict[str, Any] = {"document": document, "sentences": n}
-        row["cocreation_mentions"] = int(group["text"].map(count_cocreation_words).sum())
-        row["mentions_cocreation"] = row["cocreation_mentions"] > 0
-        if "conception" in label_sets:
-            counts = group["conception"].value_counts()
-            for label in LABEL_SETS["conception"]:
-                row[f"conception_{label}"] = int(counts.get(label, 0))
-                row[f"conception_{label}_share"] = round(counts.get(label, 0) / n, 4) if n else 0.0
-            cocreating = group[group["conception"] != NONE]
-            row["cocreation_sentences"] = len(cocreating)
-            row["dominant_conception"] = _dominant(cocreating)
-        if "factor" in label_sets:
-            factor_counts = group["factor"].value_counts()
-            for label in LABEL_SETS["factor"]:
-                if label == NONE:
-                    continue
-                row[f"factor_{label}"] = int(factor_counts.get(label, 0))
-                if "polarity" in label_sets:
-                    sub = group[group["factor"] == label]["polarity"].value_counts()
-                    row[f"factor_{label}_promoting"] = int(sub.get("promoting", 0))
-                    row[f"factor_{label}_hindering"] = int(sub.get("hindering", 0))
-        if "conception" in label_sets:
-            for label in LABEL_SETS["conception"]:
-                if label == NONE:
-                    continue
-                top = group[group["conception"] == label].nlargest(TOP_EXAMPLES, "conception_score")
-                for k in range(TOP_EXAMPLES):
-                    row[f"top_{label}_{k + 1}"] = top["text"].iat[k] if k < len(top) else ""
-        rows.append(row)
-    return pd.DataFrame(rows)
-
-
-def _dominant(cocreating: pd.DataFrame) -> str:
-    """The most frequent co-creation conception; ties go to the higher summed probability."""
-    if cocreating.empty:
-        return NONE
-    counts = cocreating["conception"].value_counts()
-    best = counts[counts == counts.max()].index.tolist()
-    if len(best) == 1:
-        return str(best[0])
-    weight = {label: cocreating.loc[cocreating["conception"] == label, "conception_score"].sum() for label in best}
-    return str(max(sorted(weight), key=weight.__getitem__))
-
-
-def summarise_corpus(documents: pd.DataFrame, label_sets: Sequence[str]) -> dict[str, Any]:
-    """Corpus-level figures: the «13 of 41» form, dominant conceptions, factor counts."""
-    n = len(documents)
-    summary: dict[str, Any] = {
-        "documents": n,
-        "sentences": int(documents["sentences"].sum()) if n else 0,
-        "documents_mentioning_cocreation": int(documents["mentions_cocreation"].sum()) if n else 0,
-    }
-    summary["mention_finding"] = f"{summary['documents_mentioning_cocreation']} of {n} documents mention samskaping"
-    if "conception" in label_sets and n:
-        summary["documents_with_cocreation_sentences"] = int((documents["cocreation_sentences"] > 0).sum())
-        summary["dominant_conception"] = {k: int(v) for k, v in documents["dominant_conception"].value_counts().items()}
-        summary["conception_sentences"] = {
-            label: int(documents[f"conception_{label}"].sum()) for label in LABEL_SETS["conception"]
-        }
-    if "factor" in label_sets and n:
-        factors: dict[str, Any] = {}
-        for label in LABEL_SETS["factor"]:
-            if label == NONE:
-                continue
-            entry: dict[str, int] = {"sentences": int(documents[f"factor_{label}"].sum())}
-            if "polarity" in label_sets:
-                entry["promoting"] = int(documents[f"factor_{label}_promoting"].sum())
-                entry["hindering"] = int(documents[f"factor_{label}_hindering"].sum())
-            entry["documents"] = int((documents[f"factor_{label}"] > 0).sum())
-            factors[label] = entry
-        summary["factors"] = factors
-    return summary
-
-
-def _current_umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-_UMASK = _current_umask()
-
-
-def atomic_write(path: Path, writer: Callable[[Path], None]) -> None:
-    """Write via a temporary file in the same folder, then rename into place."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        writer(Path(tmp))
-        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes owner-only files; outputs are meant to be shared
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def write_table(frame: pd.DataFrame, path: Path, fmt: str) -> None:
-    """Write ``frame`` atomically in ``fmt`` (CSV is UTF-8 with BOM so Excel shows æøå)."""
-    writers: dict[str, Callable[[Path], None]] = {
-        "csv": lambda p: frame.to_csv(p, index=False, encoding="utf-8-sig"),
-        "jsonl": lambda p: frame.to_json(p, orient="records", lines=True, force_ascii=False),
-        "parquet": lambda p: frame.to_parquet(p, index=False),
-        "xlsx": lambda p: frame.to_excel(p, index=False, engine="openpyxl"),
-    }
-    atomic_write(path, writers[fmt])
-
-
-def write_json(data: Any, path: Path) -> None:
-    """Write JSON atomically, UTF-8, indented."""
-    atomic_write(path, lambda p: p.write_text(json.dumps(data, ensure_ascii=False, indent=2, default=str), encoding="utf-8"))
-
-
-def read_existing(path: Path, fmt: str) -> pd.DataFrame:
-    """Read a sentences file written by an earlier run (for ``--resume``)."""
-    readers: dict[str, Callable[[Path], pd.DataFrame]] = {
-        "csv": lambda p: pd.read_csv(p, encoding="utf-8-sig", dtype={"document": str, "text": str}, keep_default_na=False, na_values={"page": [""]}),
-        "jsonl": lambda p: pd.read_json(p, lines=True, dtype={"document": str}),
-        "parquet": pd.read_parquet,
-        "xlsx": lambda p: pd.read_excel(p, dtype={"document": str, "text": str}),
-    }
-    frame = readers[fmt](path)
-    if "page" in frame.columns:
-        frame["page"] = pd.to_numeric(frame["page"], errors="coerce").astype("Int64")
-    return frame
+def _reason(path: Path, exc: BaseException) -> str:
+    """One plain line for a failed input, without repeating the path."""
+    if isinstance(exc, SamskapingError):
+        return str(exc).removeprefix(f"{path}: ").removeprefix(f"{path}, ")
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return (f"could not be read ({type(exc).__name__}{': ' + first if first else ''}); "
+            "check that it opens in its usual program, save it again, or report the file to the samskaping developers")
 
 
 def _chunks(items: Sequence[tuple[str, pd.DataFrame]], minimum: int) -> Iterable[list[tuple[str, pd.DataFrame]]]:
@@ -289,6 +173,39 @@ def _chunks(items: Sequence[tuple[str, pd.DataFrame]], minimum: int) -> Iterable
         yield chunk
 
 
+def _start_folder(out: Path, fmt: str, resume: bool, identity: dict[str, Any]) -> pd.DataFrame:
+    """Prepare the output folder; return the sentences an earlier run finished (resume) or an empty frame.
+
+    Raises:
+        SamskapingError: resuming a folder without state, or with another model or format.
+    """
+    out.mkdir(parents=True, exist_ok=True)
+    state = outputs.read_state(out)
+    if resume:
+        if state is None:
+            if any(outputs.table_path(out, outputs.SENTENCES, f).is_file() for f in FORMATS):
+                raise SamskapingError(
+                    f"--resume: {out} holds results without the state an exact resume needs (written by an older "
+                    "samskaping); run again without --resume, or with another --output"
+                )
+            return pd.DataFrame()
+        frame, run = state
+        if run.get("model") != identity.get("model"):
+            raise SamskapingError(
+                f"--resume: {out} was classified with model {run.get('model', {}).get('spec')!r} "
+                f"({run.get('model', {}).get('digest')}); this run uses {identity['model'].get('spec')!r} "
+                f"({identity['model'].get('digest')}). Resume with the same model, or choose another --output"
+            )
+        if run.get("format") != fmt:
+            raise SamskapingError(f"--resume: {out} was written as {run.get('format')}; resume with --format {run.get('format')}")
+        return frame
+    removed = outputs.clear_outputs(out)
+    if removed:
+        log.warning("%s held results of an earlier run (%s); they are replaced. To add new plans to them, use --resume",
+                    out, ", ".join(removed))
+    return pd.DataFrame()
+
+
 def classify(
     inputs: Sequence[str | Path],
     model: Classifier,
@@ -299,7 +216,7 @@ def classify(
     progress: bool = True,
     model_info: dict[str, Any] | None = None,
 ) -> PredictResult:
-    """Classify every sentence of ``inputs`` and write the three outputs to ``output_dir``.
+    """Classify every sentence of ``inputs`` and write the outputs to ``output_dir``.
 
     Args:
         inputs: files or folders.
@@ -307,91 +224,84 @@ def classify(
         output_dir: the output folder (created if needed).
         fmt: ``csv``, ``jsonl``, ``parquet`` or ``xlsx`` for the two tables.
         batch_size: sentences per model batch (default: the model's own).
-        resume: skip documents already in ``output_dir`` and append the rest.
+        resume: keep the documents an earlier run with the same model finished, add the rest.
         progress: show progress bars.
-        model_info: what to record about the model in ``summary.json``.
+        model_info: what to record about the model in ``summary.json`` (``spec`` and
+            ``digest`` identify it for ``resume``).
 
     Returns:
         The tables, the summary and the inputs that failed.
 
     Raises:
-        SamskapingError: no input could be read at all, or an unknown format.
+        SamskapingError: no input could be read at all, an unknown format, or a refused resume.
     """
     if fmt not in FORMATS:
         raise SamskapingError(f"unknown output format {fmt!r}; allowed: {', '.join(FORMATS)}")
     out = Path(output_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    sentences_path = out / f"sentences.{fmt}"
+    info = dict(model_info or {})
+    identity = {"model": {"spec": info.get("model"), "digest": info.get("digest")}}
+    done = _start_folder(out, fmt, resume, identity)
     files, failures = collect_inputs(inputs)
-
-    done = pd.DataFrame()
-    if resume and sentences_path.is_file():
-        done = read_existing(sentences_path, fmt)
-        finished = set(done["document"].astype(str))
-        skipped = [f for f in files if str(f) in finished]
-        files = [f for f in files if str(f) not in finished]
-        log.info("resume: %d document(s) already in %s, %d to do", len(skipped), sentences_path, len(files))
-    elif sentences_path.exists() and not resume:
-        log.info("overwriting the outputs in %s (use --resume to continue an earlier run)", out)
+    finished = set(done["document"].astype(str)) if not done.empty else set()
+    order = [str(f) for f in files]
+    todo = [f for f in files if str(f) not in finished]
+    if resume:
+        log.info("resume: %d document(s) already in %s, %d to do", len(files) - len(todo), out, len(todo))
 
     from tqdm.auto import tqdm
 
     started = time.perf_counter()
     extracted: list[tuple[str, pd.DataFrame]] = []
     encodings: dict[str, str] = {}
-    if not done.empty and (out / f"documents.{fmt}").is_file():
-        earlier = read_existing(out / f"documents.{fmt}", fmt)
-        if "encoding" in earlier.columns:
-            encodings.update({str(d): str(e) for d, e in zip(earlier["document"], earlier["encoding"]) if isinstance(e, str) and e})
-    for path in tqdm(files, desc="Reading documents", unit="doc", disable=not progress):
+    from samskaping.documents import text_encoding
+
+    for path in tqdm(todo, desc="Reading documents", unit="doc", disable=not progress):
         try:
             frame = read_input(path)
             encoding = text_encoding(path)
-            if encoding:
-                encodings[str(path)] = encoding
-        except (DocumentError, DataError) as exc:
-            failures.append(Failure(str(path), str(exc)))
-            log.warning("skipped: %s", exc)
+        except Exception as exc:  # any failure of one input is that input's failure, never the batch's
+            failures.append(Failure(str(path), _reason(path, exc)))
+            log.warning("not read: %s: %s", path, failures[-1].error)
             continue
+        if encoding:
+            encodings[str(path)] = encoding
         extracted.append((str(path), frame))
     extraction_seconds = time.perf_counter() - started
-
     if not extracted and done.empty:
-        result_failures = "; ".join(f"{f.path}: {f.error}" for f in failures) or "no inputs given"
-        raise SamskapingError(f"nothing to classify: {result_failures}")
+        listing = "; ".join(f"{f.path}: {f.error}" for f in failures) or "no inputs given"
+        raise SamskapingError(f"nothing to classify: {listing}")
 
-    model_seconds = 0.0
-    new_sentences = 0
+    timing = {"extraction_seconds": extraction_seconds, "model_seconds": 0.0, "new_sentences": 0}
     parts = [done] if not done.empty else []
-    total = sum(len(f) for _, f in extracted)
-    bar = tqdm(total=total, desc="Classifying sentences", unit="sent", disable=not progress)
-    minimum = max(CHUNK_MIN_SENTENCES, len(done) // 4)
+    bar = tqdm(total=sum(len(f) for _, f in extracted), desc="Classifying sentences", unit="sent", disable=not progress)
     state: dict[str, Any] = {}
-    for chunk in _chunks(extracted, minimum):
+    for chunk in _chunks(extracted, max(CHUNK_MIN_SENTENCES, len(done) // 4)):
         frame = pd.concat([f for _, f in chunk], ignore_index=True)
+        contexts = frame["context"].fillna("").astype(str).tolist() if "context" in frame.columns else None
         t0 = time.perf_counter()
-        predicted = classify_frame(model, frame["text"].tolist(), batch_size=batch_size)
-        model_seconds += time.perf_counter() - t0
-        new_sentences += len(frame)
+        predicted = classify_frame(model, frame["text"].tolist(), batch_size=batch_size, contexts=contexts)
+        timing["model_seconds"] += time.perf_counter() - t0
+        timing["new_sentences"] += len(frame)
         bar.update(len(frame))
         parts.append(pd.concat([frame, predicted], axis=1))
-        state = _write_outputs(
-            parts, out, fmt, model, failures,
-            timing={"extraction_seconds": extraction_seconds, "model_seconds": model_seconds, "new_sentences": new_sentences},
-            model_info=model_info or {}, encodings=encodings,
-        )
+        state = _write_outputs(parts, order, out, fmt, model, failures, timing, info, encodings, identity)
         parts = [state["sentences"]]
     bar.close()
     if not state:  # every document was already done
-        state = _write_outputs(
-            parts, out, fmt, model, failures,
-            {"extraction_seconds": extraction_seconds, "model_seconds": 0.0, "new_sentences": 0}, model_info or {}, encodings,
-        )
+        state = _write_outputs(parts, order, out, fmt, model, failures, timing, info, encodings, identity)
     return PredictResult(out, state["sentences"], state["documents"], state["summary"], failures)
+
+
+def _in_input_order(sentences: pd.DataFrame, order: list[str]) -> pd.DataFrame:
+    """Documents of earlier runs that are not inputs now first, then the inputs in the order given."""
+    position = {doc: i for i, doc in enumerate(order)}
+    rank = sentences["document"].map(lambda d: position.get(d, -1))
+    return sentences.assign(_rank=rank).sort_values(["_rank"], kind="stable").drop(columns="_rank").reset_index(drop=True)
 
 
 def _write_outputs(
     parts: list[pd.DataFrame],
+    order: list[str],
     out: Path,
     fmt: str,
     model: Classifier,
@@ -399,15 +309,20 @@ def _write_outputs(
     timing: dict[str, float],
     model_info: dict[str, Any],
     encodings: dict[str, str],
+    identity: dict[str, Any],
 ) -> dict[str, Any]:
-    sentences = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
-    leading = ["document", "page", "sentence_index", "text"]
+    sentences = _in_input_order(pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0], order)
     label_columns = [c for ls in model.label_sets for c in (ls, f"{ls}_score")] + probability_columns(model.label_sets)
-    other = [c for c in sentences.columns if c not in leading and c not in label_columns]
-    sentences = sentences[leading + other + label_columns]
+    for column in ("unit", "heading", "context"):
+        sentences[column] = sentences[column].fillna("") if column in sentences.columns else ""
+    other = [c for c in sentences.columns if c not in LEADING_COLUMNS and c not in label_columns]
+    sentences = sentences[LEADING_COLUMNS + other + label_columns]
+    earlier = outputs.read_state(out)
+    if earlier is not None:
+        encodings = {**earlier[1].get("encodings", {}), **encodings}
     documents = summarise_documents(sentences, model.label_sets)
     # text files record the encoding they were read with (UTF-8, or a legacy one such as cp1252)
-    documents.insert(2, "encoding", documents["document"].map(encodings).fillna(""))
+    documents.insert(2, "encoding", documents["document"].map(lambda d: encodings.get(d, "")))
     summary = summarise_corpus(documents, model.label_sets)
     model_s = timing["model_seconds"]
     summary.update(
@@ -423,12 +338,8 @@ def _write_outputs(
             "output_format": fmt,
         }
     )
-    write_table(sentences, out / f"sentences.{fmt}", fmt)
-    write_table(documents, out / f"documents.{fmt}", fmt)
-    write_json(summary, out / "summary.json")
+    outputs.write_state(out, sentences, {**identity, "format": fmt, "encodings": encodings})
+    outputs.write_table(sentences, outputs.table_path(out, outputs.SENTENCES, fmt), fmt)
+    outputs.write_table(documents, outputs.table_path(out, outputs.DOCUMENTS, fmt), fmt)
+    outputs.write_json(summary, out / outputs.SUMMARY)
     return {"sentences": sentences, "documents": documents, "summary": summary}
-
-
-def stderr_is_terminal() -> bool:
-    """Progress bars only when a person is watching."""
-    return sys.stderr.isatty()

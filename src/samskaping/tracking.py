@@ -1,10 +1,11 @@
-"""MLflow behind a small adapter.
+"""Experiment tracking behind a small :class:`Tracker` protocol.
 
-:class:`MlflowTracker` logs to a real MLflow store; the default is an
-embedded SQLite file in the working directory (``sqlite:///mlflow.db``), which
-needs no server. :class:`NullTracker` does nothing (``tracking.enabled:
-false``). MLflow is imported only when a tracker is created, so importing the
-package stays cheap.
+:class:`MlflowTracker` holds an ``MlflowClient`` and the id of its run (the
+pattern of skorch's ``MlflowLogger``): it never touches MLflow's global
+"active run" state, so two trackers can live in one process and nothing leaks
+between tests. :class:`NullTracker` implements the same protocol and records
+nothing (``tracking.enabled: false``). MLflow is imported only when a tracker is
+created, so importing the package stays cheap.
 
 A run that raises ends as FAILED; one interrupted with Ctrl-C ends as KILLED.
 """
@@ -13,27 +14,44 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import subprocess
 import tempfile
+import time
+import warnings
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import pandas as pd
 
 from samskaping.errors import TrackingError
+from samskaping.store import open_client, sqlite_path
 
 log = logging.getLogger(__name__)
 
-DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
 MODEL_ARTIFACT = "model"
+# MLflow's own registry holds two sources for local paths and warns on every dataset; nothing we can change.
+_AMBIGUOUS_SOURCE = "The specified dataset source can be interpreted in multiple ways"
 
 
-def resolve_tracking_uri(explicit: str | None = None) -> str:
-    """``explicit`` (flag or config), else ``$MLFLOW_TRACKING_URI``, else the local SQLite store."""
-    return explicit or os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI
+@runtime_checkable
+class Tracker(Protocol):
+    """What training logs to. Every method is a no-op for :class:`NullTracker`."""
+
+    run_id: str | None
+
+    def run(self, run_name: str | None = None, tags: Mapping[str, str] | None = None) -> Any:
+        """A context manager around one run (FINISHED, FAILED or KILLED at its end)."""
+
+    def log_params(self, params: Mapping[str, Any]) -> None: ...
+    def log_metrics(self, metrics: Mapping[str, float], step: int | None = None) -> None: ...
+    def log_dataset(self, frame: pd.DataFrame, name: str, digest: str, source: str, context: str) -> None: ...
+    def log_figure(self, figure: Any, path: str) -> None: ...
+    def log_dict(self, data: Any, path: str) -> None: ...
+    def log_table(self, frame: pd.DataFrame, path: str) -> None: ...
+    def set_tags(self, tags: Mapping[str, str]) -> None: ...
+    def log_model(self, model_dir: Path, registered_name: str | None) -> str | None: ...
 
 
 def git_commit() -> str | None:
@@ -68,76 +86,108 @@ class NullTracker:
 
 
 class MlflowTracker:
-    """Logs a training run to MLflow and registers its model."""
+    """Logs one training run to an MLflow store through an ``MlflowClient`` and registers its model.
+
+    Args:
+        tracking_uri: the store (default: ``$MLFLOW_TRACKING_URI``, else ``sqlite:///mlflow.db``).
+        experiment: the experiment name; created when missing, with its artifacts beside a
+            SQLite store's file (``<folder>/mlruns``) rather than in the current folder.
+
+    Raises:
+        TrackingError: the store cannot be opened or the experiment created.
+    """
 
     def __init__(self, tracking_uri: str | None = None, experiment: str = "samskaping") -> None:
-        import mlflow
-
-        self._mlflow = mlflow
-        self.tracking_uri = resolve_tracking_uri(tracking_uri)
+        self.client, self.tracking_uri = open_client(tracking_uri)
         self.experiment = experiment
         self.run_id: str | None = None
-        mlflow.set_tracking_uri(self.tracking_uri)
         try:
-            mlflow.set_experiment(experiment)
+            found = self.client.get_experiment_by_name(experiment)
+            if found is None:
+                path = sqlite_path(self.tracking_uri)
+                location = (path.parent / "mlruns").resolve().as_uri() if path is not None else None
+                self.experiment_id = self.client.create_experiment(experiment, artifact_location=location)
+            else:
+                self.experiment_id = found.experiment_id
             # MLflow 3 opens GenAI pages for experiments of unknown kind; these are classic ML runs.
-            mlflow.set_experiment_tag("mlflow.experimentKind", "custom_model_development")
+            self.client.set_experiment_tag(self.experiment_id, "mlflow.experimentKind", "custom_model_development")
         except Exception as exc:  # MLflow raises many types for a bad store
-            raise TrackingError(f"cannot open MLflow store {self.tracking_uri!r}: {exc}") from exc
+            raise TrackingError(f"cannot use experiment {experiment!r} in {self.tracking_uri}: {exc}") from exc
 
     @contextmanager
     def run(self, run_name: str | None = None, tags: Mapping[str, str] | None = None) -> Iterator[MlflowTracker]:
-        """An MLflow run that ends FINISHED, FAILED (exception) or KILLED (Ctrl-C)."""
-        mlflow = self._mlflow
-        active = mlflow.start_run(run_name=run_name, tags=dict(tags or {}))
-        self.run_id = active.info.run_id
+        """One run that ends FINISHED, FAILED (exception) or KILLED (Ctrl-C)."""
+        all_tags = dict(tags or {})
         commit = git_commit()
         if commit:
-            mlflow.set_tag("git_commit", commit)
+            all_tags["git_commit"] = commit
+        self.run_id = self.client.create_run(self.experiment_id, run_name=run_name, tags=all_tags).info.run_id
         try:
             yield self
         except KeyboardInterrupt:
-            mlflow.end_run(status="KILLED")
+            self.client.set_terminated(self.run_id, status="KILLED")
             log.warning("MLflow run %s marked KILLED", self.run_id)
             raise
         except BaseException:
-            mlflow.end_run(status="FAILED")
+            self.client.set_terminated(self.run_id, status="FAILED")
             log.warning("MLflow run %s marked FAILED", self.run_id)
             raise
         else:
-            mlflow.end_run(status="FINISHED")
+            self.client.set_terminated(self.run_id, status="FINISHED")
+
+    def _run(self) -> str:
+        if self.run_id is None:
+            raise TrackingError("no MLflow run is open; log inside 'with tracker.run(...)'")
+        return self.run_id
 
     def log_params(self, params: Mapping[str, Any]) -> None:
-        # MLflow params are strings of at most 6000 characters.
-        self._mlflow.log_params({k: json.dumps(v, ensure_ascii=False) if isinstance(v, (list, dict)) else v for k, v in params.items()})
+        from mlflow.entities import Param
+
+        # MLflow params are strings of at most 6000 characters; lists and dicts go as JSON.
+        items = [Param(k, json.dumps(v, ensure_ascii=False) if isinstance(v, (list, dict)) else str(v)) for k, v in params.items()]
+        for start in range(0, len(items), 100):  # log_batch takes at most 100 params
+            self.client.log_batch(self._run(), params=items[start:start + 100])
 
     def log_metrics(self, metrics: Mapping[str, float], step: int | None = None) -> None:
-        self._mlflow.log_metrics(dict(metrics), step=step)
+        from mlflow.entities import Metric
+
+        now = int(time.time() * 1000)
+        items = [Metric(k, float(v), now, step or 0) for k, v in metrics.items()]
+        for start in range(0, len(items), 1000):
+            self.client.log_batch(self._run(), metrics=items[start:start + 1000])
 
     def log_dataset(self, frame: pd.DataFrame, name: str, digest: str, source: str, context: str) -> None:
-        dataset = self._mlflow.data.from_pandas(frame, source=source, name=name, digest=digest, targets="conception")
-        self._mlflow.log_input(dataset, context=context)
+        import mlflow
+        from mlflow.entities import DatasetInput, InputTag
+
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=_AMBIGUOUS_SOURCE)
+            dataset = mlflow.data.from_pandas(frame, source=source, name=name, digest=digest, targets="conception")
+            entity = dataset._to_mlflow_entity()
+        self.client.log_inputs(self._run(), [DatasetInput(entity, [InputTag("mlflow.data.context", context)])])
 
     def log_figure(self, figure: Any, path: str) -> None:
-        self._mlflow.log_figure(figure, path)
+        self.client.log_figure(self._run(), figure, path)
 
     def log_dict(self, data: Any, path: str) -> None:
-        self._mlflow.log_dict(data, path)
+        self.client.log_dict(self._run(), data, path)
 
     def log_table(self, frame: pd.DataFrame, path: str) -> None:
         with tempfile.TemporaryDirectory() as tmp:
             local = Path(tmp) / Path(path).name
             frame.to_csv(local, index=False)
-            self._mlflow.log_artifact(str(local), artifact_path=str(Path(path).parent) if Path(path).parent != Path(".") else None)
+            parent = str(Path(path).parent)
+            self.client.log_artifact(self._run(), str(local), artifact_path=None if parent == "." else parent)
 
     def set_tags(self, tags: Mapping[str, str]) -> None:
-        self._mlflow.set_tags(dict(tags))
+        for key, value in tags.items():
+            self.client.set_tag(self._run(), key, value)
 
     def log_model(self, model_dir: Path, registered_name: str | None) -> str | None:
-        """Log the model folder as an MLflow pyfunc model; register it. Returns the registry version."""
-        from samskaping.mlflow_model import log_pyfunc
+        """Log the model folder as the run's MLflow model (no pickle) and register it; return the version."""
+        from samskaping.mlflow_model import log_model
 
-        return log_pyfunc(model_dir, registered_name)
+        return log_model(self.client, self._run(), model_dir, registered_name)
 
 
 def make_tracker(enabled: bool, tracking_uri: str | None, experiment: str) -> MlflowTracker | NullTracker:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import shutil
+import tempfile
 import time
 from dataclasses import dataclass
 from datetime import datetime
@@ -19,9 +20,11 @@ import pandas as pd
 
 from samskaping.config import Config, flatten
 from samskaping.data import LabelledData, dataset_digest, load_labelled, split_frame
+from samskaping.errors import SamskapingError
 from samskaping.evaluation import LabelSetReport, confusion_figure, evaluate, f1_bar_figure, metric_dict
+from samskaping.models import build_model
 from samskaping.models.base import Classifier, decode_predictions
-from samskaping.tracking import MlflowTracker, NullTracker, make_tracker
+from samskaping.tracking import Tracker, make_tracker
 
 log = logging.getLogger(__name__)
 
@@ -43,26 +46,36 @@ def default_output(cfg: Config, config_path: str | Path | None) -> Path:
     return Path("models") / f"{stem}-{datetime.now():%Y%m%d-%H%M%S}"
 
 
-def build_model(cfg: Config, progress: bool = True) -> Classifier:
-    """The classifier named by ``cfg.model.kind``, untrained."""
-    config = cfg.to_dict()
-    if cfg.model.kind == "baseline":
-        from samskaping.models.baseline import BaselineClassifier
+def check_writable(output: Path) -> None:
+    """Fail before any work when the model folder cannot be written.
 
-        return BaselineClassifier(cfg.model.label_sets, config)
-    from samskaping.models.transformer import TransformerClassifier
-
-    return TransformerClassifier.from_config(cfg, progress=progress)
+    Raises:
+        SamskapingError: the parent folder cannot be created or written to.
+    """
+    parent = output.resolve().parent
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=parent, prefix=".samskaping-write-test-"):
+            pass
+    except OSError as exc:
+        raise SamskapingError(
+            f"--output {output}: cannot write to {parent} ({exc.strerror or exc}); choose a folder you can write to"
+        ) from exc
 
 
 def _labels(frame: pd.DataFrame, label_sets: tuple[str, ...]) -> dict[str, list[str]]:
     return {ls: frame[ls].tolist() for ls in label_sets}
 
 
+def contexts_of(frame: pd.DataFrame) -> list[str] | None:
+    """The ``context`` column (list lead-ins), or None when the data has none."""
+    return frame["context"].fillna("").astype(str).tolist() if "context" in frame.columns else None
+
+
 def _evaluate_split(
     model: Classifier, frame: pd.DataFrame, split: str, label_sets: tuple[str, ...], batch_size: int
 ) -> tuple[dict[str, LabelSetReport], pd.DataFrame]:
-    probs = model.predict_proba(frame["text"].tolist(), batch_size=batch_size)
+    probs = model.predict_proba(frame["text"].tolist(), batch_size=batch_size, contexts=contexts_of(frame))
     predicted, scores = decode_predictions(probs)
     reports = evaluate(_labels(frame, label_sets), predicted, label_sets)
     table = frame[[c for c in ("id", "text") if c in frame.columns]].copy()
@@ -73,7 +86,7 @@ def _evaluate_split(
     return reports, table
 
 
-def _log_reports(tracker: MlflowTracker | NullTracker, split: str, reports: dict[str, LabelSetReport], model_name: str) -> None:
+def _log_reports(tracker: Tracker, split: str, reports: dict[str, LabelSetReport], model_name: str) -> None:
     tracker.log_dict({ls: r.as_dict() for ls, r in reports.items()}, f"reports/{split}_classification_report.json")
     for ls, report in reports.items():
         tracker.log_figure(confusion_figure(report, f"{model_name} — {split} — {ls}"), f"plots/{split}_{ls}_confusion.png")
@@ -101,6 +114,7 @@ def train(
         DataError, ModelLoadError, TrackingError: see their messages.
     """
     output = Path(output_dir) if output_dir else default_output(cfg, config_path)
+    check_writable(output)
     data: LabelledData = load_labelled(cfg.data.path, on_invalid=cfg.data.on_invalid)
     splits = split_frame(data, cfg.data.validation_size, cfg.data.test_size, cfg.training.seed)
     label_sets = cfg.model.label_sets
@@ -127,8 +141,12 @@ def train(
             fit_info = model.fit(
                 splits["train"]["text"].tolist(),
                 _labels(splits["train"], label_sets),
-                validation=(splits["validation"]["text"].tolist(), _labels(splits["validation"], label_sets)),
+                validation=(
+                    splits["validation"]["text"].tolist(), _labels(splits["validation"], label_sets),
+                    contexts_of(splits["validation"]),
+                ),
                 tracker=tracker,
+                contexts=contexts_of(splits["train"]),
             )
         except KeyboardInterrupt:
             _keep_interrupted(model, output, data.digest, tracker)
@@ -153,12 +171,11 @@ def train(
             shutil.rmtree(output)
         staging.rename(output)
         version = tracker.log_model(output, cfg.tracking.registered_model_name)
-        log.info("model saved to %s", output)
 
     return TrainResult(output, metrics, tracker.run_id, version, train_seconds)
 
 
-def _keep_interrupted(model: Classifier, output: Path, digest: str, tracker: MlflowTracker | NullTracker) -> None:
+def _keep_interrupted(model: Classifier, output: Path, digest: str, tracker: Tracker) -> None:
     """Save the best state reached before Ctrl-C next to the requested folder."""
     if not model.is_fitted():
         log.warning("interrupted before the first checkpoint: nothing to keep")

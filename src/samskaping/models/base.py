@@ -1,9 +1,15 @@
-"""The one classifier interface shared by the baseline and the transformer.
+"""The one classifier interface shared by every model kind.
 
 A trained model lives in a folder with ``samskaping-model.json`` (kind, label
-sets and their labels, the resolved config, the package version) next to the
-kind's own files. :func:`load_model` reads that file and hands the folder to
-the right class, so prediction never rebuilds labels or config.
+sets and their labels, the resolved config, the package version, the
+calibration temperatures and the training priors) next to the kind's own
+files. The folder rebuilds its own typed config on load (as nanoGPT's
+checkpoints rebuild ``GPTConfig``), so prediction never guesses a setting.
+
+A kind implements :meth:`Classifier.from_config`, :meth:`~Classifier.fit`,
+:meth:`~Classifier.logits`, ``_save_files`` and ``_load_files``; probabilities,
+calibration, label decoding and the polarity rule live here. This module never
+imports its subclasses: :mod:`samskaping.models` keeps the kind -> class registry.
 """
 
 from __future__ import annotations
@@ -13,50 +19,83 @@ import logging
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
-from samskaping.errors import ModelLoadError
+from samskaping.config import Config
 from samskaping.labels import LABEL_SETS, NONE
 
 log = logging.getLogger(__name__)
 
 MANIFEST = "samskaping-model.json"
 
+Contexts = Sequence[str] | None
+
+
+def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
+    """Row-wise softmax of ``logits / temperature``; shape (n, k) -> (n, k), rows sum to 1."""
+    z = logits / temperature
+    z = z - z.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=1, keepdims=True)
+
 
 class Classifier(ABC):
     """Classifies sentences by every label set it was trained on.
 
-    Subclasses implement :meth:`fit`, :meth:`predict_proba`, :meth:`_save_files`
-    and :meth:`_load_files`; label decoding and the polarity rule live here.
+    Capabilities are class attributes, so callers ask the model instead of
+    comparing kind names:
+
+    Attributes:
+        kind: the registry name written to the manifest.
+        uses_torch: the model needs torch and transformers (for MLflow requirements, threads, devices).
+        supports_int8: ``predict.py --int8`` can quantise it.
+        temperatures: per label set, the temperature applied to the logits (1.0 = uncalibrated).
     """
 
-    kind: str = "abstract"
+    kind: ClassVar[str] = "abstract"
+    uses_torch: ClassVar[bool] = False
+    supports_int8: ClassVar[bool] = False
 
-    def __init__(self, label_sets: Sequence[str], config: Mapping[str, Any] | None = None) -> None:
-        self.label_sets = tuple(label_sets)
-        self.config = dict(config or {})
+    def __init__(self, cfg: Config) -> None:
+        self.cfg = cfg
+        self.label_sets: tuple[str, ...] = tuple(cfg.model.label_sets)
         self.manifest: dict[str, Any] = {}  # what the saved model folder says about itself (set on load)
+        self.temperatures: dict[str, float] = {ls: 1.0 for ls in self.label_sets}
+
+    # -- what a kind implements ---------------------------------------------
+    @classmethod
+    @abstractmethod
+    def from_config(cls, cfg: Config, progress: bool = True) -> Classifier:
+        """An untrained model built from its typed config.
+
+        Raises:
+            ModelLoadError: a pretrained part named in the config cannot be had.
+        """
 
     @abstractmethod
     def fit(
         self,
         texts: Sequence[str],
         labels: Mapping[str, Sequence[str]],
-        validation: tuple[Sequence[str], Mapping[str, Sequence[str]]] | None = None,
+        validation: tuple[Any, ...] | None = None,
         tracker: Any = None,
+        contexts: Contexts = None,
     ) -> dict[str, Any]:
         """Train on ``texts``; return a small dict of training facts (losses, epochs, ...).
 
-        ``tracker`` (a :mod:`samskaping.tracking` tracker) receives per-epoch
-        metrics from models that train in epochs. On Ctrl-C a model that can
-        keeps its best state so far and re-raises ``KeyboardInterrupt``.
+        ``validation`` is ``(texts, labels)`` or ``(texts, labels, contexts)``.
+
+        ``contexts`` (one string per text, "" for none) is the list lead-in of
+        a bullet (used when ``model.use_context`` is on). ``tracker`` receives
+        per-epoch metrics from models that train in epochs. On Ctrl-C a model
+        that can keeps its best state so far and re-raises ``KeyboardInterrupt``.
         """
 
     @abstractmethod
-    def predict_proba(self, texts: Sequence[str], batch_size: int | None = None) -> dict[str, np.ndarray]:
-        """Class probabilities per label set, shape (n, n_labels), columns in label-scheme order."""
+    def logits(self, texts: Sequence[str], batch_size: int | None = None, contexts: Contexts = None) -> dict[str, np.ndarray]:
+        """Unnormalised class scores per label set, shape (n, n_labels), columns in label-scheme order."""
 
     @abstractmethod
     def _save_files(self, folder: Path) -> None:
@@ -64,16 +103,30 @@ class Classifier(ABC):
 
     @classmethod
     @abstractmethod
-    def _load_files(cls, folder: Path, manifest: dict[str, Any]) -> Classifier:
+    def _load_files(cls, folder: Path, cfg: Config) -> Classifier:
         """Rebuild the classifier from ``folder``."""
 
+    # -- shared behaviour ---------------------------------------------------
     def is_fitted(self) -> bool:
         """True once the model can predict (after fit or load)."""
         return True
 
-    def predict(self, texts: Sequence[str], batch_size: int | None = None) -> dict[str, list[str]]:
+    def predict_proba(self, texts: Sequence[str], batch_size: int | None = None, contexts: Contexts = None) -> dict[str, np.ndarray]:
+        """Calibrated class probabilities per label set, shape (n, n_labels), rows summing to 1."""
+        scores = self.logits(texts, batch_size=batch_size, contexts=contexts)
+        return {ls: softmax(matrix.astype(np.float64), self.temperatures.get(ls, 1.0)) for ls, matrix in scores.items()}
+
+    def predict(self, texts: Sequence[str], batch_size: int | None = None, contexts: Contexts = None) -> dict[str, list[str]]:
         """Predicted labels per label set (see :func:`decode_predictions`)."""
-        return decode_predictions(self.predict_proba(texts, batch_size=batch_size))[0]
+        return decode_predictions(self.predict_proba(texts, batch_size=batch_size, contexts=contexts))[0]
+
+    def context_inputs(self, texts: Sequence[str], contexts: Contexts) -> list[str]:
+        """Contexts aligned with ``texts`` when the model reads them; "" everywhere otherwise."""
+        if not self.cfg.model.use_context or contexts is None:
+            return [""] * len(texts)
+        if len(contexts) != len(texts):
+            raise ValueError(f"{len(contexts)} contexts for {len(texts)} texts")
+        return [c if isinstance(c, str) else "" for c in contexts]
 
     def save(self, folder: str | Path, extra: Mapping[str, Any] | None = None) -> Path:
         """Write the model folder (``samskaping-model.json`` + the kind's files)."""
@@ -83,13 +136,16 @@ class Classifier(ABC):
         folder.mkdir(parents=True, exist_ok=True)
         self._save_files(folder)
         manifest = {
+            **{k: v for k, v in self.manifest.items() if k not in ("kind", "label_sets", "config")},
             "kind": self.kind,
             "label_sets": {ls: list(LABEL_SETS[ls]) for ls in self.label_sets},
-            "config": self.config,
+            "config": self.cfg.to_dict(),
             "samskaping_version": __version__,
+            "temperatures": self.temperatures,
             **dict(extra or {}),
         }
         (folder / MANIFEST).write_text(json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8")
+        self.manifest = {k: v for k, v in manifest.items() if k != "config"}
         return folder
 
 
@@ -118,49 +174,3 @@ def decode_predictions(probs: Mapping[str, np.ndarray]) -> tuple[dict[str, list[
             labels["polarity"][i] = polarity_labels[chosen]
             scores["polarity"][i] = matrix[i, chosen]
     return labels, scores
-
-
-def read_manifest(folder: Path) -> dict[str, Any]:
-    """Read ``samskaping-model.json`` of a model folder.
-
-    Raises:
-        ModelLoadError: the folder or manifest is missing or unreadable.
-    """
-    if not folder.is_dir():
-        raise ModelLoadError(
-            f"{folder}: model folder not found; train one with "
-            f"'python train.py --config configs/baseline.yaml --output {folder}' or give an MLflow URI such as models:/samskaping@champion"
-        )
-    path = folder / MANIFEST
-    if not path.is_file():
-        raise ModelLoadError(f"{folder}: not a samskaping model folder (no {MANIFEST}); point --model at a folder written by train.py")
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise ModelLoadError(f"{path}: unreadable model manifest ({exc})") from exc
-
-
-def load_model(folder: str | Path) -> Classifier:
-    """Load a trained model folder, whatever its kind.
-
-    Raises:
-        ModelLoadError: not a model folder, unknown kind, or damaged files.
-    """
-    folder = Path(folder)
-    manifest = read_manifest(folder)
-    kind = manifest.get("kind")
-    if kind == "baseline":
-        from samskaping.models.baseline import BaselineClassifier as cls
-    elif kind == "transformer":
-        from samskaping.models.transformer import TransformerClassifier as cls  # type: ignore[assignment]
-    else:
-        raise ModelLoadError(f"{folder / MANIFEST}: unknown model kind {kind!r}; allowed: baseline, transformer")
-    saved = {ls: tuple(labels) for ls, labels in manifest["label_sets"].items()}
-    changed = [ls for ls, labels in saved.items() if LABEL_SETS.get(ls) != labels]
-    if changed:
-        raise ModelLoadError(
-            f"{folder}: the model was trained with other labels for {', '.join(changed)} than this version of samskaping knows; retrain it"
-        )
-    model = cls._load_files(folder, manifest)
-    model.manifest = {k: v for k, v in manifest.items() if k != "config"}
-    return model

@@ -14,7 +14,6 @@ from __future__ import annotations
 import copy
 import logging
 import math
-import random
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -24,9 +23,10 @@ import numpy as np
 import torch
 from torch import nn
 
+from samskaping.config import Config
 from samskaping.errors import ModelLoadError
 from samskaping.labels import LABEL_SETS, encode
-from samskaping.models.base import Classifier, decode_predictions
+from samskaping.models.base import Classifier, Contexts
 from samskaping.models.encoder_source import resolve_encoder
 
 log = logging.getLogger(__name__)
@@ -55,76 +55,106 @@ class MultiHeadModel(nn.Module):
         return {ls: head(pooled) for ls, head in self.heads.items()}
 
 
-def seed_everything(seed: int) -> None:
-    """Seed Python, NumPy and torch so CPU training repeats exactly."""
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
-
-
 def class_weights(labels: Sequence[int], n_classes: int) -> torch.Tensor:
-    """Inverse-frequency weights ``n / (k * count)``; unseen classes get 1."""
-    counts = np.bincount(np.asarray(labels, dtype=np.int64), minlength=n_classes).astype(np.float64)
-    seen = counts > 0
+    """scikit-learn's «balanced» weights ``n / (k * count)`` for the classes seen; unseen classes get 1."""
+    from sklearn.utils.class_weight import compute_class_weight
+
+    y = np.asarray(labels, dtype=np.int64)
+    seen = np.unique(y)
     weights = np.ones(n_classes)
-    weights[seen] = counts.sum() / (seen.sum() * counts[seen])
+    weights[seen] = compute_class_weight("balanced", classes=seen, y=y)
     return torch.tensor(weights, dtype=torch.float32)
 
 
-def linear_schedule(step: int, warmup: int, total: int) -> float:
-    """Learning-rate factor: linear warm-up to 1, then linear decay to 0."""
-    if step < warmup:
-        return (step + 1) / max(1, warmup)
-    return max(0.0, (total - step) / max(1, total - warmup))
+def load_encoder(folder: Path | str, trust_remote_code: bool) -> nn.Module:
+    """The encoder without BERT's pooler (its dense + tanh is never used: the heads pool themselves)."""
+    from transformers import AutoModel
+
+    try:
+        return AutoModel.from_pretrained(folder, trust_remote_code=trust_remote_code, add_pooling_layer=False)
+    except TypeError:  # encoders that have no pooler option
+        return AutoModel.from_pretrained(folder, trust_remote_code=trust_remote_code)
+
+
+def pick_device(wanted: str) -> torch.device:
+    """``auto``: CUDA when available, else CPU; ``cuda`` without a GPU is an error.
+
+    Raises:
+        ModelLoadError: CUDA was asked for and torch sees no GPU.
+    """
+    if wanted == "cuda" and not torch.cuda.is_available():
+        raise ModelLoadError(
+            "CUDA was asked for (training.device: cuda or --device cuda) but torch sees no GPU "
+            f"(torch {torch.__version__}, CUDA build: {torch.version.cuda or 'no'}); use --device cpu or auto"
+        )
+    if wanted == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(wanted)
 
 
 class TransformerClassifier(Classifier):
-    """Fine-tunes a pretrained encoder with one head per label set."""
+    """Fine-tunes a pretrained encoder with one head per label set.
+
+    With ``model.use_context`` the list lead-in of a bullet is the first text
+    segment and the sentence the second (``[CLS] lead-in [SEP] sentence [SEP]``),
+    so the encoder reads the bullet in the light of its lead-in.
+    """
 
     kind = "transformer"
+    uses_torch = True
+    supports_int8 = True
 
-    def __init__(
-        self,
-        label_sets: Sequence[str],
-        config: Mapping[str, Any],
-        network: MultiHeadModel,
-        tokenizer: Any,
-        progress: bool = True,
-    ) -> None:
-        super().__init__(label_sets, config)
+    def __init__(self, cfg: Config, network: MultiHeadModel, tokenizer: Any, progress: bool = True) -> None:
+        super().__init__(cfg)
         self.network = network
         self.tokenizer = tokenizer
         self.progress = progress
-        self.max_length = int(config["model"]["transformer"]["max_length"])
+        self.max_length = cfg.model.transformer.max_length
+        self.prefix = cfg.model.transformer.prefix
+        self.device = torch.device("cpu")
         self._fitted = False
 
     # -- construction -----------------------------------------------------
     @classmethod
-    def from_config(cls, cfg: Any, progress: bool = True) -> TransformerClassifier:
+    def from_config(cls, cfg: Config, progress: bool = True) -> TransformerClassifier:
         """Resolve and load the pretrained encoder named in ``cfg.model.name``.
 
         Raises:
             ModelLoadError: the encoder cannot be had (see :func:`resolve_encoder`).
         """
-        from transformers import AutoModel, AutoTokenizer
+        from transformers import AutoTokenizer, set_seed
 
         t = cfg.model.transformer
         folder = resolve_encoder(cfg.model.name, t.revision, t.local_files_only)
-        seed_everything(cfg.training.seed)  # head initialisation is part of the seeded run
+        set_seed(cfg.training.seed)  # head initialisation is part of the seeded run
         try:
-            tokenizer = AutoTokenizer.from_pretrained(folder)
-            encoder = AutoModel.from_pretrained(folder)
+            tokenizer = AutoTokenizer.from_pretrained(folder, trust_remote_code=t.trust_remote_code)
+            encoder = load_encoder(folder, t.trust_remote_code)
         except (OSError, ValueError) as exc:
-            raise ModelLoadError(f"model '{cfg.model.name}' ({folder}) could not be loaded: {exc}") from exc
+            hint = "; it ships its own code: set model.transformer.trust_remote_code: true if you trust it" if "trust_remote_code" in str(exc) else ""
+            raise ModelLoadError(f"model '{cfg.model.name}' ({folder}) could not be loaded: {str(exc).splitlines()[0]}{hint}") from exc
         network = MultiHeadModel(encoder, cfg.model.label_sets, t.dropout, t.pooling)
-        return cls(cfg.model.label_sets, cfg.to_dict(), network, tokenizer, progress)
+        return cls(cfg, network, tokenizer, progress)
 
     def is_fitted(self) -> bool:
         return self._fitted
 
+    def to(self, device: torch.device) -> TransformerClassifier:
+        """Move the network to ``device`` (``cpu`` or ``cuda``)."""
+        self.network.to(device)
+        self.device = device
+        return self
+
     # -- batching -----------------------------------------------------------
-    def _encode(self, texts: Sequence[str]) -> list[list[int]]:
-        return self.tokenizer(list(texts), truncation=True, max_length=self.max_length)["input_ids"]
+    def _encode(self, texts: Sequence[str], contexts: Contexts = None) -> list[list[int]]:
+        texts = [self.prefix + text for text in texts]
+        context = self.context_inputs(texts, contexts)
+        if not any(context):
+            return self.tokenizer(texts, truncation=True, max_length=self.max_length)["input_ids"]
+        # the sentence keeps its tokens; a long lead-in is cut first
+        pairs = self.tokenizer(context, texts, truncation="only_first", max_length=self.max_length)["input_ids"]
+        alone = self.tokenizer(texts, truncation=True, max_length=self.max_length)["input_ids"]
+        return [p if c else a for p, a, c in zip(pairs, alone, context, strict=True)]
 
     def _collate(self, ids: Sequence[Sequence[int]]) -> tuple[torch.Tensor, torch.Tensor]:
         """Pad a batch to its own longest sequence (dynamic padding)."""
@@ -135,75 +165,91 @@ class TransformerClassifier(Classifier):
         for row, seq in enumerate(ids):
             input_ids[row, : len(seq)] = torch.tensor(seq, dtype=torch.long)
             mask[row, : len(seq)] = 1
-        return input_ids, mask
+        return input_ids.to(self.device), mask.to(self.device)
+
+    def _autocast(self) -> Any:
+        """bf16 mixed precision on a GPU; plain fp32 on the CPU (the same results as before)."""
+        from contextlib import nullcontext
+
+        return torch.autocast("cuda", dtype=torch.bfloat16) if self.device.type == "cuda" else nullcontext()
 
     # -- training -----------------------------------------------------------
     def fit(
         self,
         texts: Sequence[str],
         labels: Mapping[str, Sequence[str]],
-        validation: tuple[Sequence[str], Mapping[str, Sequence[str]]] | None = None,
+        validation: tuple[Sequence[str], Mapping[str, Sequence[str]], Contexts] | None = None,
         tracker: Any = None,
+        contexts: Contexts = None,
     ) -> dict[str, Any]:
         from tqdm.auto import tqdm
+        from transformers import get_linear_schedule_with_warmup, set_seed
 
         from samskaping.evaluation import evaluate
 
-        t = self.config["training"]
-        seed_everything(t["seed"])
-        if t.get("threads"):
-            torch.set_num_threads(int(t["threads"]))
-        ids = self._encode(texts)
+        t = self.cfg.training
+        set_seed(t.seed)
+        if t.threads:
+            torch.set_num_threads(t.threads)
+        self.to(pick_device(t.device))
+        ids = self._encode(texts, contexts)
         targets = {ls: torch.tensor(encode(ls, labels[ls])) for ls in self.label_sets}
         loss_fns = {
             ls: nn.CrossEntropyLoss(
-                weight=class_weights(targets[ls].tolist(), len(LABEL_SETS[ls])) if t["class_weighting"] else None
+                weight=class_weights(targets[ls].tolist(), len(LABEL_SETS[ls])).to(self.device) if t.class_weighting else None
             )
             for ls in self.label_sets
         }
-        loss_weights = {ls: float(t["loss_weights"].get(ls, 1.0)) for ls in self.label_sets}
+        loss_weights = {ls: float(t.loss_weights.get(ls, 1.0)) for ls in self.label_sets}
+        if self.cfg.model.transformer.freeze_embeddings:
+            self.network.encoder.get_input_embeddings().weight.requires_grad_(False)
 
-        head_lr = t["head_learning_rate"] or t["learning_rate"]
         decay, no_decay = [], []
-        for name, param in self.network.encoder.named_parameters():
-            (no_decay if param.ndim < 2 else decay).append(param)
+        for _, param in self.network.encoder.named_parameters():
+            if param.requires_grad:
+                (no_decay if param.ndim < 2 else decay).append(param)
         optimizer = torch.optim.AdamW(
             [
-                {"params": decay, "weight_decay": t["weight_decay"], "lr": t["learning_rate"]},
-                {"params": no_decay, "weight_decay": 0.0, "lr": t["learning_rate"]},
-                {"params": list(self.network.heads.parameters()), "weight_decay": t["weight_decay"], "lr": head_lr},
+                {"params": decay, "weight_decay": t.weight_decay, "lr": t.learning_rate},
+                {"params": no_decay, "weight_decay": 0.0, "lr": t.learning_rate},
+                {"params": list(self.network.heads.parameters()), "weight_decay": t.weight_decay,
+                 "lr": t.head_learning_rate or t.learning_rate},
             ]
         )
-        batch_size, accumulate = t["batch_size"], t["gradient_accumulation_steps"]
+        batch_size, accumulate = t.batch_size, t.gradient_accumulation_steps
         steps_per_epoch = math.ceil(math.ceil(len(ids) / batch_size) / accumulate)
-        total_steps = steps_per_epoch * t["epochs"]
-        if t.get("max_steps"):
-            total_steps = min(total_steps, t["max_steps"])
-        warmup = int(t["warmup_ratio"] * total_steps)
-        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: linear_schedule(s, warmup, total_steps))
-        generator = torch.Generator().manual_seed(t["seed"])
+        total_steps = steps_per_epoch * t.epochs
+        if t.max_steps:
+            total_steps = min(total_steps, t.max_steps)
+        scheduler = get_linear_schedule_with_warmup(optimizer, int(t.warmup_ratio * total_steps), total_steps)
+        generator = torch.Generator().manual_seed(t.seed)
 
         best_score, best_state, best_epoch, stale = -math.inf, None, 0, 0
         history: list[dict[str, float]] = []
         step = 0
         started = time.perf_counter()
         try:
-            for epoch in range(1, t["epochs"] + 1):
+            for epoch in range(1, t.epochs + 1):
+                epoch_started = time.perf_counter()
                 self.network.train()
                 order = torch.randperm(len(ids), generator=generator).tolist()
                 batches = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
-                bar = tqdm(batches, desc=f"Epoch {epoch}/{t['epochs']}", unit="batch", disable=not self.progress)
+                bar = tqdm(batches, desc=f"Epoch {epoch}/{t.epochs}", unit="batch", disable=not self.progress)
                 running, seen = 0.0, 0
                 optimizer.zero_grad()
                 for b, batch in enumerate(bar):
                     input_ids, mask = self._collate([ids[i] for i in batch])
-                    logits = self.network(input_ids, mask)
-                    loss = sum(loss_weights[ls] * loss_fns[ls](logits[ls], targets[ls][batch]) for ls in self.label_sets)
+                    with self._autocast():
+                        logits = self.network(input_ids, mask)
+                        loss = sum(
+                            loss_weights[ls] * loss_fns[ls](logits[ls].float(), targets[ls][batch].to(self.device))
+                            for ls in self.label_sets
+                        )
                     (loss / accumulate).backward()
                     running += loss.item() * len(batch)
                     seen += len(batch)
                     if (b + 1) % accumulate == 0 or b + 1 == len(batches):
-                        nn.utils.clip_grad_norm_(self.network.parameters(), t["max_grad_norm"])
+                        nn.utils.clip_grad_norm_(self.network.parameters(), t.max_grad_norm)
                         optimizer.step()
                         scheduler.step()
                         optimizer.zero_grad()
@@ -214,16 +260,20 @@ class TransformerClassifier(Classifier):
                 train_loss = running / max(1, seen)
                 record = {"epoch": epoch, "train_loss": train_loss, "steps": step}
                 if validation is not None:
-                    val_texts, val_labels = validation
-                    predicted = self.predict(val_texts, batch_size=t["eval_batch_size"])
+                    val_texts, val_labels, *rest = validation  # (texts, labels) or (texts, labels, contexts)
+                    val_contexts = rest[0] if rest else None
+                    predicted = self.predict(val_texts, batch_size=t.eval_batch_size, contexts=val_contexts)
                     reports = evaluate(val_labels, predicted, self.label_sets)
                     record.update({f"validation_{ls}_macro_f1": r.macro_f1 for ls, r in reports.items()})
                     score = float(np.mean([r.macro_f1 for r in reports.values()]))
                 else:
                     score = -train_loss
                 record["validation_mean_macro_f1"] = score
+                record["epoch_seconds"] = time.perf_counter() - epoch_started
                 history.append(record)
-                log.info("epoch %d: train loss %.4f, validation mean macro-F1 %.4f", epoch, train_loss, score)
+                # one plain line per epoch, so a log file shows progress even without a progress bar
+                log.info("epoch %d/%d: train loss %.4f, validation mean macro-F1 %.4f, %.0f s",
+                         epoch, t.epochs, train_loss, score, record["epoch_seconds"])
                 if tracker is not None:
                     tracker.log_metrics({f"epoch_{k}": v for k, v in record.items() if k != "epoch"}, step=epoch)
                 if score > best_score:
@@ -232,7 +282,7 @@ class TransformerClassifier(Classifier):
                     self._fitted = True
                 else:
                     stale += 1
-                    if t["early_stopping_patience"] and stale >= t["early_stopping_patience"]:
+                    if t.early_stopping_patience and stale >= t.early_stopping_patience:
                         log.info("early stopping: no improvement for %d epoch(s)", stale)
                         break
                 if step >= total_steps:
@@ -251,28 +301,29 @@ class TransformerClassifier(Classifier):
             "best_validation_mean_macro_f1": best_score,
             "steps": step,
             "seconds": round(time.perf_counter() - started, 2),
+            "device": self.device.type,
             "history": history,
         }
 
     # -- prediction ---------------------------------------------------------
-    def predict_proba(self, texts: Sequence[str], batch_size: int | None = None) -> dict[str, np.ndarray]:
-        """Probabilities per label set; batches are sorted by length so padding stays small."""
+    def logits(self, texts: Sequence[str], batch_size: int | None = None, contexts: Contexts = None) -> dict[str, np.ndarray]:
+        """Logits per label set; batches are sorted by length so padding stays small."""
         texts = list(texts)
-        size = batch_size or int(self.config["training"].get("eval_batch_size", 64))
+        size = batch_size or self.cfg.training.eval_batch_size
         out = {ls: np.zeros((len(texts), len(LABEL_SETS[ls])), dtype=np.float32) for ls in self.label_sets}
         if not texts:
             return out
-        ids = self._encode(texts)
+        ids = self._encode(texts, contexts)
         order = np.argsort([len(x) for x in ids], kind="stable")
         was_training = self.network.training
         self.network.eval()
-        with torch.inference_mode():
+        with torch.inference_mode(), self._autocast():
             for start in range(0, len(order), size):
                 rows = order[start : start + size]
                 input_ids, mask = self._collate([ids[i] for i in rows])
                 logits = self.network(input_ids, mask)
                 for ls in self.label_sets:
-                    out[ls][rows] = torch.softmax(logits[ls].float(), dim=-1).numpy()
+                    out[ls][rows] = logits[ls].float().cpu().numpy()
         self.network.train(was_training)
         return out
 
@@ -282,33 +333,31 @@ class TransformerClassifier(Classifier):
 
         self.network.encoder.save_pretrained(folder / "encoder", safe_serialization=True)
         self.tokenizer.save_pretrained(folder / "tokenizer")
-        heads = {f"{ls}.{k}": v.detach().contiguous() for ls, head in self.network.heads.items() for k, v in head.state_dict().items()}
+        heads = {f"{ls}.{k}": v.detach().cpu().contiguous() for ls, head in self.network.heads.items() for k, v in head.state_dict().items()}
         save_file(heads, str(folder / "heads.safetensors"))
 
     @classmethod
-    def _load_files(cls, folder: Path, manifest: dict[str, Any]) -> TransformerClassifier:
+    def _load_files(cls, folder: Path, cfg: Config) -> TransformerClassifier:
         from safetensors.torch import load_file
-        from transformers import AutoModel, AutoTokenizer
+        from transformers import AutoTokenizer
 
         missing = [n for n in ("encoder", "tokenizer", "heads.safetensors") if not (folder / n).exists()]
         if missing:
             raise ModelLoadError(f"{folder}: missing {', '.join(missing)}; the model folder is incomplete, retrain or copy it again")
-        config = manifest["config"]
-        t = config["model"]["transformer"]
+        t = cfg.model.transformer
         try:
-            tokenizer = AutoTokenizer.from_pretrained(folder / "tokenizer")
-            encoder = AutoModel.from_pretrained(folder / "encoder")
+            tokenizer = AutoTokenizer.from_pretrained(folder / "tokenizer", trust_remote_code=t.trust_remote_code)
+            encoder = load_encoder(folder / "encoder", t.trust_remote_code)
         except (OSError, ValueError) as exc:
-            raise ModelLoadError(f"{folder}: the encoder or tokenizer cannot be loaded ({exc})") from exc
-        label_sets = list(manifest["label_sets"])
-        network = MultiHeadModel(encoder, label_sets, t["dropout"], t["pooling"])
+            raise ModelLoadError(f"{folder}: the encoder or tokenizer cannot be loaded ({str(exc).splitlines()[0]})") from exc
+        network = MultiHeadModel(encoder, cfg.model.label_sets, t.dropout, t.pooling)
         state = load_file(str(folder / "heads.safetensors"))
         for ls, head in network.heads.items():
             head.load_state_dict({k.split(".", 1)[1]: v for k, v in state.items() if k.startswith(f"{ls}.")})
         network.eval()
-        model = cls(label_sets, config, network, tokenizer, progress=False)
+        model = cls(cfg, network, tokenizer, progress=False)
         model._fitted = True
         return model
 
 
-__all__ = ["MultiHeadModel", "TransformerClassifier", "decode_predictions"]
+__all__ = ["MultiHeadModel", "TransformerClassifier", "class_weights", "pick_device"]

@@ -8,18 +8,17 @@ checked; a bad row is reported with file, row number, column and value.
 Row numbers are those a person sees when opening the file: the line number in
 a CSV or JSONL file, the spreadsheet row in XLSX (the header is row 1).
 
-Command line::
+Command line (:mod:`samskaping.cli.data`)::
 
     python -m samskaping.data validate data/samskaping-sentences.jsonl
+    python -m samskaping.data audit data/samskaping-sentences.jsonl
 """
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
 import logging
-import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,8 +26,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from samskaping.documents.lines import clean_cell
 from samskaping.errors import DataError
-from samskaping.labels import LABEL_SETS, NONE
+from samskaping.labels import LABEL_SETS, NONE, suggest_label
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +86,9 @@ def read_table(path: Path) -> tuple[pd.DataFrame, int]:
         The frame and the offset to add to a 0-based row index to get the
         row number a person sees (2 for CSV/XLSX with a header, 1 for JSONL).
 
+    Every cell is cleaned like document text (:func:`~samskaping.documents.lines.clean_cell`),
+    so NFC and NFD copies of a file, or one with soft hyphens, read the same.
+
     Raises:
         DataError: missing file, unsupported suffix, or unreadable content.
     """
@@ -97,7 +100,7 @@ def read_table(path: Path) -> tuple[pd.DataFrame, int]:
             frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig", sep=csv_delimiter(path))
             offset = 2
         elif suffix == ".jsonl":
-            frame = pd.read_json(path, lines=True, dtype=False)
+            frame = _read_jsonl(path)
             offset = 1
         elif suffix == ".xlsx":
             frame = pd.read_excel(path, dtype=str, keep_default_na=False)
@@ -113,9 +116,30 @@ def read_table(path: Path) -> tuple[pd.DataFrame, int]:
         raise DataError(f"{path}: cannot be read as {suffix[1:].upper()}: {exc}") from exc
     frame = frame.fillna("")
     for column in frame.columns:
-        frame[column] = frame[column].map(lambda v: "" if v is None else str(v))
-    frame.columns = [str(c).strip() for c in frame.columns]
+        # cleaned like document text: NFC, no soft hyphens or zero-width or control characters
+        frame[column] = frame[column].map(lambda v: "" if v is None else clean_cell(str(v)))
+    frame.columns = [clean_cell(str(c)) for c in frame.columns]
     return frame, offset
+
+
+def _read_jsonl(path: Path) -> pd.DataFrame:
+    """One JSON object per line (UTF-8, with or without a byte-order mark); blank lines are skipped.
+
+    Raises:
+        DataError: a line that is not a JSON object, named by its line number.
+    """
+    rows = []
+    for number, line in enumerate(path.read_text(encoding="utf-8-sig").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise DataError(f"{path}, line {number}: not valid JSON ({exc.msg} at column {exc.colno}); one object per line") from exc
+        if not isinstance(row, dict):
+            raise DataError(f"{path}, line {number}: expected a JSON object such as {{\"text\": ...}}, got {type(row).__name__}")
+        rows.append(row)
+    return pd.DataFrame(rows, dtype=object)
 
 
 def _normalise_text(text: str) -> str:
@@ -135,7 +159,9 @@ def check_rows(frame: pd.DataFrame, file: str, offset: int, require_labels: bool
         for label_set, allowed in LABEL_SETS.items():
             for i, value in frame[label_set].items():
                 if value not in allowed:
-                    problems.append(Problem(file, row_no(i), label_set, value, f"is not a {label_set} label; allowed: {', '.join(allowed)}"))
+                    hint = suggest_label(label_set, value)
+                    did_you_mean = f" (did you mean '{hint}'?)" if hint else ""
+                    problems.append(Problem(file, row_no(i), label_set, value, f"is not a {label_set} label{did_you_mean}; allowed: {', '.join(allowed)}"))
         for i, (factor, polarity) in frame[["factor", "polarity"]].iterrows():
             if factor in LABEL_SETS["factor"] and polarity in LABEL_SETS["polarity"]:
                 if (factor == NONE) != (polarity == NONE):
@@ -272,6 +298,15 @@ def split_frame(
     return parts
 
 
+def file_digest(path: Path) -> str:
+    """SHA-256 of a file's bytes (hex)."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
 def dataset_digest(frame: pd.DataFrame) -> str:
     """A short content hash of the texts, labels and splits (stable across file formats)."""
     columns = [c for c in ("text", "conception", "factor", "polarity", "split") if c in frame.columns]
@@ -357,63 +392,3 @@ def validate(path: str | Path, threshold: float = 0.85, max_within_share: float 
     if len(within) > max_within_share * len(frame):
         violations.append(f"{len(within)} near-duplicate pairs within splits, more than {max_within_share:.0%} of rows")
     return ValidationReport(describe(frame), problems, cross, within, violations)
-
-
-def _print_report(report: ValidationReport, path: Path) -> None:
-    stats = report.stats
-    print(f"{path}: {stats['rows']} rows")
-    for key in ("conception", "factor", "polarity", "split", "language"):
-        if key in stats:
-            counts = ", ".join(f"{k} {v}" for k, v in sorted(stats[key].items()))  # type: ignore[union-attr]
-            print(f"  {key:<11} {counts}")
-    if "hindering_share" in stats:
-        shares = ", ".join(f"{k} {v:.0%}" for k, v in sorted(stats["hindering_share"].items()))  # type: ignore[union-attr]
-        print(f"  hindering share per factor: {shares}")
-    print(f"  near-duplicate pairs across splits: {len(report.cross_split_pairs)}")
-    for a, b, sim in report.cross_split_pairs[:MAX_LISTED_PROBLEMS]:
-        print(f"    {a} ~ {b} ({sim})")
-    print(f"  near-duplicate pairs within splits: {len(report.within_split_pairs)}")
-    for a, b, sim in report.within_split_pairs[:MAX_LISTED_PROBLEMS]:
-        print(f"    {a} ~ {b} ({sim})")
-    if report.ok:
-        print("OK: no violations")
-    else:
-        print(f"FAILED: {len(report.violations)} violation(s)")
-        for line in report.violations[:MAX_LISTED_PROBLEMS]:
-            print(f"  {line}")
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m samskaping.data validate PATH [--json OUT]``."""
-    parser = argparse.ArgumentParser(prog="python -m samskaping.data", description="Check a labelled data file.")
-    sub = parser.add_subparsers(dest="command", required=True)
-    check = sub.add_parser("validate", help="validate labels, splits and near-duplicates; print the counts")
-    check.add_argument("path", type=Path)
-    check.add_argument("--threshold", type=float, default=0.85, help="near-duplicate cosine threshold (default 0.85)")
-    check.add_argument("--json", type=Path, help="also write the counts and pairs as JSON to this file")
-    args = parser.parse_args(argv)
-    try:
-        report = validate(args.path, threshold=args.threshold)
-    except DataError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    _print_report(report, args.path)
-    if args.json:
-        args.json.write_text(
-            json.dumps(
-                {
-                    "stats": report.stats,
-                    "cross_split_pairs": report.cross_split_pairs,
-                    "within_split_pairs": report.within_split_pairs,
-                    "violations": report.violations,
-                },
-                ensure_ascii=False,
-                indent=2,
-            ),
-            encoding="utf-8",
-        )
-    return 0 if report.ok else 1
-
-
-if __name__ == "__main__":
-    sys.exit(main())

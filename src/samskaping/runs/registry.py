@@ -1,41 +1,24 @@
-"""Compare, promote and browse the MLflow runs of the project.
+"""Compare and promote the MLflow runs of the project (the registry side of ``python -m samskaping.runs``).
 
-Command line::
-
-    python -m samskaping.runs list [--experiment samskaping] [--sort test_mean_macro_f1] [--tracking-uri URI]
-    python -m samskaping.runs promote (--run RUN_ID | --version N) [--name samskaping] [--alias champion]
-    python -m samskaping.runs ui [--port 5000] [--tracking-uri URI]
-
-``list`` prints the runs of an experiment as an aligned table, best first.
-``promote`` points a registry alias (``champion``) at the model version of a
-run, so that ``python predict.py --model models:/samskaping@champion`` uses
-it. ``ui`` starts the MLflow UI on 127.0.0.1 only; see the README for serving
-it to a team.
-
-The store is the one ``train.py`` writes to (see
-:func:`samskaping.tracking.resolve_tracking_uri`). A SQLite store that does
-not exist is an error here rather than silently created empty.
+``list_runs`` gives the runs of an experiment, best first; ``promote`` points
+a registry alias (``champion``) at the model version of a run, so that
+``python predict.py --model models:/samskaping@champion`` uses it. The store
+is the one ``train.py`` writes to (:func:`samskaping.store.resolve_tracking_uri`);
+a SQLite store that does not exist is an error here rather than silently
+created empty.
 """
 
 from __future__ import annotations
 
-import argparse
-import contextlib
 import difflib
 import logging
-import os
-import signal
-import subprocess
-import sys
-import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-from samskaping.errors import SamskapingError, TrackingError
+from samskaping.errors import TrackingError
 from samskaping.labels import LABEL_SET_NAMES
-from samskaping.tracking import resolve_tracking_uri
+from samskaping.store import open_client
 
 log = logging.getLogger(__name__)
 
@@ -43,12 +26,9 @@ DEFAULT_EXPERIMENT = "samskaping"
 DEFAULT_SORT = "test_mean_macro_f1"
 DEFAULT_MODEL_NAME = "samskaping"
 DEFAULT_ALIAS = "champion"
-DEFAULT_PORT = 5000
-LOOPBACK = "127.0.0.1"
 SHORT_ID = 8
 MISSING = "-"
 TEST_F1_METRICS: tuple[str, ...] = tuple(f"test_{ls}_macro_f1" for ls in LABEL_SET_NAMES)
-SQLITE_PREFIX = "sqlite:///"
 
 
 @dataclass(frozen=True)
@@ -90,45 +70,9 @@ class Promotion:
 # ---------------------------------------------------------------- the store
 
 
-def absolute_store_uri(tracking_uri: str | None = None) -> str:
-    """The tracking URI with a relative SQLite path made absolute (so it works from any folder).
-
-    Args:
-        tracking_uri: an explicit URI, else ``$MLFLOW_TRACKING_URI``, else ``sqlite:///mlflow.db``.
-
-    Returns:
-        The URI; only ``sqlite:///relative/path`` is changed.
-    """
-    uri = resolve_tracking_uri(tracking_uri)
-    if uri.startswith(SQLITE_PREFIX):
-        path = uri[len(SQLITE_PREFIX) :]
-        if path and path != ":memory:" and not path.startswith("/"):
-            return SQLITE_PREFIX + str(Path(path).resolve())
-    return uri
-
-
-def check_store(tracking_uri: str) -> None:
-    """Refuse a SQLite store whose file does not exist (MLflow would create an empty one).
-
-    Raises:
-        TrackingError: the SQLite file is missing.
-    """
-    if tracking_uri.startswith(SQLITE_PREFIX):
-        path = Path(tracking_uri[len(SQLITE_PREFIX) :].split("?", 1)[0])
-        if str(path) != ":memory:" and not path.is_file():
-            raise TrackingError(
-                f"no MLflow store at {path}; train a model first (python train.py --config configs/baseline.yaml) "
-                "or pass --tracking-uri"
-            )
-
-
 def _client(tracking_uri: str | None) -> tuple[Any, str]:
-    """An MlflowClient on the project's store (tracking and registry) and its URI."""
-    from mlflow import MlflowClient
-
-    uri = absolute_store_uri(tracking_uri)
-    check_store(uri)
-    return MlflowClient(tracking_uri=uri, registry_uri=uri), uri
+    """An MlflowClient on the project's existing store (tracking and registry) and its URI."""
+    return open_client(tracking_uri, create=False)
 
 
 def _first_line(exc: BaseException) -> str:
@@ -239,6 +183,9 @@ def _fmt_metric(value: float | None) -> str:
 
 def format_table(rows: Sequence[RunRow], sort: str = DEFAULT_SORT) -> str:
     """An aligned plain-text table of ``rows`` (metrics right-aligned, three decimals).
+
+    Own code, not ``DataFrame.to_string``: pandas cannot left-align text and
+    right-align numbers under their headers in one table.
 
     Args:
         rows: runs as returned by :func:`list_runs`.
@@ -413,229 +360,3 @@ def format_promotion(result: Promotion) -> str:
         lines.append("test macro-F1: not logged for this run")
     lines.append(f"use it with: python predict.py --model {result.model_uri} INPUT... --output DIR")
     return "\n".join(lines)
-
-
-# ---------------------------------------------------------------- ui
-
-
-def ui_command(tracking_uri: str | None = None, port: int = DEFAULT_PORT, workers: int = 1) -> list[str]:
-    """The ``mlflow ui`` command line for the project's store, bound to 127.0.0.1.
-
-    ``python -m mlflow`` of this interpreter is used, so the venv's MLflow runs
-    even when ``mlflow`` is not on PATH. One worker is plenty for one person
-    and starts faster than MLflow 3's default of four. The Host-header and
-    CORS checks of MLflow 3 allow localhost by default, so no
-    ``--allowed-hosts`` is needed (and none should be widened here).
-
-    Args:
-        tracking_uri: the store (default: see :func:`absolute_store_uri`).
-        port: the TCP port on 127.0.0.1.
-        workers: server worker processes.
-
-    Returns:
-        The argument list for :mod:`subprocess`.
-
-    Raises:
-        TrackingError: the port is out of range, or the URI is already a server.
-    """
-    if not 1 <= port <= 65535:
-        raise TrackingError(f"--port must be between 1 and 65535, got {port}")
-    uri = absolute_store_uri(tracking_uri)
-    if uri.startswith(("http://", "https://", "databricks")):
-        raise TrackingError(f"{uri} is already a tracking server; open it in a browser instead of starting a UI")
-    return [
-        sys.executable,
-        "-m",
-        "mlflow",
-        "ui",
-        "--backend-store-uri",
-        uri,
-        "--host",
-        LOOPBACK,
-        "--port",
-        str(port),
-        "--workers",
-        str(workers),
-    ]
-
-
-def ui_url(port: int = DEFAULT_PORT) -> str:
-    """The address the UI answers on."""
-    return f"http://{LOOPBACK}:{port}"
-
-
-def start_ui(
-    tracking_uri: str | None = None,
-    port: int = DEFAULT_PORT,
-    cwd: str | Path | None = None,
-    quiet: bool = False,
-) -> subprocess.Popen[bytes]:
-    """Start the MLflow UI in its own process group; stop it with :func:`stop_ui`.
-
-    Args:
-        tracking_uri: the store (default: see :func:`absolute_store_uri`).
-        port: the TCP port on 127.0.0.1.
-        cwd: the server's working folder (default: the current one).
-        quiet: discard the server's output.
-
-    Returns:
-        The running server process.
-
-    Raises:
-        TrackingError: the store does not exist, or see :func:`ui_command`.
-    """
-    command = ui_command(tracking_uri, port)
-    check_store(command[command.index("--backend-store-uri") + 1])
-    log.info("starting: %s", " ".join(command))
-    output = subprocess.DEVNULL if quiet else None
-    # MLflow 3's job runner (a second process, for GenAI judges and prompt optimisation) is of no use
-    # for browsing training runs and slows the start; the user can still switch it on in the environment.
-    env = {**os.environ}
-    env.setdefault("MLFLOW_SERVER_ENABLE_JOB_EXECUTION", "false")
-    # A new session makes the server (uvicorn and its workers) one process group, stopped together.
-    return subprocess.Popen(command, cwd=cwd, env=env, stdout=output, stderr=output, start_new_session=True)
-
-
-def stop_ui(process: subprocess.Popen[bytes], timeout: float = 10.0) -> None:
-    """Stop a server started by :func:`start_ui`, with its whole process group."""
-    if process.poll() is not None:
-        return
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        try:
-            os.killpg(process.pid, sig)
-        except ProcessLookupError:
-            return
-        try:
-            process.wait(timeout=timeout)
-            break
-        except subprocess.TimeoutExpired:
-            continue
-    # Workers may outlive the parent for a moment; make sure the group is gone.
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGKILL)
-
-
-def wait_for_ui(port: int, process: subprocess.Popen[bytes] | None = None, timeout: float = 60.0) -> None:
-    """Wait until the UI answers ``/health`` on 127.0.0.1.
-
-    Raises:
-        TrackingError: the server exited or did not answer within ``timeout`` seconds.
-    """
-    from urllib.error import URLError
-    from urllib.request import urlopen
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process is not None and process.poll() is not None:
-            raise TrackingError(
-                f"the MLflow UI exited with status {process.returncode}; is port {port} already in use?"
-            )
-        try:
-            with urlopen(f"{ui_url(port)}/health", timeout=2) as response:
-                if response.status == 200:
-                    return
-        except (URLError, OSError):
-            pass
-        time.sleep(0.3)
-    raise TrackingError(f"the MLflow UI did not answer on {ui_url(port)} within {timeout:.0f} s")
-
-
-# ---------------------------------------------------------------- command line
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m samskaping.runs {list,promote,ui}``; returns the exit status."""
-    from samskaping.cli import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, setup_logging
-
-    parser = argparse.ArgumentParser(
-        prog="python -m samskaping.runs", description="Compare, promote and browse MLflow runs."
-    )
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--quiet", action="store_true", help="only warnings and errors")
-    common.add_argument("--verbose", action="store_true", help="debug messages")
-    sub = parser.add_subparsers(dest="command", required=True)
-    store_help = "MLflow tracking URI (default: $MLFLOW_TRACKING_URI or sqlite:///mlflow.db)"
-
-    listing = sub.add_parser("list", parents=[common], help="the runs of an experiment, best first")
-    listing.add_argument(
-        "--experiment", default=DEFAULT_EXPERIMENT, help=f"experiment name (default {DEFAULT_EXPERIMENT})"
-    )
-    listing.add_argument(
-        "--sort", default=DEFAULT_SORT, metavar="METRIC", help=f"metric to sort by, descending (default {DEFAULT_SORT})"
-    )
-    listing.add_argument("--tracking-uri", help=store_help)
-
-    prom = sub.add_parser("promote", parents=[common], help="set a registry alias on the model version of a run")
-    which = prom.add_mutually_exclusive_group(required=True)
-    which.add_argument("--run", metavar="RUN_ID", help="run id (or its first characters, as 'list' shows)")
-    which.add_argument("--version", metavar="N", help="registered model version")
-    prom.add_argument(
-        "--name", default=DEFAULT_MODEL_NAME, help=f"registered model name (default {DEFAULT_MODEL_NAME})"
-    )
-    prom.add_argument("--alias", default=DEFAULT_ALIAS, help=f"alias to set (default {DEFAULT_ALIAS})")
-    prom.add_argument("--tracking-uri", help=store_help)
-
-    ui = sub.add_parser("ui", parents=[common], help="start the MLflow UI on 127.0.0.1")
-    ui.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port on 127.0.0.1 (default {DEFAULT_PORT})")
-    ui.add_argument("--tracking-uri", help=store_help)
-
-    args = parser.parse_args(argv)
-    setup_logging(args.quiet, args.verbose)
-    try:
-        if args.command == "list":
-            rows = list_runs(args.experiment, args.sort, args.tracking_uri)
-            uri = absolute_store_uri(args.tracking_uri)
-            if not rows:
-                print(f"experiment '{args.experiment}' in {uri} has no runs yet")
-                return EXIT_OK
-            print(f"experiment '{args.experiment}' in {uri}: {len(rows)} run(s), sorted by {args.sort}, highest first")
-            print(format_table(rows, args.sort))
-            return EXIT_OK
-        if args.command == "promote":
-            result = promote(args.run, args.version, args.name, args.alias, args.tracking_uri)
-            print(format_promotion(result))
-            return EXIT_OK
-        return _serve(args.tracking_uri, args.port)
-    except SamskapingError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_ERROR
-    except KeyboardInterrupt:
-        return EXIT_INTERRUPTED
-
-
-def _serve(tracking_uri: str | None, port: int) -> int:
-    """Run the UI in the foreground until Ctrl-C."""
-    from samskaping.cli import EXIT_ERROR, EXIT_OK
-
-    process = start_ui(tracking_uri, port)
-    print(
-        f"MLflow UI for {absolute_store_uri(tracking_uri)}: {ui_url(port)} (only this machine; Ctrl-C stops it)",
-        flush=True,
-    )
-    # The server runs in its own process group, so a SIGTERM to this process (timeout, systemd,
-    # kill) must stop it explicitly, or it would keep running without a parent.
-    previous = signal.signal(signal.SIGTERM, _interrupt)
-    try:
-        status = process.wait()
-    except KeyboardInterrupt:
-        print("stopping the MLflow UI", file=sys.stderr)
-        return EXIT_OK
-    finally:
-        stop_ui(process)
-        signal.signal(signal.SIGTERM, previous)
-    if status != 0:
-        print(
-            f"error: the MLflow UI exited with status {status}; is port {port} already in use? try --port",
-            file=sys.stderr,
-        )
-        return EXIT_ERROR
-    return EXIT_OK
-
-
-def _interrupt(signum: int, frame: Any) -> None:
-    """Turn SIGTERM into KeyboardInterrupt so that clean-up code runs."""
-    raise KeyboardInterrupt
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,0 +1,101 @@
+"""What every command shares: logging set-up and the one wrapper from errors to exit statuses."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import sys
+import tempfile
+import traceback
+import warnings
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+
+from samskaping.errors import SamskapingError
+
+EXIT_OK, EXIT_PARTIAL, EXIT_ERROR, EXIT_INTERNAL, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+_NOISY_LOGGERS = ("mlflow", "alembic", "urllib3", "httpx", "filelock", "huggingface_hub", "transformers", "matplotlib")
+
+
+class _PlainFormatter(logging.Formatter):
+    """``LEVEL message`` with any ANSI colour codes a library put into the message removed."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        import re
+
+        return re.sub(r"\x1b\[[0-9;]*m", "", super().format(record))
+
+
+def setup_logging(quiet: bool = False, verbose: bool = False) -> None:
+    """Plain messages on stderr; library modules only create loggers.
+
+    Also makes Ctrl-C (SIGINT) raise KeyboardInterrupt even when the process
+    was started with SIGINT ignored (as background jobs of a shell script are),
+    so that an interrupted run always ends cleanly: KILLED in MLflow, best
+    checkpoint kept, finished documents written. Warnings that libraries raise
+    about themselves (deprecations inside MLflow or transformers) are shown
+    only with ``--verbose``.
+    """
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    level = logging.WARNING if quiet else logging.DEBUG if verbose else logging.INFO
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_PlainFormatter("%(levelname)s %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    for noisy in _NOISY_LOGGERS:
+        logging.getLogger(noisy).setLevel(logging.INFO if verbose else logging.WARNING)
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    # MLflow configures its own loggers when imported (after this), from this variable
+    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "INFO" if verbose else "WARNING")
+    if not verbose:
+        # transformers prints load reports (e.g. BERT's unused pooler weights, dropped on purpose) in colour
+        os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+        for module in ("mlflow", "transformers", "huggingface_hub", "torch", "pydantic", "sklearn"):
+            warnings.filterwarnings("ignore", module=module)
+        warnings.filterwarnings("ignore", category=DeprecationWarning)
+        warnings.filterwarnings("ignore", category=FutureWarning)
+    if quiet or not sys.stderr.isatty() or os.environ.get("HF_HUB_OFFLINE") == "1":
+        # no download or weight-loading bars where nobody watches them, or where nothing is downloaded
+        # (transformers' own bars follow huggingface_hub's switch)
+        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    if quiet:
+        os.environ.setdefault("TQDM_DISABLE", "1")
+
+
+def progress_wanted(quiet: bool) -> bool:
+    """Progress bars only when a person is watching the terminal."""
+    return not quiet and sys.stderr.isatty()
+
+
+def run_command(body: Callable[[], int], interrupted: str = "interrupted") -> int:
+    """Run a command's body and turn what it raises into a line on stderr and an exit status.
+
+    Args:
+        body: the command; returns its own status when it finishes.
+        interrupted: what to say after Ctrl-C (what was kept, how to continue).
+
+    Returns:
+        The body's status; 2 for the project's errors, 130 for Ctrl-C, 3 for anything
+        else (a bug: the traceback goes to a file named in the message).
+    """
+    try:
+        return body()
+    except SamskapingError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print(interrupted, file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except Exception as exc:  # a bug in samskaping or a library: never looks like success or partial success
+        report = Path(tempfile.gettempdir()) / f"samskaping-crash-{datetime.now():%Y%m%d-%H%M%S}.txt"
+        try:
+            report.write_text(traceback.format_exc(), encoding="utf-8")
+            where = f"the details are in {report}"
+        except OSError:
+            where = "run again with --verbose for details"
+        print(f"internal error: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}; {where}; "
+              "please report it to the samskaping developers", file=sys.stderr)
+        return EXIT_INTERNAL

@@ -1,0 +1,140 @@
+"""``python predict.py INPUT... --output DIR [--model MODEL]``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from samskaping.cli.common import EXIT_OK, EXIT_PARTIAL, progress_wanted, run_command, setup_logging
+from samskaping.errors import SamskapingError
+from samskaping.outputs import FORMATS
+
+MLFLOW_URI_PREFIXES = ("models:/", "runs:/", "mlflow-artifacts:/")
+# Measured by benchmarks/benchmark.py (benchmarks/results/cpu-2core.json, "agreement"); update with the results.
+INT8_AGREEMENT_TEXT = (
+    "its labels agreed with fp32 on 93.4%% of the shipped test split for the fine-tuned minilm-offline model "
+    "(benchmarks/results/cpu-2core.txt), so it is opt-in"
+)
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="predict.py",
+        description="Classify every sentence of municipal plans (PDF, DOCX, HTML, TXT, MD) or sentence tables (CSV, JSONL, XLSX).",
+        epilog="Exit status: 0 all inputs read; 1 some inputs not read (listed); 2 bad arguments, model or "
+               "configuration; 3 internal error; 130 interrupted.",
+    )
+    p.add_argument("inputs", nargs="+", metavar="INPUT", help="files or folders (searched recursively)")
+    p.add_argument("--model", help="model folder (models/NAME) or MLflow URI (models:/samskaping@champion); "
+                                   "default: the baseline trained on the shipped data, built on first use")
+    p.add_argument("--output", required=True, type=Path, help="output folder")
+    p.add_argument("--format", default="csv", choices=FORMATS,
+                   help="format of the sentence and document tables (default csv; with Excel in a Norwegian locale use xlsx)")
+    p.add_argument("--batch-size", type=int, default=None, help="sentences per model batch (default: the model's)")
+    p.add_argument("--resume", action="store_true", help="keep the documents already classified in the output folder, add the rest")
+    p.add_argument("--report", action="store_true", help="also write report.html with charts")
+    p.add_argument("--int8", action="store_true", help=f"transformer models: faster CPU path with int8 weights; {INT8_AGREEMENT_TEXT}")
+    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="cpu",
+                   help="where a transformer model runs (default cpu; auto: a GPU when there is one)")
+    p.add_argument("--threads", type=int, default=None, help="CPU threads for the model (default: one per physical core)")
+    p.add_argument("--tracking-uri", help="MLflow tracking URI for models:/ and runs:/ URIs")
+    p.add_argument("--quiet", action="store_true", help="only warnings and errors; no progress bars")
+    p.add_argument("--verbose", action="store_true", help="debug messages")
+    return p
+
+
+def load_any_model(spec: str, tracking_uri: str | None = None):  # -> Classifier
+    """A model folder, or an MLflow URI (models:/NAME@ALIAS, models:/NAME/VERSION, runs:/RUN_ID/model)."""
+    from samskaping.models import load_model
+
+    if spec.startswith(MLFLOW_URI_PREFIXES):
+        from samskaping.mlflow_model import load_from_mlflow  # imports MLflow only when needed
+
+        return load_from_mlflow(spec, tracking_uri)
+    return load_model(Path(spec))
+
+
+def model_facts(model, spec: str, tracking_uri: str | None) -> dict[str, object]:
+    """What summary.json records about the model: kind, name, training run, digest, registry version."""
+    import hashlib
+    import json
+
+    import samskaping
+
+    facts: dict[str, object] = {
+        "model": spec,
+        "kind": model.kind,
+        "name": model.cfg.model.name,
+        "run_id": model.manifest.get("run_id"),
+        "dataset_digest": model.manifest.get("dataset_digest"),
+        "digest": hashlib.sha256(json.dumps(model.manifest, sort_keys=True, default=str).encode()).hexdigest()[:12],
+        "trained_with_samskaping": model.manifest.get("samskaping_version"),
+        "samskaping_version": samskaping.__version__,
+        "label_sets": list(model.label_sets),
+    }
+    if spec.startswith("models:/"):
+        from samskaping.mlflow_model import registry_version
+
+        facts["registered_version"] = registry_version(spec, tracking_uri)
+    return facts
+
+
+def predict_main(argv: Sequence[str] | None = None) -> int:
+    """Parse, classify, write the outputs; the exit status says whether every input was read."""
+    args = parser().parse_args(argv)
+    setup_logging(args.quiet, args.verbose)
+
+    def body() -> int:
+        if args.batch_size is not None and args.batch_size < 1:
+            raise SamskapingError(f"--batch-size must be at least 1, got {args.batch_size}")
+        from samskaping.predict import classify
+
+        spec = args.model
+        if spec is None:
+            from samskaping.default_model import ensure_default_model
+
+            spec = str(ensure_default_model())
+        model = load_any_model(spec, args.tracking_uri)
+        info = model_facts(model, spec, args.tracking_uri)
+        if model.uses_torch:
+            from samskaping.models.transformer import pick_device
+            from samskaping.speed import quantize_int8, tune_threads
+
+            info["threads"] = tune_threads(args.threads)
+            device = pick_device(args.device)
+            if args.int8 and device.type != "cpu":
+                raise SamskapingError("--int8 is a CPU path; leave it out with --device cuda")
+            if args.int8:
+                model = quantize_int8(model, inplace=True)
+            model.to(device)
+            info["int8"], info["device"] = bool(args.int8), device.type
+        elif args.int8:
+            raise SamskapingError(f"--int8 applies to transformer models; {spec} is a {model.kind} model")
+        result = classify(
+            args.inputs, model, args.output, fmt=args.format, batch_size=args.batch_size,
+            resume=args.resume, progress=progress_wanted(args.quiet), model_info=info,
+        )
+        report = None
+        if args.report:
+            from samskaping.report import write_report
+
+            report = write_report(args.output)
+        s = result.summary
+        print(f"{s['documents']} document(s), {s['sentences']} sentences -> {args.output}")
+        print(s["mention_finding"])
+        if report is not None:
+            print(f"report: {report}")
+        if result.failures:
+            print(f"{len(result.failures)} input(s) could not be read:", file=sys.stderr)
+            for failure in result.failures:
+                print(f"  {failure.path}: {failure.error}", file=sys.stderr)
+            return EXIT_PARTIAL
+        return EXIT_OK
+
+    return run_command(body, interrupted=f"interrupted: finished documents are kept in {args.output}; rerun with --resume")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(predict_main())

@@ -1,0 +1,43 @@
+"""The MLflow pyfunc of a samskaping model, logged as MLflow "models from code".
+
+MLflow copies this file into every logged model and runs it when the model is
+loaded; ``set_model`` tells MLflow which object to use. No Python object is
+pickled, so loading a model runs only this file and the samskaping package
+logged beside it (``code/samskaping``). The samskaping model folder itself is
+the artifact ``model_dir`` (safetensors and JSON).
+
+``mlflow.pyfunc.load_model(uri).predict(DataFrame with a text column)``
+returns the same table as ``predict.py``: per label set the label, its
+probability and one probability column per class.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import mlflow
+import pandas as pd
+from mlflow.models import set_model
+
+MODEL_DIR_KEY = "model_dir"
+
+
+class SamskapingModel(mlflow.pyfunc.PythonModel):
+    """Loads the model folder once; classifies a frame with a ``text`` column."""
+
+    def load_context(self, context: Any) -> None:
+        from pathlib import Path
+
+        from samskaping.models import load_model
+
+        self.classifier = load_model(Path(context.artifacts[MODEL_DIR_KEY]))
+
+    def predict(self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None) -> pd.DataFrame:
+        from samskaping.predict import classify_frame
+
+        if "text" not in model_input.columns:
+            raise ValueError(f"input needs a 'text' column; got {list(model_input.columns)}")
+        return classify_frame(self.classifier, model_input["text"].astype(str).tolist())
+
+
+set_model(SamskapingModel())
