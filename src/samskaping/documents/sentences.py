@@ -56,6 +56,15 @@ _CLOSING_ABBREVIATIONS = frozenset(
         "kr.", "mva.", "stk.", "f.kr.", "e.kr.", "pst.", "mnd.", "moh.", "hoh.",
     }
 )
+# First names Norwegians shorten with a capital: «Per Kr. Nesheim», «Ole Th. Berg», «Chr. Michelsens gate».
+# Capitalised, they do not close a sentence before a capital even where the
+# lower-case form does («500 kr. Neste …» is kroner).
+_NAME_ABBREVIATIONS = frozenset(
+    {
+        "chr.", "kr.", "th.", "joh.", "fr.", "edv.", "hj.", "jac.", "andr.", "fredr.", "kj.", "thv.", "wm.", "nic.",
+        "gj.", "haak.", "mich.", "sev.", "tr.",
+    }
+)
 _MONTHS = frozenset(
     {
         "januar", "februar", "mars", "april", "mai", "juni", "juli", "august",
@@ -174,7 +183,12 @@ def _dotted_word(words: Sequence[str], spaced: Sequence[bool], i: int) -> tuple[
 
 
 def _is_abbreviation(dotted: str) -> bool:
-    return dotted.lower() in abbreviations() or bool(_INITIAL.match(dotted))
+    lower = dotted.lower()
+    return (
+        lower in abbreviations()
+        or bool(_INITIAL.match(dotted))
+        or (dotted[:1].isupper() and lower in _NAME_ABBREVIATIONS)
+    )
 
 
 def _is_sentence_start(
@@ -188,13 +202,21 @@ def _is_sentence_start(
     while k > 0 and words[k] in _OPENING:
         k -= 1  # judge «… slutt. – Neste» by «slutt.» and «Neste»
     if not words[k].endswith("."):
-        return spacy_says  # «?», «!», closing quotes and brackets: spaCy is right
+        if word[:1].islower():
+            return False  # «– Hvor lenge skal vi vente? spør Marit.»: the reporting clause goes on
+        if words[k].endswith(("…", "...")) and word[:1].isupper():
+            return True  # «… uten barnehage… Heldigvis»: an ellipsis before a capital ends the sentence
+        # «?», «!», closing quotes and brackets: spaCy is right; but spaCy also
+        # counts «§» as punctuation and starts a sentence after it («pbl. §§ | 11-9»)
+        return spacy_says and _ends_sentence(words, k)
     dotted, dotted_at = _dotted_word(words, spaced, k + 1)
     first = word[:1]
     if first.islower():
         return False  # Norwegian sentences start with a capital: «bl.a. styrke»
     if _is_abbreviation(dotted):
         return False  # «jf. Plan- og bygningsloven», «pbl. § 11-1», «Chr. Michelsens gate», «ca. 200»
+    if first.isdigit() and k != i - 1 and dotted.lower() in _CLOSING_ABBREVIATIONS:
+        return False  # a citation: «Hansen mfl. (2019) definerer …»
     if _NUMBER_WITH_DOT.match(dotted):
         # «2026. Planen» ends a sentence, «1. januar» is a date, and a number
         # opening the sentence is a list number («1. Innledning»).
