@@ -72,6 +72,7 @@ _MONTHS = frozenset(
     }
 )
 _OPENING = frozenset({"–", "-", "—", "«", "“", "„", '"', "(", "[", "‘", "'"})
+_CLOSING = frozenset({")", "]", "}", "»", "”", "’"})
 _TERMINAL = (".", "!", "?", "…", ":")
 _NUMBER_WITH_DOT = re.compile(r"^\d[\d.,]*\.$")  # «2026.», «3.», «18.00.», «17.05.2024.», «5.2.1.»
 _INITIAL = re.compile(r"^[A-ZÆØÅ]\.$")  # «Per S. Hansen»
@@ -198,12 +199,16 @@ def _is_sentence_start(
     word = words[i]
     if word in _OPENING:
         return False  # decided with the word it opens (see _move_openers)
+    if word[:1] in _CLOSING:
+        return False  # «(Se figur 4.)»: a closing bracket or quote stays with what it closes
     k = i - 1
     while k > 0 and words[k] in _OPENING:
         k -= 1  # judge «… slutt. – Neste» by «slutt.» and «Neste»
     if not words[k].endswith("."):
         if word[:1].islower():
             return False  # «– Hvor lenge skal vi vente? spør Marit.»: the reporting clause goes on
+        if word[:1].isupper() and words[k] in _CLOSING and k > 0 and words[k - 1].endswith((".", "!", "?")):
+            return True  # «(Se figur 4.) Kommunen …», ««Det var fint.» Hun …»
         if words[k].endswith(("…", "...")) and word[:1].isupper():
             return True  # «… uten barnehage… Heldigvis»: an ellipsis before a capital ends the sentence
         # «?», «!», closing quotes and brackets: spaCy is right; but spaCy also
