@@ -5,6 +5,12 @@ dropped; lines of a paragraph are joined by their geometry (line pitch, font
 size and weight, where the previous line ended); a sentence cut by a page
 break is joined again later (:func:`continues_over_page_break`). A page that
 PDFium cannot load is skipped with a warning naming it; the rest is read.
+
+Turned pages (``/Rotate`` 90, 180, 270, or content drawn sideways, as on
+landscape pages) are read in the text's own reading order: PDFium orders the
+lines of a page as they are displayed, which for sideways text can be back to
+front, so each page is shown to PDFium with its text upright, and the line
+geometry is measured in the text's own frame (x along the lines, y up the page).
 """
 
 from __future__ import annotations
@@ -89,17 +95,25 @@ def read(path: Path) -> list[TextUnit]:
         ) from exc
     pages: list[list[_PdfLine]] = []
     unreadable: list[int] = []
+    reasons: set[str] = set()
     try:
+        if len(pdf) == 0:
+            raise DocumentError(f"{path}: the PDF has no pages (its page tree is empty or broken); "
+                                "open it in a PDF reader and save or print it to a new PDF")
         for index in range(len(pdf)):
             try:
                 pages.append(_pdf_page_lines(pdf, index))
             except Exception as exc:  # PDFium raises several types for a damaged page object
-                log.warning("%s: page %d could not be read (%s); it is skipped, the other pages are read",
-                            path, index + 1, str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+                reasons.add(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
                 unreadable.append(index + 1)
                 pages.append([])
     finally:
         pdf.close()
+    if unreadable and len(unreadable) < len(pages):
+        log.warning("%s: %s could not be read (%s) and %s skipped; the other pages are read. To keep %s, "
+                    "open the file in a PDF reader and save or print it to a new PDF",
+                    path, _pages_named(unreadable), "; ".join(sorted(reasons)),
+                    "is" if len(unreadable) == 1 else "are", "it" if len(unreadable) == 1 else "them")
 
     if not any(line.text.strip() for page in pages for line in page):
         if unreadable and len(unreadable) == len(pages):
@@ -125,21 +139,81 @@ def read(path: Path) -> list[TextUnit]:
     ]
 
 
+def _pages_named(numbers: list[int]) -> str:
+    """«page 2», «pages 2, 5», «pages 2-9» for a warning."""
+    if len(numbers) == 1:
+        return f"page {numbers[0]}"
+    if numbers == list(range(numbers[0], numbers[-1] + 1)):
+        return f"pages {numbers[0]}-{numbers[-1]}"
+    return "pages " + ", ".join(map(str, numbers))
+
+
+# Characters sampled per page to find the direction its text runs in.
+_DIRECTION_SAMPLE = 64
+
+
+def _text_direction(textpage: PdfTextPage) -> int:
+    """The direction most of the page's text runs in: 0, 90, 180 or 270 degrees counter-clockwise.
+
+    PDFium gives each character's angle clockwise; text drawn sideways on a
+    landscape page runs at 90 or 270.
+    """
+    import pypdfium2.raw as pdfium_c
+
+    count = textpage.count_chars()
+    if count <= 0:
+        return 0
+    step = max(1, count // _DIRECTION_SAMPLE)
+    votes: Counter[int] = Counter()
+    for index in range(0, count, step):
+        if pdfium_c.FPDFText_GetUnicode(textpage.raw, index) in (0x20, 0x0A, 0x0D, 0x02, 0xFFFE):
+            continue
+        angle = pdfium_c.FPDFText_GetCharAngle(textpage.raw, index)
+        if angle >= 0:
+            votes[(360 - round(math.degrees(angle) / 90) * 90) % 360] += 1
+    return votes.most_common(1)[0][0] if votes else 0
+
+
+class _Boxes:
+    """Loose character boxes of a text page, turned into the frame of its text (x along the lines, y up)."""
+
+    def __init__(self, textpage: PdfTextPage, direction: int) -> None:
+        self.textpage = textpage
+        self.direction = direction
+
+    def __call__(self, index: int) -> tuple[float, float, float, float]:
+        left, bottom, right, top = self.textpage.get_charbox(index, loose=True)
+        if self.direction == 90:  # text runs up the page: turn the page clockwise
+            return bottom, -right, top, -left
+        if self.direction == 180:
+            return -right, -top, -left, -bottom
+        if self.direction == 270:  # text runs down the page: turn the page counter-clockwise
+            return -top, left, -bottom, right
+        return left, bottom, right, top
+
+
 def _pdf_page_lines(pdf: PdfDocument, index: int) -> list[_PdfLine]:
-    """Read the lines of one page in PDFium's reading order, with positions."""
+    """Read the lines of one page in its text's reading order, with positions."""
     page = pdf[index]
     textpage = page.get_textpage()
     try:
+        direction = _text_direction(textpage)
+        if page.get_rotation() != direction:
+            # PDFium orders lines as the page is displayed; show it with the text upright
+            textpage.close()
+            page.set_rotation(direction)
+            textpage = page.get_textpage()
         text = textpage.get_text_range()
         # Positions are only trustworthy when every character has its own index.
         with_geometry = len(text) == textpage.count_chars()
+        boxes = _Boxes(textpage, direction)
         lines = []
         for match in re.finditer(r"[^\r\n]+", text):
             raw = match.group()
             if not raw.strip():
                 continue
             if with_geometry:
-                lines.append(_measured_line(textpage, raw, match.start()))
+                lines.append(_measured_line(textpage, boxes, raw, match.start()))
             else:
                 lines.append(_PdfLine(text=clean_line(raw)))
         return lines
@@ -148,17 +222,17 @@ def _pdf_page_lines(pdf: PdfDocument, index: int) -> list[_PdfLine]:
         page.close()
 
 
-def _measured_line(textpage: PdfTextPage, raw: str, start: int) -> _PdfLine:
+def _measured_line(textpage: PdfTextPage, boxes: _Boxes, raw: str, start: int) -> _PdfLine:
     """Build a line with the loose boxes of its first and last characters."""
     import pypdfium2.raw as pdfium_c
 
     first = start + len(raw) - len(raw.lstrip())
     last = start + len(raw.rstrip()) - 1
-    left, bottom, _, top = textpage.get_charbox(first, loose=True)
-    _, last_bottom, right, _ = textpage.get_charbox(last, loose=True)
+    left, bottom, _, top = boxes(first)
+    _, last_bottom, right, _ = boxes(last)
     word_end = first + len(raw[first - start:].split(maxsplit=1)[0]) - 1
-    word_right = textpage.get_charbox(word_end, loose=True)[2]
-    cells = _split_cells(textpage, raw, start, top - bottom, right - left)
+    word_right = boxes(word_end)[2]
+    cells = _split_cells(boxes, raw, start, top - bottom, right - left)
     weight = pdfium_c.FPDFText_GetFontWeight(textpage.raw, first)
     return _PdfLine(
         text=clean_line(raw),
@@ -173,7 +247,7 @@ def _measured_line(textpage: PdfTextPage, raw: str, start: int) -> _PdfLine:
     )
 
 
-def _split_cells(textpage: PdfTextPage, raw: str, start: int, height: float, width: float) -> tuple[str, ...]:
+def _split_cells(boxes: _Boxes, raw: str, start: int, height: float, width: float) -> tuple[str, ...]:
     """Split a line at wide horizontal gaps (table columns); () for ordinary lines."""
     # Measuring every space costs three PDFium calls; only lines much wider
     # than their characters explain can hold a column gap, so test that first.
@@ -184,10 +258,7 @@ def _split_cells(textpage: PdfTextPage, raw: str, start: int, height: float, wid
         before, after = start + match.start() - 1, start + match.end()
         if match.start() == 0 or match.end() >= len(raw):
             continue
-        gap = (
-            textpage.get_charbox(after, loose=True)[0]
-            - textpage.get_charbox(before, loose=True)[2]
-        )
+        gap = boxes(after)[0] - boxes(before)[2]
         gaps.append((gap, match.start(), match.end()))
     cuts = [(cut_start, cut_end) for gap, cut_start, cut_end in gaps if gap > _CELL_GAP * height]
     if not cuts:
