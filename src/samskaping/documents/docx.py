@@ -55,17 +55,34 @@ def read(path: Path) -> list[TextUnit]:
         body = document.element.body
         notes = _note_roots(document)
     except Exception as exc:  # python-docx, zipfile, zlib and lxml raise many types for a damaged file
-        reason = (str(exc).splitlines()[0] if str(exc) else type(exc).__name__).replace(str(path), "the file")
-        if type(exc).__name__ == "PackageNotFoundError":
-            reason = "not a ZIP/Office Open XML package"
         raise DocumentError(
-            f"{path}: not a valid Word file ({reason}); open it in Word and save it again as .docx"
+            f"{path}: not a valid Word file ({_damage(exc, path)}); open it in Word and save it again as .docx"
         ) from exc
     reader = _Reader(styles)
     units = list(reader.blocks(body, in_cell=False))
     for root in notes:
         units.extend(reader.notes(root))
     return units
+
+
+def _damage(exc: Exception, path: Path) -> str:
+    """What is wrong with a DOCX package that cannot be opened, in plain words."""
+    import zipfile
+    import zlib
+
+    from lxml import etree
+
+    name = type(exc).__name__
+    if name == "PackageNotFoundError" or isinstance(exc, zipfile.BadZipFile) and "not a zip" in str(exc).lower():
+        return "not a ZIP/Office Open XML package"
+    if isinstance(exc, zlib.error | zipfile.BadZipFile | EOFError):
+        return "its ZIP archive is damaged"
+    if isinstance(exc, etree.XMLSyntaxError):
+        return "the XML inside it is broken or cut short"
+    if isinstance(exc, KeyError):
+        return "a part of the package is missing"
+    first = str(exc).splitlines()[0] if str(exc) else name
+    return first.replace(f"'{path}'", "the file").replace(str(path), "the file")
 
 
 def _note_roots(document: Any) -> list[Any]:

@@ -9,6 +9,7 @@ Navigation, scripts, page headers and footers are dropped.
 
 from __future__ import annotations
 
+import codecs
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -40,8 +41,18 @@ def decode_html(data: bytes) -> tuple[str, str]:
             encoding = webencodings.lookup("utf-8")
         except UnicodeDecodeError:
             encoding = webencodings.lookup(FALLBACK_ENCODING)
-    text, used = webencodings.decode(data, encoding, errors="replace")  # a BOM overrides the declaration
+    # a BOM overrides the declaration; windows-1252 as WHATWG defines it maps the five bytes that Python's
+    # cp1252 leaves undefined (0x81, 0x8D, 0x8F, 0x90, 0x9D) to C1 controls, which the line rules then drop
+    codecs.register_error("whatwg-c1", _c1_for_undefined)
+    text, used = webencodings.decode(data, encoding, errors="whatwg-c1" if encoding.name == "windows-1252" else "replace")
     return text, used.name
+
+
+def _c1_for_undefined(error: UnicodeError) -> tuple[str, int]:
+    """Decode bytes that cp1252 leaves undefined as the C1 control of the same number (WHATWG's windows-1252)."""
+    if not isinstance(error, UnicodeDecodeError):
+        raise error
+    return error.object[error.start:error.end].decode("latin-1"), error.end
 
 _HTML_DROP = ("script", "style", "noscript", "template", "nav", "header", "footer", "iframe", "svg")
 _HTML_BLOCKS = frozenset(

@@ -37,6 +37,9 @@ PDFIUM_LINE_HYPHEN = re.compile("[\ufffe\x02]")
 INVISIBLE = re.compile("[\u00ad\u200b\u200c\u200d\u2060\ufeff]")
 # C0 and C1 control characters (C1 reaches text through mislabelled latin-1 pages and old files).
 CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+# C1 controls (less NEL, a line break) and DEL show as nothing: dropped, where C0 controls
+# (vertical tab, form feed, unit separators) separate words and become a space.
+INVISIBLE_CONTROL = re.compile(r"[\x7f-\x84\x86-\x9f]")
 SPACES = re.compile(r"\s+")
 BULLET = re.compile(
     r"^(?:[•◦▪▫■□●○‣⁃∙·\-–—*+➢➤►✓✔\uf0a7\uf0b7\uf076\uf0d8\uf0fc]"
@@ -68,7 +71,7 @@ def normalise(text: str, keep_line_break_hyphen: bool = False) -> str:
     :func:`join_lines` needs to see.
     """
     broken = keep_line_break_hyphen and text.rstrip().endswith("\u00ad")
-    text = unicodedata.normalize("NFKC", INVISIBLE.sub("", text))
+    text = unicodedata.normalize("NFKC", INVISIBLE_CONTROL.sub("", INVISIBLE.sub("", text)))
     text = SPACES.sub(" ", CONTROL.sub(" ", text)).strip()
     return text + "\u00ad" if broken and text else text
 

@@ -89,6 +89,9 @@ def read(path: Path) -> list[TextUnit]:
             raise DocumentError(
                 f"{path}: PDF is password-protected; save an unprotected copy and try again"
             ) from exc
+        if exc.err_code == pdfium_c.FPDF_ERR_SUCCESS:  # PDFium found no error, only no page tree it could use
+            raise DocumentError(f"{path}: the PDF has no pages (its page tree is empty or broken); "
+                                "open it in a PDF reader and save or print it to a new PDF") from exc
         raise DocumentError(
             f"{path}: not a readable PDF ({exc}); check that the file is complete, "
             "or open it in a PDF reader and save it again"
