@@ -112,15 +112,19 @@ def _text_columns(frame: pd.DataFrame) -> list[str]:
 
 
 def _fit_for_excel(frame: pd.DataFrame, file: str) -> pd.DataFrame:
-    """Drop characters XLSX cannot hold and cut cells over Excel's limit (warning names file, row, column)."""
+    """Drop characters XLSX cannot hold and cut cells over Excel's limit (warning names file, row, column, document)."""
     frame = frame.copy()
+    frame.columns = [str(c).translate(_EXCEL_ILLEGAL)[:EXCEL_MAX_CELL] for c in frame.columns]
     for column in _text_columns(frame):
         values = frame[column]
         mask = values.map(lambda v: isinstance(v, str))
         cleaned = values[mask].map(lambda v: v.translate(_EXCEL_ILLEGAL))
         for index in cleaned.index[cleaned.str.len() > EXCEL_MAX_CELL]:
-            log.warning("%s, row %d, column '%s': %d characters, cut to Excel's limit of %d",
-                        file, int(frame.index.get_loc(index)) + 2, column, len(cleaned[index]), EXCEL_MAX_CELL)
+            row = int(frame.index.get_loc(index))
+            where = f" ({frame['document'].iat[row]})" if "document" in frame.columns and column != "document" else ""
+            log.warning("%s, row %d%s, column '%s': %d characters, cut to Excel's limit of %d; "
+                        "the whole text is in the csv/jsonl/parquet formats",
+                        file, row + 2, where, column, len(cleaned[index]), EXCEL_MAX_CELL)
             cleaned[index] = cleaned[index][:EXCEL_MAX_CELL]
         frame.loc[mask, column] = cleaned
     return frame
@@ -130,6 +134,8 @@ def _write_csv(frame: pd.DataFrame, path: Path) -> None:
     frame = frame.copy()
     for column in _text_columns(frame):
         frame[column] = frame[column].map(lambda v: escape_formula(v) if isinstance(v, str) else v)
+    # the header is a row of cells too (input tables bring their own column names)
+    frame.columns = [escape_formula(str(c)) for c in frame.columns]
     frame.to_csv(path, index=False, encoding="utf-8-sig")  # BOM: Excel shows æ, ø, å
 
 
@@ -144,7 +150,7 @@ def _write_xlsx(frame: pd.DataFrame, path: Path, sheet: str) -> None:
     ws.append([str(c) for c in frame.columns])
     for row in frame.itertuples(index=False):
         ws.append([None if _missing(v) else (v.item() if hasattr(v, "item") else v) for v in row])
-    for cells in ws.iter_rows(min_row=2):
+    for cells in ws.iter_rows(min_row=1):  # the header too: input tables bring their own column names
         for cell in cells:
             if isinstance(cell.value, str) and cell.data_type == "f":
                 cell.data_type = "s"  # text that looks like a formula stays text
@@ -191,6 +197,7 @@ def read_table(path: Path, fmt: str) -> pd.DataFrame:
     try:
         if fmt == "csv":
             frame = pd.read_csv(path, encoding="utf-8-sig", dtype=str, keep_default_na=False)
+            frame.columns = [unescape_formula(str(c)) for c in frame.columns]
             for column in frame.columns:
                 frame[column] = frame[column].map(unescape_formula)
             frame = _numbers_back(frame)
@@ -319,7 +326,18 @@ def read_state(folder: Path) -> tuple[pd.DataFrame, dict[str, Any]] | None:
     state = folder / STATE_DIR
     if not (state / STATE_SENTENCES).is_file() or not (state / STATE_RUN).is_file():
         return None
-    return pd.read_parquet(state / STATE_SENTENCES), json.loads((state / STATE_RUN).read_text(encoding="utf-8"))
+    try:
+        run = json.loads((state / STATE_RUN).read_text(encoding="utf-8"))
+        if not isinstance(run, dict):
+            raise ValueError("not a JSON object")
+        sentences = pd.read_parquet(state / STATE_SENTENCES)
+    except (ValueError, OSError, UnicodeDecodeError) as exc:  # pyarrow's errors are ValueErrors (ArrowInvalid)
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise SamskapingError(
+            f"--resume: the saved state in {state} is damaged ({first}); run again without --resume "
+            "(the folder's results are then replaced), or with another --output"
+        ) from exc
+    return sentences, run
 
 
 def clear_outputs(folder: Path) -> list[str]:

@@ -104,9 +104,12 @@ def read_input(path: Path) -> pd.DataFrame:
         frame, _ = read_table(path)  # cells cleaned like document text
         if "text" not in frame.columns:
             raise DataError(f"{path}: no 'text' column; found: {', '.join(frame.columns)}")
+        empty = int((frame["text"] == "").sum())
         frame = frame[frame["text"] != ""].reset_index(drop=True)
         if frame.empty:
             raise DataError(f"{path}: the 'text' column is empty")
+        if empty:
+            log.info("%s: %d row(s) with an empty 'text' cell left out", path, empty)
         label_like = [c for c in frame.columns if c in LABEL_SETS or c.startswith(tuple(f"{ls}_" for ls in LABEL_SETS))]
         reserved = [c for c in ("document", "page", "sentence_index", "unit", "heading") if c in frame.columns]
         frame = frame.rename(columns={c: f"input_{c}" for c in label_like + reserved})
@@ -152,9 +155,12 @@ def probability_frame(label_sets: Sequence[str], probs: dict[str, np.ndarray]) -
 
 def _reason(path: Path, exc: BaseException) -> str:
     """One plain line for a failed input, without repeating the path."""
+    lines = str(exc).strip().splitlines()
+    first = lines[0] if lines else ""
     if isinstance(exc, SamskapingError):
-        return str(exc).removeprefix(f"{path}: ").removeprefix(f"{path}, ")
-    first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        one_line = "; ".join(line.strip() for line in lines)  # one failure, one line
+        return one_line.removeprefix(f"{path}: ").removeprefix(f"{path}, ").replace(str(path), "the file")
+    first = first.replace(str(path), "the file")
     return (f"could not be read ({type(exc).__name__}{': ' + first if first else ''}); "
             "check that it opens in its usual program, save it again, or report the file to the samskaping developers")
 
@@ -179,9 +185,19 @@ def _start_folder(out: Path, fmt: str, resume: bool, identity: dict[str, Any]) -
     Raises:
         SamskapingError: resuming a folder without state, or with another model or format.
     """
-    out.mkdir(parents=True, exist_ok=True)
-    state = outputs.read_state(out)
+    import os
+
+    if out.exists() and not out.is_dir():
+        raise SamskapingError(f"--output {out} is a file; give a folder (it is created if needed)")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe = out / f".samskaping-write-test-{os.getpid()}"
+        probe.touch()
+        probe.unlink()
+    except OSError as exc:
+        raise SamskapingError(f"--output {out}: cannot write there ({exc.strerror or exc}); choose another folder") from exc
     if resume:
+        state = outputs.read_state(out)  # a damaged state is refused with what to do
         if state is None:
             if any(outputs.table_path(out, outputs.SENTENCES, f).is_file() for f in FORMATS):
                 raise SamskapingError(

@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,6 +34,8 @@ from samskaping.labels import LABEL_SETS, NONE, suggest_label
 log = logging.getLogger(__name__)
 
 TABLE_SUFFIXES = frozenset({".csv", ".jsonl", ".xlsx"})
+# How XLSX stores a character XML cannot hold (a control character): «_x000B_».
+_XLSX_ESCAPE = re.compile(r"_x([0-9A-Fa-f]{4})_")
 SPLITS = ("train", "validation", "test")
 LANGUAGES = ("nb", "nn")
 REQUIRED_COLUMNS = ("text", "conception", "factor", "polarity")
@@ -66,13 +69,30 @@ class LabelledData:
         return dataset_digest(self.frame)
 
 
-def csv_delimiter(path: Path) -> str:
+def text_encoding(path: Path) -> str:
+    """The encoding of a CSV or JSONL file: UTF-8 (with or without a byte-order mark), or UTF-16/32 with one.
+
+    Excel's «Unicode text» and some exporters write UTF-16 with a byte-order
+    mark; without a mark the file is taken as UTF-8.
+    """
+    import codecs
+
+    with path.open("rb") as handle:
+        head = handle.read(4)
+    for bom, encoding in ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"),
+                          (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16")):
+        if head.startswith(bom):
+            return encoding
+    return "utf-8-sig"
+
+
+def csv_delimiter(path: Path, encoding: str = "utf-8-sig") -> str:
     """Comma, semicolon or tab, read off the header line.
 
     Norwegian Excel saves «CSV UTF-8» with semicolons. Only the header is
     looked at: a one-column file, or sentences full of commas, must not fool it.
     """
-    with path.open(encoding="utf-8-sig", newline="") as handle:
+    with path.open(encoding=encoding, newline="") as handle:
         header = handle.readline()
     counts = {sep: header.count(sep) for sep in (",", ";", "\t")}
     best = max(counts, key=counts.__getitem__)
@@ -88,6 +108,9 @@ def read_table(path: Path) -> tuple[pd.DataFrame, int]:
 
     Every cell is cleaned like document text (:func:`~samskaping.documents.lines.clean_cell`),
     so NFC and NFD copies of a file, or one with soft hyphens, read the same.
+    CSV and JSONL are UTF-8 with or without a byte-order mark, or UTF-16/32
+    with one; JSONL values that are not strings keep their JSON spelling
+    (``true``, ``{"a": 1}``); XLSX escapes of characters (``_x000B_``) are decoded.
 
     Raises:
         DataError: missing file, unsupported suffix, or unreadable content.
@@ -97,13 +120,15 @@ def read_table(path: Path) -> tuple[pd.DataFrame, int]:
     suffix = path.suffix.lower()
     try:
         if suffix == ".csv":
-            frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig", sep=csv_delimiter(path))
+            encoding = text_encoding(path)
+            frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding=encoding, sep=csv_delimiter(path, encoding))
             offset = 2
         elif suffix == ".jsonl":
             frame = _read_jsonl(path)
             offset = 1
         elif suffix == ".xlsx":
             frame = pd.read_excel(path, dtype=str, keep_default_na=False)
+            frame = frame.map(lambda v: _XLSX_ESCAPE.sub(lambda m: chr(int(m.group(1), 16)), v) if isinstance(v, str) else v)
             offset = 2
         else:
             allowed = ", ".join(sorted(TABLE_SUFFIXES))
@@ -111,9 +136,15 @@ def read_table(path: Path) -> tuple[pd.DataFrame, int]:
     except DataError:
         raise
     except UnicodeDecodeError as exc:
-        raise DataError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start}); in Excel save as 'CSV UTF-8', or use XLSX") from exc
+        fix = "in Excel save as 'CSV UTF-8', or use XLSX" if suffix == ".csv" else "save it as UTF-8"
+        raise DataError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start}); {fix}") from exc
     except (ValueError, OSError) as exc:
-        raise DataError(f"{path}: cannot be read as {suffix[1:].upper()}: {exc}") from exc
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise DataError(f"{path}: cannot be read as {suffix[1:].upper()}: {first.replace(str(path), 'the file')}") from exc
+    except Exception as exc:  # openpyxl and zipfile raise their own types for a damaged workbook
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise DataError(f"{path}: cannot be read as {suffix[1:].upper()} ({type(exc).__name__}: "
+                        f"{first.replace(str(path), 'the file')}); open it in its program and save it again") from exc
     frame = frame.fillna("")
     for column in frame.columns:
         # cleaned like document text: NFC, no soft hyphens or zero-width or control characters
@@ -129,7 +160,7 @@ def _read_jsonl(path: Path) -> pd.DataFrame:
         DataError: a line that is not a JSON object, named by its line number.
     """
     rows = []
-    for number, line in enumerate(path.read_text(encoding="utf-8-sig").splitlines(), start=1):
+    for number, line in enumerate(path.read_text(encoding=text_encoding(path)).splitlines(), start=1):
         if not line.strip():
             continue
         try:
@@ -138,7 +169,9 @@ def _read_jsonl(path: Path) -> pd.DataFrame:
             raise DataError(f"{path}, line {number}: not valid JSON ({exc.msg} at column {exc.colno}); one object per line") from exc
         if not isinstance(row, dict):
             raise DataError(f"{path}, line {number}: expected a JSON object such as {{\"text\": ...}}, got {type(row).__name__}")
-        rows.append(row)
+        # a value that is not a string keeps its JSON spelling: true, 7, {"a": 1} (not Python's True, {'a': 1})
+        rows.append({key: value if value is None or isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+                     for key, value in row.items()})
     return pd.DataFrame(rows, dtype=object)
 
 
