@@ -22,7 +22,9 @@ safe to open in Excel and LibreOffice:
   text, unchanged (the OWASP advice on CSV injection);
 - characters that XLSX cannot hold (C0 controls) are dropped, and a cell over
   Excel's 32,767-character limit is cut, with a warning naming the row;
-- XLSX sheets have a frozen header row, filters and column widths fitted to the content.
+- XLSX sheets have a frozen header row, filters and column widths fitted to the content;
+- CSV is UTF-8 with a byte-order mark and CRLF line ends (RFC 4180), so that a cell holding a
+  line break is always quoted and never splits its row.
 """
 
 from __future__ import annotations
@@ -136,7 +138,9 @@ def _write_csv(frame: pd.DataFrame, path: Path) -> None:
         frame[column] = frame[column].map(lambda v: escape_formula(v) if isinstance(v, str) else v)
     # the header is a row of cells too (input tables bring their own column names)
     frame.columns = [escape_formula(str(c)) for c in frame.columns]
-    frame.to_csv(path, index=False, encoding="utf-8-sig")  # BOM: Excel shows æ, ø, å
+    # BOM: Excel shows æ, ø, å. CRLF line ends (RFC 4180): Python's csv quotes a cell holding a line-end
+    # character only if it is part of the line terminator, so with "\n" a cell with a bare CR would split its row
+    frame.to_csv(path, index=False, encoding="utf-8-sig", lineterminator="\r\n")
 
 
 def _write_xlsx(frame: pd.DataFrame, path: Path, sheet: str) -> None:
@@ -206,7 +210,9 @@ def read_table(path: Path, fmt: str) -> pd.DataFrame:
         elif fmt == "parquet":
             frame = pd.read_parquet(path)
         elif fmt == "xlsx":
-            frame = pd.read_excel(path)  # cells keep the types they were written with
+            # cells keep the types they were written with: a text cell «0301» stays text (pandas' own
+            # inference would make it 301.0); columns of numbers become numeric again
+            frame = pd.read_excel(path, dtype=object).infer_objects()
         else:
             raise SamskapingError(f"unknown output format {fmt!r}; allowed: {', '.join(FORMATS)}")
     except SamskapingError:
