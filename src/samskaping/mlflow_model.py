@@ -29,6 +29,8 @@ PACKAGE_DIR = Path(__file__).resolve().parent
 BASE_REQUIREMENTS = ("mlflow", "numpy", "pandas", "pydantic", "pyyaml", "safetensors", "scikit-learn")
 TORCH_REQUIREMENTS = ("torch", "transformers", "tokenizers")
 INPUT_EXAMPLE_TEXT = "Kommunen skal utvikle tjenestene sammen med brukerne."
+# params={"output": RAW_OUTPUT}: the raw probabilities of predict.raw_frame instead of labels (samskaping.spark)
+RAW_OUTPUT = "raw"
 
 
 def requirements(kind: str) -> list[str]:
@@ -48,7 +50,7 @@ def save_pyfunc(model_dir: Path, target: Path) -> None:
     import mlflow
     import pandas as pd
     from mlflow.models import ModelSignature
-    from mlflow.types import ColSpec, Schema
+    from mlflow.types import ColSpec, ParamSchema, ParamSpec, Schema
 
     kind = json.loads((model_dir / "samskaping-model.json").read_text(encoding="utf-8"))["kind"]
     mlflow.pyfunc.save_model(
@@ -56,7 +58,11 @@ def save_pyfunc(model_dir: Path, target: Path) -> None:
         python_model=str(PYFUNC_CODE),
         artifacts={MODEL_DIR_KEY: str(model_dir)},
         code_paths=[str(PACKAGE_DIR)],
-        signature=ModelSignature(inputs=Schema([ColSpec("string", "text")])),
+        # context: the lead-in of a list item (predict.py passes it; models with use_context read it)
+        signature=ModelSignature(
+            inputs=Schema([ColSpec("string", "text"), ColSpec("string", "context", required=False)]),
+            params=ParamSchema([ParamSpec("output", "string", "labels")]),
+        ),
         input_example=pd.DataFrame({"text": [INPUT_EXAMPLE_TEXT]}),
         pip_requirements=requirements(kind),
     )

@@ -6,9 +6,12 @@ pickled, so loading a model runs only this file and the samskaping package
 logged beside it (``code/samskaping``). The samskaping model folder itself is
 the artifact ``model_dir`` (safetensors and JSON).
 
-``mlflow.pyfunc.load_model(uri).predict(DataFrame with a text column)``
+``mlflow.pyfunc.load_model(uri).predict(DataFrame with a text column)`` (and
+optionally ``context``, the lead-in of a list item, as ``predict.py`` passes it)
 returns the same table as ``predict.py``: per label set the label, its
-probability and one probability column per class.
+probability and one probability column per class. With ``params={"output":
+"raw"}`` it returns the raw probabilities instead, for a caller that decides
+labels over many batches together (``samskaping.spark``).
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import pandas as pd
 from mlflow.models import set_model
 
 MODEL_DIR_KEY = "model_dir"
+RAW_OUTPUT = "raw"  # params={"output": "raw"}: predict.raw_frame's probabilities (samskaping.spark decides itself)
 
 
 class SamskapingModel(mlflow.pyfunc.PythonModel):
@@ -37,7 +41,13 @@ class SamskapingModel(mlflow.pyfunc.PythonModel):
 
         if "text" not in model_input.columns:
             raise ValueError(f"input needs a 'text' column; got {list(model_input.columns)}")
-        return classify_frame(self.classifier, model_input["text"].astype(str).tolist())
+        texts = model_input["text"].astype(str).tolist()
+        contexts = model_input["context"].fillna("").astype(str).tolist() if "context" in model_input.columns else None
+        if (params or {}).get("output") == RAW_OUTPUT:
+            from samskaping.predict import raw_frame
+
+            return raw_frame(self.classifier, texts, contexts=contexts)
+        return classify_frame(self.classifier, texts, contexts=contexts)
 
 
 set_model(SamskapingModel())
