@@ -196,7 +196,7 @@ def read_table(path: Path, fmt: str) -> pd.DataFrame:
     Raises:
         SamskapingError: missing or unreadable file.
     """
-    if not path.is_file():
+    if not (path.is_file() or (fmt == "parquet" and path.is_dir())):  # a folder: the Parquet dataset of samskaping.spark
         raise SamskapingError(f"{path}: file not found; rerun predict.py with --output {path.parent}")
     try:
         if fmt == "csv":
@@ -209,6 +209,11 @@ def read_table(path: Path, fmt: str) -> pd.DataFrame:
             frame = pd.read_json(path, lines=True, dtype=False)
         elif fmt == "parquet":
             frame = pd.read_parquet(path)
+            # a dataset of samskaping.spark: its partition column (document) back in front, as text
+            partitions = [c for c in frame.columns if isinstance(frame[c].dtype, pd.CategoricalDtype)]
+            frame = frame[partitions + [c for c in frame.columns if c not in partitions]]
+            for column in partitions:
+                frame[column] = frame[column].astype(str)
         elif fmt == "xlsx":
             # cells keep the types they were written with: a text cell «0301» stays text (pandas' own
             # inference would make it 301.0); columns of numbers become numeric again
@@ -304,7 +309,10 @@ def read_output(output_dir: str | Path) -> OutputFolder:
     folder = Path(output_dir)
     summary = read_summary(folder)
     fmt = table_format(folder, summary)
-    sentences = read_table(table_path(folder, SENTENCES, fmt), fmt)
+    sentences_fmt = summary.get("sentences_format", fmt)  # samskaping.spark: sentences.parquet beside documents.<fmt>
+    if sentences_fmt not in FORMATS:
+        raise SamskapingError(f"{folder / SUMMARY}: unknown sentences_format {sentences_fmt!r}; expected one of {', '.join(FORMATS)}")
+    sentences = read_table(table_path(folder, SENTENCES, sentences_fmt), sentences_fmt)
     documents = read_table(table_path(folder, DOCUMENTS, fmt), fmt)
     for frame, name in ((sentences, SENTENCES), (documents, DOCUMENTS)):
         if "document" not in frame.columns:
