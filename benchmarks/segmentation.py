@@ -3,7 +3,10 @@
 Gold corpus: ``benchmarks/segmentation/nb.jsonl`` (bokmål) and ``nn.jsonl``
 (nynorsk), written for the project in the style of plans, reports, news and
 blogs; each line is ``{"genre", "sentences": [...]}`` and the paragraph is the
-sentences joined by one space. A boundary is the position (counted in
+sentences joined by one space. The segmentation rules were tuned while looking
+at that corpus, so its figures flatter them; ``heldout-nb.jsonl`` and
+``heldout-nn.jsonl`` were written afterwards and scored once before any rule
+was changed for them (``--corpus heldout``), which is the fairer figure. A boundary is the position (counted in
 non-space characters, so that peers that change spacing are scored alike) where
 a sentence other than the first begins; precision, recall and F1 are over
 all boundaries of a language (micro-averaged), and per genre.
@@ -19,7 +22,7 @@ Peers, each run as its documentation says:
 
 Run::
 
-    python benchmarks/segmentation.py [--out benchmarks/results/segmentation.json]
+    python benchmarks/segmentation.py [--corpus main|heldout] [--out FILE.json]
 
 It prints a table per language (overall and per genre), our errors grouped by
 kind with examples, and writes the figures as JSON.
@@ -190,15 +193,21 @@ def evaluate(rows: list[dict], splitter: Splitter, keep_errors: bool = False) ->
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=HERE / "results" / "segmentation.json")
+    parser.add_argument("--out", type=Path, default=None,
+                        help="default: benchmarks/results/segmentation.json (heldout: segmentation-heldout.json)")
     parser.add_argument("--examples", type=int, default=3, help="examples printed per error kind")
+    parser.add_argument("--corpus", choices=("main", "heldout"), default="main",
+                        help="main: nb/nn.jsonl (the rules were tuned on it); heldout: heldout-nb/nn.jsonl")
     args = parser.parse_args(argv)
 
+    if args.out is None:
+        args.out = HERE / "results" / ("segmentation.json" if args.corpus == "main" else "segmentation-heldout.json")
     punkt_splitter, punkt_note = punkt_peer()
     report: dict = {"machine": {"python": platform.python_version(), "processor": platform.processor() or platform.machine()},
-                    "punkt": punkt_note, "languages": {}}
+                    "corpus": args.corpus, "punkt": punkt_note, "languages": {}}
     for language, name in LANGUAGES.items():
-        rows = [json.loads(line) for line in (CORPUS / f"{language}.jsonl").read_text(encoding="utf-8").splitlines() if line.strip()]
+        name_of_file = f"{language}.jsonl" if args.corpus == "main" else f"heldout-{language}.jsonl"
+        rows = [json.loads(line) for line in (CORPUS / name_of_file).read_text(encoding="utf-8").splitlines() if line.strip()]
         peers: dict[str, Splitter] = {
             "samskaping": ours(),
             "sentence-splitter (no)": sentence_splitter_peer(language),
@@ -210,10 +219,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         report["languages"][language] = {"name": name, "paragraphs": len(rows),
                                          "sentences": sum(len(r["sentences"]) for r in rows), "results": results}
         _print_language(language, name, rows, results, args.examples)
-    if punkt_splitter is None:
-        print(f"\nPunkt: {punkt_note}")
-    else:
-        print(f"\nPunkt: {punkt_note}")
+    print(f"\nPunkt: {punkt_note}")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
     print(f"\nwritten: {args.out}")
