@@ -112,7 +112,7 @@ def punkt_peer() -> tuple[Splitter | None, str]:
         import nltk
 
         try:
-            tokenizer = nltk.data.load("tokenizers/punkt_tab/norwegian/")  # noqa: F841 - only checks presence
+            tokenizer = nltk.data.load("tokenizers/punkt_tab/norwegian/")
             return (lambda text: nltk.sent_tokenize(text, language="norwegian")), "NLTK Punkt, norwegian (punkt_tab)"
         except LookupError:
             nltk_note = "NLTK is installed but its Norwegian punkt_tab data is not (a download from NLTK's data server)"

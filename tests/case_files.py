@@ -65,7 +65,6 @@ def rotated_pdf(path: Path, pages: Sequence[Sequence[str]], rotations: Sequence[
     """A PDF whose pages are drawn upright with fpdf2, then turned with pypdf's ``Page.rotate``."""
     import pypdf
     from fpdf import FPDF
-
     from plan_files import dejavu_font_path
 
     pdf = FPDF()
@@ -94,7 +93,6 @@ def landscape_pdf(path: Path, lines: Sequence[str], angle: int) -> Path:
     """
     import pypdf
     from fpdf import FPDF
-
     from plan_files import dejavu_font_path
 
     pdf = FPDF()

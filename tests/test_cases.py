@@ -15,11 +15,9 @@ outputs written.
 
 from __future__ import annotations
 
-import io
 import json
 import logging
 import os
-import shutil
 import subprocess
 import sys
 import unicodedata
@@ -27,7 +25,6 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-
 from case_files import (
     block_sdt,
     complex_field,
@@ -57,6 +54,7 @@ from case_files import (
     write_docx,
 )
 from conftest import small_frame, write_jsonl
+
 from samskaping import outputs
 from samskaping.errors import DocumentError, SamskapingError
 
@@ -110,7 +108,7 @@ def run_predict(model_dir: Path, inputs: list[Path], out: Path, *extra: str,
     return subprocess.run(
         [sys.executable, str(ROOT / "predict.py"), "--model", str(model_dir), *map(str, inputs),
          "--output", str(out), *extra],
-        capture_output=True, text=True, timeout=600, env=env,
+        capture_output=True, text=True, timeout=600, env=env, check=False,
     )
 
 
@@ -278,7 +276,7 @@ def _own_inputs(folder: Path) -> dict[str, Path]:
         "skadet-zip.docx": damaged_zip_docx(docx_bytes(p(r("Heller ikke dette blir lest. " * 20)))),
         "latin1.html": b'<html><head><meta charset="iso-8859-1"></head><body><p>Bygda \x96 og byen \x93samskaper\x94'
                        b' for \x80 5 mill. i \xe5r.</p></body></html>',
-        "kontroll.csv": "id;text\n1;\"Kommunen vil\x0bsamskape\x07 med\x1b[31m alle.\"\n".encode("utf-8"),
+        "kontroll.csv": b"id;text\n1;\"Kommunen vil\x0bsamskape\x07 med\x1b[31m alle.\"\n",
         "formel.csv": '\ufefftext,=kolonne\n"=1+2 er ikke en formel.",a\n"+47 er landkoden.",b\n"-bidra til samskaping",c\n'
                       '"@kommunen deler nyheter.",d\n"\t=SUM(A1) med tabulator.",e\n'.encode("utf-8"),
         "skadet.xlsx": b"PK\x03\x04 not really a workbook",
@@ -396,7 +394,7 @@ def test_exit_status_3_for_an_internal_error_and_130_for_ctrl_c(model_dir: Path,
     run = subprocess.run(
         [sys.executable, "-c", _CRASH.format(exc=exc, message="a bug"), "--model", str(model_dir), str(control),
          "--output", str(tmp_path / "o")],
-        capture_output=True, text=True, timeout=300, env=env,
+        capture_output=True, text=True, timeout=300, env=env, check=False,
     )
     assert run.returncode == status, run.stderr
     assert words in run.stderr
@@ -438,7 +436,7 @@ def test_run_command_statuses(capsys: pytest.CaptureFixture[str], tmp_path: Path
 def test_an_unexpected_exception_of_one_reader_is_that_files_failure(model, control: Path, tmp_path: Path,
                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     """A table reader (or any reader) raising something unexpected fails that file only, in one line."""
-    import samskaping.predict as predict
+    from samskaping import predict
 
     table = tmp_path / "t.csv"
     table.write_text("text\nKommunen vil samskape.\n", encoding="utf-8")
@@ -522,8 +520,8 @@ def test_pdf_rotated_page_comes_out_in_reading_order(tmp_path: Path, angle: int)
     turned = read_sentences(rotated_pdf(tmp_path / "turned.pdf", PAGES, [0, angle, 0]))
     assert [s.text for s in turned] == upright
     assert [s.text for s in turned if s.page == 2] == [
-        "Om kultur: det første avsnittet handler om samskaping med innbyggerne i hele kommunen og om hvordan vi "
-        "skal arbeide sammen om kultur fram mot 2032.",
+        ("Om kultur: det første avsnittet handler om samskaping med innbyggerne i hele kommunen og om hvordan vi "
+         "skal arbeide sammen om kultur fram mot 2032."),
         "Det andre avsnittet om kultur beskriver frivilligheten.",
         "Til slutt: kultur er en del av folkehelsearbeidet.",
     ]
@@ -539,8 +537,9 @@ def test_pdf_landscape_page_drawn_sideways_reads_in_order(tmp_path: Path, angle:
     sentences = [s.text for s in read_sentences(landscape_pdf(tmp_path / "l.pdf", lines, angle))]
     assert " ".join(sentences) == " ".join(lines)  # every line, in order, none twice
     assert sentences[-3:] == [
-        "Tabell over tiltak i planperioden Tiltaket om møteplasser gjelder alle bydelene og skal være på plass "
-        "innen utgangen av 2026.",  # (the table title has the body's font, so it is not told apart as a heading)
+        # the table title has the body's font, so it is not told apart as a heading
+        ("Tabell over tiltak i planperioden Tiltaket om møteplasser gjelder alle bydelene og skal være på plass "
+         "innen utgangen av 2026."),
         "Det neste tiltaket gjelder frivilligheten.",
         "Det siste tiltaket gjelder ungdommen.",
     ]
@@ -627,8 +626,8 @@ def test_damaged_docx_is_one_line(tmp_path: Path, damage, words: str) -> None:
 @pytest.mark.parametrize(("data", "expected"), [
     (b'<html><head><meta charset="iso-8859-1"></head><body><p>Bygda \x96 og \x93byen\x94 f\xe5r \x80 5.</p></body></html>',
      "Bygda – og “byen” får € 5."),
-    (b'<html><head><meta http-equiv="Content-Type" content="text/html; charset=us-ascii"></head>'
-     b'<body><p>Planen \x96 vedtatt p\xe5 m\xf8tet.</p></body></html>', "Planen – vedtatt på møtet."),
+    ((b'<html><head><meta http-equiv="Content-Type" content="text/html; charset=us-ascii"></head>'
+      b'<body><p>Planen \x96 vedtatt p\xe5 m\xf8tet.</p></body></html>'), "Planen – vedtatt på møtet."),
     (b'<?xml version="1.0" encoding="latin1"?><html><body><p>Sj\xf8en \x96 og havet.</p></body></html>',
      "Sjøen – og havet."),
     (b'<html><body><p>Uten erkl\xe6ring \x96 som nettlesere.</p></body></html>', "Uten erklæring – som nettlesere."),
