@@ -679,6 +679,23 @@ def test_tables_cleaned_like_documents(tmp_path: Path) -> None:
     assert frame["text"].tolist() == ["Kommunen vil samskape."] and frame["kode"].tolist() == ["0301"]
 
 
+def test_xlsx_codes_keep_the_leading_zeros_excel_shows(tmp_path: Path) -> None:
+    from openpyxl import Workbook
+
+    book = Workbook()
+    sheet = book.active
+    sheet.append(["kommunenummer", "text", "andel", "id"])
+    sheet.append([301, "Oslo vil samskape.", 0.5, "0042"])
+    sheet.append([None, None, None, None])  # a blank row in the middle keeps rows aligned
+    sheet.append([1804, "Bodø vil samskape.", 1, 7])
+    for cell in ("A2", "A4"):
+        sheet[cell].number_format = "0000"
+    sheet["D4"].number_format = "00000"
+    book.save(tmp_path / "koder.xlsx")
+    frame = _read(tmp_path / "koder.xlsx")
+    assert frame[["kommunenummer", "andel", "id"]].to_numpy().tolist() == [["0301", "0.5", "0042"], ["1804", "1", "00007"]]
+
+
 @pytest.mark.parametrize("encoding", ["utf-8-sig", "utf-16", "utf-16-be", "utf-32"])
 def test_csv_and_jsonl_with_a_byte_order_mark(tmp_path: Path, encoding: str) -> None:
     text = "Tromsø vil samskape med næringslivet."

@@ -36,6 +36,8 @@ log = logging.getLogger(__name__)
 TABLE_SUFFIXES = frozenset({".csv", ".jsonl", ".xlsx"})
 # How XLSX stores a character XML cannot hold (a control character): «_x000B_».
 _XLSX_ESCAPE = re.compile(r"_x([0-9A-Fa-f]{4})_")
+# A number format of zeros only («0000»): a whole number shown with leading zeros.
+_ZEROS = re.compile(r"0+")
 SPLITS = ("train", "validation", "test")
 LANGUAGES = ("nb", "nn")
 REQUIRED_COLUMNS = ("text", "conception", "factor", "polarity")
@@ -129,6 +131,7 @@ def read_table(path: Path) -> tuple[pd.DataFrame, int]:
         elif suffix == ".xlsx":
             frame = pd.read_excel(path, dtype=str, keep_default_na=False)
             frame = frame.map(lambda v: _XLSX_ESCAPE.sub(lambda m: chr(int(m.group(1), 16)), v) if isinstance(v, str) else v)
+            frame = _zero_padded_codes(path, frame)
             offset = 2
         else:
             allowed = ", ".join(sorted(TABLE_SUFFIXES))
@@ -151,6 +154,33 @@ def read_table(path: Path) -> tuple[pd.DataFrame, int]:
         frame[column] = frame[column].map(lambda v: "" if v is None else clean_cell(str(v)))
     frame.columns = [clean_cell(str(c)) for c in frame.columns]
     return frame, offset
+
+
+def _zero_padded_codes(path: Path, frame: pd.DataFrame) -> pd.DataFrame:
+    """Whole numbers shown with leading zeros (number format «0000») as the text Excel shows: «0301», not «301».
+
+    Excel keeps a typed «0301» as the number 301 unless the cell is formatted
+    as text or with such a format, which is how municipality numbers and other
+    codes usually sit in spreadsheets. Only when the sheet's header row is the
+    frame's header (so that rows and columns line up) is anything changed.
+    """
+    from openpyxl import load_workbook
+
+    book = load_workbook(path, read_only=True, data_only=True)
+    try:
+        rows = book.worksheets[0].iter_rows(min_row=1, max_row=len(frame) + 1, max_col=frame.shape[1])
+        header = next(rows, ())
+        if [str(getattr(cell, "value", "")) for cell in header] != [str(c) for c in frame.columns]:
+            return frame
+        for i, row in enumerate(rows):
+            for j, cell in enumerate(row):
+                value, style = getattr(cell, "value", None), getattr(cell, "number_format", "") or ""
+                if (isinstance(value, int | float) and not isinstance(value, bool) and _ZEROS.fullmatch(style)
+                        and float(value).is_integer() and value >= 0):
+                    frame.iat[i, j] = str(int(value)).zfill(len(style))
+    finally:
+        book.close()
+    return frame
 
 
 def _read_jsonl(path: Path) -> pd.DataFrame:
