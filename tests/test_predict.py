@@ -162,8 +162,22 @@ def test_resume_skips_finished_documents_and_appends(plans, model, tmp_path):
     after = pd.read_csv(out / "sentences.csv", encoding="utf-8-sig")
     assert second.summary["throughput"]["sentences_classified_this_run"] == len(after) - len(before)
     assert after["document"].value_counts()[str(plans / "a-plan.pdf")] == len(before)  # not classified twice
-    assert after.head(len(before))["conception_score"].tolist() == before["conception_score"].tolist()
     assert second.summary["documents"] == 6 and first.summary["documents"] == 1
+    # the same files as one uninterrupted run (priors are estimated over every sentence of the folder)
+    whole = tmp_path / "whole"
+    classify([plans / "a-plan.pdf", plans], model, whole, progress=False)
+    assert (whole / "sentences.csv").read_bytes() == (out / "sentences.csv").read_bytes()
+
+
+def test_priors_setting_changes_shares_and_is_logged(plans, model, tmp_path):
+    estimated = classify([plans], model, tmp_path / "e", progress=False, priors="estimated").summary
+    uniform = classify([plans], model, tmp_path / "u", progress=False, priors="uniform").summary
+    assert estimated["decision_rules"]["priors"]["setting"] == "estimated"
+    assert uniform["decision_rules"]["priors"]["setting"] == "uniform"
+    shares = estimated["decision_rules"]["priors"]["label_sets"]["conception"]["priors"]
+    assert abs(sum(shares.values()) - 1) < 1e-5  # rounded to 6 decimals
+    assert estimated["decision_rules"]["priors"]["label_sets"]["conception"]["converged"]
+    assert estimated["conception_sentences"] != uniform["conception_sentences"]
 
 
 def test_interrupted_write_keeps_the_previous_file(plans, model, tmp_path, monkeypatch):

@@ -5,19 +5,24 @@ Run from the project root::
     python data/tools/build_dataset.py
 
 What it does, deterministically:
-1. reads every ``data/batches/*.jsonl`` (sentences written for the project,
-   one batch per theme of the label scheme);
-2. drops exact duplicates and, of every near-duplicate pair (character
-   3-5-gram TF-IDF cosine >= 0.85), the later sentence, so that no pair is
-   left in the set at all;
-3. assigns stable ids, the ``source`` note and a seeded 70/15/15 split
+
+1. reads the first-round batches ``b1``–``b6`` and keeps, for every row the
+   shipped file already holds, its id and split (so earlier results stay
+   comparable); rows the first round dropped as near-duplicates stay dropped;
+2. reads the real-style batches ``b07``+ (written for the project in the
+   language of real plans; every row records its ``form``), drops exact
+   duplicates and near-duplicates (character 3-5-gram TF-IDF cosine >= 0.85)
+   of any earlier row, and gives the rest new ids and a seeded 70/15/15 split
    stratified on conception and factor;
+3. applies the label corrections of the audit (``data/audit/corrections.jsonl``:
+   id, the corrected labels, the reason), each checked against the row's text;
 4. writes ``data/samskaping-sentences.jsonl``.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -27,41 +32,103 @@ from samskaping.data import assign_splits, near_duplicates
 ROOT = Path(__file__).resolve().parents[2]
 BATCHES = ROOT / "data" / "batches"
 OUTPUT = ROOT / "data" / "samskaping-sentences.jsonl"
+CORRECTIONS = ROOT / "data" / "audit" / "corrections.jsonl"
 SOURCE = "written for the samskaping project in the style of a kommuneplan; not quoted from any real plan"
-SUBSETS = {
-    "b1": "factor",
-    "b2": "factor",
-    "b3": "factor",
-    "b4": "conception",
-    "b5": "hard_negative",
-    "b6": "plain",
-}
-SEED = 20261126
+FIRST_ROUND = {"b1": "factor", "b2": "factor", "b3": "factor", "b4": "conception", "b5": "hard_negative", "b6": "plain"}
+SEED = 20261129
+# Factor words of the label scheme that real plans use without naming a condition (issue 10's hard negatives).
+FACTOR_WORDS = re.compile(
+    r"tillit|kompetans|ressurs|forankr|på tvers|\brolle|\broll[ae]r|møteplass|møtestad|dialog|kapasitet|relasjon|"
+    r"samhandling|helhetlig|heilskapleg|ansvar|mandat|medvirkning|medverknad|innbyggerinvolvering",
+    re.IGNORECASE,
+)
+COLUMNS = ["id", "text", "conception", "factor", "polarity", "language", "source", "split", "theme", "subset", "form",
+           "context", "hard_negative", "note"]
+
+
+def read_batch(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def key(text: str) -> str:
+    return " ".join(text.split()).casefold()
+
+
+def first_round(shipped: pd.DataFrame) -> pd.DataFrame:
+    """The rows of b1-b6 that the shipped file holds, with their ids and splits."""
+    known = {key(t): (i, s) for i, t, s in zip(shipped["id"], shipped["text"], shipped["split"], strict=True)}
+    rows = []
+    for path in sorted(BATCHES.glob("b[1-6]-*.jsonl")):
+        for record in read_batch(path):
+            found = known.get(key(record["text"]))
+            if found is None:
+                continue  # dropped as a near-duplicate in the first round
+            record.update({"id": found[0], "split": found[1], "subset": FIRST_ROUND[path.name.split("-")[0]],
+                           "form": "original", "context": "", "note": ""})
+            record["hard_negative"] = record["factor"] == "none" and bool(FACTOR_WORDS.search(record["text"]))
+            rows.append(record)
+    frame = pd.DataFrame(rows).drop_duplicates("id")
+    return frame.set_index("id").loc[shipped["id"]].reset_index()
+
+
+def real_style(existing: pd.DataFrame) -> tuple[pd.DataFrame, int, int]:
+    """The rows of b07+ that are not (near-)duplicates of anything before them, with new ids and splits."""
+    rows = []
+    for path in sorted(p for p in BATCHES.glob("b*.jsonl") if p.name.split("-")[0] not in FIRST_ROUND):
+        for record in read_batch(path):
+            record["subset"] = "real_style"
+            record.setdefault("context", "")
+            record.setdefault("note", "")
+            rows.append(record)
+    new = pd.DataFrame(rows)
+    new["text"] = new["text"].str.strip()
+    seen = set(existing["text"].map(key))
+    exact = new["text"].map(key).duplicated() | new["text"].map(key).isin(seen)
+    new = new[~exact].reset_index(drop=True)
+    texts = existing["text"].tolist() + new["text"].tolist()
+    offset = len(existing)
+    drop = {j - offset for i, j, _ in near_duplicates(texts, threshold=0.85) if j >= offset}
+    new = new.drop(index=sorted(drop)).reset_index(drop=True)
+    new["split"] = assign_splits(new, validation_size=0.15, test_size=0.15, seed=SEED)
+    first = int(existing["id"].str[2:].astype(int).max()) + 1
+    new.insert(0, "id", [f"sk{first + i:05d}" for i in range(len(new))])
+    return new, int(exact.sum()), len(drop)
+
+
+def apply_corrections(frame: pd.DataFrame) -> int:
+    """Apply the audit's corrections in place; every correction must name a row and its text."""
+    if not CORRECTIONS.is_file():
+        return 0
+    by_id = frame.set_index("id")
+    count = 0
+    for line in CORRECTIONS.read_text(encoding="utf-8").splitlines():
+        if not line.strip():
+            continue
+        fix = json.loads(line)
+        if fix["id"] not in by_id.index:
+            raise SystemExit(f"{CORRECTIONS}: unknown id {fix['id']}")
+        if key(by_id.at[fix["id"], "text"]) != key(fix["text"]):
+            raise SystemExit(f"{CORRECTIONS}: the text of {fix['id']} does not match the data")
+        for column in ("conception", "factor", "polarity"):
+            by_id.at[fix["id"], column] = fix[column]
+        count += 1
+    frame[["conception", "factor", "polarity"]] = by_id.loc[frame["id"], ["conception", "factor", "polarity"]].to_numpy()
+    return count
 
 
 def main() -> None:
-    rows = []
-    for path in sorted(BATCHES.glob("*.jsonl")):
-        for line in path.read_text(encoding="utf-8").splitlines():
-            if line.strip():
-                record = json.loads(line)
-                record["subset"] = SUBSETS[path.name.split("-")[0]]
-                rows.append(record)
-    frame = pd.DataFrame(rows)
-    frame["text"] = frame["text"].str.strip()
-    key = frame["text"].str.split().str.join(" ").str.casefold()
-    exact = key.duplicated()
-    frame = frame[~exact].reset_index(drop=True)
-    drop = {j for _, j, _ in near_duplicates(frame["text"].tolist(), threshold=0.85)}
-    frame = frame.drop(index=sorted(drop)).reset_index(drop=True)
-    frame["split"] = assign_splits(frame, validation_size=0.15, test_size=0.15, seed=SEED)
-    frame.insert(0, "id", [f"sk{i + 1:05d}" for i in range(len(frame))])
+    shipped = pd.read_json(OUTPUT, lines=True, dtype=False)
+    old = first_round(shipped[shipped["subset"] != "real_style"] if "subset" in shipped else shipped)
+    new, exact, near = real_style(old)
+    frame = pd.concat([old, new], ignore_index=True)
     frame["source"] = SOURCE
-    columns = ["id", "text", "conception", "factor", "polarity", "language", "source", "split", "theme", "subset"]
+    corrected = apply_corrections(frame)
+    frame["hard_negative"] = frame["hard_negative"].astype(bool)
     with OUTPUT.open("w", encoding="utf-8") as out:
-        for record in frame[columns].to_dict(orient="records"):
+        for record in frame[COLUMNS].to_dict(orient="records"):
             out.write(json.dumps(record, ensure_ascii=False) + "\n")
-    print(f"{len(rows)} written, {int(exact.sum())} exact and {len(drop)} near duplicates dropped, {len(frame)} kept -> {OUTPUT}")
+    print(f"{len(old)} first-round rows kept; {len(new)} real-style rows added ({exact} exact and {near} near duplicates "
+          f"dropped); {corrected} labels corrected by the audit; {len(frame)} rows -> {OUTPUT}")
 
 
 if __name__ == "__main__":

@@ -31,6 +31,9 @@ class DataConfig(_Section):
     """Where the labelled data comes from and how it is split."""
 
     path: Path = Field(Path("data/samskaping-sentences.jsonl"), description="Labelled CSV, JSONL or XLSX file.")
+    paths: list[Path] | None = Field(
+        None, description="Several labelled files trained on together (the shipped data and your own); replaces path."
+    )
     validation_size: float = Field(0.15, gt=0, lt=0.5, description="Share for validation when the file has no split column.")
     test_size: float = Field(0.15, gt=0, lt=0.5, description="Share for test when the file has no split column.")
     on_invalid: Literal["refuse", "skip"] = Field(
@@ -42,11 +45,29 @@ class DataConfig(_Section):
     def _exists(cls, value: Path, info: ValidationInfo) -> Path:
         if info.context and info.context.get("check_files") is False:
             return value  # a saved model's config: its training data need not be on this machine
-        if not value.is_file():
-            raise ValueError(f"file not found (relative paths are read from {Path.cwd()}); allowed: a CSV, JSONL or XLSX file")
-        if value.suffix.lower() not in {".csv", ".jsonl", ".xlsx"}:
-            raise ValueError("unsupported file type; allowed: .csv, .jsonl, .xlsx")
-        return value
+        return _labelled_file(value)
+
+    @field_validator("paths")
+    @classmethod
+    def _all_exist(cls, value: list[Path] | None, info: ValidationInfo) -> list[Path] | None:
+        if value is None or (info.context and info.context.get("check_files") is False):
+            return value
+        if not value:
+            raise ValueError("give at least one file, or leave paths out and use path")
+        return [_labelled_file(p) for p in value]
+
+    @property
+    def files(self) -> list[Path]:
+        """The labelled files to train on: ``paths`` when given, else ``[path]``."""
+        return list(self.paths) if self.paths else [self.path]
+
+
+def _labelled_file(value: Path) -> Path:
+    if not value.is_file():
+        raise ValueError(f"file {value} not found (relative paths are read from {Path.cwd()}); allowed: a CSV, JSONL or XLSX file")
+    if value.suffix.lower() not in {".csv", ".jsonl", ".xlsx"}:
+        raise ValueError(f"{value}: unsupported file type; allowed: .csv, .jsonl, .xlsx")
+    return value
 
 
 class BaselineConfig(_Section):
@@ -147,6 +168,27 @@ class ModelConfig(_Section):
         return value
 
 
+class PredictionConfig(_Section):
+    """Decision rules applied at prediction time (saved with the model; ``predict.py`` flags override them)."""
+
+    priors: str | dict[str, dict[str, float]] = Field(
+        "estimated",
+        description="training | uniform | estimated (EM on the documents being classified) | {label_set: {label: share}}",
+    )
+    calibrate: bool = Field(True, description="Fit a temperature per label set on the validation split.")
+    confidence: float = Field(0.9, gt=0.5, lt=1.0, description="Coverage of the conformal prediction sets (0.9 = 90 %).")
+
+    @field_validator("priors")
+    @classmethod
+    def _known_priors(cls, value: Any) -> Any:
+        from samskaping.priors import check_setting
+
+        try:
+            return check_setting(value, where="priors")
+        except ConfigError as exc:
+            raise ValueError(str(exc).removeprefix("priors: ")) from None
+
+
 class TrackingConfig(_Section):
     """MLflow tracking: where runs go and under which registered name the model is stored."""
 
@@ -163,6 +205,7 @@ class Config(_Section):
     data: DataConfig = DataConfig()
     model: ModelConfig = ModelConfig()
     training: TrainingConfig = TrainingConfig()
+    prediction: PredictionConfig = PredictionConfig()
     tracking: TrackingConfig = TrackingConfig()
 
     def to_dict(self) -> dict[str, Any]:

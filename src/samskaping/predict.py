@@ -27,8 +27,10 @@ import pandas as pd
 from samskaping import outputs
 from samskaping.data import TABLE_SUFFIXES, read_table
 from samskaping.errors import DataError, SamskapingError
-from samskaping.labels import LABEL_SETS, probability_columns
-from samskaping.models.base import Classifier, decode_predictions
+from samskaping.decisions import decide
+from samskaping.decisions import table as decision_table
+from samskaping.labels import LABEL_SETS
+from samskaping.models.base import Classifier
 from samskaping.summaries import summarise_corpus, summarise_documents
 
 log = logging.getLogger(__name__)
@@ -133,24 +135,37 @@ def read_input(path: Path) -> pd.DataFrame:
     )
 
 
-def classify_frame(
-    model: Classifier, texts: Sequence[str], batch_size: int | None = None, contexts: Sequence[str] | None = None
-) -> pd.DataFrame:
-    """Per label set: the label, its probability (``<set>_score``) and one probability per class."""
+RAW_PREFIX = "raw_"
+
+
+def raw_columns(label_sets: Sequence[str]) -> list[str]:
+    """Names of the columns that keep the model's probabilities under the training priors (state only)."""
+    return [f"{RAW_PREFIX}{ls}_p_{label}" for ls in label_sets for label in LABEL_SETS[ls]]
+
+
+def raw_frame(model: Classifier, texts: Sequence[str], batch_size: int | None = None,
+              contexts: Sequence[str] | None = None) -> pd.DataFrame:
+    """The model's calibrated probabilities under the training priors, one ``raw_<set>_p_<label>`` column each."""
     probs = model.predict_proba(list(texts), batch_size=batch_size, contexts=contexts)
-    return probability_frame(model.label_sets, probs)
+    return pd.DataFrame({f"{RAW_PREFIX}{ls}_p_{label}": probs[ls][:, j]
+                         for ls in model.label_sets for j, label in enumerate(LABEL_SETS[ls])})
 
 
-def probability_frame(label_sets: Sequence[str], probs: dict[str, np.ndarray]) -> pd.DataFrame:
-    """The label, score and per-class probability columns of ``probs`` (rounded to 4 decimals)."""
-    labels, scores = decode_predictions(probs)
-    columns: dict[str, Any] = {}
-    for ls in label_sets:
-        columns[ls] = labels[ls]
-        columns[f"{ls}_score"] = np.round(scores[ls], 4)
-        for j, label in enumerate(LABEL_SETS[ls]):
-            columns[f"{ls}_p_{label}"] = np.round(probs[ls][:, j], 4)
-    return pd.DataFrame(columns)
+def decide_frame(model: Classifier, raw: pd.DataFrame, priors: Any = None, confidence: float | None = None) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Output columns for the rows of ``raw`` (priors estimated over all of them together) and the priors record."""
+    probs = {ls: raw[[f"{RAW_PREFIX}{ls}_p_{label}" for label in LABEL_SETS[ls]]].to_numpy(dtype=np.float64)
+             for ls in model.label_sets}
+    decided = decide(model, probs, priors, confidence)
+    return decision_table(decided, model.label_sets), {"priors": decided.priors, "confidence": decided.confidence}
+
+
+def classify_frame(model: Classifier, texts: Sequence[str], batch_size: int | None = None,
+                   contexts: Sequence[str] | None = None, priors: Any = None) -> pd.DataFrame:
+    """Per label set: the label, its probability (``<set>_score``), the prediction set, top-3 and one probability per class.
+
+    With ``estimated`` priors the priors are estimated over ``texts`` together.
+    """
+    return decide_frame(model, raw_frame(model, texts, batch_size, contexts), priors)[0]
 
 
 def _reason(path: Path, exc: BaseException) -> str:
@@ -231,6 +246,8 @@ def classify(
     resume: bool = False,
     progress: bool = True,
     model_info: dict[str, Any] | None = None,
+    priors: Any = None,
+    confidence: float | None = None,
 ) -> PredictResult:
     """Classify every sentence of ``inputs`` and write the outputs to ``output_dir``.
 
@@ -244,6 +261,9 @@ def classify(
         progress: show progress bars.
         model_info: what to record about the model in ``summary.json`` (``spec`` and
             ``digest`` identify it for ``resume``).
+        priors: the priors setting (default: the model's ``prediction.priors``); ``estimated``
+            is estimated over every sentence of the output folder together.
+        confidence: coverage of the prediction sets (default: the model's ``prediction.confidence``).
 
     Returns:
         The tables, the summary and the inputs that failed.
@@ -256,6 +276,8 @@ def classify(
     out = Path(output_dir)
     info = dict(model_info or {})
     identity = {"model": {"spec": info.get("model"), "digest": info.get("digest")}}
+    rules = {"priors": model.cfg.prediction.priors if priors is None else priors,
+             "confidence": model.cfg.prediction.confidence if confidence is None else confidence}
     done = _start_folder(out, fmt, resume, identity)
     files, failures = collect_inputs(inputs)
     finished = set(done["document"].astype(str)) if not done.empty else set()
@@ -295,16 +317,16 @@ def classify(
         frame = pd.concat([f for _, f in chunk], ignore_index=True)
         contexts = frame["context"].fillna("").astype(str).tolist() if "context" in frame.columns else None
         t0 = time.perf_counter()
-        predicted = classify_frame(model, frame["text"].tolist(), batch_size=batch_size, contexts=contexts)
+        raw = raw_frame(model, frame["text"].tolist(), batch_size=batch_size, contexts=contexts)
         timing["model_seconds"] += time.perf_counter() - t0
         timing["new_sentences"] += len(frame)
         bar.update(len(frame))
-        parts.append(pd.concat([frame, predicted], axis=1))
-        state = _write_outputs(parts, order, out, fmt, model, failures, timing, info, encodings, identity)
-        parts = [state["sentences"]]
+        parts.append(pd.concat([frame, raw], axis=1))
+        state = _write_outputs(parts, order, out, fmt, model, failures, timing, info, encodings, identity, rules)
+        parts = [state["state"]]
     bar.close()
     if not state:  # every document was already done
-        state = _write_outputs(parts, order, out, fmt, model, failures, timing, info, encodings, identity)
+        state = _write_outputs(parts, order, out, fmt, model, failures, timing, info, encodings, identity, rules)
     return PredictResult(out, state["sentences"], state["documents"], state["summary"], failures)
 
 
@@ -326,24 +348,28 @@ def _write_outputs(
     model_info: dict[str, Any],
     encodings: dict[str, str],
     identity: dict[str, Any],
+    rules: dict[str, Any],
 ) -> dict[str, Any]:
-    sentences = _in_input_order(pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0], order)
-    label_columns = [c for ls in model.label_sets for c in (ls, f"{ls}_score")] + probability_columns(model.label_sets)
+    """Decide labels for every sentence so far (priors estimated over all of them) and write every output."""
+    state = _in_input_order(pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0], order)
     for column in ("unit", "heading", "context"):
-        sentences[column] = sentences[column].fillna("") if column in sentences.columns else ""
-    other = [c for c in sentences.columns if c not in LEADING_COLUMNS and c not in label_columns]
-    sentences = sentences[LEADING_COLUMNS + other + label_columns]
+        state[column] = state[column].fillna("") if column in state.columns else ""
+    raw = raw_columns(model.label_sets)
+    decided, decision_record = decide_frame(model, state[raw], rules["priors"], rules["confidence"])
+    other = [c for c in state.columns if c not in LEADING_COLUMNS and c not in raw]
+    sentences = pd.concat([state[LEADING_COLUMNS + other].reset_index(drop=True), decided], axis=1)
     earlier = outputs.read_state(out)
     if earlier is not None:
         encodings = {**earlier[1].get("encodings", {}), **encodings}
     documents = summarise_documents(sentences, model.label_sets)
     # text files record the encoding they were read with (UTF-8, or a legacy one such as cp1252)
     documents.insert(2, "encoding", documents["document"].map(lambda d: encodings.get(d, "")))
-    summary = summarise_corpus(documents, model.label_sets)
+    summary = summarise_corpus(documents, model.label_sets, sentences)
     model_s = timing["model_seconds"]
     summary.update(
         {
             "model": model_info,
+            "decision_rules": decision_record,
             "throughput": {
                 "sentences_classified_this_run": int(timing["new_sentences"]),
                 "extraction_seconds": round(timing["extraction_seconds"], 3),
@@ -354,8 +380,8 @@ def _write_outputs(
             "output_format": fmt,
         }
     )
-    outputs.write_state(out, sentences, {**identity, "format": fmt, "encodings": encodings})
+    outputs.write_state(out, state, {**identity, "format": fmt, "encodings": encodings})
     outputs.write_table(sentences, outputs.table_path(out, outputs.SENTENCES, fmt), fmt)
     outputs.write_table(documents, outputs.table_path(out, outputs.DOCUMENTS, fmt), fmt)
     outputs.write_json(summary, out / outputs.SUMMARY)
-    return {"sentences": sentences, "documents": documents, "summary": summary}
+    return {"sentences": sentences, "documents": documents, "summary": summary, "state": state}

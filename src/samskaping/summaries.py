@@ -1,9 +1,20 @@
 """Per-document and corpus figures from a classified sentence table.
 
 :func:`summarise_documents` gives one row per document (counts and shares per
-label, mentions of «samskaping», the most confident example sentences);
-:func:`summarise_corpus` gives the corpus figures of ``summary.json``, among
-them the study's «k of N plans mention samskaping» as an exact word count.
+label with 95 % confidence intervals, sure and uncertain counts, mentions of
+«samskaping», the most confident sure example sentences); :func:`summarise_corpus`
+gives the corpus figures of ``summary.json``, among them the study's «k of N
+plans mention samskaping» as an exact word count (no interval: it is counted,
+not estimated) and «plans with co-creation sentences» with its interval.
+
+Intervals: nonparametric bootstrap over the sentences of a plan (Efron &
+Tibshirani 1993), 1,000 resamples, percentile method, seed 0, with SciPy's
+``scipy.stats.bootstrap``. For the number of plans with at least one
+co-creation sentence, each plan is resampled independently; whether a resample
+of plan d holds such a sentence is a Bernoulli draw with probability
+1 - (1 - k_d/n_d)^n_d, which is exactly what resampling its n_d sentences gives.
+The intervals show the uncertainty from a plan's finite number of sentences,
+not the classifier's errors (see the test scores in methods.md).
 """
 
 from __future__ import annotations
@@ -12,6 +23,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from samskaping.labels import LABEL_SETS, NONE
@@ -19,6 +31,43 @@ from samskaping.labels import LABEL_SETS, NONE
 # samskaping, samskapinga, samskape, samskaper, samskapar, samskapt(e), samskapende/-ande, samskapingsarena, ...
 COCREATION_WORD = re.compile(r"\bsamskap\w*", re.IGNORECASE)
 TOP_EXAMPLES = 3
+BOOTSTRAP_RESAMPLES = 1000
+BOOTSTRAP_SEED = 0
+CONFIDENCE_LEVEL = 0.95
+
+
+def share_intervals(indicators: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """95 % percentile bootstrap intervals of the column means of a (n, L) 0/1 matrix; (L,) lows and highs."""
+    from scipy.stats import bootstrap
+
+    n, width = indicators.shape
+    if n == 0:
+        return np.zeros(width), np.zeros(width)
+    if n == 1 or (indicators == indicators[0]).all():
+        mean = indicators.mean(axis=0)
+        return mean, mean  # every resample gives the same share
+    result = bootstrap((indicators.T.astype(float),), lambda x, axis: x.mean(axis=axis), axis=-1, vectorized=True,
+                       paired=False, n_resamples=BOOTSTRAP_RESAMPLES, confidence_level=CONFIDENCE_LEVEL,
+                       method="percentile", random_state=BOOTSTRAP_SEED)
+    return np.asarray(result.confidence_interval.low), np.asarray(result.confidence_interval.high)
+
+
+def plans_with_cocreation_interval(documents: pd.DataFrame) -> dict[str, int]:
+    """95 % interval of the number of plans with at least one co-creation sentence (see the module docstring)."""
+    n = documents["sentences"].to_numpy(dtype=float)
+    k = documents["cocreation_sentences"].to_numpy(dtype=float)
+    p_any = 1.0 - np.power(1.0 - np.divide(k, n, out=np.zeros_like(k), where=n > 0), n)
+    rng = np.random.default_rng(BOOTSTRAP_SEED)
+    counts = (rng.random((BOOTSTRAP_RESAMPLES, len(p_any))) < p_any).sum(axis=1)
+    tail = (1 - CONFIDENCE_LEVEL) / 2
+    return {"low": int(np.quantile(counts, tail)), "high": int(np.quantile(counts, 1 - tail))}
+
+
+def _is_uncertain(frame: pd.DataFrame, label_set: str) -> pd.Series:
+    column = f"{label_set}_uncertain"
+    if column not in frame.columns:
+        return pd.Series(False, index=frame.index)
+    return frame[column].astype(str).str.lower().isin(("true", "1"))
 
 
 def count_cocreation_words(text: str) -> int:
@@ -35,19 +84,31 @@ def summarise_documents(sentences: pd.DataFrame, label_sets: Sequence[str]) -> p
         row["cocreation_mentions"] = int(group["text"].map(count_cocreation_words).sum())
         row["mentions_cocreation"] = row["cocreation_mentions"] > 0
         if "conception" in label_sets:
-            counts = group["conception"].value_counts()
-            for label in LABEL_SETS["conception"]:
-                row[f"conception_{label}"] = int(counts.get(label, 0))
-                row[f"conception_{label}_share"] = round(counts.get(label, 0) / n, 4) if n else 0.0
+            labels = list(LABEL_SETS["conception"])
+            onehot = np.column_stack([(group["conception"] == label).to_numpy() for label in labels]
+                                     + [(group["conception"] != NONE).to_numpy()])
+            lows, highs = share_intervals(onehot)
+            for j, label in enumerate(labels):
+                row[f"conception_{label}"] = int(onehot[:, j].sum())
+                row[f"conception_{label}_share"] = round(onehot[:, j].mean(), 4) if n else 0.0
+                row[f"conception_{label}_share_low"], row[f"conception_{label}_share_high"] = round(lows[j], 4), round(highs[j], 4)
             cocreating = group[group["conception"] != NONE]
+            uncertain = _is_uncertain(group, "conception")
             row["cocreation_sentences"] = len(cocreating)
+            row["cocreation_share"] = round(len(cocreating) / n, 4) if n else 0.0
+            row["cocreation_share_low"], row["cocreation_share_high"] = round(lows[-1], 4), round(highs[-1], 4)
+            row["cocreation_sure"] = int((~uncertain.loc[cocreating.index]).sum())
+            row["conception_uncertain"] = int(uncertain.sum())
             row["dominant_conception"] = _dominant(cocreating)
         if "factor" in label_sets:
             factor_counts = group["factor"].value_counts()
-            for label in LABEL_SETS["factor"]:
-                if label == NONE:
-                    continue
+            factors = [label for label in LABEL_SETS["factor"] if label != NONE]
+            f_lows, f_highs = share_intervals(np.column_stack([(group["factor"] == label).to_numpy() for label in factors]))
+            row["factor_uncertain"] = int(_is_uncertain(group, "factor").sum())
+            for j, label in enumerate(factors):
                 row[f"factor_{label}"] = int(factor_counts.get(label, 0))
+                row[f"factor_{label}_share"] = round(factor_counts.get(label, 0) / n, 4) if n else 0.0
+                row[f"factor_{label}_share_low"], row[f"factor_{label}_share_high"] = round(f_lows[j], 4), round(f_highs[j], 4)
                 if "polarity" in label_sets:
                     sub = group[group["factor"] == label]["polarity"].value_counts()
                     row[f"factor_{label}_promoting"] = int(sub.get("promoting", 0))
@@ -56,7 +117,8 @@ def summarise_documents(sentences: pd.DataFrame, label_sets: Sequence[str]) -> p
             for label in LABEL_SETS["conception"]:
                 if label == NONE:
                     continue
-                top = group[group["conception"] == label].nlargest(TOP_EXAMPLES, "conception_score")
+                sure = group[(group["conception"] == label) & ~_is_uncertain(group, "conception")]
+                top = sure.nlargest(TOP_EXAMPLES, "conception_score")
                 for k in range(TOP_EXAMPLES):
                     row[f"top_{label}_{k + 1}"] = top["text"].iat[k] if k < len(top) else ""
         rows.append(row)
@@ -75,8 +137,8 @@ def _dominant(cocreating: pd.DataFrame) -> str:
     return str(max(sorted(weight), key=weight.__getitem__))
 
 
-def summarise_corpus(documents: pd.DataFrame, label_sets: Sequence[str]) -> dict[str, Any]:
-    """Corpus-level figures: the «13 of 41» form, dominant conceptions, factor counts."""
+def summarise_corpus(documents: pd.DataFrame, label_sets: Sequence[str], sentences: pd.DataFrame | None = None) -> dict[str, Any]:
+    """Corpus-level figures: the «13 of 41» form, dominant conceptions, factor counts, intervals, uncertainty."""
     n = len(documents)
     summary: dict[str, Any] = {
         "documents": n,
@@ -90,6 +152,11 @@ def summarise_corpus(documents: pd.DataFrame, label_sets: Sequence[str]) -> dict
         summary["conception_sentences"] = {
             label: int(documents[f"conception_{label}"].sum()) for label in LABEL_SETS["conception"]
         }
+        summary["intervals"] = {
+            "method": f"bootstrap over sentences within each plan, {BOOTSTRAP_RESAMPLES} resamples, percentile, seed {BOOTSTRAP_SEED}",
+            "confidence_level": CONFIDENCE_LEVEL,
+            "documents_with_cocreation_sentences": plans_with_cocreation_interval(documents),
+        }
     if "factor" in label_sets and n:
         factors: dict[str, Any] = {}
         for label in LABEL_SETS["factor"]:
@@ -102,4 +169,15 @@ def summarise_corpus(documents: pd.DataFrame, label_sets: Sequence[str]) -> dict
             entry["documents"] = int((documents[f"factor_{label}"] > 0).sum())
             factors[label] = entry
         summary["factors"] = factors
+    if sentences is not None and n:
+        uncertainty = {}
+        for label_set in label_sets:
+            if f"{label_set}_uncertain" in sentences.columns:
+                uncertain = _is_uncertain(sentences, label_set)
+                entry = {"uncertain": int(uncertain.sum()), "sure": int((~uncertain).sum())}
+                if label_set == "conception":
+                    entry["sure_cocreation"] = int(((sentences["conception"] != NONE) & ~uncertain).sum())
+                uncertainty[label_set] = entry
+        if uncertainty:
+            summary["uncertainty"] = uncertainty
     return summary

@@ -16,14 +16,18 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from samskaping.config import Config, flatten
-from samskaping.data import LabelledData, dataset_digest, load_labelled, split_frame
+from samskaping.data import LabelledData, dataset_digest, load_labelled_files, split_frame
 from samskaping.errors import SamskapingError
 from samskaping.evaluation import LabelSetReport, confusion_figure, evaluate, f1_bar_figure, metric_dict
 from samskaping.models import build_model
-from samskaping.models.base import Classifier, decode_predictions
+from samskaping.calibration import ConformalSets, brier, expected_calibration_error, fit_bcts, reliability_figure
+from samskaping.decisions import decide
+from samskaping.labels import LABEL_SETS, encode
+from samskaping.models.base import Classifier
 from samskaping.tracking import Tracker, make_tracker
 
 log = logging.getLogger(__name__)
@@ -74,16 +78,61 @@ def contexts_of(frame: pd.DataFrame) -> list[str] | None:
 
 def _evaluate_split(
     model: Classifier, frame: pd.DataFrame, split: str, label_sets: tuple[str, ...], batch_size: int
-) -> tuple[dict[str, LabelSetReport], pd.DataFrame]:
+) -> tuple[dict[str, LabelSetReport], pd.DataFrame, dict[str, float]]:
+    """Labels as predict.py decides them (the model's priors setting over this split); reports, table, set metrics."""
     probs = model.predict_proba(frame["text"].tolist(), batch_size=batch_size, contexts=contexts_of(frame))
-    predicted, scores = decode_predictions(probs)
-    reports = evaluate(_labels(frame, label_sets), predicted, label_sets)
-    table = frame[[c for c in ("id", "text") if c in frame.columns]].copy()
+    decided = decide(model, probs)
+    reports = evaluate(_labels(frame, label_sets), decided.labels, label_sets)
+    table = frame[[c for c in ("id", "text", "form", "language") if c in frame.columns]].copy()
+    extra: dict[str, float] = {}
     for ls in label_sets:
         table[f"true_{ls}"] = frame[ls].to_numpy()
-        table[f"pred_{ls}"] = predicted[ls]
-        table[f"{ls}_score"] = scores[ls].round(4)
-    return reports, table
+        table[f"pred_{ls}"] = decided.labels[ls]
+        table[f"{ls}_score"] = decided.scores[ls].round(4)
+        if ls in decided.sets:
+            y = encode(ls, frame[ls].tolist())
+            members = decided.sets[ls]
+            extra[f"{split}_{ls}_set_coverage"] = float(members[np.arange(len(y)), y].mean()) if len(y) else 0.0
+            extra[f"{split}_{ls}_set_size"] = float(members.sum(axis=1).mean()) if len(y) else 0.0
+            extra[f"{split}_{ls}_uncertain_share"] = float((members.sum(axis=1) != 1).mean()) if len(y) else 0.0
+    return reports, table, extra
+
+
+def fit_calibration(model: Classifier, splits: dict[str, pd.DataFrame], tracker: Tracker, batch_size: int) -> dict[str, float]:
+    """Training priors, bias-corrected temperatures and conformal sets from the validation split; ECE and Brier before and after on test.
+
+    See :mod:`samskaping.calibration` and :mod:`samskaping.priors` for the methods.
+    """
+    train, validation, test = splits["train"], splits["validation"], splits["test"]
+    metrics: dict[str, float] = {}
+    val_logits = model.logits(validation["text"].tolist(), batch_size=batch_size, contexts=contexts_of(validation))
+    test_logits = model.logits(test["text"].tolist(), batch_size=batch_size, contexts=contexts_of(test))
+    for ls in model.label_sets:
+        labels = LABEL_SETS[ls]
+        counts = train[ls].value_counts()
+        training = np.array([counts.get(label, 0) for label in labels], dtype=float) / max(1, len(train))
+        seen = training > 0
+        embodied = np.where(seen, 1.0 / max(1, seen.sum()), 0.0) if model.class_weighted else training
+        model.training_priors[ls] = training
+        model.prior_shift[ls] = np.where(seen, np.log(np.maximum(training, 1e-12)) - np.log(np.maximum(embodied, 1e-12)), 0.0)
+        y_val, y_test = encode(ls, validation[ls].tolist()), encode(ls, test[ls].tolist())
+        if model.cfg.prediction.calibrate:
+            model.temperatures[ls], model.prior_shift[ls] = fit_bcts(val_logits[ls], y_val, start=model.prior_shift[ls])
+        model.conformal[ls] = ConformalSets.calibrate(model.probabilities(ls, val_logits[ls]), y_val)
+        before = model.probabilities(ls, test_logits[ls], calibrated=False)
+        after = model.probabilities(ls, test_logits[ls])
+        metrics.update({
+            f"{ls}_temperature": model.temperatures[ls],
+            f"test_{ls}_ece_uncalibrated": expected_calibration_error(before, y_test),
+            f"test_{ls}_ece": expected_calibration_error(after, y_test),
+            f"test_{ls}_brier_uncalibrated": brier(before, y_test),
+            f"test_{ls}_brier": brier(after, y_test),
+        })
+        tracker.log_figure(reliability_figure({"before": (before, y_test), "after": (after, y_test)},
+                                              f"{model.cfg.model.name} — test — {ls}"), f"plots/test_{ls}_reliability.png")
+        log.info("calibration %s: temperature %.2f, test ECE %.3f -> %.3f", ls, model.temperatures[ls],
+                 metrics[f"test_{ls}_ece_uncalibrated"], metrics[f"test_{ls}_ece"])
+    return metrics
 
 
 def _log_reports(tracker: Tracker, split: str, reports: dict[str, LabelSetReport], model_name: str) -> None:
@@ -115,7 +164,7 @@ def train(
     """
     output = Path(output_dir) if output_dir else default_output(cfg, config_path)
     check_writable(output)
-    data: LabelledData = load_labelled(cfg.data.path, on_invalid=cfg.data.on_invalid)
+    data: LabelledData = load_labelled_files(cfg.data.files, on_invalid=cfg.data.on_invalid)
     splits = split_frame(data, cfg.data.validation_size, cfg.data.test_size, cfg.training.seed)
     label_sets = cfg.model.label_sets
     model = build_model(cfg, progress=progress)  # resolves the encoder before any run is opened
@@ -128,6 +177,8 @@ def train(
     with tracker.run(run_name=run_name, tags=tags):
         params = flatten(cfg.to_dict())
         params.update({"dataset.digest": data.digest, "dataset.name": data.path.name})
+        params.update({f"dataset.file.{i}": f"{Path(f['path']).name} sha256:{str(f['sha256'])[:16]} rows:{f['rows']}"
+                       for i, f in enumerate(data.files)})
         params.update({f"dataset.rows.{name}": len(part) for name, part in splits.items()})
         if data.problems:
             params["dataset.rows_left_out"] = len({p.row for p in data.problems})
@@ -155,9 +206,11 @@ def train(
 
         metrics: dict[str, float] = {"train_seconds": round(train_seconds, 2)}
         batch = cfg.training.eval_batch_size
+        metrics.update(fit_calibration(model, splits, tracker, batch))
         for split in ("validation", "test"):
-            reports, table = _evaluate_split(model, splits[split], split, label_sets, batch)
+            reports, table, set_metrics = _evaluate_split(model, splits[split], split, label_sets, batch)
             metrics.update(metric_dict(split, reports))
+            metrics.update(set_metrics)
             _log_reports(tracker, split, reports, cfg.model.name)
             if split == "test":
                 tracker.log_table(table, "predictions/test_predictions.csv")

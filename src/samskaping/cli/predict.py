@@ -35,6 +35,12 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, default=None, help="sentences per model batch (default: the model's)")
     p.add_argument("--resume", action="store_true", help="keep the documents already classified in the output folder, add the rest")
     p.add_argument("--report", action="store_true", help="also write report.html with charts")
+    p.add_argument("--priors", metavar="SETTING",
+                   help="class priors: estimated (EM on the documents being classified), training or uniform "
+                        "(default: the model's prediction.priors, estimated for the shipped configs)")
+    p.add_argument("--confidence", type=float, metavar="LEVEL",
+                   help="coverage of the prediction sets, e.g. 0.9; a sentence whose set holds more than one label is "
+                        "'uncertain' (default: the model's prediction.confidence)")
     p.add_argument("--int8", action="store_true", help=f"transformer models: faster CPU path with int8 weights; {INT8_AGREEMENT_TEXT}")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="cpu",
                    help="where a transformer model runs (default cpu; auto: a GPU when there is one)")
@@ -89,6 +95,12 @@ def predict_main(argv: Sequence[str] | None = None) -> int:
     def body() -> int:
         if args.batch_size is not None and args.batch_size < 1:
             raise SamskapingError(f"--batch-size must be at least 1, got {args.batch_size}")
+        if args.confidence is not None and not 0.5 < args.confidence < 1:
+            raise SamskapingError(f"--confidence must be between 0.5 and 1, e.g. 0.9; got {args.confidence}")
+        if args.priors is not None:
+            from samskaping.priors import check_setting
+
+            check_setting(args.priors, where="--priors")
         from samskaping.predict import classify
 
         spec = args.model
@@ -115,6 +127,7 @@ def predict_main(argv: Sequence[str] | None = None) -> int:
         result = classify(
             args.inputs, model, args.output, fmt=args.format, batch_size=args.batch_size,
             resume=args.resume, progress=progress_wanted(args.quiet), model_info=info,
+            priors=args.priors, confidence=args.confidence,
         )
         report = None
         if args.report:

@@ -60,11 +60,15 @@ class Problem:
 
 @dataclass
 class LabelledData:
-    """A validated labelled table and what was left out of it."""
+    """A validated labelled table and what was left out of it.
+
+    ``files`` lists every file read (path, SHA-256 of its bytes, rows kept), in order.
+    """
 
     frame: pd.DataFrame
     path: Path
     problems: list[Problem] = field(default_factory=list)
+    files: list[dict[str, object]] = field(default_factory=list)
 
     @property
     def digest(self) -> str:
@@ -306,7 +310,43 @@ def load_labelled(path: str | Path, on_invalid: str = "refuse") -> LabelledData:
     frame = frame.reset_index(drop=True)
     if "id" not in frame.columns:
         frame.insert(0, "id", [f"row{i + offset}" for i in range(len(frame))])
-    return LabelledData(frame=frame, path=path, problems=problems)
+    files = [{"path": str(path), "sha256": file_digest(path), "rows": len(frame)}]
+    return LabelledData(frame=frame, path=path, problems=problems, files=files)
+
+
+def load_labelled_files(paths: Sequence[str | Path], on_invalid: str = "refuse") -> LabelledData:
+    """Read and validate several labelled files as one table (the shipped data plus your own labels).
+
+    A sentence that a later file labels again takes the later labels (a
+    correction wins over the original), and is logged. Rows of later files
+    without a ``split`` go to the training split, so the first file's
+    validation and test splits stay the benchmark.
+
+    Raises:
+        DataError: as :func:`load_labelled`, for any of the files.
+    """
+    parts = [load_labelled(path, on_invalid) for path in paths]
+    if len(parts) == 1:
+        return parts[0]
+    frames = []
+    for number, part in enumerate(parts):
+        frame = part.frame.copy()
+        frame["id"] = frame["id"].astype(str)
+        if number and "split" not in frame.columns:
+            frame["split"] = "train"
+        frame["_file"] = number
+        frames.append(frame)
+    joined = pd.concat(frames, ignore_index=True).fillna("")
+    key = joined["text"].map(_normalise_text)
+    later = key.duplicated(keep="last")
+    if later.any():
+        log.info("%d sentence(s) are labelled again in a later file; the later labels are used", int(later.sum()))
+    joined = joined[~later].reset_index(drop=True)
+    joined.loc[joined["split"] == "", "split"] = "train"
+    ids = joined["id"].where(~joined["id"].duplicated(keep=False), joined["_file"].astype(str) + ":" + joined["id"])
+    joined = joined.assign(id=ids).drop(columns="_file")
+    return LabelledData(frame=joined, path=parts[0].path, problems=[p for part in parts for p in part.problems],
+                        files=[f for part in parts for f in part.files])
 
 
 def _strata(frame: pd.DataFrame, min_count: int) -> pd.Series:
@@ -399,7 +439,7 @@ def describe(frame: pd.DataFrame) -> dict[str, object]:
     stats: dict[str, object] = {"rows": int(len(frame))}
     for label_set in LABEL_SETS:
         stats[label_set] = {k: int(v) for k, v in frame[label_set].value_counts().items()}
-    for column in ("split", "language"):
+    for column in ("split", "language", "form"):
         if column in frame.columns:
             stats[column] = {k: int(v) for k, v in frame[column].value_counts().items()}
     with_factor = frame[frame["factor"] != NONE]

@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 from sklearn.metrics import accuracy_score, confusion_matrix, precision_recall_fscore_support
 
 from samskaping.labels import LABEL_SETS
@@ -76,6 +77,24 @@ def evaluate(
 ) -> dict[str, LabelSetReport]:
     """One :class:`LabelSetReport` per label set."""
     return {ls: evaluate_label_set(ls, y_true[ls], y_pred[ls]) for ls in label_sets}
+
+
+def breakdown(frame: pd.DataFrame, predicted: Mapping[str, Sequence[str]], label_sets: Sequence[str], by: str) -> pd.DataFrame:
+    """Macro-F1 per label set within each value of column ``by`` (``form``, ``language``), with the row count.
+
+    Returns:
+        One row per group: ``by``, ``sentences``, then ``<label set>_macro_f1`` (over the labels present in the group).
+    """
+    rows = []
+    for value, group in frame.groupby(by, sort=True):
+        index = group.index.to_numpy()
+        row: dict[str, object] = {by: value, "sentences": len(group)}
+        for ls in label_sets:
+            truth = group[ls].tolist()
+            guess = [predicted[ls][i] for i in index]
+            row[f"{ls}_macro_f1"] = round(evaluate_label_set(ls, truth, guess).macro_f1, 3)
+        rows.append(row)
+    return pd.DataFrame(rows)
 
 
 def metric_dict(split: str, reports: Mapping[str, LabelSetReport]) -> dict[str, float]:

@@ -12,10 +12,12 @@ import importlib
 import json
 from pathlib import Path
 
+import numpy as np
+
 from samskaping.config import Config, validate_config
 from samskaping.errors import ConfigError, ModelLoadError
 from samskaping.labels import LABEL_SETS
-from samskaping.models.base import MANIFEST, Classifier
+from samskaping.models.base import CONFORMAL_FILE, MANIFEST, Classifier
 
 __all__ = ["MANIFEST", "REGISTRY", "Classifier", "build_model", "load_model", "model_class", "read_manifest"]
 
@@ -88,4 +90,15 @@ def load_model(folder: str | Path) -> Classifier:
     model = cls._load_files(folder, cfg)
     model.manifest = {k: v for k, v in manifest.items() if k != "config"}
     model.temperatures.update({ls: float(t) for ls, t in (manifest.get("temperatures") or {}).items() if ls in model.label_sets})
+    for key, target in (("training_priors", model.training_priors), ("prior_shift", model.prior_shift)):
+        target.update({ls: np.asarray(v, dtype=np.float64) for ls, v in (manifest.get(key) or {}).items() if ls in model.label_sets})
+    if (folder / CONFORMAL_FILE).is_file():
+        from safetensors.numpy import load_file
+
+        from samskaping.calibration import ConformalSets
+
+        arrays = load_file(str(folder / CONFORMAL_FILE))
+        for ls in model.label_sets:
+            if f"{ls}.alphas" in arrays:
+                model.conformal[ls] = ConformalSets(arrays[f"{ls}.alphas"], arrays[f"{ls}.labels"], len(LABEL_SETS[ls]))
     return model

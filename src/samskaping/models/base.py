@@ -29,6 +29,7 @@ from samskaping.labels import LABEL_SETS, NONE
 log = logging.getLogger(__name__)
 
 MANIFEST = "samskaping-model.json"
+CONFORMAL_FILE = "conformal.safetensors"
 
 Contexts = Sequence[str] | None
 
@@ -52,6 +53,12 @@ class Classifier(ABC):
         uses_torch: the model needs torch and transformers (for MLflow requirements, threads, devices).
         supports_int8: ``predict.py --int8`` can quantise it.
         temperatures: per label set, the temperature applied to the logits (1.0 = uncalibrated).
+        training_priors: per label set, the label shares of the training split (what
+            :meth:`predict_proba` assumes; see :mod:`samskaping.priors`).
+        prior_shift: per label set, the bias added to the scaled logits: fitted with the temperature
+            on the validation split (BCTS), else log(training priors / priors the fitted model embodies);
+            class weighting makes a model behave as if every label were equally common.
+        conformal: per label set, the calibrated prediction sets (:class:`~samskaping.calibration.ConformalSets`).
     """
 
     kind: ClassVar[str] = "abstract"
@@ -63,6 +70,9 @@ class Classifier(ABC):
         self.label_sets: tuple[str, ...] = tuple(cfg.model.label_sets)
         self.manifest: dict[str, Any] = {}  # what the saved model folder says about itself (set on load)
         self.temperatures: dict[str, float] = {ls: 1.0 for ls in self.label_sets}
+        self.training_priors: dict[str, np.ndarray] = {ls: np.full(len(LABEL_SETS[ls]), 1 / len(LABEL_SETS[ls])) for ls in self.label_sets}
+        self.prior_shift: dict[str, np.ndarray] = {ls: np.zeros(len(LABEL_SETS[ls])) for ls in self.label_sets}
+        self.conformal: dict[str, Any] = {}
 
     # -- what a kind implements ---------------------------------------------
     @classmethod
@@ -106,15 +116,31 @@ class Classifier(ABC):
     def _load_files(cls, folder: Path, cfg: Config) -> Classifier:
         """Rebuild the classifier from ``folder``."""
 
+    @property
+    def class_weighted(self) -> bool:
+        """Whether training weighted classes to balance them (the model then embodies uniform priors)."""
+        return False
+
     # -- shared behaviour ---------------------------------------------------
     def is_fitted(self) -> bool:
         """True once the model can predict (after fit or load)."""
         return True
 
     def predict_proba(self, texts: Sequence[str], batch_size: int | None = None, contexts: Contexts = None) -> dict[str, np.ndarray]:
-        """Calibrated class probabilities per label set, shape (n, n_labels), rows summing to 1."""
+        """Calibrated class probabilities per label set under the training priors, shape (n, n_labels), rows summing to 1.
+
+        ``softmax(logits / T + prior_shift)``: the temperature T and the shift come
+        from training (see :mod:`samskaping.calibration` and :mod:`samskaping.priors`).
+        """
         scores = self.logits(texts, batch_size=batch_size, contexts=contexts)
-        return {ls: softmax(matrix.astype(np.float64), self.temperatures.get(ls, 1.0)) for ls, matrix in scores.items()}
+        return {ls: self.probabilities(ls, matrix) for ls, matrix in scores.items()}
+
+    def probabilities(self, label_set: str, logits: np.ndarray, calibrated: bool = True) -> np.ndarray:
+        """Probabilities of one label set from its logits; ``calibrated=False`` gives the raw softmax."""
+        z = np.asarray(logits, dtype=np.float64)
+        if not calibrated:
+            return softmax(z)
+        return softmax(z / self.temperatures.get(label_set, 1.0) + self.prior_shift[label_set])
 
     def predict(self, texts: Sequence[str], batch_size: int | None = None, contexts: Contexts = None) -> dict[str, list[str]]:
         """Predicted labels per label set (see :func:`decode_predictions`)."""
@@ -142,8 +168,15 @@ class Classifier(ABC):
             "config": self.cfg.to_dict(),
             "samskaping_version": __version__,
             "temperatures": self.temperatures,
+            "training_priors": {ls: [float(p) for p in v] for ls, v in self.training_priors.items()},
+            "prior_shift": {ls: [float(p) for p in v] for ls, v in self.prior_shift.items()},
             **dict(extra or {}),
         }
+        if self.conformal:
+            from safetensors.numpy import save_file
+
+            save_file({f"{ls}.{name}": np.ascontiguousarray(getattr(sets, name)) for ls, sets in self.conformal.items()
+                       for name in ("alphas", "labels")}, str(folder / CONFORMAL_FILE))
         (folder / MANIFEST).write_text(json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8")
         self.manifest = {k: v for k, v in manifest.items() if k != "config"}
         return folder

@@ -66,6 +66,10 @@ class BaselineClassifier(Classifier):
     def from_config(cls, cfg: Config, progress: bool = True) -> BaselineClassifier:
         return cls(cfg)
 
+    @property
+    def class_weighted(self) -> bool:
+        return self.params.class_weight == "balanced"
+
     def _features(self, texts: Sequence[str], contexts: Contexts, fit: bool = False) -> sparse.csr_matrix:
         context = self.context_inputs(texts, contexts)
         blocks = []

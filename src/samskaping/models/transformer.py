@@ -139,6 +139,10 @@ class TransformerClassifier(Classifier):
     def is_fitted(self) -> bool:
         return self._fitted
 
+    @property
+    def class_weighted(self) -> bool:
+        return self.cfg.training.class_weighting
+
     def to(self, device: torch.device) -> TransformerClassifier:
         """Move the network to ``device`` (``cpu`` or ``cuda``)."""
         self.network.to(device)

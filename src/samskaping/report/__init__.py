@@ -151,8 +151,9 @@ def _context(folder: OutputFolder, generated: datetime) -> dict[str, Any]:
         if interval:
             context["with_sentences_interval"] = f"{interval['low']}–{interval['high']}"
         sure = (summary.get("uncertainty") or {}).get("conception")
-        if sure:
-            context["uncertainty"] = {"coverage": percent(float(sure["coverage"])), "sure": sure["sure_cocreation"],
+        confidence = (summary.get("decision_rules") or {}).get("confidence")
+        if sure and confidence:
+            context["uncertainty"] = {"coverage": percent(float(confidence)), "sure": sure["sure_cocreation"],
                                       "uncertain": sure["uncertain"]}
         if not documents.empty:
             uri, shown = conception_chart(documents, names)

@@ -1,0 +1,80 @@
+"""From calibrated probabilities to what the outputs say: priors, labels, prediction sets, top-3.
+
+One function, :func:`decide`, is used wherever labels are produced (the test
+split at training time, ``predict.py``, Spark, the MLflow model), so they
+always agree:
+
+1. the probabilities (under the training priors) are moved to the priors the
+   setting asks for (:mod:`samskaping.priors`; ``estimated`` is estimated on
+   the sentences passed in together);
+2. the label is the most probable one; polarity is ``none`` exactly when
+   factor is ``none`` (:func:`~samskaping.models.base.decode_predictions`);
+3. the conformal prediction set of every label set is computed from the
+   probabilities under the training priors (the score its calibration used);
+   a sentence is «usikker» (uncertain) in a label set when its set does not
+   hold exactly one label;
+4. the three most probable labels with their probabilities.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from samskaping import priors as prior_rules
+from samskaping.labels import LABEL_SETS
+from samskaping.models.base import Classifier, decode_predictions
+
+TOP_K = 3
+
+
+@dataclass
+class Decisions:
+    """Labels and everything said about them, per label set."""
+
+    probs: dict[str, np.ndarray]
+    labels: dict[str, list[str]]
+    scores: dict[str, np.ndarray]
+    sets: dict[str, np.ndarray] = field(default_factory=dict)
+    priors: dict[str, Any] = field(default_factory=dict)
+    confidence: float | None = None
+
+
+def decide(model: Classifier, probs: dict[str, np.ndarray], setting: Any = None, confidence: float | None = None) -> Decisions:
+    """Apply the priors ``setting`` (default: the model's ``prediction.priors``) and decode.
+
+    Args:
+        model: the classifier whose training priors and conformal calibration apply.
+        probs: per label set, (n, k) calibrated probabilities under the training priors
+            (:meth:`~samskaping.models.base.Classifier.predict_proba`).
+        setting: see :func:`samskaping.priors.apply`.
+        confidence: coverage of the prediction sets (default: the model's ``prediction.confidence``).
+    """
+    setting = model.cfg.prediction.priors if setting is None else setting
+    confidence = model.cfg.prediction.confidence if confidence is None else confidence
+    adjusted, record = prior_rules.apply(probs, model.training_priors, setting)
+    labels, scores = decode_predictions(adjusted)
+    sets = {ls: model.conformal[ls].sets(probs[ls], confidence) for ls in probs if ls in model.conformal}
+    return Decisions(adjusted, labels, scores, sets, record, confidence if sets else None)
+
+
+def table(decisions: Decisions, label_sets: tuple[str, ...] | list[str]) -> pd.DataFrame:
+    """The output columns: per label set the label, ``_score``, ``_set``, ``_uncertain``, ``_top3``, ``_p_<label>``."""
+    columns: dict[str, Any] = {}
+    for ls in label_sets:
+        names = LABEL_SETS[ls]
+        probs = decisions.probs[ls]
+        columns[ls] = decisions.labels[ls]
+        columns[f"{ls}_score"] = np.round(decisions.scores[ls], 4)
+        if ls in decisions.sets:
+            members = decisions.sets[ls]
+            columns[f"{ls}_set"] = ["|".join(n for n, inside in zip(names, row, strict=True) if inside) for row in members]
+            columns[f"{ls}_uncertain"] = members.sum(axis=1) != 1
+        order = np.argsort(-probs, axis=1, kind="stable")[:, :TOP_K]
+        columns[f"{ls}_top3"] = ["; ".join(f"{names[j]} {probs[i, j]:.2f}" for j in row) for i, row in enumerate(order)]
+        for j, label in enumerate(names):
+            columns[f"{ls}_p_{label}"] = np.round(probs[:, j], 4)
+    return pd.DataFrame(columns)
