@@ -455,8 +455,6 @@ def test_an_unexpected_exception_of_one_reader_is_that_files_failure(model, cont
     assert result.summary["documents"] == 1
 
 
-@pytest.mark.xfail(strict=True, reason="classify() logs each failure as a warning and predict_main lists it again "
-                                       "(lead's part of predict.py; see the issue-12 report)")
 @pytest.mark.slow
 def test_each_failure_is_named_once_on_all_of_stderr(model_dir: Path, control: Path, tmp_path: Path) -> None:
     bad = tmp_path / "bad.docx"
@@ -796,8 +794,6 @@ def test_resume_is_exact_in_every_format(model, tmp_path: Path, fmt: str) -> Non
     assert frame["id"].astype(str).tolist()[:2] == ["0042", "0043"]
 
 
-@pytest.mark.xfail(strict=True, reason="the order of input-table columns follows which documents an earlier run "
-                                       "finished (_write_outputs, the lead's part; see the issue-12 report)")
 def test_resume_is_exact_when_earlier_runs_did_later_inputs(model, tmp_path: Path) -> None:
     from samskaping.predict import classify
 

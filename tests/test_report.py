@@ -75,7 +75,7 @@ def make_plans(folder: Path) -> list[Path]:
 
 
 def train_report_model(
-    folder: Path, per_conception: int = 5, label_sets: Sequence[str] = ("conception", "factor", "polarity")
+    folder: Path, per_conception: int = 30, label_sets: Sequence[str] = ("conception", "factor", "polarity")
 ):
     """A trained baseline classifier (no MLflow tracking), loaded back from its folder."""
     from samskaping.models import load_model
@@ -170,7 +170,10 @@ def test_report_shows_the_most_confident_examples_with_plan_and_page(tmp_path: P
                 continue
             assert html.escape(norwegian(label_set, label)) in section
             chosen = sentences[sentences[label_set] == label]
-            top = chosen.sort_values(f"{label_set}_score", ascending=False, kind="stable").head(EXAMPLES_PER_LABEL)
+            sure = chosen[~chosen[f"{label_set}_uncertain"].astype(bool)]  # uncertain sentences are never examples
+            top = sure.sort_values(f"{label_set}_score", ascending=False, kind="stable").head(EXAMPLES_PER_LABEL)
+            for row in chosen[chosen[f"{label_set}_uncertain"].astype(bool)].itertuples():
+                assert f"<q>{html.escape(row.text)}</q>" not in section
             for row in top.itertuples():
                 place = html.escape(Path(row.document).name)
                 if not pd.isna(row.page):

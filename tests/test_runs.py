@@ -134,7 +134,7 @@ class Store:
 @pytest.fixture(scope="module")
 def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
     root = tmp_path_factory.mktemp("mlflow-store")
-    data = write_fixture(root / "fixture.jsonl")
+    data = write_fixture(root / "fixture.jsonl", per_conception=20, per_factor=12)
     uri = f"sqlite:///{root / 'mlflow.db'}"
     runs = {}
     with pytest.MonkeyPatch.context() as mp:

@@ -299,7 +299,7 @@ def classify(
             encoding = text_encoding(path)
         except Exception as exc:  # any failure of one input is that input's failure, never the batch's
             failures.append(Failure(str(path), _reason(path, exc)))
-            log.warning("not read: %s: %s", path, failures[-1].error)
+            log.debug("not read: %s: %s", path, failures[-1].error)  # listed once, at the end, by the command
             continue
         if encoding:
             encodings[str(path)] = encoding
@@ -357,6 +357,8 @@ def _write_outputs(
     raw = raw_columns(model.label_sets)
     decided, decision_record = decide_frame(model, state[raw], rules["priors"], rules["confidence"])
     other = [c for c in state.columns if c not in LEADING_COLUMNS and c not in raw]
+    # extra table columns in the order their first rows come, whichever documents a resumed run finished first
+    other.sort(key=lambda c: int(state[c].notna().to_numpy().argmax()) if state[c].notna().any() else len(state))
     sentences = pd.concat([state[LEADING_COLUMNS + other].reset_index(drop=True), decided], axis=1)
     earlier = outputs.read_state(out)
     if earlier is not None:

@@ -82,6 +82,9 @@ def agreement_table(first: str | Path, second: str | Path) -> tuple[pd.DataFrame
         DataError: a workbook cannot be read, has invalid answers, or they share no answered sentence.
     """
     a, b = _answers(Path(first)), _answers(Path(second))
+    if a.empty or b.empty:
+        empty = first if a.empty else second
+        raise DataError(f"{empty}: no answered sentence; {first} and {second} share no answered sentence")
     key = "row_id" if a["row_id"].astype(bool).all() and b["row_id"].astype(bool).all() else "text"
     both = a.merge(b, on=key, suffixes=("_a", "_b"))
     if both.empty:
