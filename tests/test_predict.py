@@ -170,14 +170,18 @@ def test_resume_skips_finished_documents_and_appends(plans, model, tmp_path):
 
 
 def test_priors_setting_changes_shares_and_is_logged(plans, model, tmp_path):
-    estimated = classify([plans], model, tmp_path / "e", progress=False, priors="estimated").summary
-    uniform = classify([plans], model, tmp_path / "u", progress=False, priors="uniform").summary
+    run_e = classify([plans], model, tmp_path / "e", progress=False, priors="estimated")
+    run_u = classify([plans], model, tmp_path / "u", progress=False, priors="uniform")
+    estimated, uniform = run_e.summary, run_u.summary
     assert estimated["decision_rules"]["priors"]["setting"] == "estimated"
     assert uniform["decision_rules"]["priors"]["setting"] == "uniform"
     shares = estimated["decision_rules"]["priors"]["label_sets"]["conception"]["priors"]
     assert abs(sum(shares.values()) - 1) < 1e-5  # rounded to 6 decimals
     assert estimated["decision_rules"]["priors"]["label_sets"]["conception"]["converged"]
-    assert estimated["conception_sentences"] != uniform["conception_sentences"]
+    # uniform priors give the rare labels more weight than the estimated ones, where most sentences are none
+    assert (run_u.sentences["conception_p_none"] < run_e.sentences["conception_p_none"]).mean() > 0.9
+    methods = (tmp_path / "e" / "methods.md").read_text(encoding="utf-8")
+    assert "Saerens, Latinne and Decaestecker (2002)" in methods and "## Norsk" in methods
 
 
 def test_interrupted_write_keeps_the_previous_file(plans, model, tmp_path, monkeypatch):

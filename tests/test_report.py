@@ -200,6 +200,7 @@ def test_report_is_rewritten_atomically_and_readable_by_others(tmp_path: Path, m
     assert first == second and second.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
     assert sorted(p.name for p in result.output_dir.iterdir() if p.name != ".samskaping") == [
         "documents.csv",
+        "methods.md",
         REPORT_NAME,
         "sentences.csv",
         "summary.json",

@@ -30,6 +30,7 @@ from samskaping.errors import DataError, SamskapingError
 from samskaping.decisions import decide
 from samskaping.decisions import table as decision_table
 from samskaping.labels import LABEL_SETS
+from samskaping.methods import methods_markdown
 from samskaping.models.base import Classifier
 from samskaping.summaries import summarise_corpus, summarise_documents
 
@@ -386,4 +387,5 @@ def _write_outputs(
     outputs.write_table(sentences, outputs.table_path(out, outputs.SENTENCES, fmt), fmt)
     outputs.write_table(documents, outputs.table_path(out, outputs.DOCUMENTS, fmt), fmt)
     outputs.write_json(summary, out / outputs.SUMMARY)
+    outputs.write_text(methods_markdown(summary), out / outputs.METHODS)
     return {"sentences": sentences, "documents": documents, "summary": summary, "state": state}

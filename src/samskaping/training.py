@@ -22,7 +22,7 @@ import pandas as pd
 from samskaping.config import Config, flatten
 from samskaping.data import LabelledData, dataset_digest, load_labelled_files, split_frame
 from samskaping.errors import SamskapingError
-from samskaping.evaluation import LabelSetReport, confusion_figure, evaluate, f1_bar_figure, metric_dict
+from samskaping.evaluation import LabelSetReport, confusion_figure, evaluate, f1_bar_figure, macro_f1_interval, metric_dict
 from samskaping.models import build_model
 from samskaping.calibration import ConformalSets, brier, expected_calibration_error, fit_bcts, reliability_figure
 from samskaping.decisions import decide
@@ -89,6 +89,9 @@ def _evaluate_split(
         table[f"true_{ls}"] = frame[ls].to_numpy()
         table[f"pred_{ls}"] = decided.labels[ls]
         table[f"{ls}_score"] = decided.scores[ls].round(4)
+        if split == "test":
+            low, high = macro_f1_interval(ls, frame[ls].tolist(), decided.labels[ls])
+            extra[f"test_{ls}_macro_f1_low"], extra[f"test_{ls}_macro_f1_high"] = low, high
         if ls in decided.sets:
             y = encode(ls, frame[ls].tolist())
             members = decided.sets[ls]
@@ -217,7 +220,9 @@ def train(
         tracker.log_metrics(metrics)
 
         staging.mkdir(parents=True, exist_ok=True)
-        model.save(staging, extra={"dataset_digest": data.digest, "run_id": tracker.run_id, "fit": _jsonable(fit_info)})
+        model.save(staging, extra={"dataset_digest": data.digest, "run_id": tracker.run_id, "fit": _jsonable(fit_info),
+                                   "data_files": data.files, "metrics": {k: round(v, 4) for k, v in metrics.items()},
+                                   "trained_at": datetime.now().isoformat(timespec="seconds")})
         (staging / "metrics.json").write_text(json.dumps(metrics, indent=2), encoding="utf-8")
         (staging / "config.json").write_text(json.dumps(cfg.to_dict(), ensure_ascii=False, indent=2), encoding="utf-8")
         if output.exists():

@@ -79,6 +79,10 @@ def model_facts(model, spec: str, tracking_uri: str | None) -> dict[str, object]
         "trained_with_samskaping": model.manifest.get("samskaping_version"),
         "samskaping_version": samskaping.__version__,
         "label_sets": list(model.label_sets),
+        "trained_at": model.manifest.get("trained_at"),
+        "data_files": model.manifest.get("data_files"),
+        "test_metrics": {k: v for k, v in (model.manifest.get("metrics") or {}).items()
+                         if k.startswith("test_") and any(x in k for x in ("macro_f1", "_ece", "set_coverage"))},
     }
     if spec.startswith("models:/"):
         from samskaping.mlflow_model import registry_version

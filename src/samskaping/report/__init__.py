@@ -25,6 +25,7 @@ from typing import Any
 import pandas as pd
 
 from samskaping.labels import LABEL_SET_NORWEGIAN, LABEL_SETS, NONE, norwegian
+from samskaping.methods import methods_html
 from samskaping.outputs import METHODS, REPORT, OutputFolder, read_output, write_text
 from samskaping.report.charts import conception_chart, factor_chart, factor_counts, numbers, plan_names
 
@@ -136,6 +137,7 @@ def _context(folder: OutputFolder, generated: datetime) -> dict[str, Any]:
         "failures": [f for f in summary.get("failed_documents") or [] if isinstance(f, dict)],
         "version": __version__,
         "has_methods": (folder.path / METHODS).is_file(),
+        "methods_html": methods_html((folder.path / METHODS).read_text(encoding="utf-8")) if (folder.path / METHODS).is_file() else "",
         "conception_chart": None,
         "factors": None,
         "uncertainty": None,

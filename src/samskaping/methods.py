@@ -1,0 +1,115 @@
+"""``methods.md``: what was done, in plain Norwegian and English, ready for a thesis's methods section.
+
+Written by ``predict.py`` into every output folder from the run's
+``summary.json`` (the model facts, including the test scores and data digests
+saved with the model at training time) and rendered into ``report.html``
+through markdown-it-py.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from samskaping.labels import LABEL_SETS
+
+PRIORS_NB = {
+    "estimated": "estimert for dokumentene som ble klassifisert, med EM-algoritmen til Saerens, Latinne og Decaestecker (2002)",
+    "training": "andelene i treningsdataene",
+    "uniform": "like store andeler for alle merkelapper",
+    "explicit": "andeler oppgitt av brukeren",
+}
+PRIORS_EN = {
+    "estimated": "estimated for the documents classified, with the EM procedure of Saerens, Latinne and Decaestecker (2002)",
+    "training": "the label shares of the training data",
+    "uniform": "equal shares for every label",
+    "explicit": "shares given by the user",
+}
+
+
+def _score(metrics: dict[str, Any], ls: str) -> str:
+    value = metrics.get(f"test_{ls}_macro_f1")
+    if value is None:
+        return "–"
+    low, high = metrics.get(f"test_{ls}_macro_f1_low"), metrics.get(f"test_{ls}_macro_f1_high")
+    interval = f" (95 % CI {low:.2f}–{high:.2f})" if low is not None and high is not None else ""
+    return f"{value:.2f}{interval}"
+
+
+def methods_markdown(summary: dict[str, Any], generated: datetime | None = None) -> str:
+    """The methods card of an output folder as Markdown (Norwegian first, then English)."""
+    generated = generated or datetime.now()
+    model = summary.get("model") or {}
+    metrics = model.get("test_metrics") or {}
+    rules = summary.get("decision_rules") or {}
+    priors = (rules.get("priors") or {}).get("setting", "training")
+    confidence = rules.get("confidence")
+    files = model.get("data_files") or []
+    label_sets = [ls for ls in model.get("label_sets", LABEL_SETS) if ls in LABEL_SETS]
+    n_docs, n_sent = summary.get("documents", 0), summary.get("sentences", 0)
+    kind = model.get("kind", "?")
+    name = model.get("name", "?")
+    version = model.get("samskaping_version", "?")
+    scores_nb = "; ".join(f"{ls} {_score(metrics, ls)}" for ls in label_sets)
+    ece = "; ".join(f"{ls} {metrics[f'test_{ls}_ece']:.3f}" for ls in label_sets if f"test_{ls}_ece" in metrics)
+    data_lines = "\n".join(f"- `{f.get('path')}`: {f.get('rows')} setninger / sentences, SHA-256 `{str(f.get('sha256'))[:16]}…`" for f in files) or "- (ikke registrert / not recorded)"
+    coverage_nb = f"{confidence:.0%}".replace(".", ",") if confidence else None
+    lines = [
+        "# Metode / Methods",
+        "",
+        f"*Laget / written {generated:%Y-%m-%d %H:%M} av / by samskaping {version}.*",
+        "",
+        "## Norsk",
+        "",
+        f"{n_sent} setninger i {n_docs} dokumenter ble klassifisert maskinelt, setning for setning, etter merkeskjemaet "
+        "til prosjektet samskaping (forståelse av samskaping: tjenesteproduksjon, demokratisk deltakelse, "
+        "samarbeidsdrevet innovasjon eller ingen; faktor som fremmer eller hemmer samskaping; fremmer/hemmer). "
+        f"Modellen er av typen «{kind}» ({name}), trent {model.get('trained_at', 'ukjent dato')} på disse dataene:",
+        "",
+        data_lines,
+        "",
+        f"Treffsikkerhet på testdelen av treningsdataene (makro-F1 med 95 % konfidensintervall, bootstrap over setninger): {scores_nb}. "
+        "Testsetningene er skrevet for prosjektet i plan-stil; på ekte plantekst er treffsikkerheten lavere.",
+        "",
+        f"Sannsynlighetene er kalibrert med temperaturskalering med skjevhetskorreksjon (Alexandari mfl. 2020) på valideringsdelen; "
+        f"forventet kalibreringsfeil (ECE) på testdelen: {ece or '–'}. "
+        f"Forventede andeler av hver merkelapp (priors) er {PRIORS_NB.get(priors, priors)}.",
+    ]
+    if coverage_nb:
+        lines.append(f"Hver setning har også en mengde mulige merkelapper (konform prediksjon, klassebetinget) som inneholder riktig merkelapp "
+                     f"med minst {coverage_nb} sannsynlighet; setninger med mer enn én mulig merkelapp er merket «usikker».")
+    lines += [
+        "Konfidensintervallene for andeler per plan er bootstrap-intervaller over planens setninger (1 000 trekk, persentilmetoden); "
+        "de viser usikkerheten fra at en plan har et begrenset antall setninger, ikke modellens feil. "
+        "Antallet planer som nevner samskaping er en ren ordtelling (samskaping og bøyningsformer).",
+        "",
+        "## English",
+        "",
+        f"{n_sent} sentences in {n_docs} documents were classified automatically, sentence by sentence, with the label scheme "
+        "of the samskaping project (conception of co-creation: service, democratic, innovation or none; the factor that "
+        f"promotes or hinders co-creation; promoting or hindering). The model is a «{kind}» ({name}), trained "
+        f"{model.get('trained_at', 'on an unrecorded date')} on the data listed above.",
+        "",
+        f"Accuracy on the test split of the training data (macro-F1 with a 95 % bootstrap interval over sentences): {scores_nb}. "
+        "The test sentences were written for the project in plan style; accuracy on real plan text is lower.",
+        "",
+        f"Probabilities are calibrated by bias-corrected temperature scaling (Alexandari et al. 2020) on the validation split; "
+        f"expected calibration error on the test split: {ece or '–'}. The class priors are {PRIORS_EN.get(priors, priors)}.",
+    ]
+    if confidence:
+        lines.append(f"Each sentence also has a class-conditional conformal prediction set that holds the true label with at least "
+                     f"{confidence:.0%} probability; sentences whose set has more than one label are marked uncertain.")
+    lines += [
+        "Intervals for per-plan shares are percentile bootstrap intervals over the plan's sentences (1,000 resamples); they show "
+        "the uncertainty from a plan's finite number of sentences, not the classifier's errors. The number of plans that "
+        "mention samskaping is an exact word count.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def methods_html(markdown: str) -> str:
+    """The card as HTML (markdown-it-py, CommonMark; raw HTML in the text is escaped, not passed through)."""
+    from markdown_it import MarkdownIt
+
+    return MarkdownIt("commonmark", {"html": False}).render(markdown)
