@@ -61,6 +61,7 @@ def setup_logging(quiet: bool = False, verbose: bool = False) -> None:
         # no download or weight-loading bars where nobody watches them, or where nothing is downloaded
         # (transformers' own bars follow huggingface_hub's switch)
         os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+        os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     if quiet:
         os.environ.setdefault("TQDM_DISABLE", "1")
 

@@ -1,0 +1,177 @@
+"""What the commands say on a console, run as a user runs them (real subprocesses, real store, real files)."""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from samskaping.config import load_config
+from samskaping.errors import ConfigError, ModelLoadError
+
+ROOT = Path(__file__).resolve().parents[1]
+BASELINE = ROOT / "configs" / "baseline.yaml"
+
+
+def run(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None, timeout: int = 300) -> subprocess.CompletedProcess[str]:
+    """A command as a user types it, with stderr a pipe (not a terminal), as in a log file."""
+    return subprocess.run([sys.executable, *args], capture_output=True, text=True, timeout=timeout, cwd=cwd,
+                          env={**os.environ, **(env or {})}, check=False)
+
+
+# ---------------------------------------------------------------- config messages
+
+
+def test_a_set_mistake_is_blamed_on_set_not_on_the_file() -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_config(BASELINE, ["training.epocs=3"])
+    message = str(caught.value)
+    assert message.startswith("--set training.epocs=3: unknown key 'training.epocs' (did you mean 'training.epochs'?)")
+    assert str(BASELINE) not in message
+
+
+def test_problems_in_the_file_and_in_set_are_each_blamed_on_their_source(tmp_path: Path) -> None:
+    config = tmp_path / "c.yaml"
+    config.write_text("training: {epochs: 0}\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as caught:
+        load_config(config, ["model.baseline.C=-1"])
+    lines = str(caught.value).splitlines()
+    assert lines[0] == "2 problems:"
+    assert any(line.startswith(f"  - {config}: training.epochs") for line in lines)
+    assert any(line.startswith("  - --set model.baseline.C=-1: model.baseline.C") for line in lines)
+
+
+def test_did_you_mean_catches_a_case_slip() -> None:
+    with pytest.raises(ConfigError, match=r"unknown key 'model.baseline.c' \(did you mean 'model.baseline.C'\?\)"):
+        load_config(BASELINE, ["model.baseline.c=2"])
+
+
+def test_a_bad_priors_setting_lists_what_is_allowed() -> None:
+    with pytest.raises(ConfigError, match=r"--set prediction.priors=estimert: prediction.priors: 'estimert' is not a priors setting; allowed: training, uniform, estimated"):
+        load_config(BASELINE, ["prediction.priors=estimert"])
+
+
+def test_int8_help_states_the_measured_agreement() -> None:
+    done = run(str(ROOT / "predict.py"), "-h")
+    assert done.returncode == 0
+    text = " ".join(done.stdout.split())
+    found = re.search(r"--int8 .*?agreed with fp32 on (\d+(?:\.\d+)?)% of the shipped test split", text)
+    assert found, text
+    assert ">= 99" not in text and "≥ 99" not in text
+
+
+def test_cuda_asked_for_without_a_gpu_is_one_clear_line(tmp_path: Path, tiny_bert: Path, small_data: Path) -> None:
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("a GPU is present here; the absence message cannot be shown")
+    done = run(str(ROOT / "train.py"), "--config", str(BASELINE), "--no-tracking", "--device", "cuda",
+               "--set", "model.kind=transformer", "--set", f"model.name={tiny_bert}", "--set", f"data.path={small_data}",
+               "--output", str(tmp_path / "m"), cwd=tmp_path)
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines()[-1].startswith("error: CUDA was asked for (training.device: cuda or --device cuda) but torch sees no GPU")
+
+
+# ---------------------------------------------------------------- runs ui
+
+
+def test_runs_ui_on_a_busy_port_says_so_and_prints_no_address(tmp_path: Path) -> None:
+    from mlflow import MlflowClient
+
+    from samskaping.runs.ui import port_is_free
+
+    store = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    MlflowClient(tracking_uri=store).search_experiments()  # create the store
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        free = next(p for p in range(port + 1, port + 50) if port_is_free(p))
+        done = run("-m", "samskaping.runs", "ui", "--port", str(port), "--tracking-uri", store, timeout=120)
+    assert done.returncode == 2
+    assert done.stderr.strip() == f"error: port {port} is in use; try --port {free}"
+    assert "http" not in done.stdout
+
+
+# ---------------------------------------------------------------- a normal run is quiet and truthful
+
+
+@pytest.mark.slow
+def test_a_normal_train_and_predict_print_no_noise(tmp_path: Path, small_data: Path) -> None:
+    store = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    project_mlruns = sorted((ROOT / "mlruns").rglob("*")) if (ROOT / "mlruns").exists() else []
+    trained = run(str(ROOT / "train.py"), "--config", str(BASELINE), "--output", str(tmp_path / "m"),
+                  "--set", f"data.path={small_data}", "--tracking-uri", store, cwd=tmp_path)
+    assert trained.returncode == 0, trained.stderr
+    assert trained.stdout.count("model saved to") == 1
+    plan = tmp_path / "plan.txt"
+    plan.write_text("Kommunen skal samskape med innbyggerne.\n\nVegen er 12 km lang.\n", encoding="utf-8")
+    predicted = run(str(ROOT / "predict.py"), str(plan), "--model", "models:/samskaping/1", "--tracking-uri", store,
+                    "--output", str(tmp_path / "out"), "--format", "xlsx", cwd=tmp_path)
+    assert predicted.returncode == 0, predicted.stderr
+    for output in (trained, predicted):
+        noise = output.stderr + output.stdout
+        assert "\x1b[" not in noise  # no colour codes in a log file
+        for phrase in ("Warning", "warnings.warn", "pickle", "dataset source", "Downloading", "it/s]", "Traceback"):
+            assert phrase not in noise, (phrase, noise)
+    # the artifacts go beside the store, not into the project's ./mlruns
+    assert any((tmp_path / "mlruns").rglob("MLmodel"))
+    assert (sorted((ROOT / "mlruns").rglob("*")) if (ROOT / "mlruns").exists() else []) == project_mlruns
+
+
+@pytest.mark.slow
+def test_training_log_has_a_plain_line_per_epoch(tmp_path: Path, small_data: Path, tiny_bert: Path) -> None:
+    done = run(str(ROOT / "train.py"), "--config", str(BASELINE), "--no-tracking", "--output", str(tmp_path / "m"),
+               "--set", "model.kind=transformer", "--set", f"model.name={tiny_bert}", "--set", f"data.path={small_data}",
+               "--set", "training.epochs=2", "--set", "model.transformer.max_length=32", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    lines = [line for line in done.stderr.splitlines() if line.startswith("INFO epoch ")]
+    assert len(lines) == 2
+    for number, line in enumerate(lines, start=1):
+        assert re.fullmatch(rf"INFO epoch {number}/2: train loss \d+\.\d{{4}}, validation mean macro-F1 \d\.\d{{4}}, \d+ s", line)
+    assert "\r" not in done.stderr  # no progress bar redrawn into a log file
+
+
+@pytest.mark.slow
+def test_two_train_runs_started_together_on_a_new_folder_both_succeed(tmp_path: Path, small_data: Path) -> None:
+    command = [sys.executable, str(ROOT / "train.py"), "--config", str(BASELINE), "--set", f"data.path={small_data}",
+               "--tracking-uri", f"sqlite:///{tmp_path / 'mlflow.db'}", "--quiet"]
+    procs = [subprocess.Popen([*command, "--output", str(tmp_path / f"m{i}")], cwd=tmp_path, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for i in range(2)]
+    results = [p.communicate(timeout=600) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], [r[1] for r in results]
+
+
+@pytest.mark.slow
+def test_a_missing_champion_alias_says_how_to_promote(tmp_path: Path, small_data: Path) -> None:
+    from samskaping.cli.predict import load_any_model
+
+    store = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    trained = run(str(ROOT / "train.py"), "--config", str(BASELINE), "--output", str(tmp_path / "m"),
+                  "--set", f"data.path={small_data}", "--tracking-uri", store, "--quiet", cwd=tmp_path)
+    assert trained.returncode == 0, trained.stderr
+    with pytest.raises(ModelLoadError, match=r"no version of samskaping has the alias @champion yet; set it with 'python -m samskaping.runs promote --run RUN_ID --alias champion'"):
+        load_any_model("models:/samskaping@champion", store)
+
+
+# ---------------------------------------------------------------- the one command
+
+
+@pytest.mark.slow
+def test_predict_without_model_builds_the_default_once_and_reuses_it(tmp_path: Path) -> None:
+    plan = tmp_path / "plan.txt"
+    plan.write_text("Kommunen skal utvikle tjenestene sammen med brukerne.\n", encoding="utf-8")
+    env = {"SAMSKAPING_CACHE": str(tmp_path / "cache")}
+    first = run(str(ROOT / "predict.py"), str(plan), "--output", str(tmp_path / "a"), env=env, cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    assert "no --model given: building the default baseline model" in first.stderr
+    assert str(tmp_path / "cache") in first.stderr
+    second = run(str(ROOT / "predict.py"), str(plan), "--output", str(tmp_path / "b"), env=env, cwd=tmp_path)
+    assert second.returncode == 0, second.stderr
+    assert "no --model given: using the default baseline model in" in second.stderr
+    assert (tmp_path / "a" / "sentences.csv").read_bytes() == (tmp_path / "b" / "sentences.csv").read_bytes()
