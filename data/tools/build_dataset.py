@@ -124,6 +124,10 @@ def main() -> None:
     frame["source"] = SOURCE
     corrected = apply_corrections(frame)
     frame["hard_negative"] = frame["hard_negative"].astype(bool)
+    if CORRECTIONS.is_file():  # a corrected row is a hard negative by the same rule as the first round's rows
+        fixed = {json.loads(line)["id"] for line in CORRECTIONS.read_text(encoding="utf-8").splitlines() if line.strip()}
+        rows = frame["id"].isin(fixed)
+        frame.loc[rows, "hard_negative"] = (frame.loc[rows, "factor"] == "none") & frame.loc[rows, "text"].str.contains(FACTOR_WORDS)
     with OUTPUT.open("w", encoding="utf-8") as out:
         for record in frame[COLUMNS].to_dict(orient="records"):
             out.write(json.dumps(record, ensure_ascii=False) + "\n")

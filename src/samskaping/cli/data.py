@@ -19,8 +19,8 @@ def parser() -> argparse.ArgumentParser:
     check.add_argument("--json", type=Path, help="also write the counts and pairs as JSON to this file")
     audit = sub.add_parser("audit", help="find likely label errors (cleanlab, out-of-fold probabilities); write a review table")
     audit.add_argument("path", type=Path)
-    audit.add_argument("--output", type=Path, default=Path("data/audit/suspects.xlsx"),
-                       help="review table to write (default data/audit/suspects.xlsx)")
+    audit.add_argument("--output", type=Path, default=Path("audit-suspects.xlsx"),
+                       help="review table to write (default audit-suspects.xlsx in the current folder)")
     audit.add_argument("--folds", type=int, default=5, help="cross-validation folds (default 5)")
     audit.add_argument("--seed", type=int, default=42)
     return p

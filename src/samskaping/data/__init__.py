@@ -320,7 +320,8 @@ def load_labelled_files(paths: Sequence[str | Path], on_invalid: str = "refuse")
     A sentence that a later file labels again takes the later labels (a
     correction wins over the original), and is logged. Rows of later files
     without a ``split`` go to the training split, so the first file's
-    validation and test splits stay the benchmark.
+    validation and test splits stay the benchmark; a relabelled sentence keeps
+    the split it had in the earlier file.
 
     Raises:
         DataError: as :func:`load_labelled`, for any of the files.
@@ -341,6 +342,9 @@ def load_labelled_files(paths: Sequence[str | Path], on_invalid: str = "refuse")
     later = key.duplicated(keep="last")
     if later.any():
         log.info("%d sentence(s) are labelled again in a later file; the later labels are used", int(later.sum()))
+        # a relabelled sentence keeps the split it first had, so a corrected test sentence stays in test
+        first_split = joined.assign(_key=key).groupby("_key", sort=False)["split"].first()
+        joined["split"] = key.map(first_split).where(key.duplicated(keep=False), joined["split"])
     joined = joined[~later].reset_index(drop=True)
     joined.loc[joined["split"] == "", "split"] = "train"
     ids = joined["id"].where(~joined["id"].duplicated(keep=False), joined["_file"].astype(str) + ":" + joined["id"])
