@@ -2,8 +2,8 @@
 
 Real Spark on ``local[2]`` (marked ``spark``; skipped, saying why, where Java or
 pyspark is missing). One folder holds PDF, DOCX and TXT plans (one with a list
-and its lead-in, one with æ/ø/å and spaces in its name) and files that cannot
-be read; ``predict.py`` and ``python -m samskaping.spark`` classify it with a
+and its lead-in, one with æ/ø/å and spaces in its name), a CSV table of
+sentences with an extra column, and files that cannot be read; ``predict.py`` and ``python -m samskaping.spark`` classify it with a
 tiny baseline that reads list lead-ins, once from the model folder (pandas
 UDF) and once as a registered MLflow model (``mlflow.pyfunc.spark_udf``). The
 rules that choose files from Spark's listing are tested without Spark.
@@ -56,7 +56,7 @@ DOCX_BLOCKS = [
     "Samskaping krev tid og tillit mellom kommunen og innbyggjarane.",
 ]
 TXT_BLOCKS = ["Brukermedvirkning skal prege alle helse- og omsorgstjenester.", "Veien til Ås er 12 km lang."]
-GOOD = ("a-plan.pdf", "sub/b-plan.docx", "sub/Plan for Ås og Øyer.txt")
+GOOD = ("a-plan.pdf", "sub/b-plan.docx", "sub/Plan for Ås og Øyer.txt", "e-table.csv")
 BAD = ("broken.pdf", "empty.txt", "gammel.doc")
 COMPARED_SUMMARY_KEYS_EXCLUDED = {"throughput", "spark", "sentences_format", "model"}
 
@@ -66,12 +66,14 @@ COMPARED_SUMMARY_KEYS_EXCLUDED = {"throughput", "spark", "sentences_format", "mo
 
 @pytest.fixture(scope="module")
 def plans(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Three readable plans in two folders and three files that are not read."""
+    """Three readable plans and a sentence table in two folders, and three files that are not read."""
     folder = tmp_path_factory.mktemp("plans") / "plans"
     (folder / "sub").mkdir(parents=True)
     make_plan_pdf(folder / GOOD[0], PDF_PAGES)
     make_plan_docx(folder / GOOD[1], DOCX_BLOCKS)
     make_plan_txt(folder / GOOD[2], TXT_BLOCKS)
+    pd.DataFrame({"id": ["x1", "x2"], "text": ["Vi skal samskape med ungdommen.", "Veien er 12 km lang."]}).to_csv(
+        folder / GOOD[3], index=False)  # a sentence table keeps its other columns
     (folder / "broken.pdf").write_bytes(b"%PDF-1.4 not really a pdf")
     (folder / "empty.txt").write_text("", encoding="utf-8")
     (folder / "gammel.doc").write_bytes(b"\xd0\xcf\x11\xe0 an old Word file")
@@ -125,6 +127,10 @@ def _spark_run(spark: object, plans: Path, source: object, store: tuple[str, Pat
     return classify_on_spark(spark, [str(plans)], load_model(store[1]), source, out, model_info={"model": "test"})
 
 
+def _cells(column: pd.Series) -> list[str]:
+    return ["" if pd.isna(value) else str(value) for value in column]
+
+
 def _assert_same_outputs(spark_out: Path, predict_out: Path) -> None:
     """Sentences (labels equal, probabilities to 1e-6), documents and summary figures of both folders agree."""
     ours, theirs = read_output(spark_out), read_output(predict_out)
@@ -136,8 +142,8 @@ def _assert_same_outputs(spark_out: Path, predict_out: Path) -> None:
     for column in b.columns:
         if pd.api.types.is_float_dtype(b[column]) and column != "page":
             assert np.allclose(a[column].to_numpy(float), b[column].to_numpy(float), rtol=0, atol=1e-6), column
-        else:
-            assert a[column].astype(str).tolist() == b[column].astype(str).tolist(), column
+        else:  # a missing cell (a plan's row in a table's column) reads back from CSV as ""
+            assert _cells(a[column]) == _cells(b[column]), column
     pd.testing.assert_frame_equal(ours.documents, theirs.documents, check_dtype=False, atol=1e-6)
     for name in set(theirs.summary) - COMPARED_SUMMARY_KEYS_EXCLUDED:
         assert ours.summary.get(name) == theirs.summary[name], name
@@ -161,6 +167,7 @@ def test_spark_and_predict_give_the_same_tables(kind, spark, plans, store, predi
     assert sorted(sentences["document"].unique()) == sorted(str(plans / name) for name in GOOD)
     bullets = sentences[sentences["text"].str.startswith(("styrke", "utvikle"))]
     assert bullets["context"].tolist() == ["Kommunen vil:"] * 2  # the lead-in reaches the model
+    assert sentences.loc[sentences["document"] == str(plans / GOOD[3]), "id"].tolist() == ["x1", "x2"]
     assert {Path(f.path).name for f in result.failures} == set(BAD)
     dataset = tmp_path / "spark" / "sentences.parquet"
     assert sorted(p.name for p in dataset.iterdir() if p.is_dir()) == sorted(partition_name(str(plans / n)) for n in GOOD)
@@ -177,7 +184,7 @@ def test_cli_reports_bad_files_with_exit_status_1_and_the_report_builds(plans, s
         capture_output=True, text=True, env=env, timeout=600,
     )
     assert run.returncode == 1, run.stderr[-3000:]
-    assert "3 document(s)" in run.stdout
+    assert f"{len(GOOD)} document(s)" in run.stdout
     assert f"{len(BAD)} input(s) could not be read" in run.stderr
     summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
     reasons = {Path(f["path"]).name: f["reason"] for f in summary["failed_documents"]}
@@ -185,7 +192,7 @@ def test_cli_reports_bad_files_with_exit_status_1_and_the_report_builds(plans, s
     assert "no text" in reasons["empty.txt"] or "empty" in reasons["empty.txt"]
     assert "save it as .docx" in reasons["gammel.doc"]
     assert all("\n" not in r and "samskaping-spark-" not in r for r in reasons.values())  # no temporary path leaks
-    assert (out / "documents.xlsx").is_file() and summary["sentences_format"] == "parquet"
+    assert (out / "documents.xlsx").is_file() and (out / "methods.md").is_file() and summary["sentences_format"] == "parquet"
 
     report = subprocess.run([sys.executable, "-m", "samskaping.report", str(out)], capture_output=True, text=True)
     assert report.returncode == 0, report.stderr

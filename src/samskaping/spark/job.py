@@ -2,8 +2,8 @@
 
 The output folder has what ``predict.py`` writes, so ``python -m samskaping.report``
 reads it: ``sentences.parquet`` (a Parquet dataset partitioned by document:
-``sentences.parquet/document=<name>/part-….parquet``), ``documents.<fmt>`` and
-``summary.json`` (with ``sentences_format: parquet``). There is no ``--resume``:
+``sentences.parquet/document=<name>/part-….parquet``), ``documents.<fmt>``,
+``summary.json`` (with ``sentences_format: parquet``) and ``methods.md``. There is no ``--resume``:
 a Spark job is rerun whole.
 
 On a cluster, the inputs and ``output_dir`` must be paths every machine reads
@@ -13,6 +13,7 @@ the output folder); the model folder is shipped to the executors as an archive.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import re
@@ -29,6 +30,7 @@ import pandas as pd
 
 from samskaping import outputs
 from samskaping.errors import SamskapingError
+from samskaping.methods import methods_markdown
 from samskaping.models.base import Classifier
 from samskaping.predict import LEADING_COLUMNS, Failure
 from samskaping.spark.executors import (
@@ -146,6 +148,7 @@ def classify_on_spark(
     })
     outputs.write_table(documents, outputs.table_path(out, outputs.DOCUMENTS, fmt), fmt)
     outputs.write_json(summary, out / outputs.SUMMARY)
+    outputs.write_text(methods_markdown(summary), out / outputs.METHODS)
     return SparkResult(out, documents, summary, extracted.failures)
 
 
@@ -204,8 +207,7 @@ def _extract(raw_files: Any, choice: Choice, partitions: int | None) -> _Extract
     if not read:
         rows.unpersist()
         raise SamskapingError(f"nothing to classify: {_listing(failures)}")
-    extras = list(dict.fromkeys(k for d in read if status[d].extra for k in pd.read_json(
-        StringIO(status[d].extra), typ="series", dtype=False).index))
+    extras = list(dict.fromkeys(k for d in read if status[d].extra for k in json.loads(status[d].extra)))
     return _Extracted(
         cached=rows,
         sentences=rows.filter(F.col("error").isNull()),
