@@ -1,0 +1,129 @@
+"""Priors, calibration and prediction sets: known answers on synthetic data, and the shipped baseline's
+figures on the shipped test split and the realistic plans (data/eval/, never trained on)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from samskaping import priors
+from samskaping.calibration import ConformalSets, expected_calibration_error, fit_bcts
+from samskaping.errors import ConfigError
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+# ---------------------------------------------------------------- known answers
+
+
+def _calibrated_sample(shares: np.ndarray, n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Labels drawn with ``shares`` and probabilities from a calibrated model of two Gaussian features,
+    computed under *uniform* priors (so the model's training prior is uniform)."""
+    rng = np.random.default_rng(seed)
+    k = len(shares)
+    y = rng.choice(k, size=n, p=shares)
+    centres = rng.normal(0, 1.5, size=(k, 2))
+    x = centres[y] + rng.normal(0, 1, size=(n, 2))
+    log_lik = -0.5 * ((x[:, None, :] - centres[None, :, :]) ** 2).sum(axis=2)
+    probs = np.exp(log_lik - log_lik.max(axis=1, keepdims=True))
+    return probs / probs.sum(axis=1, keepdims=True), y
+
+
+def test_em_recovers_the_label_shares_of_a_shifted_set() -> None:
+    true = np.array([0.05, 0.10, 0.05, 0.80])  # a real plan: mostly none
+    probs, y = _calibrated_sample(true, 20_000, seed=1)
+    estimated, iterations, converged = priors.estimate_em(probs, np.full(4, 0.25))
+    assert converged and iterations > 1
+    assert np.abs(estimated - true).max() < 0.02
+    naive = (probs.argmax(axis=1)[:, None] == np.arange(4)).mean(axis=0)
+    assert np.abs(naive - true).max() > np.abs(estimated - true).max()  # EM beats counting argmaxes
+
+
+def test_shift_is_bayes_rule_and_keeps_rows_normalised() -> None:
+    probs = np.array([[0.5, 0.5], [0.9, 0.1]])
+    moved = priors.shift(probs, old=np.array([0.5, 0.5]), new=np.array([0.2, 0.8]))
+    assert moved[0] == pytest.approx([0.2, 0.8])
+    assert moved[1] == pytest.approx([0.9 * 0.2 / (0.9 * 0.2 + 0.1 * 0.8), 0.1 * 0.8 / (0.9 * 0.2 + 0.1 * 0.8)])
+    assert moved.sum(axis=1) == pytest.approx([1, 1])
+
+
+def test_explicit_priors_are_checked() -> None:
+    with pytest.raises(ConfigError, match=r"conception: shares must be >= 0 and sum to 1"):
+        priors.check_setting({"conception": {"none": 0.9, "service": 0.2}})
+    with pytest.raises(ConfigError, match=r"unknown label\(s\) \['nothing'\]"):
+        priors.check_setting({"conception": {"nothing": 1.0}})
+    probs = {"conception": np.full((3, 4), 0.25)}
+    moved, record = priors.apply(probs, {"conception": np.full(4, 0.25)},
+                                 {"conception": {"service": 0.1, "democratic": 0.1, "innovation": 0.1, "none": 0.7}})
+    assert moved["conception"][0] == pytest.approx([0.1, 0.1, 0.1, 0.7])
+    assert record["setting"] == "explicit"
+
+
+def test_bcts_fixes_an_overconfident_biased_model() -> None:
+    probs, y = _calibrated_sample(np.array([0.1, 0.1, 0.8]), 6000, seed=2)
+    logits = 3.0 * np.log(probs) + np.array([1.0, 1.0, -1.0])  # too sure, and biased against the common label
+    before = np.exp(logits - logits.max(axis=1, keepdims=True))
+    before /= before.sum(axis=1, keepdims=True)
+    temperature, bias = fit_bcts(logits[:3000], y[:3000])
+    after = np.exp(logits / temperature + bias)
+    after /= after.sum(axis=1, keepdims=True)
+    assert 2.0 < temperature < 4.5
+    assert expected_calibration_error(after[3000:], y[3000:]) < 0.03 < expected_calibration_error(before[3000:], y[3000:])
+
+
+def test_conformal_sets_cover_every_label_at_the_asked_level() -> None:
+    probs, y = _calibrated_sample(np.array([0.1, 0.2, 0.7]), 40_000, seed=3)
+    sets = ConformalSets.calibrate(probs[:20_000], y[:20_000])
+    members = sets.sets(probs[20_000:], confidence=0.9)
+    for label in range(3):  # class-conditional: each label, not just on average (the rarest has ~2,000 test rows)
+        rows = y[20_000:] == label
+        coverage = members[rows, label].mean()
+        assert 0.88 <= coverage <= 0.93, (label, coverage)
+
+
+# ---------------------------------------------------------------- the shipped baseline
+
+
+@pytest.fixture(scope="module")
+def shipped_baseline(tmp_path_factory: pytest.TempPathFactory):
+    from samskaping.config import load_config
+    from samskaping.models import load_model
+    from samskaping.training import train
+
+    cfg = load_config(ROOT / "configs" / "baseline.yaml",
+                      ["tracking.enabled=false", f"data.path={ROOT / 'data' / 'samskaping-sentences.jsonl'}"])
+    result = train(cfg, tmp_path_factory.mktemp("trust") / "baseline", progress=False)
+    return load_model(result.model_dir), result.metrics
+
+
+@pytest.mark.slow
+def test_calibration_and_sets_on_the_shipped_test_split(shipped_baseline) -> None:
+    _, metrics = shipped_baseline
+    for ls in ("conception", "factor", "polarity"):
+        assert metrics[f"test_{ls}_ece"] <= 0.05, (ls, metrics[f"test_{ls}_ece"])
+        assert metrics[f"test_{ls}_ece"] < metrics[f"test_{ls}_ece_uncalibrated"] or metrics[f"test_{ls}_ece_uncalibrated"] <= 0.05
+        assert abs(metrics[f"test_{ls}_set_coverage"] - 0.9) <= 0.03, (ls, metrics[f"test_{ls}_set_coverage"])
+        assert metrics[f"test_{ls}_macro_f1_low"] <= metrics[f"test_{ls}_macro_f1"] <= metrics[f"test_{ls}_macro_f1_high"]
+
+
+@pytest.mark.slow
+def test_estimated_priors_cut_false_positives_on_realistic_plans_and_keep_recall(shipped_baseline) -> None:
+    from samskaping.decisions import decide
+
+    model, _ = shipped_baseline
+    plans = pd.read_json(ROOT / "data" / "eval" / "realistic-plans.jsonl", lines=True, dtype=False)
+    assert (plans["conception"] == "none").mean() > 0.8  # realistic proportions
+    counts = {}
+    for setting in ("uniform", "estimated"):
+        fp = tp = fn = 0
+        for _, plan in plans.groupby("document"):
+            probs = model.predict_proba(plan["text"].tolist(), contexts=plan["context"].tolist())
+            said = np.array(decide(model, probs, setting).labels["conception"]) != "none"
+            gold = (plan["conception"] != "none").to_numpy()
+            fp, tp, fn = fp + int((said & ~gold).sum()), tp + int((said & gold).sum()), fn + int((~said & gold).sum())
+        counts[setting] = (fp, tp / (tp + fn))
+    assert counts["estimated"][0] < 0.5 * counts["uniform"][0]  # at least halves the false positives
+    assert counts["estimated"][1] >= 0.9  # while recall stays at 90 % or more
