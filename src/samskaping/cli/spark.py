@@ -1,8 +1,9 @@
-"""``python -m samskaping.spark INPUT... --model MODEL --output DIR [--master local[*]] [--partitions N]``."""
+"""``python -m samskaping.spark INPUT... --output DIR [--model MODEL] [--master local[*]] [--partitions N]``."""
 
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 from collections.abc import Sequence
@@ -23,8 +24,8 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument("inputs", nargs="+", metavar="INPUT",
                    help="files or folders (searched recursively): local paths or URIs Spark reads (hdfs://, s3a://)")
-    p.add_argument("--model", required=True,
-                   help="model folder (models/NAME) or MLflow URI (models:/samskaping@champion, runs:/RUN_ID/model)")
+    p.add_argument("--model", help="model folder (models/NAME) or MLflow URI (models:/samskaping@champion, runs:/RUN_ID/model); "
+                                   "default: the baseline trained on the shipped data, as predict.py uses it")
     p.add_argument("--output", required=True, type=Path,
                    help="output folder; on a cluster, a shared filesystem that the driver and every executor write to")
     p.add_argument("--master", default="local[*]",
@@ -61,6 +62,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Parse, start Spark, classify, write the outputs; the exit status says whether every input was read."""
     args = parser().parse_args(argv)
     setup_logging(args.quiet, args.verbose)
+    if not args.verbose:
+        logging.getLogger("py4j").setLevel(logging.WARNING)  # the Java gateway's connection notes
 
     def body() -> int:
         from samskaping.cli.predict import MLFLOW_URI_PREFIXES, load_any_model, model_facts
@@ -70,12 +73,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.batch_size is not None and args.batch_size < 1:
             raise SamskapingError(f"--batch-size must be at least 1, got {args.batch_size}")
         conf = parse_conf(args.conf)
-        model = load_any_model(args.model, args.tracking_uri)
-        info = model_facts(model, args.model, args.tracking_uri)
-        if args.model.startswith(MLFLOW_URI_PREFIXES):
-            source = ModelSource(mlflow_uri=args.model, tracking_uri=args.tracking_uri)
+        spec = args.model
+        if spec is None:
+            from samskaping.default_model import ensure_default_model
+
+            spec = str(ensure_default_model())
+        model = load_any_model(spec, args.tracking_uri)
+        info = model_facts(model, spec, args.tracking_uri)
+        if spec.startswith(MLFLOW_URI_PREFIXES):
+            source = ModelSource(mlflow_uri=spec, tracking_uri=args.tracking_uri)
         else:
-            source = ModelSource(folder=Path(args.model))
+            source = ModelSource(folder=Path(spec))
         progress = progress_wanted(args.quiet)
         if not progress:
             os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")

@@ -6,12 +6,14 @@ import logging
 import os
 import sys
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from samskaping.errors import SamskapingError
 
 log = logging.getLogger(__name__)
 
+LOG_CONFIG = Path(__file__).resolve().parent / "log4j2.properties"
 JAVA_HINT = ("Spark needs Java 17: on Debian/Ubuntu 'apt-get install -y openjdk-17-jre-headless' "
              "(or set JAVA_HOME to a Java 17 installation)")
 EXTRA_HINT = 'install the spark extra: pip install -e ".[spark]"'
@@ -38,6 +40,8 @@ def session_conf(master: str, conf: Mapping[str, str] | None = None, progress: b
             settings["spark.driver.bindAddress"] = "127.0.0.1"
         settings["spark.ui.enabled"] = "false"
     settings["spark.ui.showConsoleProgress"] = str(progress).lower()
+    # Spark's start-up lines (its default log profile, the hostname, Hadoop's native library) are not news
+    settings["spark.driver.extraJavaOptions"] = f"-Dlog4j2.configurationFile={LOG_CONFIG.as_uri()}"
     # plan files go to Python in Arrow batches: bound them by bytes, not only by rows
     settings["spark.sql.execution.arrow.maxBytesPerBatch"] = str(64 * 1024 * 1024)
     settings.update(conf or {})
