@@ -127,3 +127,23 @@ def test_estimated_priors_cut_false_positives_on_realistic_plans_and_keep_recall
         counts[setting] = (fp, tp / (tp + fn))
     assert counts["estimated"][0] < 0.5 * counts["uniform"][0]  # at least halves the false positives
     assert counts["estimated"][1] >= 0.9  # while recall stays at 90 % or more
+
+
+@pytest.mark.parametrize("kind", ["baseline", "transformer"])
+def test_priors_apply_to_both_model_kinds_and_are_logged(kind: str, tmp_path: Path, small_data: Path, tiny_bert: Path) -> None:
+    from samskaping.config import validate_config
+    from samskaping.models import load_model
+    from samskaping.predict import classify
+    from samskaping.training import train
+
+    model = {"kind": kind, "name": str(tiny_bert) if kind == "transformer" else "tfidf-logreg",
+             "transformer": {"max_length": 32}}
+    cfg = validate_config({"data": {"path": str(small_data)}, "model": model, "tracking": {"enabled": False},
+                           "training": {"epochs": 2, "batch_size": 8, "learning_rate": 1e-3}})
+    loaded = load_model(train(cfg, tmp_path / "m", progress=False).model_dir)
+    plan = tmp_path / "plan.txt"
+    plan.write_text("\n\n".join(["Kommunen skal samskape med innbyggerne.", "Vegen er 12 km lang.",
+                                 "Budsjettet er vedtatt.", "Skolen har 200 elever."]) + "\n", encoding="utf-8")
+    runs = {s: classify([plan], loaded, tmp_path / s, progress=False, priors=s) for s in ("uniform", "estimated")}
+    assert runs["estimated"].summary["decision_rules"]["priors"]["label_sets"]["conception"]["converged"]
+    assert not np.allclose(runs["uniform"].sentences["conception_p_none"], runs["estimated"].sentences["conception_p_none"])
