@@ -42,6 +42,8 @@ def session_conf(master: str, conf: Mapping[str, str] | None = None, progress: b
     settings["spark.ui.showConsoleProgress"] = str(progress).lower()
     # Spark's start-up lines (its default log profile, the hostname, Hadoop's native library) are not news
     settings["spark.driver.extraJavaOptions"] = f"-Dlog4j2.configurationFile={LOG_CONFIG.as_uri()}"
+    # the driver collects columns of every sentence (priors, corpus figures): through Arrow, not row by row
+    settings["spark.sql.execution.arrow.pyspark.enabled"] = "true"
     # plan files go to Python in Arrow batches: bound them by bytes, not only by rows
     settings["spark.sql.execution.arrow.maxBytesPerBatch"] = str(64 * 1024 * 1024)
     settings.update(conf or {})
