@@ -21,6 +21,7 @@ The re-weighting is Bayes' rule: p'(c|x) ∝ p(c|x) · π'(c) / π(c).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from typing import Any
 
@@ -28,6 +29,8 @@ import numpy as np
 
 from samskaping.errors import ConfigError
 from samskaping.labels import LABEL_SETS
+
+log = logging.getLogger(__name__)
 
 NAMED = ("training", "uniform", "estimated")
 FLOOR = 1e-9
@@ -39,7 +42,7 @@ def shift(probs: np.ndarray, old: np.ndarray, new: np.ndarray) -> np.ndarray:
     return weighted / np.clip(weighted.sum(axis=1, keepdims=True), FLOOR, None)
 
 
-def estimate_em(probs: np.ndarray, old: np.ndarray, tol: float = 1e-6, max_iter: int = 1000) -> tuple[np.ndarray, int, bool]:
+def estimate_em(probs: np.ndarray, old: np.ndarray, tol: float = 1e-6, max_iter: int = 10_000) -> tuple[np.ndarray, int, bool]:
     """Saerens et al. (2002) EM: the priors of the sentences in ``probs`` (n, k), given the training priors ``old``.
 
     Returns:
@@ -107,6 +110,9 @@ def apply(probs: Mapping[str, np.ndarray], training: Mapping[str, np.ndarray], s
         elif setting == "estimated":
             new, iterations, converged = estimate_em(matrix, old)
             entry.update({"iterations": iterations, "converged": converged, "sentences": int(len(matrix))})
+            if not converged:
+                log.warning("the estimated %s priors did not settle in %d EM steps (few or very similar sentences); "
+                            "they are used as they stand", label_set, iterations)
         else:
             given = setting.get(label_set)
             new = old if given is None else np.array([float(given.get(label, 0.0)) for label in labels])
