@@ -65,3 +65,39 @@ def tiny_bert(tmp_path_factory: pytest.TempPathFactory) -> Path:
     BertModel(config).save_pretrained(folder)
     tokenizer.save_pretrained(folder)
     return folder
+
+
+@pytest.fixture(scope="session")
+def tiny_fitted_dir(tiny_bert: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny BERT fine-tuned on a 400-sentence slice of the train split, saved as a model folder.
+
+    Fewer sentences or epochs leave it predicting one class for everything,
+    which would agree with any quantisation and guard nothing. The int8 and
+    ONNX tests (test_speed.py, test_onnx.py) share it; copy it before writing into it.
+    """
+    import torch
+
+    from samskaping.config import validate_config
+    from samskaping.labels import LABEL_SETS
+    from samskaping.models import build_model
+
+    frame = small_frame({"train": 400, "validation": 8, "test": 8})
+    work = tmp_path_factory.mktemp("tiny-fitted")
+    data = write_jsonl(frame, work / "d.jsonl")
+    cfg = validate_config({
+        "data": {"path": str(data)},
+        "model": {"kind": "transformer", "name": str(tiny_bert), "transformer": {"max_length": 64}},
+        # one thread: a 32-wide model is all overhead, and extra threads only add synchronisation
+        # 150 steps: 3-5 distinct labels per label set on the shipped test split, in seconds
+        "training": {"seed": 3, "epochs": 6, "batch_size": 16, "learning_rate": 8e-3, "head_learning_rate": 2e-2,
+                     "warmup_ratio": 0.0, "early_stopping_patience": 0, "threads": 1},
+        "tracking": {"enabled": False},
+    })
+    threads = torch.get_num_threads()
+    try:
+        model = build_model(cfg, progress=False)
+        train = frame[frame["split"] == "train"]
+        model.fit(train["text"].tolist(), {ls: train[ls].tolist() for ls in LABEL_SETS})
+    finally:
+        torch.set_num_threads(threads)  # fit sets it for the whole process
+    return model.save(work / "model")

@@ -27,7 +27,7 @@ PYFUNC_CODE = Path(__file__).resolve().parent / "mlflow_code" / "pyfunc_model.py
 PACKAGE_DIR = Path(__file__).resolve().parent
 # What importing samskaping.models / samskaping.predict needs at load time, per model kind.
 BASE_REQUIREMENTS = ("mlflow", "numpy", "pandas", "pydantic", "pyyaml", "safetensors", "scikit-learn")
-TORCH_REQUIREMENTS = ("torch", "transformers", "tokenizers")
+TORCH_REQUIREMENTS = ("torch", "transformers", "tokenizers", "onnx", "onnxruntime", "filelock")  # onnx*: the pyfunc runs in ONNX Runtime
 INPUT_EXAMPLE_TEXT = "Kommunen skal utvikle tjenestene sammen med brukerne."
 # params={"output": RAW_OUTPUT}: the raw probabilities of predict.raw_frame instead of labels (samskaping.spark)
 RAW_OUTPUT = "raw"
@@ -65,6 +65,8 @@ def save_pyfunc(model_dir: Path, target: Path) -> None:
         ),
         input_example=pd.DataFrame({"text": [INPUT_EXAMPLE_TEXT]}),
         pip_requirements=requirements(kind),
+        # a transformer runs in ONNX Runtime when it can; load_model(uri, model_config={"runtime": "torch"}) keeps PyTorch
+        model_config={"runtime": "auto"},
     )
 
 

@@ -11,7 +11,9 @@ optionally ``context``, the lead-in of a list item, as ``predict.py`` passes it)
 returns the same table as ``predict.py``: per label set the label, its
 probability and one probability column per class. With ``params={"output":
 "raw"}`` it returns the raw probabilities instead, for a caller that decides
-labels over many batches together (``samskaping.spark``).
+labels over many batches together (``samskaping.spark``). A transformer model
+runs in ONNX Runtime (fp32, the same labels as PyTorch) unless it is loaded with
+``model_config={"runtime": "torch"}``; the export is made once into the user's cache.
 """
 
 from __future__ import annotations
@@ -35,6 +37,18 @@ class SamskapingModel(mlflow.pyfunc.PythonModel):
         from samskaping.models import load_model
 
         self.classifier = load_model(Path(context.artifacts[MODEL_DIR_KEY]))
+        # model_config={"runtime": "torch"} keeps a transformer in PyTorch; the default ("auto") runs it in
+        # ONNX Runtime when an export is there or can be made (same labels, faster on a CPU)
+        runtime = (getattr(context, "model_config", None) or {}).get("runtime", "auto")
+        if runtime not in ("auto", "torch", "onnx"):
+            raise ValueError(f"model_config runtime must be auto, torch or onnx; got {runtime!r}")
+        if self.classifier.uses_torch and runtime != "torch":
+            from samskaping import onnx_runtime
+
+            if runtime == "onnx":
+                onnx_runtime.use_onnx(self.classifier, place="cache")
+            else:
+                onnx_runtime.prefer_onnx(self.classifier)
 
     def predict(self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None) -> pd.DataFrame:
         from samskaping.predict import classify_frame

@@ -113,6 +113,11 @@ class TransformerClassifier(Classifier):
         self.prefix = cfg.model.transformer.prefix
         self.device = torch.device("cpu")
         self._fitted = False
+        # where the model was loaded from (None when built in memory): the ONNX export is cached there
+        self.source_folder: Path | None = None
+        # a callable (input_ids, attention_mask) -> logits per label set that replaces the PyTorch
+        # network at prediction (samskaping.onnx_runtime.OnnxBackend); None: PyTorch
+        self.backend: Any = None
 
     # -- construction -----------------------------------------------------
     @classmethod
@@ -193,6 +198,7 @@ class TransformerClassifier(Classifier):
 
         t = self.cfg.training
         set_seed(t.seed)
+        self.backend = None  # training changes the weights an exported graph was made of
         if t.threads:
             torch.set_num_threads(t.threads)
         self.to(pick_device(t.device))
@@ -325,6 +331,10 @@ class TransformerClassifier(Classifier):
             for start in range(0, len(order), size):
                 rows = order[start : start + size]
                 input_ids, mask = self._collate([ids[i] for i in rows])
+                if self.backend is not None:
+                    for ls, values in self.backend(input_ids.cpu().numpy(), mask.cpu().numpy()).items():
+                        out[ls][rows] = values
+                    continue
                 logits = self.network(input_ids, mask)
                 for ls in self.label_sets:
                     out[ls][rows] = logits[ls].float().cpu().numpy()
@@ -361,6 +371,7 @@ class TransformerClassifier(Classifier):
         network.eval()
         model = cls(cfg, network, tokenizer, progress=False)
         model._fitted = True
+        model.source_folder = folder
         return model
 
 
