@@ -1,31 +1,42 @@
-"""CPU speed helpers: thread settings, dynamic int8 quantisation, FLOP accounting.
+"""CPU speed helpers: thread settings, int8 that keeps fp32's labels, FLOP accounting.
 
-None of this changes what a model predicts in fp32; :func:`quantize_int8` is
-an opt-in faster path whose agreement with fp32 is measured by
-``benchmarks/benchmark.py`` and guarded by ``tests/test_speed.py``.
+None of this changes what a model predicts in fp32. The int8 path of
+``predict.py --int8`` is ONNX Runtime's dynamic quantisation
+(:mod:`samskaping.onnx_runtime`) with a recipe chosen per model by
+:func:`calibrate` (``python -m samskaping.speed calibrate MODEL``): per-channel
+7-bit weights, and the layer parts whose int8 products disturb the logits
+most kept in fp32, added one by one until int8 keeps at least 99.5 % of
+fp32's labels on the validation split. The agreement on the test split is
+saved with the model (``int8.json``) and ``--int8`` refuses a model whose
+saved agreement is below 99 % (:func:`int8_model`).
 
-The int8 path uses PyTorch's eager dynamic quantisation
-(``torch.ao.quantization.quantize_dynamic``): weights of every ``nn.Linear``
-in the encoder are stored as int8 once, activations are quantised per batch,
-and the matrix products run in fbgemm's int8 kernels. PyTorch marks the
-``torch.ao.quantization`` namespace deprecated in favour of ``torchao`` but
-it still ships and works in torch 2.13; the warning is silenced here and the
-import is isolated in :func:`_quantize_dynamic` so a later move is a one-line
-change.
+:func:`quantize_int8` is the earlier PyTorch path (eager dynamic quantisation,
+``torch.ao.quantization.quantize_dynamic``, optionally smoothed); the
+benchmark keeps it as a comparison. PyTorch marks the ``torch.ao.quantization``
+namespace deprecated in favour of ``torchao`` but it still ships and works in
+torch 2.13; the warning is silenced and the import isolated in
+:func:`_quantize_dynamic`.
 """
 
 from __future__ import annotations
 
+import argparse
 import copy
+import json
 import logging
 import os
+import platform
+import re
 import statistics
+import sys
 import time
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -206,7 +217,11 @@ def quantize_int8(
     if calibration_texts and activation_maxima:
         raise SamskapingError("give calibration_texts or activation_maxima, not both")
     maxima = activation_maxima or (input_channel_maxima(classifier, calibration_texts) if calibration_texts else None)
-    target = classifier if inplace else copy.deepcopy(classifier)
+    backend, classifier.backend = getattr(classifier, "backend", None), None  # an ONNX Runtime session cannot be copied
+    try:
+        target = classifier if inplace else copy.deepcopy(classifier)
+    finally:
+        classifier.backend = backend
     target.network.eval()
     if maxima:
         _smooth_linears(target.network.encoder, maxima, alpha)
@@ -261,14 +276,335 @@ def matmul_gflops(n: int = 2048, repeats: int = 10) -> dict[str, float]:
     return {"n": n, "repeats": repeats, "median_seconds": median, "gflops": 2.0 * n**3 / median / 1e9, "best_gflops": 2.0 * n**3 / min(times) / 1e9}
 
 
+# ---------------------------------------------------------------------------
+# int8 that keeps fp32's labels: calibration saved with the model, checked at prediction
+# ---------------------------------------------------------------------------
+
+INT8_FILE = "int8.json"
+INT8_FORMAT = 1
+MIN_AGREEMENT = 0.99  # --int8 refuses a model whose int8 labels agree with fp32 on less of its test split
+VALIDATION_GOAL = 0.995  # calibrate adds fp32 layer parts until the validation split agrees this well (a margin over 99 %)
+_LINEAR_PART = re.compile(r"layer\.(\d+)\.(attention\.self\.(?:query|key|value)|attention\.output\.dense|intermediate\.dense|output\.dense)$")
+_PART_NAME = {"attention.self.query": "qkv", "attention.self.key": "qkv", "attention.self.value": "qkv",
+              "attention.output.dense": "attention_output", "intermediate.dense": "intermediate", "output.dense": "output"}
+
+
+def label_agreement(a: Mapping[str, Sequence[str]], b: Mapping[str, Sequence[str]]) -> dict[str, float]:
+    """Share of equal labels per label set and over all (``all``)."""
+    per = {ls: float(np.mean([x == y for x, y in zip(a[ls], b[ls], strict=True)])) if len(a[ls]) else 1.0 for ls in a}
+    total = sum(len(a[ls]) for ls in a)
+    per["all"] = sum(per[ls] * len(a[ls]) for ls in a) / total if total else 1.0
+    return per
+
+
+def layer_part_of(module_name: str) -> str | None:
+    """``encoder.layer.3.intermediate.dense`` -> ``layer.3.intermediate`` (None for other modules)."""
+    match = _LINEAR_PART.search(module_name)
+    return f"layer.{match.group(1)}.{_PART_NAME[match.group(2)]}" if match else None
+
+
+def _fake_int8_activation(x: torch.Tensor) -> torch.Tensor:
+    """ONNX Runtime's DynamicQuantizeLinear, quantised and back: uint8, one scale for the tensor, 0 exact."""
+    lo, hi = torch.clamp(x.min(), max=0.0), torch.clamp(x.max(), min=0.0)
+    scale = torch.clamp((hi - lo) / 255.0, min=1e-12)
+    zero = torch.clamp(torch.round(-lo / scale), 0, 255)
+    return (torch.clamp(torch.round(x / scale) + zero, 0, 255) - zero) * scale
+
+
+def _fake_int8_weight(weight: torch.Tensor, reduce_range: bool) -> torch.Tensor:
+    """Symmetric int8 per output channel (7-bit with ``reduce_range``), quantised and back."""
+    q = 64.0 if reduce_range else 127.0
+    scale = torch.clamp(weight.abs().amax(dim=1, keepdim=True) / q, min=1e-12)
+    return torch.clamp(torch.round(weight / scale), -q, q) * scale
+
+
+def layer_part_errors(classifier: Any, texts: Sequence[str], reduce_range: bool = True, batch_size: int | None = None) -> dict[str, float]:
+    """How much each layer part's int8 product disturbs its own output, on ``texts`` (one fp32 pass).
+
+    For every encoder linear layer the int8 product (dynamic uint8 activations,
+    per-channel int8 weights, as ONNX Runtime computes it) is compared with the
+    fp32 one on the same inputs: ``sum |y_int8 - y|² / sum |y|²``, summed over
+    the linears of a part (query, key and value are one part, ``qkv``, as in
+    ONNX Runtime's fused attention, which always uses 7-bit weights).
+
+    Returns:
+        ``layer.<i>.<part>`` -> relative squared error, largest first.
+    """
+    errors: dict[str, list[float]] = {}
+    weights: dict[str, torch.Tensor] = {}
+
+    def record(name: str, part: str) -> Any:
+        def hook(module: nn.Linear, args: tuple[torch.Tensor, ...], output: torch.Tensor) -> None:
+            x = args[0]
+            q = nn.functional.linear(_fake_int8_activation(x), weights[name], module.bias)
+            err = errors.setdefault(part, [0.0, 0.0])
+            err[0] += float((q - output).double().pow(2).sum())
+            err[1] += float(output.double().pow(2).sum())
+
+        return hook
+
+    handles = []
+    for name, module in classifier.network.encoder.named_modules():
+        part = layer_part_of(name)
+        if part is None or type(module) is not nn.Linear:
+            continue
+        weights[name] = _fake_int8_weight(module.weight.detach(), reduce_range or part.endswith(".qkv"))
+        handles.append(module.register_forward_hook(record(name, part)))
+    backend, classifier.backend = getattr(classifier, "backend", None), None
+    try:
+        classifier.logits(list(texts), batch_size=batch_size)
+    finally:
+        classifier.backend = backend
+        for handle in handles:
+            handle.remove()
+    ratios = {part: num / max(den, 1e-30) for part, (num, den) in errors.items()}
+    return dict(sorted(ratios.items(), key=lambda kv: -kv[1]))
+
+
+def _labels(classifier: Any, texts: Sequence[str], contexts: Sequence[str] | None, batch_size: int | None) -> dict[str, list[str]]:
+    """Labels as predict.py writes them under the training priors (argmax with the polarity rule)."""
+    return classifier.predict(list(texts), batch_size=batch_size, contexts=contexts)
+
+
+def calibrate(
+    classifier: Any,
+    validation: Any,
+    test: Any,
+    goal: float = VALIDATION_GOAL,
+    reduce_range: bool = True,
+    threads: int | None = None,
+) -> dict[str, Any]:
+    """Choose the int8 recipe of ``classifier`` on its validation split and measure it on its test split.
+
+    1. Rank the encoder's layer parts by :func:`layer_part_errors` on the validation sentences.
+    2. Quantise with ONNX Runtime keeping the top ``k`` parts in fp32, for
+       k = 0, 1, 2, 4, 8, ... until the validation labels agree with PyTorch
+       fp32 on at least ``goal``; then halve the step back to the smallest such k.
+    3. Measure that recipe's agreement (and accuracy) on the test split.
+
+    Args:
+        classifier: a fitted transformer classifier (PyTorch; its ONNX export is made or reused).
+        validation: frame with ``text`` (and the label columns, optionally ``context``) to choose on.
+        test: frame to measure the chosen recipe on.
+        goal: validation agreement to reach (a margin over the 99 % that --int8 requires on test).
+        reduce_range: 7-bit weights (the only safe choice for CPUs without VNNI).
+        threads: ONNX Runtime threads.
+
+    Returns:
+        What ``int8.json`` holds: the recipe, agreements, accuracies, the search.
+    """
+    from samskaping import onnx_runtime as ox
+
+    def contexts(frame: Any) -> list[str] | None:
+        return frame["context"].fillna("").astype(str).tolist() if "context" in frame.columns else None
+
+    started = time.perf_counter()
+    batch = classifier.cfg.training.eval_batch_size
+    backend, classifier.backend = getattr(classifier, "backend", None), None
+    try:
+        val_texts, test_texts = validation["text"].tolist(), test["text"].tolist()
+        fp32_val = _labels(classifier, val_texts, contexts(validation), batch)
+        fp32_test = _labels(classifier, test_texts, contexts(test), batch)
+        ranking = list(layer_part_errors(classifier, val_texts, reduce_range, batch))
+        tried: dict[int, float] = {}
+        search: list[dict[str, Any]] = []
+
+        def agreement_with(k: int) -> float:
+            if k not in tried:
+                recipe = ox.Int8Recipe(reduce_range=reduce_range, fp32_layers=tuple(ranking[:k]))
+                ox.use_onnx(classifier, threads=threads, recipe=recipe)
+                got = _labels(classifier, val_texts, contexts(validation), batch)
+                tried[k] = label_agreement(fp32_val, got)["all"]
+                search.append({"fp32_parts": k, "validation_agreement": round(tried[k], 5)})
+                log.info("int8 with %d of %d layer parts in fp32: %.2f%% of validation labels as fp32", k, len(ranking), 100 * tried[k])
+            return tried[k]
+
+        k, previous = 0, -1
+        while agreement_with(k) < goal and k < len(ranking):
+            previous, k = k, min(len(ranking), max(1, 2 * k))
+        low, high = previous + 1, k  # the smallest k that reaches the goal lies in [low, high]
+        while low < high:
+            mid = (low + high) // 2
+            if agreement_with(mid) >= goal:
+                high = mid
+            else:
+                low = mid + 1
+        chosen = ox.Int8Recipe(reduce_range=reduce_range, fp32_layers=tuple(ranking[:high]))
+        ox.use_onnx(classifier, threads=threads, recipe=chosen)
+        int8_test = _labels(classifier, test_texts, contexts(test), batch)
+        int8_val = _labels(classifier, val_texts, contexts(validation), batch)
+    finally:
+        classifier.backend = backend
+    gold = {ls: test[ls].tolist() for ls in classifier.label_sets if ls in test.columns}
+    import onnxruntime
+
+    return {
+        "format": INT8_FORMAT,
+        "runtime": "onnxruntime",
+        "weights_digest": ox.weights_digest(classifier),
+        "recipe": chosen.to_dict(),
+        "recipe_text": chosen.describe(),
+        "agreement": {"test": label_agreement(fp32_test, int8_test), "validation": label_agreement(fp32_val, int8_val)},
+        "accuracy": ({"fp32": label_agreement(gold, fp32_test), "int8": label_agreement(gold, int8_test)} if gold else None),
+        "sentences": {"validation": len(val_texts), "test": len(test_texts)},
+        "goal": {"validation": goal, "test": MIN_AGREEMENT},
+        "ranking": ranking,
+        "search": search,
+        "measured_with": {"onnxruntime": onnxruntime.__version__, "torch": torch.__version__, "cpu": _cpu_name(),
+                          "cpu_flags": _cpu_int8_flags()},
+        "seconds": round(time.perf_counter() - started, 1),
+        "calibrated_at": datetime.now().isoformat(timespec="seconds"),
+    }
+
+
+def _cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def _cpu_int8_flags() -> list[str]:
+    """The CPU's int8 dot-product features (VNNI, AMX): without them 8-bit weights can saturate."""
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return []
+    flags = next((line.split(":", 1)[1].split() for line in text.splitlines() if line.startswith("flags")), [])
+    return sorted(f for f in flags if f in {"avx2", "avx512f", "avx512_vnni", "avx_vnni", "amx_int8"})
+
+
+def read_int8_calibration(folder: Path | str | None) -> dict[str, Any] | None:
+    """``int8.json`` of a model folder, or None."""
+    if folder is None:
+        return None
+    try:
+        return json.loads((Path(folder) / INT8_FILE).read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError, UnicodeDecodeError):
+        return None
+
+
+def int8_model(classifier: Any, threads: int | None = None, min_agreement: float = MIN_AGREEMENT) -> Any:
+    """Switch ``classifier`` to its saved int8 recipe (ONNX Runtime), or refuse in one line.
+
+    Raises:
+        SamskapingError: not a transformer model; no saved calibration; one made for other weights;
+            or a saved test-split agreement below ``min_agreement``.
+    """
+    from samskaping import onnx_runtime as ox
+
+    if not getattr(classifier, "supports_int8", False):
+        raise SamskapingError(f"--int8 applies to transformer models; this is a {classifier.kind} model")
+    folder = getattr(classifier, "source_folder", None)
+    saved = read_int8_calibration(folder)
+    where = folder or "this model"
+    if saved is None:
+        raise SamskapingError(f"--int8: {where} has no int8 calibration; run 'python -m samskaping.speed calibrate {where}' once "
+                              "(it measures int8 against fp32 and saves the result in the folder), or leave out --int8")
+    if saved.get("weights_digest") != ox.weights_digest(classifier):
+        raise SamskapingError(f"--int8: the int8 calibration in {where} was made for other weights; "
+                              f"run 'python -m samskaping.speed calibrate {where}' again, or leave out --int8")
+    agreement = float(saved["agreement"]["test"]["all"])
+    if agreement < min_agreement:
+        raise SamskapingError(f"--int8 refused: int8 kept only {agreement:.1%} of fp32's labels on this model's test split "
+                              f"(at least {min_agreement:.0%} needed); leave out --int8")
+    ox.use_onnx(classifier, threads=threads, recipe=ox.Int8Recipe.from_dict(saved["recipe"]))
+    classifier.int8 = True
+    log.info("int8 (%s) kept %.2f%% of fp32's labels on the test split when calibrated", saved.get("recipe_text", ""), 100 * agreement)
+    return classifier
+
+
+def calibrate_folder(folder: Path | str, data: Sequence[Path] | None = None, goal: float = VALIDATION_GOAL,
+                     threads: int | None = None) -> dict[str, Any]:
+    """Calibrate the model in ``folder`` on its own validation and test splits and write ``int8.json`` there.
+
+    Args:
+        folder: a transformer model folder written by train.py.
+        data: labelled files to split (default: the files the model was trained on, as its config names them).
+        goal: see :func:`calibrate`.
+        threads: CPU threads.
+
+    Raises:
+        SamskapingError: not a transformer model, the data is not here, or the folder cannot be written.
+    """
+    from samskaping.data import load_labelled_files, split_frame
+    from samskaping.models import load_model
+
+    folder = Path(folder)
+    classifier = load_model(folder)
+    if not getattr(classifier, "supports_int8", False):
+        raise SamskapingError(f"{folder}: int8 applies to transformer models; this is a {classifier.kind} model")
+    cfg = classifier.cfg
+    files = list(data) if data else cfg.data.files
+    missing = [str(f) for f in files if not Path(f).is_file()]
+    if missing:
+        raise SamskapingError(f"the model's labelled data is not here ({', '.join(missing)}, read from {Path.cwd()}); "
+                              "run from the project folder or give --data PATH")
+    labelled = load_labelled_files(files, on_invalid=cfg.data.on_invalid)
+    splits = split_frame(labelled, cfg.data.validation_size, cfg.data.test_size, cfg.training.seed)
+    tune_threads(threads)
+    result = calibrate(classifier, splits["validation"], splits["test"], goal=goal, threads=threads)
+    result["data"] = {"files": [str(f) for f in files], "digest": labelled.digest}
+    try:
+        tmp = folder / f".{INT8_FILE}.partial"
+        tmp.write_text(json.dumps(result, indent=2, ensure_ascii=False), encoding="utf-8")
+        os.replace(tmp, folder / INT8_FILE)
+    except OSError as exc:
+        raise SamskapingError(f"{folder}: cannot write {INT8_FILE} ({exc.strerror or exc}); calibrate a copy you can write to") from exc
+    return result
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m samskaping.speed calibrate MODEL``: measure int8 against fp32 once and save it with the model."""
+    from samskaping.cli.common import EXIT_OK, run_command, setup_logging
+
+    parser = argparse.ArgumentParser(prog="python -m samskaping.speed", description=main.__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    cal = commands.add_parser("calibrate", help="choose and measure the int8 recipe of a transformer model folder; writes int8.json")
+    cal.add_argument("model", type=Path, help="model folder (models/NAME)")
+    cal.add_argument("--data", type=Path, action="append", help="labelled file(s) to split (default: the model's training data)")
+    cal.add_argument("--goal", type=float, default=VALIDATION_GOAL, help=f"validation agreement to reach (default {VALIDATION_GOAL})")
+    cal.add_argument("--threads", type=int, default=None, help="CPU threads (default: one per physical core)")
+    cal.add_argument("--quiet", action="store_true")
+    args = parser.parse_args(argv)
+    setup_logging(args.quiet, False)
+
+    def body() -> int:
+        if not 0.5 < args.goal <= 1.0:
+            raise SamskapingError(f"--goal must be between 0.5 and 1, e.g. 0.995; got {args.goal}")
+        result = calibrate_folder(args.model, args.data, args.goal, args.threads)
+        test = result["agreement"]["test"]["all"]
+        verdict = "--int8 can be used" if test >= MIN_AGREEMENT else f"below {MIN_AGREEMENT:.0%}: --int8 will refuse this model"
+        print(f"int8 ({result['recipe_text']}): {test:.2%} of fp32's labels on the test split, "
+              f"{result['agreement']['validation']['all']:.2%} on validation; {verdict} -> {args.model / INT8_FILE}")
+        return EXIT_OK
+
+    return run_command(body)
+
+
 __all__ = [
+    "INT8_FILE",
+    "MIN_AGREEMENT",
     "SmoothedLinear",
+    "calibrate",
+    "calibrate_folder",
     "encoder_flops",
     "input_channel_maxima",
+    "int8_model",
+    "label_agreement",
+    "layer_part_errors",
     "linear_count",
     "matmul_gflops",
     "physical_cores",
     "quantize_int8",
     "quantized_linear_count",
+    "read_int8_calibration",
     "tune_threads",
 ]
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

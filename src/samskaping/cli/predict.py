@@ -41,7 +41,12 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--confidence", type=float, metavar="LEVEL",
                    help="coverage of the prediction sets, e.g. 0.9; a sentence whose set holds more than one label is "
                         "'uncertain' (default: the model's prediction.confidence)")
-    p.add_argument("--int8", action="store_true", help=f"transformer models: faster CPU path with int8 weights; {INT8_AGREEMENT_TEXT}")
+    p.add_argument("--runtime", choices=("torch", "onnx"), default="torch",
+                   help="transformer models on the CPU: torch (default) or onnx (ONNX Runtime: the same labels, faster; "
+                        "exported once into MODEL/onnx, or the user's cache when the folder is read-only)")
+    p.add_argument("--int8", action="store_true",
+                   help=f"transformer models: faster CPU path with int8 weights in ONNX Runtime, with the recipe saved by "
+                        f"'python -m samskaping.speed calibrate MODEL'; {INT8_AGREEMENT_TEXT}")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="cpu",
                    help="where a transformer model runs (default cpu; auto: a GPU when there is one)")
     p.add_argument("--threads", type=int, default=None, help="CPU threads for the model (default: one per physical core)")
@@ -116,18 +121,24 @@ def predict_main(argv: Sequence[str] | None = None) -> int:
         info = model_facts(model, spec, args.tracking_uri)
         if model.uses_torch:
             from samskaping.models.transformer import pick_device
-            from samskaping.speed import quantize_int8, tune_threads
+            from samskaping.onnx_runtime import use_onnx, use_torch
+            from samskaping.speed import int8_model, tune_threads
 
             info["threads"] = tune_threads(args.threads)
             device = pick_device(args.device)
-            if args.int8 and device.type != "cpu":
-                raise SamskapingError("--int8 is a CPU path; leave it out with --device cuda")
-            if args.int8:
-                model = quantize_int8(model, inplace=True)
+            if (args.int8 or args.runtime == "onnx") and device.type != "cpu":
+                raise SamskapingError("--int8 and --runtime onnx are CPU paths; leave them out with --device cuda")
             model.to(device)
+            if args.int8:
+                model = int8_model(model, threads=info["threads"]["intra_op"])
+            elif args.runtime == "onnx":
+                model = use_onnx(model, threads=info["threads"]["intra_op"])
+            else:
+                model = use_torch(model)  # an MLflow model may have opened ONNX Runtime itself
             info["int8"], info["device"] = bool(args.int8), device.type
-        elif args.int8:
-            raise SamskapingError(f"--int8 applies to transformer models; {spec} is a {model.kind} model")
+            info["runtime"] = "onnxruntime" if model.backend is not None else "torch"
+        elif args.int8 or args.runtime == "onnx":
+            raise SamskapingError(f"--int8 and --runtime onnx apply to transformer models; {spec} is a {model.kind} model")
         result = classify(
             args.inputs, model, args.output, fmt=args.format, batch_size=args.batch_size,
             resume=args.resume, progress=progress_wanted(args.quiet), model_info=info,
