@@ -76,65 +76,87 @@ def count_cocreation_words(text: str) -> int:
 
 
 def summarise_documents(sentences: pd.DataFrame, label_sets: Sequence[str]) -> pd.DataFrame:
-    """One row per document: counts and shares per label, co-creation mentions, top sentences."""
+    """One row per document: counts and shares per label with intervals, co-creation mentions, top sentences.
+
+    Works on NumPy arrays of the whole table, indexed per document: a national corpus has thousands of
+    documents, and per-document pandas operations were most of ``predict.py``'s writing time.
+    """
+    mentions = sentences["text"].str.count(COCREATION_WORD).to_numpy() if len(sentences) else np.zeros(0, dtype=int)
+    has_conception, has_factor = "conception" in label_sets, "factor" in label_sets
+    conceptions = list(LABEL_SETS["conception"])
+    factors = [label for label in LABEL_SETS["factor"] if label != NONE]
+    conception = sentences["conception"].to_numpy() if has_conception else None
+    factor = sentences["factor"].to_numpy() if has_factor else None
+    polarity = sentences["polarity"].to_numpy() if "polarity" in label_sets else None
+    score = sentences["conception_score"].to_numpy(dtype=float) if has_conception else None
+    texts = sentences["text"].to_numpy()
+    c_uncertain = _is_uncertain(sentences, "conception").to_numpy()
+    f_uncertain = _is_uncertain(sentences, "factor").to_numpy()
     rows = []
-    for document, group in sentences.groupby("document", sort=False):
-        n = len(group)
+    for document, index in sentences.groupby("document", sort=False).indices.items():
+        n = len(index)
         row: dict[str, Any] = {"document": document, "sentences": n}
-        row["cocreation_mentions"] = int(group["text"].map(count_cocreation_words).sum())
+        row["cocreation_mentions"] = int(mentions[index].sum())
         row["mentions_cocreation"] = row["cocreation_mentions"] > 0
-        if "conception" in label_sets:
-            labels = list(LABEL_SETS["conception"])
-            onehot = np.column_stack([(group["conception"] == label).to_numpy() for label in labels]
-                                     + [(group["conception"] != NONE).to_numpy()])
-            lows, highs = share_intervals(onehot)
-            for j, label in enumerate(labels):
+        columns = []
+        if has_conception:
+            c = conception[index]
+            columns += [c == label for label in conceptions] + [c != NONE]
+        if has_factor:
+            f = factor[index]
+            columns += [f == label for label in factors]
+        onehot = np.column_stack(columns) if columns else np.zeros((n, 0), dtype=bool)
+        lows, highs = share_intervals(onehot)  # one bootstrap for every share of the document
+        shares = onehot.mean(axis=0) if n else np.zeros(onehot.shape[1])
+        if has_conception:
+            for j, label in enumerate(conceptions):
                 row[f"conception_{label}"] = int(onehot[:, j].sum())
-                row[f"conception_{label}_share"] = round(onehot[:, j].mean(), 4) if n else 0.0
-                row[f"conception_{label}_share_low"], row[f"conception_{label}_share_high"] = round(lows[j], 4), round(highs[j], 4)
-            cocreating = group[group["conception"] != NONE]
-            uncertain = _is_uncertain(group, "conception")
-            row["cocreation_sentences"] = len(cocreating)
-            row["cocreation_share"] = round(len(cocreating) / n, 4) if n else 0.0
-            row["cocreation_share_low"], row["cocreation_share_high"] = round(lows[-1], 4), round(highs[-1], 4)
-            row["cocreation_sure"] = int((~uncertain.loc[cocreating.index]).sum())
-            row["conception_uncertain"] = int(uncertain.sum())
-            row["dominant_conception"] = _dominant(cocreating)
-        if "factor" in label_sets:
-            factor_counts = group["factor"].value_counts()
-            factors = [label for label in LABEL_SETS["factor"] if label != NONE]
-            f_lows, f_highs = share_intervals(np.column_stack([(group["factor"] == label).to_numpy() for label in factors]))
-            row["factor_uncertain"] = int(_is_uncertain(group, "factor").sum())
-            for j, label in enumerate(factors):
-                row[f"factor_{label}"] = int(factor_counts.get(label, 0))
-                row[f"factor_{label}_share"] = round(factor_counts.get(label, 0) / n, 4) if n else 0.0
-                row[f"factor_{label}_share_low"], row[f"factor_{label}_share_high"] = round(f_lows[j], 4), round(f_highs[j], 4)
-                if "polarity" in label_sets:
-                    sub = group[group["factor"] == label]["polarity"].value_counts()
-                    row[f"factor_{label}_promoting"] = int(sub.get("promoting", 0))
-                    row[f"factor_{label}_hindering"] = int(sub.get("hindering", 0))
-        if "conception" in label_sets:
-            for label in LABEL_SETS["conception"]:
+                row[f"conception_{label}_share"] = round(float(shares[j]), 4)
+                row[f"conception_{label}_share_low"], row[f"conception_{label}_share_high"] = round(float(lows[j]), 4), round(float(highs[j]), 4)
+            k = len(conceptions)
+            cocreating = onehot[:, k]
+            row["cocreation_sentences"] = int(cocreating.sum())
+            row["cocreation_share"] = round(float(shares[k]), 4)
+            row["cocreation_share_low"], row["cocreation_share_high"] = round(float(lows[k]), 4), round(float(highs[k]), 4)
+            row["cocreation_sure"] = int((cocreating & ~c_uncertain[index]).sum())
+            row["conception_uncertain"] = int(c_uncertain[index].sum())
+            row["dominant_conception"] = _dominant(c[cocreating], score[index][cocreating])
+        if has_factor:
+            offset = len(conceptions) + 1 if has_conception else 0
+            row["factor_uncertain"] = int(f_uncertain[index].sum())
+            for j, label in enumerate(factors, start=offset):
+                members = onehot[:, j]
+                row[f"factor_{label}"] = int(members.sum())
+                row[f"factor_{label}_share"] = round(float(shares[j]), 4)
+                row[f"factor_{label}_share_low"], row[f"factor_{label}_share_high"] = round(float(lows[j]), 4), round(float(highs[j]), 4)
+                if polarity is not None:
+                    p = polarity[index][members]
+                    row[f"factor_{label}_promoting"] = int((p == "promoting").sum())
+                    row[f"factor_{label}_hindering"] = int((p == "hindering").sum())
+        if has_conception:
+            sure = ~c_uncertain[index]
+            for label in conceptions:
                 if label == NONE:
                     continue
-                sure = group[(group["conception"] == label) & ~_is_uncertain(group, "conception")]
-                top = sure.nlargest(TOP_EXAMPLES, "conception_score")
+                chosen = np.flatnonzero((c == label) & sure)
+                # the highest scores first; among equal scores the earlier sentence (as DataFrame.nlargest does)
+                best = chosen[np.argsort(-score[index][chosen], kind="stable")][:TOP_EXAMPLES]
                 for k in range(TOP_EXAMPLES):
-                    row[f"top_{label}_{k + 1}"] = top["text"].iat[k] if k < len(top) else ""
+                    row[f"top_{label}_{k + 1}"] = texts[index][best[k]] if k < len(best) else ""
         rows.append(row)
     return pd.DataFrame(rows)
 
 
-def _dominant(cocreating: pd.DataFrame) -> str:
+def _dominant(labels: np.ndarray, scores: np.ndarray) -> str:
     """The most frequent co-creation conception; ties go to the higher summed probability."""
-    if cocreating.empty:
+    if len(labels) == 0:
         return NONE
-    counts = cocreating["conception"].value_counts()
-    best = counts[counts == counts.max()].index.tolist()
+    values, counts = np.unique(labels, return_counts=True)
+    best = sorted(values[counts == counts.max()].tolist())
     if len(best) == 1:
         return str(best[0])
-    weight = {label: cocreating.loc[cocreating["conception"] == label, "conception_score"].sum() for label in best}
-    return str(max(sorted(weight), key=weight.__getitem__))
+    weight = {label: float(scores[labels == label].sum()) for label in best}
+    return str(max(best, key=weight.__getitem__))
 
 
 def summarise_corpus(documents: pd.DataFrame, label_sets: Sequence[str], sentences: pd.DataFrame | None = None) -> dict[str, Any]:
