@@ -66,6 +66,20 @@ def setup_logging(quiet: bool = False, verbose: bool = False) -> None:
         os.environ.setdefault("TQDM_DISABLE", "1")
 
 
+def print_result(summary: dict, output: object, failures: list, report: object = None) -> int:
+    """What ``predict.py`` and ``samskaping.spark`` print at the end; the status (1 when some input was not read)."""
+    print(f"{summary['documents']} document(s), {summary['sentences']} sentences -> {output}")
+    print(summary["mention_finding"])
+    if report is not None:
+        print(f"report: {report}")
+    if failures:
+        print(f"{len(failures)} input(s) could not be read:", file=sys.stderr)
+        for failure in failures:
+            print(f"  {failure.path}: {failure.error}", file=sys.stderr)
+        return EXIT_PARTIAL
+    return EXIT_OK
+
+
 def progress_wanted(quiet: bool) -> bool:
     """Progress bars only when a person is watching the terminal."""
     return not quiet and sys.stderr.isatty()

@@ -7,7 +7,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from samskaping.cli.common import EXIT_OK, EXIT_PARTIAL, progress_wanted, run_command, setup_logging
+from samskaping.cli.common import print_result, progress_wanted, run_command, setup_logging
 from samskaping.errors import SamskapingError
 from samskaping.outputs import FORMATS
 
@@ -149,17 +149,7 @@ def predict_main(argv: Sequence[str] | None = None) -> int:
             from samskaping.report import write_report
 
             report = write_report(args.output)
-        s = result.summary
-        print(f"{s['documents']} document(s), {s['sentences']} sentences -> {args.output}")
-        print(s["mention_finding"])
-        if report is not None:
-            print(f"report: {report}")
-        if result.failures:
-            print(f"{len(result.failures)} input(s) could not be read:", file=sys.stderr)
-            for failure in result.failures:
-                print(f"  {failure.path}: {failure.error}", file=sys.stderr)
-            return EXIT_PARTIAL
-        return EXIT_OK
+        return print_result(result.summary, args.output, result.failures, report)
 
     return run_command(body, interrupted=f"interrupted: finished documents are kept in {args.output}; rerun with --resume")
 

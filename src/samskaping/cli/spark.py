@@ -9,7 +9,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from samskaping.cli.common import EXIT_OK, EXIT_PARTIAL, progress_wanted, run_command, setup_logging
+from samskaping.cli.common import print_result, progress_wanted, run_command, setup_logging
 from samskaping.errors import SamskapingError
 from samskaping.outputs import FORMATS
 
@@ -93,15 +93,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                                        partitions=args.partitions, batch_size=args.batch_size, model_info=info)
         finally:
             spark.stop()
-        s = result.summary
-        print(f"{s['documents']} document(s), {s['sentences']} sentences -> {args.output}")
-        print(s["mention_finding"])
-        if result.failures:
-            print(f"{len(result.failures)} input(s) could not be read:", file=sys.stderr)
-            for failure in result.failures:
-                print(f"  {failure.path}: {failure.error}", file=sys.stderr)
-            return EXIT_PARTIAL
-        return EXIT_OK
+        return print_result(result.summary, args.output, result.failures)
 
     return run_command(body, interrupted=f"interrupted: nothing was kept in {args.output}; run again")
 
