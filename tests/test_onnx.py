@@ -89,7 +89,7 @@ def test_changed_weights_are_exported_again(model_copy) -> None:
 
 def test_a_read_only_model_folder_exports_into_the_cache(model_copy, cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # tests may run as root, for whom no folder is read-only: the check itself is replaced
-    monkeypatch.setattr(ox, "_writable", lambda folder: False)
+    monkeypatch.setattr("samskaping.onnx_runtime.export._writable", lambda folder: False)
     folder = ox.ensure_export(model_copy)
     assert folder.parent == cache / "onnx"
     assert folder.name == ox.weights_digest(model_copy)[:20]

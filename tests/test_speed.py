@@ -23,6 +23,7 @@ from samskaping.speed import (
     encoder_flops,
     input_channel_maxima,
     int8_model,
+    layer_part_effects,
     layer_part_errors,
     layer_part_of,
     linear_count,
@@ -222,6 +223,13 @@ def test_layer_part_errors_rank_every_part(tiny_fitted) -> None:
     assert all(0 < e < 0.05 for e in errors.values())  # int8 disturbs each product a little
     assert layer_part_of("encoder.layer.11.attention.self.key") == "layer.11.qkv"
     assert layer_part_of("heads.factor") is None
+    before = tiny_fitted.logits(shipped_test_sentences()[:8])["factor"]
+    effects = layer_part_effects(tiny_fitted, shipped_test_sentences()[:64])
+    assert sorted(effects) == sorted(errors)
+    assert list(effects.values()) == sorted(effects.values(), reverse=True)
+    assert all(e > 0 for e in effects.values())
+    # the hooks are gone afterwards: fp32 again
+    np.testing.assert_array_equal(before, tiny_fitted.logits(shipped_test_sentences()[:8])["factor"])
 
 
 @pytest.mark.slow

@@ -85,7 +85,12 @@ def resolve_encoder(name: str, revision: str | None = None, local_files_only: bo
         )
 
     from huggingface_hub import snapshot_download
-    from huggingface_hub.errors import GatedRepoError, LocalEntryNotFoundError, RepositoryNotFoundError, RevisionNotFoundError
+    from huggingface_hub.errors import (
+        GatedRepoError,
+        LocalEntryNotFoundError,
+        RepositoryNotFoundError,
+        RevisionNotFoundError,
+    )
 
     try:
         cached = snapshot_download(name, revision=revision, local_files_only=True, allow_patterns=WEIGHT_PATTERNS)

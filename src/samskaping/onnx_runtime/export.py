@@ -1,25 +1,4 @@
-"""ONNX Runtime inference for transformer models: exported once, cached beside the model, fp32 or int8.
-
-The encoder, the pooling and the heads are exported together with
-``torch.onnx.export`` (the TorchScript-based exporter, ``dynamo=False``: it gave
-the faster graph here) with dynamic batch and sequence axes, then fused by
-ONNX Runtime's transformer optimizer (one ``Attention`` node per layer, skip
-layer norms, bias + GELU). The export lives in ``<model folder>/onnx/`` with
-``export.json``, which holds a digest of the network's weights; a model whose
-weights changed is exported again. When the model folder cannot be written the
-export goes to the user's cache (``$SAMSKAPING_CACHE/onnx/<digest>``).
-
-Only :meth:`~samskaping.models.transformer.TransformerClassifier.logits` is
-replaced: tokenisation, length-sorted batches, calibration (temperature and
-prior shift), priors and decisions stay where they are, so the fp32 export
-gives the same labels as PyTorch (probabilities within 1e-4; ``tests/test_onnx.py``).
-
-int8 (:class:`Int8Recipe`) is ONNX Runtime's dynamic quantisation of the
-encoder's matrix products: weights int8 per output channel, activations uint8
-with one scale per batch. Layers named in ``fp32_layers`` (``layer.11.output``,
-``layer.3.qkv`` ...) stay in fp32. The recipe of a model is chosen and measured
-once by :func:`samskaping.speed.calibrate` and saved in the model folder.
-"""
+"""Export a transformer classifier to ONNX once, checked against PyTorch and cached beside the model."""
 
 from __future__ import annotations
 
@@ -32,15 +11,14 @@ import shutil
 import tempfile
 import time
 import warnings
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from samskaping.errors import ModelLoadError, SamskapingError
+from samskaping.errors import SamskapingError
 
 log = logging.getLogger(__name__)
 
@@ -231,12 +209,13 @@ def _fuse(path: Path, encoder_config: Any) -> dict[str, int]:
     return stats
 
 
-def export_onnx(model: Any, folder: Path, digest: str | None = None) -> dict[str, Any]:
+def export_onnx(model: Any, folder: Path, digest: str | None = None, fuse: bool = True) -> dict[str, Any]:
     """Export ``model``'s encoder, pooling and heads to ``folder/model.onnx`` (fused) with ``export.json``.
 
     The files are written to a temporary folder and moved into place, so a
     reader never sees half an export. The export is checked against PyTorch on
-    two sample rows before it is kept.
+    two sample rows before it is kept. ``fuse=False`` keeps the exporter's graph
+    (ONNX Runtime still applies its own optimisations when a session opens it).
 
     Returns:
         The facts written to ``export.json``.
@@ -282,7 +261,7 @@ def export_onnx(model: Any, folder: Path, digest: str | None = None) -> dict[str
                 opset_version=OPSET, do_constant_folding=True, dynamo=False,
             )
             expected = network(input_ids, mask)
-        fused = _fuse(target, encoder.config)
+        fused = _fuse(target, encoder.config) if fuse else {}
         session = ort.InferenceSession(str(target), providers=["CPUExecutionProvider"])
         got = session.run(None, {"input_ids": input_ids.numpy(), "attention_mask": mask.numpy()})
         difference = max(float(np.abs(g - expected[ls].float().numpy()).max()) for g, ls in zip(got, names, strict=True))
@@ -340,223 +319,3 @@ def ensure_export(model: Any, place: str = "model") -> Path:
         export_onnx(model, folder, digest)
     return folder
 
-
-# ---------------------------------------------------------------------------
-# int8
-# ---------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class Int8Recipe:
-    """How the fp32 export is quantised (ONNX Runtime dynamic quantisation).
-
-    Attributes:
-        per_channel: one weight scale per output channel (else one per matrix).
-        reduce_range: 7-bit weights. CPUs without VNNI multiply uint8 by int8
-            in 16-bit sums that can saturate with 8-bit weights; 7-bit weights
-            cannot, so the agreement measured on one CPU holds on every CPU.
-        fp32_layers: parts of encoder layers kept in fp32, ``layer.<i>.<part>``
-            with part one of ``qkv``, ``attention_output``, ``intermediate``, ``output``.
-    """
-
-    per_channel: bool = True
-    reduce_range: bool = True
-    fp32_layers: tuple[str, ...] = field(default_factory=tuple)
-
-    def __post_init__(self) -> None:
-        bad = [name for name in self.fp32_layers if not re.fullmatch(rf"layer\.\d+\.({'|'.join(LAYER_PARTS)})", name)]
-        if bad:
-            raise SamskapingError(f"int8 recipe: unknown layer names {bad}; use layer.<i>.<part> with part one of {list(LAYER_PARTS)}")
-        object.__setattr__(self, "fp32_layers", tuple(sorted(set(self.fp32_layers), key=_layer_sort_key)))
-
-    def to_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "fp32_layers": list(self.fp32_layers)}
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Int8Recipe:
-        known = {"per_channel", "reduce_range", "fp32_layers"}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise SamskapingError(f"int8 recipe: unknown keys {unknown}; allowed: {sorted(known)}")
-        return cls(bool(data.get("per_channel", True)), bool(data.get("reduce_range", True)), tuple(data.get("fp32_layers", ())))
-
-    def key(self) -> str:
-        """A short name for the cache file of this recipe."""
-        return hashlib.sha256(json.dumps(self.to_dict(), sort_keys=True).encode()).hexdigest()[:12]
-
-    def describe(self) -> str:
-        parts = ["per-channel" if self.per_channel else "per-tensor", "7-bit weights" if self.reduce_range else "8-bit weights"]
-        if self.fp32_layers:
-            parts.append(f"{len(self.fp32_layers)} layer part(s) in fp32 ({', '.join(self.fp32_layers)})")
-        return ", ".join(parts)
-
-
-def _layer_sort_key(name: str) -> tuple[int, int]:
-    _, index, part = name.split(".", 2)
-    return int(index), LAYER_PARTS.index(part) if part in LAYER_PARTS else 99
-
-
-def quantizable_nodes(model_path: Path) -> dict[str, list[str]]:
-    """Layer part (``layer.3.intermediate``) -> names of the ONNX nodes that compute it.
-
-    Fused ``Attention`` nodes (query, key and value in one) are counted in
-    graph order: the n-th is layer n's ``qkv``.
-    """
-    import onnx
-
-    graph = onnx.load(str(model_path), load_external_data=False).graph
-    parts: dict[str, list[str]] = {}
-    attention = 0
-    for node in graph.node:
-        if node.op_type == "Attention":
-            parts.setdefault(f"layer.{attention}.qkv", []).append(node.name)
-            attention += 1
-        elif node.op_type == "MatMul":
-            match = _MATMUL_PATTERN.search(node.name)
-            if match:
-                parts.setdefault(f"layer.{match.group(1)}.{_PART_OF_PATH[match.group(2)]}", []).append(node.name)
-    return dict(sorted(parts.items(), key=lambda kv: _layer_sort_key(kv[0])))
-
-
-def quantize_export(fp32_path: Path, target: Path, recipe: Int8Recipe) -> dict[str, Any]:
-    """Write the int8 model of ``recipe`` to ``target`` (dynamic quantisation of the encoder's products).
-
-    The heads (``Gemm``) and the embeddings stay fp32: they cost little and keep the last step exact.
-    """
-    import onnx
-    from onnxruntime.quantization import QuantType, quantize_dynamic
-
-    parts = quantizable_nodes(fp32_path)
-    unknown = sorted(set(recipe.fp32_layers) - set(parts), key=_layer_sort_key)
-    if unknown:
-        raise SamskapingError(f"int8 recipe names layer parts the model does not have: {unknown}")
-    included = [name for part, names in parts.items() if part not in recipe.fp32_layers for name in names]
-    staging = target.with_name(f".{target.name}.{os.getpid()}.partial")
-    with _quiet_onnx_tools():
-        # DefaultTensorType: shape inference cannot type the outputs of the fused (com.microsoft) operators
-        quantize_dynamic(fp32_path, staging, op_types_to_quantize=["MatMul", "Attention"], per_channel=recipe.per_channel,
-                         reduce_range=recipe.reduce_range, weight_type=QuantType.QInt8, nodes_to_quantize=included,
-                         extra_options={"MatMulConstBOnly": True, "DefaultTensorType": onnx.TensorProto.FLOAT})
-    os.replace(staging, target)
-    return {"quantized_nodes": len(included), "fp32_nodes": sum(len(v) for k, v in parts.items() if k in recipe.fp32_layers)}
-
-
-def ensure_int8(model: Any, recipe: Int8Recipe, place: str = "model") -> Path:
-    """The int8 model file of ``recipe``, built from the fp32 export when missing (``onnx/model-int8-<key>.onnx``)."""
-    from filelock import FileLock
-
-    folder = ensure_export(model, place)
-    target = folder / f"model-int8-{recipe.key()}.onnx"
-    with FileLock(str(target) + ".lock"):
-        if not target.is_file():
-            started = time.perf_counter()
-            quantize_export(folder / FP32_FILE, target, recipe)
-            log.info("built the int8 model (%s) in %.0f s", recipe.describe(), time.perf_counter() - started)
-    return target
-
-
-# ---------------------------------------------------------------------------
-# running
-# ---------------------------------------------------------------------------
-
-class OnnxBackend:
-    """An ONNX Runtime session that returns logits per label set for a padded batch.
-
-    Attributes:
-        path: the ONNX file.
-        precision: ``fp32`` or ``int8``.
-        threads: intra-op threads of the session.
-    """
-
-    def __init__(self, path: Path, label_sets: Sequence[str], threads: int | None = None, precision: str = "fp32") -> None:
-        ort = _require_onnxruntime()
-        from samskaping.speed import physical_cores
-
-        options = ort.SessionOptions()
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        self.threads = int(threads or physical_cores())
-        options.intra_op_num_threads = self.threads
-        # one graph at a time: inter-op parallelism would only compete with the intra-op threads
-        options.inter_op_num_threads = 1
-        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-        options.log_severity_level = 3
-        try:
-            self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-        except Exception as exc:  # onnxruntime raises its own exception types
-            raise ModelLoadError(f"{path}: ONNX Runtime cannot open this file ({str(exc).splitlines()[0]}); delete it to export again") from exc
-        outputs = [o.name for o in self.session.get_outputs()]
-        if outputs != list(label_sets):
-            raise ModelLoadError(f"{path}: the ONNX model's outputs {outputs} are not the model's label sets {list(label_sets)}; delete it to export again")
-        self.path = Path(path)
-        self.precision = precision
-        self.label_sets = tuple(label_sets)
-
-    def __call__(self, input_ids: Any, attention_mask: Any) -> dict[str, np.ndarray]:
-        feed = {"input_ids": np.asarray(input_ids, dtype=np.int64), "attention_mask": np.asarray(attention_mask, dtype=np.int64)}
-        return dict(zip(self.label_sets, self.session.run(None, feed), strict=True))
-
-    def describe(self) -> str:
-        return f"ONNX Runtime {self.precision} ({self.path.name}, {self.threads} threads)"
-
-
-def use_onnx(model: Any, threads: int | None = None, recipe: Int8Recipe | None = None, place: str = "model") -> Any:
-    """Run ``model``'s logits in ONNX Runtime from now on: fp32, or int8 with ``recipe``.
-
-    Exports (or quantises) first when there is no current file (``place``: see :func:`export_folder`).
-
-    Returns:
-        ``model`` itself.
-
-    Raises:
-        OnnxUnavailableError: ONNX Runtime is missing or the model cannot be exported.
-        SamskapingError: not a transformer model.
-    """
-    if getattr(model, "network", None) is None or not hasattr(model, "backend"):
-        raise SamskapingError(f"--runtime onnx applies to transformer models; this is a {getattr(model, 'kind', type(model).__name__)} model")
-    if recipe is None:
-        model.backend = OnnxBackend(ensure_export(model, place) / FP32_FILE, model.label_sets, threads, "fp32")
-    else:
-        model.backend = OnnxBackend(ensure_int8(model, recipe, place), model.label_sets, threads, "int8")
-    log.info("model runs in %s", model.backend.describe())
-    return model
-
-
-def prefer_onnx(model: Any, threads: int | None = None) -> Any:
-    """ONNX Runtime fp32 when it can be had (an export here or in the cache, or one can be made), else PyTorch.
-
-    For the MLflow model, whose folder is a fresh download each time: a new
-    export goes to the cache, so it is made once per machine. The fp32 export
-    gives the same labels as PyTorch, so this changes speed, not results; a
-    model that cannot be exported stays in PyTorch, with a warning.
-    """
-    try:
-        return use_onnx(model, threads=threads, place="cache")
-    except OnnxUnavailableError as exc:
-        log.warning("ONNX Runtime not used, the model runs in PyTorch: %s", exc)
-        return use_torch(model)
-
-
-def use_torch(model: Any) -> Any:
-    """Run ``model``'s logits in PyTorch again."""
-    if hasattr(model, "backend"):
-        model.backend = None
-    return model
-
-
-__all__ = [
-    "EXPORT_FORMAT",
-    "LAYER_PARTS",
-    "Int8Recipe",
-    "OnnxBackend",
-    "OnnxUnavailableError",
-    "ensure_export",
-    "ensure_int8",
-    "export_folder",
-    "export_onnx",
-    "find_export",
-    "prefer_onnx",
-    "quantizable_nodes",
-    "quantize_export",
-    "use_onnx",
-    "use_torch",
-    "weights_digest",
-]

@@ -1,0 +1,162 @@
+"""ONNX Runtime inference for transformer models: exported once, cached beside the model, fp32 or int8.
+
+The encoder, the pooling and the heads are exported together with
+``torch.onnx.export`` (the TorchScript-based exporter, ``dynamo=False``: it gave
+the faster graph here) with dynamic batch and sequence axes, then fused by
+ONNX Runtime's transformer optimizer (one ``Attention`` node per layer, skip
+layer norms, bias + GELU). The export lives in ``<model folder>/onnx/`` with
+``export.json``, which holds a digest of the network's weights; a model whose
+weights changed is exported again. When the model folder cannot be written the
+export goes to the user's cache (``$SAMSKAPING_CACHE/onnx/<digest>``).
+
+Only :meth:`~samskaping.models.transformer.TransformerClassifier.logits` is
+replaced: tokenisation, length-sorted batches, calibration (temperature and
+prior shift), priors and decisions stay where they are, so the fp32 export
+gives the same labels as PyTorch (probabilities within 1e-4; ``tests/test_onnx.py``).
+
+int8 (:class:`Int8Recipe`) is ONNX Runtime's dynamic quantisation of the
+encoder's matrix products: weights int8 per output channel, activations uint8
+with one scale per batch. Layers named in ``fp32_layers`` (``layer.11.output``,
+``layer.3.qkv`` ...) stay in fp32. The recipe of a model is chosen and measured
+once by :func:`samskaping.speed.calibrate` and saved in the model folder.
+"""
+
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from samskaping.errors import ModelLoadError, SamskapingError
+from samskaping.onnx_runtime.export import (
+    EXPORT_FORMAT,
+    FP32_FILE,
+    LAYER_PARTS,
+    OnnxUnavailableError,
+    _quiet_onnx_tools,  # noqa: F401 (benchmarks/int8_study.py)
+    _require_onnxruntime,
+    ensure_export,
+    export_folder,
+    export_onnx,
+    find_export,
+    weights_digest,
+)
+from samskaping.onnx_runtime.quantize import (
+    Int8Recipe,
+    ensure_int8,
+    quantizable_nodes,
+    quantize_export,
+    remove_int8_files,
+)
+
+log = logging.getLogger(__name__)
+
+
+class OnnxBackend:
+    """An ONNX Runtime session that returns logits per label set for a padded batch.
+
+    Attributes:
+        path: the ONNX file.
+        precision: ``fp32`` or ``int8``.
+        threads: intra-op threads of the session.
+    """
+
+    def __init__(self, path: Path, label_sets: Sequence[str], threads: int | None = None, precision: str = "fp32") -> None:
+        ort = _require_onnxruntime()
+        from samskaping.speed import physical_cores
+
+        options = ort.SessionOptions()
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        self.threads = int(threads or physical_cores())
+        options.intra_op_num_threads = self.threads
+        # one graph at a time: inter-op parallelism would only compete with the intra-op threads
+        options.inter_op_num_threads = 1
+        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        options.log_severity_level = 3
+        try:
+            self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        except Exception as exc:  # onnxruntime raises its own exception types
+            raise ModelLoadError(f"{path}: ONNX Runtime cannot open this file ({str(exc).splitlines()[0]}); delete it to export again") from exc
+        outputs = [o.name for o in self.session.get_outputs()]
+        if outputs != list(label_sets):
+            raise ModelLoadError(f"{path}: the ONNX model's outputs {outputs} are not the model's label sets {list(label_sets)}; delete it to export again")
+        self.path = Path(path)
+        self.precision = precision
+        self.label_sets = tuple(label_sets)
+
+    def __call__(self, input_ids: Any, attention_mask: Any) -> dict[str, np.ndarray]:
+        feed = {"input_ids": np.asarray(input_ids, dtype=np.int64), "attention_mask": np.asarray(attention_mask, dtype=np.int64)}
+        return dict(zip(self.label_sets, self.session.run(None, feed), strict=True))
+
+    def describe(self) -> str:
+        return f"ONNX Runtime {self.precision} ({self.path.name}, {self.threads} threads)"
+
+
+def use_onnx(model: Any, threads: int | None = None, recipe: Int8Recipe | None = None, place: str = "model") -> Any:
+    """Run ``model``'s logits in ONNX Runtime from now on: fp32, or int8 with ``recipe``.
+
+    Exports (or quantises) first when there is no current file (``place``: see :func:`export_folder`).
+
+    Returns:
+        ``model`` itself.
+
+    Raises:
+        OnnxUnavailableError: ONNX Runtime is missing or the model cannot be exported.
+        SamskapingError: not a transformer model.
+    """
+    if getattr(model, "network", None) is None or not hasattr(model, "backend"):
+        raise SamskapingError(f"--runtime onnx applies to transformer models; this is a {getattr(model, 'kind', type(model).__name__)} model")
+    if recipe is None:
+        model.backend = OnnxBackend(ensure_export(model, place) / FP32_FILE, model.label_sets, threads, "fp32")
+    else:
+        model.backend = OnnxBackend(ensure_int8(model, recipe, place), model.label_sets, threads, "int8")
+    log.info("model runs in %s", model.backend.describe())
+    return model
+
+
+def prefer_onnx(model: Any, threads: int | None = None) -> Any:
+    """ONNX Runtime fp32 when it can be had (an export here or in the cache, or one can be made), else PyTorch.
+
+    For the MLflow model, whose folder is a fresh download each time: a new
+    export goes to the cache, so it is made once per machine. The fp32 export
+    gives the same labels as PyTorch, so this changes speed, not results; a
+    model that cannot be exported stays in PyTorch, with a warning.
+    """
+    try:
+        return use_onnx(model, threads=threads, place="cache")
+    except OnnxUnavailableError as exc:
+        log.warning("ONNX Runtime not used, the model runs in PyTorch: %s", exc)
+        return use_torch(model)
+
+
+def use_torch(model: Any) -> Any:
+    """Run ``model``'s logits in PyTorch again."""
+    if hasattr(model, "backend"):
+        model.backend = None
+    return model
+
+
+__all__ = [
+    "EXPORT_FORMAT",
+    "FP32_FILE",
+    "LAYER_PARTS",
+    "Int8Recipe",
+    "OnnxBackend",
+    "OnnxUnavailableError",
+    "ensure_export",
+    "ensure_int8",
+    "export_folder",
+    "export_onnx",
+    "find_export",
+    "prefer_onnx",
+    "quantizable_nodes",
+    "quantize_export",
+    "remove_int8_files",
+    "use_onnx",
+    "use_torch",
+    "weights_digest",
+]

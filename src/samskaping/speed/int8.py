@@ -1,0 +1,349 @@
+"""int8 that keeps fp32's labels: choose, per model, which layer parts stay in fp32 (``int8.json``)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import time
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from samskaping.errors import SamskapingError
+
+log = logging.getLogger(__name__)
+
+_INTEROP_SET = False
+from samskaping.speed.machine import _cpu_int8_flags, _cpu_name, tune_threads
+
+INT8_FILE = "int8.json"
+INT8_FORMAT = 1
+MIN_AGREEMENT = 0.99  # --int8 refuses a model whose int8 labels agree with fp32 on less of its test split
+RANKING_SENTENCES = 256  # validation sentences the layer parts are ranked on by their local error
+EFFECT_SENTENCES = 96  # ... and by their effect on the logits (one pass per part)
+VALIDATION_GOAL = 0.995  # calibrate adds fp32 layer parts until the validation split agrees this well (a margin over 99 %)
+_LINEAR_PART = re.compile(r"layer\.(\d+)\.(attention\.self\.(?:query|key|value)|attention\.output\.dense|intermediate\.dense|output\.dense)$")
+_PART_NAME = {"attention.self.query": "qkv", "attention.self.key": "qkv", "attention.self.value": "qkv",
+              "attention.output.dense": "attention_output", "intermediate.dense": "intermediate", "output.dense": "output"}
+
+
+def label_agreement(a: Mapping[str, Sequence[str]], b: Mapping[str, Sequence[str]]) -> dict[str, float]:
+    """Share of equal labels per label set and over all (``all``)."""
+    per = {ls: float(np.mean([x == y for x, y in zip(a[ls], b[ls], strict=True)])) if len(a[ls]) else 1.0 for ls in a}
+    total = sum(len(a[ls]) for ls in a)
+    per["all"] = sum(per[ls] * len(a[ls]) for ls in a) / total if total else 1.0
+    return per
+
+
+def layer_part_of(module_name: str) -> str | None:
+    """``encoder.layer.3.intermediate.dense`` -> ``layer.3.intermediate`` (None for other modules)."""
+    match = _LINEAR_PART.search(module_name)
+    return f"layer.{match.group(1)}.{_PART_NAME[match.group(2)]}" if match else None
+
+
+def _fake_int8_activation(x: torch.Tensor) -> torch.Tensor:
+    """ONNX Runtime's DynamicQuantizeLinear, quantised and back: uint8, one scale for the tensor, 0 exact."""
+    lo, hi = torch.clamp(x.min(), max=0.0), torch.clamp(x.max(), min=0.0)
+    scale = torch.clamp((hi - lo) / 255.0, min=1e-12)
+    zero = torch.clamp(torch.round(-lo / scale), 0, 255)
+    return (torch.clamp(torch.round(x / scale) + zero, 0, 255) - zero) * scale
+
+
+def _fake_int8_weight(weight: torch.Tensor, reduce_range: bool) -> torch.Tensor:
+    """Symmetric int8 per output channel (7-bit with ``reduce_range``), quantised and back."""
+    q = 64.0 if reduce_range else 127.0
+    scale = torch.clamp(weight.abs().amax(dim=1, keepdim=True) / q, min=1e-12)
+    return torch.clamp(torch.round(weight / scale), -q, q) * scale
+
+
+def layer_part_errors(classifier: Any, texts: Sequence[str], reduce_range: bool = True, batch_size: int | None = None) -> dict[str, float]:
+    """How much each layer part's int8 product disturbs its own output, on ``texts`` (one fp32 pass).
+
+    For every encoder linear layer the int8 product (dynamic uint8 activations,
+    per-channel int8 weights, as ONNX Runtime computes it) is compared with the
+    fp32 one on the same inputs: ``sum |y_int8 - y|² / sum |y|²``, summed over
+    the linears of a part (query, key and value are one part, ``qkv``, as in
+    ONNX Runtime's fused attention, which always uses 7-bit weights).
+
+    Returns:
+        ``layer.<i>.<part>`` -> relative squared error, largest first.
+    """
+    errors: dict[str, list[float]] = {}
+    weights: dict[str, torch.Tensor] = {}
+
+    def record(name: str, part: str) -> Any:
+        def hook(module: nn.Linear, args: tuple[torch.Tensor, ...], output: torch.Tensor) -> None:
+            x = args[0]
+            q = nn.functional.linear(_fake_int8_activation(x), weights[name], module.bias)
+            err = errors.setdefault(part, [0.0, 0.0])
+            err[0] += float((q - output).double().pow(2).sum())
+            err[1] += float(output.double().pow(2).sum())
+
+        return hook
+
+    handles = []
+    for name, module in classifier.network.encoder.named_modules():
+        part = layer_part_of(name)
+        if part is None or type(module) is not nn.Linear:
+            continue
+        weights[name] = _fake_int8_weight(module.weight.detach(), reduce_range or part.endswith(".qkv"))
+        handles.append(module.register_forward_hook(record(name, part)))
+    backend, classifier.backend = getattr(classifier, "backend", None), None
+    try:
+        classifier.logits(list(texts), batch_size=batch_size)
+    finally:
+        classifier.backend = backend
+        for handle in handles:
+            handle.remove()
+    ratios = {part: num / max(den, 1e-30) for part, (num, den) in errors.items()}
+    return dict(sorted(ratios.items(), key=lambda kv: -kv[1]))
+
+
+def layer_part_effects(classifier: Any, texts: Sequence[str], reduce_range: bool = True, batch_size: int | None = None) -> dict[str, float]:
+    """How far quantising each layer part alone moves the model's calibrated logits, on ``texts``.
+
+    One pass per part with that part's products computed as ONNX Runtime's
+    int8 computes them (see :func:`layer_part_errors`) and the rest in fp32;
+    the effect is the mean squared change of the temperature-scaled logits
+    (each row centred, as softmax ignores a constant), summed over label sets.
+    Unlike the local error this sees what a part's noise does downstream.
+
+    Returns:
+        ``layer.<i>.<part>`` -> effect, largest first.
+    """
+    weights: dict[str, torch.Tensor] = {}
+    parts: dict[str, list[str]] = {}
+    active: set[str] = set()
+
+    def quantised(name: str, part: str) -> Any:
+        def hook(module: nn.Linear, args: tuple[torch.Tensor, ...], output: torch.Tensor) -> torch.Tensor | None:
+            if part not in active:
+                return None
+            return nn.functional.linear(_fake_int8_activation(args[0]), weights[name], module.bias)
+
+        return hook
+
+    handles = []
+    for name, module in classifier.network.encoder.named_modules():
+        part = layer_part_of(name)
+        if part is None or type(module) is not nn.Linear:
+            continue
+        weights[name] = _fake_int8_weight(module.weight.detach(), reduce_range or part.endswith(".qkv"))
+        parts.setdefault(part, []).append(name)
+        handles.append(module.register_forward_hook(quantised(name, part)))
+
+    def scaled() -> dict[str, np.ndarray]:
+        out = classifier.logits(list(texts), batch_size=batch_size)
+        return {ls: (z / classifier.temperatures.get(ls, 1.0)) - (z / classifier.temperatures.get(ls, 1.0)).mean(1, keepdims=True)
+                for ls, z in out.items()}
+
+    backend, classifier.backend = getattr(classifier, "backend", None), None
+    try:
+        base = scaled()
+        effects = {}
+        for part in parts:
+            active.clear()
+            active.add(part)
+            moved = scaled()
+            effects[part] = float(sum(np.mean((moved[ls] - base[ls]) ** 2) for ls in base))
+    finally:
+        active.clear()
+        classifier.backend = backend
+        for handle in handles:
+            handle.remove()
+    return dict(sorted(effects.items(), key=lambda kv: -kv[1]))
+
+
+def _labels(classifier: Any, texts: Sequence[str], contexts: Sequence[str] | None, batch_size: int | None) -> dict[str, list[str]]:
+    """Labels as predict.py writes them under the training priors (argmax with the polarity rule)."""
+    return classifier.predict(list(texts), batch_size=batch_size, contexts=contexts)
+
+
+def calibrate(
+    classifier: Any,
+    validation: Any,
+    test: Any,
+    goal: float = VALIDATION_GOAL,
+    reduce_range: bool = True,
+    threads: int | None = None,
+    ranking: str = "effects",
+) -> dict[str, Any]:
+    """Choose the int8 recipe of ``classifier`` on its validation split and measure it on its test split.
+
+    1. Rank the encoder's layer parts by how far each alone moves the logits
+       (:func:`layer_part_effects`, first 96 validation sentences; ``ranking="local"``:
+       by their own output error, :func:`layer_part_errors`, first 256).
+    2. Quantise with ONNX Runtime keeping the top ``k`` parts in fp32, for
+       k = 0, 1, 2, 4, 8, ... until the validation labels agree with PyTorch
+       fp32 on at least ``goal``; then halve the step back to the smallest such k.
+    3. Measure that recipe's agreement (and accuracy) on the test split.
+
+    Args:
+        classifier: a fitted transformer classifier (PyTorch; its ONNX export is made or reused).
+        validation: frame with ``text`` (and the label columns, optionally ``context``) to choose on.
+        test: frame to measure the chosen recipe on.
+        goal: validation agreement to reach (a margin over the 99 % that --int8 requires on test).
+        reduce_range: 7-bit weights (the only safe choice for CPUs without VNNI).
+        threads: ONNX Runtime threads.
+
+    Returns:
+        What ``int8.json`` holds: the recipe, agreements, accuracies, the search.
+    """
+    from samskaping import onnx_runtime as ox
+
+    def contexts(frame: Any) -> list[str] | None:
+        return frame["context"].fillna("").astype(str).tolist() if "context" in frame.columns else None
+
+    started = time.perf_counter()
+    batch = classifier.cfg.training.eval_batch_size
+    backend, classifier.backend = getattr(classifier, "backend", None), None
+    try:
+        val_texts, test_texts = validation["text"].tolist(), test["text"].tolist()
+        fp32_val = _labels(classifier, val_texts, contexts(validation), batch)
+        fp32_test = _labels(classifier, test_texts, contexts(test), batch)
+        if ranking == "effects":
+            order = list(layer_part_effects(classifier, val_texts[:EFFECT_SENTENCES], reduce_range, batch))
+        elif ranking == "local":
+            order = list(layer_part_errors(classifier, val_texts[:RANKING_SENTENCES], reduce_range, batch))
+        else:
+            raise SamskapingError(f"ranking must be effects or local, got {ranking!r}")
+        tried: dict[int, float] = {}
+        search: list[dict[str, Any]] = []
+
+        def agreement_with(k: int) -> float:
+            if k not in tried:
+                recipe = ox.Int8Recipe(reduce_range=reduce_range, fp32_layers=tuple(order[:k]))
+                ox.use_onnx(classifier, threads=threads, recipe=recipe)
+                got = _labels(classifier, val_texts, contexts(validation), batch)
+                tried[k] = label_agreement(fp32_val, got)["all"]
+                search.append({"fp32_parts": k, "validation_agreement": round(tried[k], 5)})
+                log.info("int8 with %d of %d layer parts in fp32: %.2f%% of validation labels as fp32", k, len(order), 100 * tried[k])
+            return tried[k]
+
+        k, previous = 0, -1
+        while agreement_with(k) < goal and k < len(order):
+            previous, k = k, min(len(order), max(1, 2 * k))
+        low, high = previous + 1, k  # the smallest k that reaches the goal lies in [low, high]
+        while low < high:
+            mid = (low + high) // 2
+            if agreement_with(mid) >= goal:
+                high = mid
+            else:
+                low = mid + 1
+        chosen = ox.Int8Recipe(reduce_range=reduce_range, fp32_layers=tuple(order[:high]))
+        ox.use_onnx(classifier, threads=threads, recipe=chosen)
+        ox.remove_int8_files(classifier.backend.path.parent, keep=[chosen])  # the search's other models (each as big as the encoder)
+        int8_test = _labels(classifier, test_texts, contexts(test), batch)
+        int8_val = _labels(classifier, val_texts, contexts(validation), batch)
+    finally:
+        classifier.backend = backend
+    gold = {ls: test[ls].tolist() for ls in classifier.label_sets if ls in test.columns}
+    import onnxruntime
+
+    return {
+        "format": INT8_FORMAT,
+        "runtime": "onnxruntime",
+        "weights_digest": ox.weights_digest(classifier),
+        "recipe": chosen.to_dict(),
+        "recipe_text": chosen.describe(),
+        "agreement": {"test": label_agreement(fp32_test, int8_test), "validation": label_agreement(fp32_val, int8_val)},
+        "accuracy": ({"fp32": label_agreement(gold, fp32_test), "int8": label_agreement(gold, int8_test)} if gold else None),
+        "sentences": {"validation": len(val_texts), "test": len(test_texts)},
+        "goal": {"validation": goal, "test": MIN_AGREEMENT},
+        "ranking": order,
+        "ranked_by": ranking,
+        "search": search,
+        "measured_with": {"onnxruntime": onnxruntime.__version__, "torch": torch.__version__, "cpu": _cpu_name(),
+                          "cpu_flags": _cpu_int8_flags()},
+        "seconds": round(time.perf_counter() - started, 1),
+        "calibrated_at": datetime.now().isoformat(timespec="seconds"),
+    }
+
+
+def read_int8_calibration(folder: Path | str | None) -> dict[str, Any] | None:
+    """``int8.json`` of a model folder, or None."""
+    if folder is None:
+        return None
+    try:
+        return json.loads((Path(folder) / INT8_FILE).read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError, UnicodeDecodeError):
+        return None
+
+
+def int8_model(classifier: Any, threads: int | None = None, min_agreement: float = MIN_AGREEMENT) -> Any:
+    """Switch ``classifier`` to its saved int8 recipe (ONNX Runtime), or refuse in one line.
+
+    Raises:
+        SamskapingError: not a transformer model; no saved calibration; one made for other weights;
+            or a saved test-split agreement below ``min_agreement``.
+    """
+    from samskaping import onnx_runtime as ox
+
+    if not getattr(classifier, "supports_int8", False):
+        raise SamskapingError(f"--int8 applies to transformer models; this is a {classifier.kind} model")
+    folder = getattr(classifier, "source_folder", None)
+    saved = read_int8_calibration(folder)
+    where = folder or "this model"
+    if saved is None:
+        raise SamskapingError(f"--int8: {where} has no int8 calibration; run 'python -m samskaping.speed calibrate {where}' once "
+                              "(it measures int8 against fp32 and saves the result in the folder), or leave out --int8")
+    if saved.get("weights_digest") != ox.weights_digest(classifier):
+        raise SamskapingError(f"--int8: the int8 calibration in {where} was made for other weights; "
+                              f"run 'python -m samskaping.speed calibrate {where}' again, or leave out --int8")
+    agreement = float(saved["agreement"]["test"]["all"])
+    if agreement < min_agreement:
+        raise SamskapingError(f"--int8 refused: int8 kept only {agreement:.1%} of fp32's labels on this model's test split "
+                              f"(at least {min_agreement:.0%} needed); leave out --int8")
+    ox.use_onnx(classifier, threads=threads, recipe=ox.Int8Recipe.from_dict(saved["recipe"]))
+    classifier.int8 = True
+    log.info("int8 (%s) kept %.2f%% of fp32's labels on the test split when calibrated", saved.get("recipe_text", ""), 100 * agreement)
+    return classifier
+
+
+def calibrate_folder(folder: Path | str, data: Sequence[Path] | None = None, goal: float = VALIDATION_GOAL,
+                     threads: int | None = None, ranking: str = "effects") -> dict[str, Any]:
+    """Calibrate the model in ``folder`` on its own validation and test splits and write ``int8.json`` there.
+
+    Args:
+        folder: a transformer model folder written by train.py.
+        data: labelled files to split (default: the files the model was trained on, as its config names them).
+        goal, ranking: see :func:`calibrate`.
+        threads: CPU threads.
+
+    Raises:
+        SamskapingError: not a transformer model, the data is not here, or the folder cannot be written.
+    """
+    from samskaping.data import load_labelled_files, split_frame
+    from samskaping.models import load_model
+
+    folder = Path(folder)
+    classifier = load_model(folder)
+    if not getattr(classifier, "supports_int8", False):
+        raise SamskapingError(f"{folder}: int8 applies to transformer models; this is a {classifier.kind} model")
+    cfg = classifier.cfg
+    files = list(data) if data else cfg.data.files
+    missing = [str(f) for f in files if not Path(f).is_file()]
+    if missing:
+        raise SamskapingError(f"the model's labelled data is not here ({', '.join(missing)}, read from {Path.cwd()}); "
+                              "run from the project folder or give --data PATH")
+    labelled = load_labelled_files(files, on_invalid=cfg.data.on_invalid)
+    splits = split_frame(labelled, cfg.data.validation_size, cfg.data.test_size, cfg.training.seed)
+    tune_threads(threads)
+    result = calibrate(classifier, splits["validation"], splits["test"], goal=goal, threads=threads, ranking=ranking)
+    result["data"] = {"files": [str(f) for f in files], "digest": labelled.digest}
+    try:
+        tmp = folder / f".{INT8_FILE}.partial"
+        tmp.write_text(json.dumps(result, indent=2, ensure_ascii=False), encoding="utf-8")
+        os.replace(tmp, folder / INT8_FILE)
+    except OSError as exc:
+        raise SamskapingError(f"{folder}: cannot write {INT8_FILE} ({exc.strerror or exc}); calibrate a copy you can write to") from exc
+    return result
+
+
