@@ -55,7 +55,7 @@ def test_all_problems_reported_together():
 
 
 def test_missing_data_file_is_rejected_before_work():
-    with pytest.raises(ConfigError, match=r"data.path: file not found .*'nowhere/plan.csv'"):
+    with pytest.raises(ConfigError, match=r"data.path: file nowhere/plan.csv not found .*allowed: a CSV, JSONL or XLSX file"):
         load_config("configs/baseline.yaml", ["data.path=nowhere/plan.csv"])
 
 
