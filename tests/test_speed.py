@@ -270,3 +270,32 @@ def test_encoder_flops_formula():
     assert encoder_flops(10, layers=1, hidden=2, intermediate=4) == 2 * 10 * (16 + 16) + 800
     # BERT-base on 37 tokens: about 6.3 GFLOP
     assert encoder_flops(37, 12, 768, 3072) == pytest.approx(6.3e9, rel=0.02)
+
+
+@pytest.mark.slow
+def test_training_time_calibration_saves_int8_json_and_logs_the_agreement(tiny_bert: Path, tmp_path: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """training.calibrate_int8: train.py leaves a model that --int8 accepts, and the run shows the agreement."""
+    from conftest import write_jsonl
+    from mlflow.tracking import MlflowClient
+
+    from samskaping.models import load_model
+    from samskaping.training import train
+
+    monkeypatch.setenv("SAMSKAPING_CACHE", str(tmp_path / "cache"))
+    data = write_jsonl(small_frame({"train": 48, "validation": 24, "test": 24}), tmp_path / "d.jsonl")
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    cfg = validate_config({
+        "data": {"path": str(data)},
+        "model": {"kind": "transformer", "name": str(tiny_bert), "transformer": {"max_length": 48}},
+        "training": {"epochs": 1, "batch_size": 16, "threads": 1, "calibrate_int8": True},
+        "tracking": {"tracking_uri": uri, "experiment": "int8", "registered_model_name": None},
+    })
+    result = train(cfg, tmp_path / "model", progress=False)
+    saved = json.loads((result.model_dir / INT8_FILE).read_text())
+    assert saved["sentences"] == {"validation": 24, "test": 24}
+    assert not (result.model_dir / "onnx").exists()  # the export is a cache, not part of the model
+    fast = int8_model(load_model(result.model_dir), threads=1)  # accepted without a further step
+    assert fast.backend.precision == "int8"
+    logged = MlflowClient(tracking_uri=uri).get_run(result.run_id).data.metrics["int8_test_agreement"]
+    assert logged == pytest.approx(saved["agreement"]["test"]["all"], abs=1e-5)

@@ -130,6 +130,12 @@ class TrainingConfig(_Section):
     device: Literal["auto", "cpu", "cuda"] = Field(
         "auto", description="auto: CUDA when available, else CPU; cuda: stop with a message when there is no GPU."
     )
+    calibrate_int8: bool = Field(
+        False,
+        description="After training a transformer, choose and measure its int8 recipe on the validation and test "
+        "splits and save it with the model (int8.json), so predict.py --int8 needs no further step; "
+        "minutes on a CPU (python -m samskaping.speed calibrate MODEL does the same later).",
+    )
 
     @field_validator("loss_weights")
     @classmethod
