@@ -26,7 +26,7 @@ MODEL_DIR_KEY = "model_dir"
 PYFUNC_CODE = Path(__file__).resolve().parent / "mlflow_code" / "pyfunc_model.py"
 PACKAGE_DIR = Path(__file__).resolve().parent
 # What importing samskaping.models / samskaping.predict needs at load time, per model kind.
-BASE_REQUIREMENTS = ("mlflow", "numpy", "pandas", "pydantic", "pyyaml", "safetensors", "scikit-learn")
+BASE_REQUIREMENTS = ("mlflow", "numpy", "pandas", "pydantic", "pyyaml", "safetensors", "scikit-learn", "scipy", "crepes")
 TORCH_REQUIREMENTS = ("torch", "transformers", "tokenizers", "onnx", "onnxruntime", "filelock")  # onnx*: the pyfunc runs in ONNX Runtime
 INPUT_EXAMPLE_TEXT = "Kommunen skal utvikle tjenestene sammen med brukerne."
 # params={"output": RAW_OUTPUT}: the raw probabilities of predict.raw_frame instead of labels (samskaping.spark)
