@@ -79,9 +79,41 @@ def evaluate(
     return {ls: evaluate_label_set(ls, y_true[ls], y_pred[ls]) for ls in label_sets}
 
 
+def macro_f1_batch(t: np.ndarray, p: np.ndarray, n_classes: int) -> np.ndarray:
+    """Macro-F1 of many paired samples at once, as :func:`evaluate_label_set` defines it.
+
+    Args:
+        t, p: (..., n) true and predicted class indices; the last axis is the sentences.
+        n_classes: the number of labels in the label set.
+
+    Returns:
+        (...) macro-F1 over the classes present in truth or prediction of each sample
+        (F1 0 for a present class with no true positive, sklearn's ``zero_division=0``).
+    """
+    t, p = np.asarray(t), np.asarray(p)
+    lead = t.shape[:-1]
+    rows = int(np.prod(lead)) if lead else 1
+    offset = (np.arange(rows) * n_classes)[:, None]
+    tf, pf = t.reshape(rows, -1) + offset, p.reshape(rows, -1) + offset
+    size = rows * n_classes
+    true_count = np.bincount(tf.ravel(), minlength=size).reshape(rows, n_classes)
+    pred_count = np.bincount(pf.ravel(), minlength=size).reshape(rows, n_classes)
+    hits = np.bincount(tf[tf == pf], minlength=size).reshape(rows, n_classes)
+    denominator = true_count + pred_count
+    present = denominator > 0
+    f1 = np.divide(2.0 * hits, denominator, out=np.zeros(denominator.shape), where=present)
+    macro = np.where(present.any(axis=1), (f1 * present).sum(axis=1) / np.maximum(present.sum(axis=1), 1), 0.0)
+    return macro.reshape(lead) if lead else macro[0]
+
+
 def macro_f1_interval(label_set: str, y_true: Sequence[str], y_pred: Sequence[str], resamples: int = 1000,
                       confidence: float = 0.95, seed: int = 0) -> tuple[float, float]:
-    """A 95 % percentile bootstrap interval of macro-F1 over sentences (paired resampling, SciPy's ``bootstrap``)."""
+    """A 95 % percentile bootstrap interval of macro-F1 over sentences (paired resampling, SciPy's ``bootstrap``).
+
+    The statistic is :func:`macro_f1_batch`, vectorised over the resamples
+    (1,000 resamples of 600 sentences in milliseconds; per resample through
+    scikit-learn it took 9 s).
+    """
     from scipy.stats import bootstrap
 
     labels = LABEL_SETS[label_set]
@@ -91,10 +123,10 @@ def macro_f1_interval(label_set: str, y_true: Sequence[str], y_pred: Sequence[st
     if len(t) < 2:
         return float("nan"), float("nan")
 
-    def statistic(a: np.ndarray, b: np.ndarray) -> float:
-        return evaluate_label_set(label_set, [labels[i] for i in a], [labels[i] for i in b]).macro_f1
+    def statistic(a: np.ndarray, b: np.ndarray, axis: int = -1) -> np.ndarray:
+        return macro_f1_batch(np.moveaxis(a, axis, -1), np.moveaxis(b, axis, -1), len(labels))
 
-    result = bootstrap((t, p), statistic, paired=True, vectorized=False, n_resamples=resamples,
+    result = bootstrap((t, p), statistic, paired=True, vectorized=True, n_resamples=resamples,
                        confidence_level=confidence, method="percentile", random_state=seed)
     return float(result.confidence_interval.low), float(result.confidence_interval.high)
 
