@@ -30,6 +30,18 @@ def write_jsonl(frame: pd.DataFrame, path: Path) -> Path:
     return path
 
 
+@pytest.fixture(scope="session")
+def small_baseline_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A baseline model trained (untracked) on a 76-row slice of the shipped data; shared, do not write into it."""
+    from samskaping.config import validate_config
+    from samskaping.training import train
+
+    folder = tmp_path_factory.mktemp("small-baseline")
+    data = write_jsonl(small_frame({"train": 60, "validation": 8, "test": 8}), folder / "d.jsonl")
+    cfg = validate_config({"data": {"path": str(data)}, "tracking": {"enabled": False}})
+    return train(cfg, folder / "baseline", progress=False).model_dir
+
+
 @pytest.fixture
 def small_data(tmp_path: Path) -> Path:
     """A 40-row labelled JSONL with a split column."""

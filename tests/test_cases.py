@@ -53,7 +53,7 @@ from case_files import (
     vml_text_box,
     write_docx,
 )
-from conftest import small_frame, write_jsonl
+from conftest import write_jsonl
 
 from samskaping import outputs
 from samskaping.errors import DocumentError, SamskapingError
@@ -69,15 +69,9 @@ FORMATS = ("csv", "jsonl", "xlsx", "parquet")
 
 
 @pytest.fixture(scope="module")
-def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def model_dir(small_baseline_dir: Path) -> Path:
     """A tiny baseline model trained on a slice of the shipped data."""
-    from samskaping.config import validate_config
-    from samskaping.training import train
-
-    folder = tmp_path_factory.mktemp("case-model")
-    data = write_jsonl(small_frame({"train": 60, "validation": 8, "test": 8}), folder / "d.jsonl")
-    cfg = validate_config({"data": {"path": str(data)}, "tracking": {"enabled": False}})
-    return train(cfg, folder / "baseline", progress=False).model_dir
+    return small_baseline_dir
 
 
 @pytest.fixture(scope="module")

@@ -9,15 +9,12 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-
-from conftest import small_frame, write_jsonl
 from plan_files import Bullets, make_plan_docx, make_plan_html, make_plan_pdf, make_plan_txt
-from samskaping.config import validate_config
+
 from samskaping.errors import SamskapingError
 from samskaping.outputs import read_table as read_existing
 from samskaping.predict import classify
 from samskaping.summaries import count_cocreation_words, summarise_documents
-from samskaping.training import train
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -30,11 +27,8 @@ PLAN_B = ["Samskaping krev tid og tillit mellom kommunen og innbyggjarane.", "Pl
 
 
 @pytest.fixture(scope="module")
-def baseline_model(tmp_path_factory) -> Path:
-    folder = tmp_path_factory.mktemp("model")
-    data = write_jsonl(small_frame({"train": 60, "validation": 8, "test": 8}), folder / "d.jsonl")
-    cfg = validate_config({"data": {"path": str(data)}, "tracking": {"enabled": False}})
-    return train(cfg, folder / "baseline", progress=False).model_dir
+def baseline_model(small_baseline_dir: Path) -> Path:
+    return small_baseline_dir
 
 
 @pytest.fixture(scope="module")
