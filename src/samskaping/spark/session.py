@@ -61,6 +61,11 @@ def start_session(master: str, conf: Mapping[str, str] | None = None, verbose: b
         from pyspark.sql import SparkSession
     except ImportError as exc:
         raise SamskapingError(f"pyspark is not installed; {EXTRA_HINT}") from exc
+    if is_local(master) and "PYSPARK_PYTHON" not in os.environ:
+        # pyspark 4.1's local workers take their Python from this variable (else 'python3' on PATH, which
+        # outside an activated virtual environment is another Python without samskaping); the
+        # spark.pyspark.python setting alone was not enough here
+        os.environ["PYSPARK_PYTHON"] = sys.executable
     builder = SparkSession.builder.master(master).appName("samskaping")
     for key, value in session_conf(master, conf, progress).items():
         builder = builder.config(key, value)
