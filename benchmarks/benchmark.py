@@ -453,13 +453,15 @@ def bench_model(subject: Subject, size: dict[str, Any], seed: int, threads: int,
                 labels[name][ls] += lab[ls]
                 probs[name][ls].append(p[ls])
             if name == "pytorch-fp32":
-                arg = argmax_labels(p)
+                # the pipelines see raw logits: compare with fp32's uncalibrated probabilities, before priors
+                raw_logits = fp32.logits(ref_chunk, batch_size=batch)
+                raw = {ls: fp32.probabilities(ls, raw_logits[ls], calibrated=False) for ls in fp32.label_sets}
+                arg = argmax_labels(raw)
                 for ls in fp32.label_sets:
                     ref_labels[ls] += [out["label"] for out in got_ref[ls]]
-                    fp32_argmax_on_ref[ls] += arg[ls][: len(ref_chunk)]
+                    fp32_argmax_on_ref[ls] += arg[ls]
                     columns = [LABEL_SETS[ls].index(out["label"]) for out in got_ref[ls]]
-                    ours = fp32.probabilities(ls, fp32.logits(ref_chunk, batch_size=batch)[ls], calibrated=False)
-                    ours = ours[np.arange(len(ref_chunk)), columns]
+                    ours = raw[ls][np.arange(len(ref_chunk)), columns]
                     max_ref_prob_diff = max(max_ref_prob_diff, float(np.abs(ours - [o["score"] for o in got_ref[ls]]).max()))
         flops = sum(encoder_flops(t, layers, h, ff) for t in chunk_len)
         row["reference_sps"] = len(ref_chunk) / row["reference_seconds"]
