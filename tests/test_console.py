@@ -65,6 +65,7 @@ def test_int8_help_states_the_measured_agreement() -> None:
     assert ">= 99" not in text and "≥ 99" not in text
 
 
+@pytest.mark.slow
 def test_cuda_asked_for_without_a_gpu_is_one_clear_line(tmp_path: Path, tiny_bert: Path, small_data: Path) -> None:
     import torch
 
@@ -80,6 +81,7 @@ def test_cuda_asked_for_without_a_gpu_is_one_clear_line(tmp_path: Path, tiny_ber
 # ---------------------------------------------------------------- runs ui
 
 
+@pytest.mark.slow
 def test_runs_ui_on_a_busy_port_says_so_and_prints_no_address(tmp_path: Path) -> None:
     from mlflow import MlflowClient
 

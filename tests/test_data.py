@@ -130,6 +130,7 @@ def test_validate_flags_cross_split_near_duplicates(tmp_path):
     assert "near-duplicate pair(s) across splits" in report.violations[0]
 
 
+@pytest.mark.slow
 def test_shipped_dataset_passes_validation_with_required_coverage(tmp_path):
     out = tmp_path / "stats.json"
     result = subprocess.run(

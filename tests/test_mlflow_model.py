@@ -35,6 +35,8 @@ table = model.predict(pd.DataFrame({"text": json.loads(sys.argv[2])}))
 print(json.dumps({"samskaping": sys.modules["samskaping"].__file__, "table": table.to_dict(orient="list")}))
 """
 
+pytestmark = pytest.mark.slow  # trains and registers models; the quick loop leaves it out
+
 
 @pytest.fixture(scope="module")
 def registered(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:

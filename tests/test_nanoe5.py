@@ -53,6 +53,8 @@ TEXTS = [
     "Pilotprosjektet «Nabolagshagen» fikk 250’000,- i støtte fra fylkeskommunen.",
 ]
 
+pytestmark = pytest.mark.slow  # converts the 470 MB e5 model; the quick loop leaves it out
+
 
 @pytest.fixture(scope="session")
 def e5_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:

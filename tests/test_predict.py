@@ -118,6 +118,7 @@ def test_folder_of_plans_is_classified_with_three_outputs(plans, model, tmp_path
     assert not [p for p in (tmp_path / "out").iterdir() if p.name.endswith(".tmp")]
 
 
+@pytest.mark.slow
 def test_predict_cli_exit_status_and_failure_list(plans, baseline_model, tmp_path):
     _add_bad_inputs(plans)
     run = subprocess.run(

@@ -32,6 +32,7 @@ def _config(data: Path, uri: str, **model) -> object:
     )
 
 
+@pytest.mark.slow
 def test_baseline_run_is_logged_registered_and_saved(tmp_path, small_data):
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     result = train(_config(small_data, uri), tmp_path / "models" / "b", progress=False)
@@ -75,6 +76,7 @@ def test_baseline_run_is_logged_registered_and_saved(tmp_path, small_data):
     assert {"conception_score", "conception_p_service", "polarity_p_hindering"} <= set(table.columns)
 
 
+@pytest.mark.slow
 def test_crashing_run_is_marked_failed(tmp_path, small_data):
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     (tmp_path / "models").mkdir()
