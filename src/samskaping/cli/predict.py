@@ -14,8 +14,9 @@ from samskaping.outputs import FORMATS
 MLFLOW_URI_PREFIXES = ("models:/", "runs:/", "mlflow-artifacts:/")
 # Measured by benchmarks/benchmark.py (benchmarks/results/cpu-2core.json, "agreement"); update with the results.
 INT8_AGREEMENT_TEXT = (
-    "its labels agreed with fp32 on 93.4%% of the shipped test split for the fine-tuned minilm-offline model "
-    "(benchmarks/results/cpu-2core.txt), so it is opt-in"
+    "for the fine-tuned e5 model its labels agreed with fp32 on 99.89%% of the shipped test split at 1.2x "
+    "the speed of PyTorch fp32 (benchmarks/results/cpu-2core.txt); it refuses a model whose saved "
+    "agreement is under 99%%"
 )
 
 
