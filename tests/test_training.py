@@ -130,3 +130,18 @@ def test_ctrl_c_marks_run_killed_and_keeps_best_checkpoint(tmp_path, small_data,
     kept = out.with_name("tiny-interrupted")
     assert load_model(kept).predict(["Vi skal samskape med innbyggerne."])["conception"][0] in {"service", "democratic", "innovation", "none"}
     assert not out.exists()
+
+
+def test_ctrl_c_during_a_store_write_waits_for_the_write() -> None:
+    """A SIGINT inside deferred_interrupt lets the block finish, then raises KeyboardInterrupt."""
+    from samskaping.tracking import deferred_interrupt
+
+    finished = []
+    before = signal.getsignal(signal.SIGINT)
+    with pytest.raises(KeyboardInterrupt):
+        with deferred_interrupt():
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(0.05)  # the handler has run by now; the write would go on
+            finished.append(True)
+    assert finished == [True]
+    assert signal.getsignal(signal.SIGINT) is before  # the previous handler is back

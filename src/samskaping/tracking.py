@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import json
 import logging
+import signal
 import subprocess
 import tempfile
+import threading
 import time
 import warnings
 from collections.abc import Iterator, Mapping
@@ -85,6 +87,27 @@ class NullTracker:
         return None
 
 
+@contextmanager
+def deferred_interrupt() -> Iterator[None]:
+    """Hold Ctrl-C (SIGINT) until the block ends, then raise :class:`KeyboardInterrupt`.
+
+    A store write cut off half-way leaves the SQLite store locked, and the run
+    could then not be marked KILLED. Only the main thread can handle signals;
+    elsewhere the block runs unchanged.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    received: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: received.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if received:
+        raise KeyboardInterrupt
+
+
 class MlflowTracker:
     """Logs one training run to an MLflow store through an ``MlflowClient`` and registers its model.
 
@@ -145,16 +168,18 @@ class MlflowTracker:
 
         # MLflow params are strings of at most 6000 characters; lists and dicts go as JSON.
         items = [Param(k, json.dumps(v, ensure_ascii=False) if isinstance(v, (list, dict)) else str(v)) for k, v in params.items()]
-        for start in range(0, len(items), 100):  # log_batch takes at most 100 params
-            self.client.log_batch(self._run(), params=items[start:start + 100])
+        with deferred_interrupt():
+            for start in range(0, len(items), 100):  # log_batch takes at most 100 params
+                self.client.log_batch(self._run(), params=items[start:start + 100])
 
     def log_metrics(self, metrics: Mapping[str, float], step: int | None = None) -> None:
         from mlflow.entities import Metric
 
         now = int(time.time() * 1000)
         items = [Metric(k, float(v), now, step or 0) for k, v in metrics.items()]
-        for start in range(0, len(items), 1000):
-            self.client.log_batch(self._run(), metrics=items[start:start + 1000])
+        with deferred_interrupt():
+            for start in range(0, len(items), 1000):
+                self.client.log_batch(self._run(), metrics=items[start:start + 1000])
 
     def log_dataset(self, frame: pd.DataFrame, name: str, digest: str, source: str, context: str) -> None:
         import mlflow
@@ -164,7 +189,8 @@ class MlflowTracker:
             warnings.filterwarnings("ignore", message=_AMBIGUOUS_SOURCE)
             dataset = mlflow.data.from_pandas(frame, source=source, name=name, digest=digest, targets="conception")
             entity = dataset._to_mlflow_entity()
-        self.client.log_inputs(self._run(), [DatasetInput(entity, [InputTag("mlflow.data.context", context)])])
+        with deferred_interrupt():
+            self.client.log_inputs(self._run(), [DatasetInput(entity, [InputTag("mlflow.data.context", context)])])
 
     def log_figure(self, figure: Any, path: str) -> None:
         self.client.log_figure(self._run(), figure, path)
@@ -180,8 +206,9 @@ class MlflowTracker:
             self.client.log_artifact(self._run(), str(local), artifact_path=None if parent == "." else parent)
 
     def set_tags(self, tags: Mapping[str, str]) -> None:
-        for key, value in tags.items():
-            self.client.set_tag(self._run(), key, value)
+        with deferred_interrupt():
+            for key, value in tags.items():
+                self.client.set_tag(self._run(), key, value)
 
     def log_model(self, model_dir: Path, registered_name: str | None) -> str | None:
         """Log the model folder as the run's MLflow model (no pickle) and register it; return the version."""
