@@ -27,14 +27,13 @@ def is_local(master: str) -> bool:
 def session_conf(master: str, conf: Mapping[str, str] | None = None, progress: bool = False) -> dict[str, str]:
     """The Spark settings of a job: quiet and self-contained on ``local``, the user's ``--conf`` on top.
 
-    On a local master the executors run this very Python (so they import the
-    same samskaping), bind to the loopback address and start no web UI. On a
-    cluster the workers' Python is the cluster's to set (``spark.pyspark.python``).
+    On a local master the executors bind to the loopback address and start no
+    web UI (and run this very Python: :func:`start_session` sets
+    ``PYSPARK_PYTHON``). On a cluster the workers' Python is the cluster's to
+    set (``spark.pyspark.python``).
     """
     settings: dict[str, str] = {}
     if is_local(master):
-        if "PYSPARK_PYTHON" not in os.environ:
-            settings["spark.pyspark.python"] = sys.executable
         if "SPARK_LOCAL_IP" not in os.environ:
             settings["spark.driver.host"] = "127.0.0.1"
             settings["spark.driver.bindAddress"] = "127.0.0.1"
@@ -62,9 +61,9 @@ def start_session(master: str, conf: Mapping[str, str] | None = None, verbose: b
     except ImportError as exc:
         raise SamskapingError(f"pyspark is not installed; {EXTRA_HINT}") from exc
     if is_local(master) and "PYSPARK_PYTHON" not in os.environ:
-        # pyspark 4.1's local workers take their Python from this variable (else 'python3' on PATH, which
-        # outside an activated virtual environment is another Python without samskaping); the
-        # spark.pyspark.python setting alone was not enough here
+        # the executors run this very Python, so they import the same samskaping: pyspark 4.1's local
+        # workers take theirs from this variable (else 'python3' on PATH, which outside an activated
+        # virtual environment is another Python without samskaping; spark.pyspark.python was not enough)
         os.environ["PYSPARK_PYTHON"] = sys.executable
     builder = SparkSession.builder.master(master).appName("samskaping")
     for key, value in session_conf(master, conf, progress).items():
