@@ -78,13 +78,9 @@ def study(folder: Path, threads: int, seed: int) -> dict[str, Any]:
 
     from samskaping import onnx_runtime as ox
     from samskaping.models import load_model
-    from samskaping.speed import (
-        _smooth_linears,
-        input_channel_maxima,
-        label_agreement,
-        quantize_int8,
-        read_int8_calibration,
-    )
+    from samskaping.onnx_runtime.export import _quiet_onnx_tools
+    from samskaping.speed import input_channel_maxima, label_agreement, quantize_int8, read_int8_calibration
+    from samskaping.speed.torch_int8 import _smooth_linears
 
     parts = frames()
     fp32 = load_model(folder)
@@ -150,7 +146,7 @@ def study(folder: Path, threads: int, seed: int) -> dict[str, Any]:
         feed = Texts(fp32, static_texts)
         for method in ("MinMax", "Percentile"):
             target = work / f"static-{method}.onnx"
-            with ox._quiet_onnx_tools():
+            with _quiet_onnx_tools():
                 quantize_static(work / "plain" / ox.FP32_FILE, target, feed.reader(), quant_format=QuantFormat.QDQ,
                                 op_types_to_quantize=["MatMul"], per_channel=True, reduce_range=True,
                                 activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
@@ -164,7 +160,7 @@ def study(folder: Path, threads: int, seed: int) -> dict[str, Any]:
         _smooth_linears(smoothed.network.encoder, maxima, 0.5)
         ox.export_onnx(smoothed, work / "smoothed", fuse=False)
         target = work / "smoothed-int8.onnx"
-        with ox._quiet_onnx_tools():
+        with _quiet_onnx_tools():
             from onnxruntime.quantization import quantize_dynamic
 
             quantize_dynamic(work / "smoothed" / ox.FP32_FILE, target, op_types_to_quantize=["MatMul"], per_channel=True,

@@ -37,7 +37,6 @@ from samskaping.onnx_runtime.export import (
     FP32_FILE,
     LAYER_PARTS,
     OnnxUnavailableError,
-    _quiet_onnx_tools,  # noqa: F401 (benchmarks/int8_study.py)
     _require_onnxruntime,
     ensure_export,
     export_folder,
