@@ -238,6 +238,16 @@ def test_a_missing_sqlite_store_is_an_error_and_is_not_created(tmp_path: Path) -
     assert not missing.exists()
 
 
+def test_registering_a_model_name_that_another_run_just_created_is_not_an_error(tmp_path: Path) -> None:
+    # two train runs on a new store both create the registered model; the second creation must pass
+    from samskaping.mlflow_model import ensure_registered_model
+
+    client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    ensure_registered_model(client, "samskaping")
+    ensure_registered_model(client, "samskaping")
+    assert [m.name for m in client.search_registered_models()] == ["samskaping"]
+
+
 # ---------------------------------------------------------------- promote
 
 

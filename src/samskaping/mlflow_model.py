@@ -70,6 +70,24 @@ def save_pyfunc(model_dir: Path, target: Path) -> None:
     )
 
 
+def ensure_registered_model(client: Any, name: str) -> None:
+    """Create the registered model ``name`` unless it exists; safe when several runs register at once.
+
+    Creating first and accepting RESOURCE_ALREADY_EXISTS has no window between a check and the
+    creation in which another run's creation makes ours fail.
+
+    Raises:
+        MlflowException: any other store error.
+    """
+    from mlflow.exceptions import MlflowException
+
+    try:
+        client.create_registered_model(name)
+    except MlflowException as exc:
+        if exc.error_code != "RESOURCE_ALREADY_EXISTS":
+            raise
+
+
 def log_model(client: Any, run_id: str, model_dir: Path, registered_name: str | None) -> str | None:
     """Save the MLflow model, upload it as the run's ``model`` artifact, register it.
 
@@ -82,12 +100,7 @@ def log_model(client: Any, run_id: str, model_dir: Path, registered_name: str | 
         client.log_artifacts(run_id, str(target), artifact_path="model")
     if registered_name is None:
         return None
-    from mlflow.exceptions import MlflowException
-
-    try:
-        client.get_registered_model(registered_name)
-    except MlflowException:
-        client.create_registered_model(registered_name)
+    ensure_registered_model(client, registered_name)
     source = f"{client.get_run(run_id).info.artifact_uri}/model"
     created = client.create_model_version(registered_name, source, run_id=run_id)
     return str(created.version)
