@@ -297,5 +297,13 @@ def test_training_time_calibration_saves_int8_json_and_logs_the_agreement(tiny_b
     assert not (result.model_dir / "onnx").exists()  # the export is a cache, not part of the model
     fast = int8_model(load_model(result.model_dir), threads=1)  # accepted without a further step
     assert fast.backend.precision == "int8"
-    logged = MlflowClient(tracking_uri=uri).get_run(result.run_id).data.metrics["int8_test_agreement"]
-    assert logged == pytest.approx(saved["agreement"]["test"]["all"], abs=1e-5)
+    metrics = MlflowClient(tracking_uri=uri).get_run(result.run_id).data.metrics
+    assert metrics["int8_test_agreement"] == pytest.approx(saved["agreement"]["test"]["all"], abs=1e-5)
+    # training.measure_bf16 (on by default): measured where the CPU has bf16 instructions, skipped elsewhere
+    from samskaping.speed import BF16_FILE, native_bf16_flags
+
+    if native_bf16_flags():
+        bf16 = json.loads((result.model_dir / BF16_FILE).read_text())
+        assert metrics["bf16_test_agreement"] == pytest.approx(bf16["agreement"]["test"]["all"], abs=1e-5)
+    else:
+        assert not (result.model_dir / BF16_FILE).exists() and "bf16_test_agreement" not in metrics

@@ -136,6 +136,13 @@ class TrainingConfig(_Section):
         "splits and save it with the model (int8.json), so predict.py --int8 needs no further step; "
         "minutes on a CPU (python -m samskaping.speed calibrate MODEL does the same later).",
     )
+    measure_bf16: bool = Field(
+        True,
+        description="After training a transformer on a CPU with bf16 instructions (AMX or AVX512-BF16), compare bf16 "
+        "with fp32 on the validation and test splits and save the result with the model (bf16.json), so predict.py "
+        "--bf16 needs no further step; seconds to a minute. Skipped with a message on other CPUs "
+        "(python -m samskaping.speed calibrate MODEL --only bf16 does it later).",
+    )
 
     @field_validator("loss_weights")
     @classmethod

@@ -227,6 +227,8 @@ def train(
         (staging / "config.json").write_text(json.dumps(cfg.to_dict(), ensure_ascii=False, indent=2), encoding="utf-8")
         if cfg.training.calibrate_int8 and model.supports_int8:
             _calibrate_int8(staging, [Path(f["path"]) for f in data.files], tracker)
+        if cfg.training.measure_bf16 and model.supports_bf16:
+            _measure_bf16(staging, [Path(f["path"]) for f in data.files], tracker)
         if output.exists():
             shutil.rmtree(output)
         staging.rename(output)
@@ -251,6 +253,23 @@ def _calibrate_int8(folder: Path, files: list[Path], tracker: Tracker) -> None:
     tracker.log_metrics({"int8_test_agreement": round(agreement, 5)})
     tracker.log_dict(result, "int8.json")
     log.info("int8 (%s) agrees with fp32 on %.2f%% of the test split's labels", result["recipe_text"], 100 * agreement)
+
+
+def _measure_bf16(folder: Path, files: list[Path], tracker: Tracker) -> None:
+    """Compare bf16 with fp32 on the model in ``folder`` (``bf16.json``) and log the agreement; CPUs with bf16 only."""
+    from samskaping.speed import measure_bf16_folder, native_bf16_flags
+
+    if not native_bf16_flags():
+        log.info("bf16 not measured (training.measure_bf16): this CPU has no bf16 instructions (AMX or AVX512-BF16); "
+                 "on one that has, run 'python -m samskaping.speed calibrate MODEL --only bf16'")
+        return
+    log.info("comparing bf16 with fp32 (training.measure_bf16): the validation and test splits in PyTorch")
+    result = measure_bf16_folder(folder, data=files)
+    agreement = result["agreement"]["test"]["all"]
+    tracker.log_metrics({"bf16_test_agreement": round(agreement, 5)})
+    tracker.log_dict(result, "bf16.json")
+    log.info("bf16 agrees with fp32 on %.2f%% of the test split's labels (%.0f against %.0f sentences/s in fp32)", 100 * agreement,
+             result["sentences_per_second"]["bf16"], result["sentences_per_second"]["fp32"])
 
 
 def _keep_interrupted(model: Classifier, output: Path, digest: str, tracker: Tracker) -> None:

@@ -19,6 +19,12 @@ INT8_AGREEMENT_TEXT = (
     "agreement is under 99%%"
 )
 
+BF16_AGREEMENT_TEXT = (
+    "for the fine-tuned e5 model its labels agreed with fp32 on XX%% of the shipped test split at XXx "
+    "the speed of PyTorch fp32 (benchmarks/results/cpu-2core.txt); it refuses other CPUs and a model whose saved "
+    "agreement is under 99%%"
+)
+
 
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
@@ -48,6 +54,10 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--int8", action="store_true",
                    help=f"transformer models: faster CPU path with int8 weights in ONNX Runtime, with the recipe saved by "
                         f"'python -m samskaping.speed calibrate MODEL'; {INT8_AGREEMENT_TEXT}")
+    p.add_argument("--bf16", action="store_true",
+                   help=f"transformer models on a CPU with bf16 instructions (AMX or AVX512-BF16): PyTorch bf16 autocast, "
+                        f"checked against fp32 once per model by training or 'python -m samskaping.speed calibrate MODEL --only bf16'; "
+                        f"{BF16_AGREEMENT_TEXT}")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="cpu",
                    help="where a transformer model runs (default cpu; auto: a GPU when there is one)")
     p.add_argument("--threads", type=int, default=None, help="CPU threads for the model (default: one per physical core)")
@@ -107,6 +117,8 @@ def predict_main(argv: Sequence[str] | None = None) -> int:
             raise SamskapingError(f"--batch-size must be at least 1, got {args.batch_size}")
         if args.confidence is not None and not 0.5 < args.confidence < 1:
             raise SamskapingError(f"--confidence must be between 0.5 and 1, e.g. 0.9; got {args.confidence}")
+        if args.bf16 and (args.int8 or args.runtime == "onnx"):
+            raise SamskapingError("--bf16 runs the model in PyTorch; use it without --int8 and --runtime onnx")
         if args.priors is not None:
             from samskaping.priors import check_setting
 
@@ -123,12 +135,13 @@ def predict_main(argv: Sequence[str] | None = None) -> int:
         if model.uses_torch:
             from samskaping.models.transformer import pick_device
             from samskaping.onnx_runtime import use_onnx, use_torch
-            from samskaping.speed import int8_model, tune_threads
+            from samskaping.speed import bf16_model, int8_model, tune_threads
 
             info["threads"] = tune_threads(args.threads)
             device = pick_device(args.device)
-            if (args.int8 or args.runtime == "onnx") and device.type != "cpu":
-                raise SamskapingError("--int8 and --runtime onnx are CPU paths; leave them out with --device cuda")
+            if (args.int8 or args.bf16 or args.runtime == "onnx") and device.type != "cpu":
+                raise SamskapingError("--int8, --bf16 and --runtime onnx are CPU paths (on a GPU a model runs in bf16 already); "
+                                      "leave them out with --device cuda")
             model.to(device)
             if args.int8:
                 model = int8_model(model, threads=info["threads"]["intra_op"])
@@ -136,10 +149,12 @@ def predict_main(argv: Sequence[str] | None = None) -> int:
                 model = use_onnx(model, threads=info["threads"]["intra_op"])
             else:
                 model = use_torch(model)  # an MLflow model may have opened ONNX Runtime itself
-            info["int8"], info["device"] = bool(args.int8), device.type
+                if args.bf16:
+                    model = bf16_model(model)
+            info["int8"], info["bf16"], info["device"] = bool(args.int8), bool(args.bf16), device.type
             info["runtime"] = "onnxruntime" if model.backend is not None else "torch"
-        elif args.int8 or args.runtime == "onnx":
-            raise SamskapingError(f"--int8 and --runtime onnx apply to transformer models; {spec} is a {model.kind} model")
+        elif args.int8 or args.bf16 or args.runtime == "onnx":
+            raise SamskapingError(f"--int8, --bf16 and --runtime onnx apply to transformer models; {spec} is a {model.kind} model")
         result = classify(
             args.inputs, model, args.output, fmt=args.format, batch_size=args.batch_size,
             resume=args.resume, progress=progress_wanted(args.quiet), model_info=info,

@@ -1,4 +1,4 @@
-"""``python -m samskaping.speed calibrate MODEL``: the int8 calibration command."""
+"""``python -m samskaping.speed calibrate MODEL``: the int8 calibration and bf16 measurement command."""
 
 from __future__ import annotations
 
@@ -7,22 +7,24 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from samskaping.errors import SamskapingError
+from samskaping.speed.bf16 import BF16_FILE, measure_bf16_folder
 from samskaping.speed.int8 import INT8_FILE, MIN_AGREEMENT, VALIDATION_GOAL, calibrate_folder
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m samskaping.speed calibrate MODEL``: measure int8 against fp32 once and save it with the model."""
+    """``python -m samskaping.speed calibrate MODEL``: measure int8 and bf16 against fp32 once and save them with the model."""
     from samskaping.cli.common import EXIT_OK, run_command, setup_logging
 
     parser = argparse.ArgumentParser(prog="python -m samskaping.speed", description=main.__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
-    cal = commands.add_parser("calibrate", help="choose and measure the int8 recipe of a transformer model folder; writes int8.json")
+    cal = commands.add_parser("calibrate", help="choose and measure the int8 recipe (int8.json) and measure bf16 (bf16.json) of a transformer model folder")
     cal.add_argument("model", type=Path, help="model folder (models/NAME)")
     cal.add_argument("--data", type=Path, action="append", help="labelled file(s) to split (default: the model's training data)")
     cal.add_argument("--goal", type=float, default=VALIDATION_GOAL, help=f"validation agreement to reach (default {VALIDATION_GOAL})")
     cal.add_argument("--threads", type=int, default=None, help="CPU threads (default: one per physical core)")
     cal.add_argument("--ranking", choices=("effects", "local"), default="effects",
                      help="order in which layer parts are kept in fp32: by their effect on the logits (default) or their own error")
+    cal.add_argument("--only", choices=("int8", "bf16"), help="only this one (default both; bf16 takes seconds, int8 minutes)")
     cal.add_argument("--quiet", action="store_true")
     args = parser.parse_args(argv)
     setup_logging(args.quiet, False)
@@ -30,11 +32,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     def body() -> int:
         if not 0.5 < args.goal <= 1.0:
             raise SamskapingError(f"--goal must be between 0.5 and 1, e.g. 0.995; got {args.goal}")
-        result = calibrate_folder(args.model, args.data, args.goal, args.threads, args.ranking)
-        test = result["agreement"]["test"]["all"]
-        verdict = "--int8 can be used" if test >= MIN_AGREEMENT else f"below {MIN_AGREEMENT:.0%}: --int8 will refuse this model"
-        print(f"int8 ({result['recipe_text']}): {test:.2%} of fp32's labels on the test split, "
-              f"{result['agreement']['validation']['all']:.2%} on validation; {verdict} -> {args.model / INT8_FILE}")
+        if args.only in (None, "int8"):
+            result = calibrate_folder(args.model, args.data, args.goal, args.threads, args.ranking)
+            test = result["agreement"]["test"]["all"]
+            verdict = "--int8 can be used" if test >= MIN_AGREEMENT else f"below {MIN_AGREEMENT:.0%}: --int8 will refuse this model"
+            print(f"int8 ({result['recipe_text']}): {test:.2%} of fp32's labels on the test split, "
+                  f"{result['agreement']['validation']['all']:.2%} on validation; {verdict} -> {args.model / INT8_FILE}")
+        if args.only in (None, "bf16"):
+            result = measure_bf16_folder(args.model, args.data, args.threads)
+            test, speed = result["agreement"]["test"]["all"], result["sentences_per_second"]
+            verdict = "--bf16 can be used on CPUs with bf16 instructions" if test >= MIN_AGREEMENT else f"below {MIN_AGREEMENT:.0%}: --bf16 will refuse this model"
+            print(f"bf16: {test:.2%} of fp32's labels on the test split, {result['agreement']['validation']['all']:.2%} on validation; "
+                  f"{speed['bf16']:.0f} sentences/s against {speed['fp32']:.0f} in fp32 on this CPU; {verdict} -> {args.model / BF16_FILE}")
         return EXIT_OK
 
     return run_command(body)

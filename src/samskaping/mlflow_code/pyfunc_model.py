@@ -14,6 +14,7 @@ probability and one probability column per class. With ``params={"output":
 labels over many batches together (``samskaping.spark``). A transformer model
 runs in ONNX Runtime (fp32, the same labels as PyTorch) unless it is loaded with
 ``model_config={"runtime": "torch"}``; the export is made once into the user's cache.
+``model_config={"runtime": "bf16"}`` runs it as ``predict.py --bf16``.
 """
 
 from __future__ import annotations
@@ -40,9 +41,13 @@ class SamskapingModel(mlflow.pyfunc.PythonModel):
         # model_config={"runtime": "torch"} keeps a transformer in PyTorch; the default ("auto") runs it in
         # ONNX Runtime when an export is there or can be made (same labels, faster on a CPU)
         runtime = (getattr(context, "model_config", None) or {}).get("runtime", "auto")
-        if runtime not in ("auto", "torch", "onnx"):
-            raise ValueError(f"model_config runtime must be auto, torch or onnx; got {runtime!r}")
-        if self.classifier.uses_torch and runtime != "torch":
+        if runtime not in ("auto", "torch", "onnx", "bf16"):
+            raise ValueError(f"model_config runtime must be auto, torch, onnx or bf16; got {runtime!r}")
+        if runtime == "bf16":  # PyTorch bf16 autocast, as predict.py --bf16 (refuses CPUs without bf16 instructions)
+            from samskaping.speed import bf16_model
+
+            bf16_model(self.classifier)
+        elif self.classifier.uses_torch and runtime != "torch":
             from samskaping import onnx_runtime
 
             if runtime == "onnx":

@@ -52,6 +52,7 @@ class Classifier(ABC):
         kind: the registry name written to the manifest.
         uses_torch: the model needs torch and transformers (for MLflow requirements, threads, devices).
         supports_int8: ``predict.py --int8`` can quantise it.
+        supports_bf16: ``predict.py --bf16`` can run it in bf16 on the CPU.
         temperatures: per label set, the temperature applied to the logits (1.0 = uncalibrated).
         training_priors: per label set, the label shares of the training split (what
             :meth:`predict_proba` assumes; see :mod:`samskaping.priors`).
@@ -64,6 +65,7 @@ class Classifier(ABC):
     kind: ClassVar[str] = "abstract"
     uses_torch: ClassVar[bool] = False
     supports_int8: ClassVar[bool] = False
+    supports_bf16: ClassVar[bool] = False
 
     def __init__(self, cfg: Config) -> None:
         self.cfg = cfg

@@ -52,7 +52,10 @@ class MultiHeadModel(nn.Module):
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> dict[str, torch.Tensor]:
         pooled = self.dropout(self.pool(input_ids, attention_mask))
-        return {ls: head(pooled) for ls, head in self.heads.items()}
+        # the heads stay in fp32 under bf16 autocast: a few hundred products, and probabilities keep fp32 digits
+        with torch.autocast(pooled.device.type, enabled=False):
+            pooled = pooled.float()
+            return {ls: head(pooled) for ls, head in self.heads.items()}
 
 
 def class_weights(labels: Sequence[int], n_classes: int) -> torch.Tensor:
@@ -103,6 +106,7 @@ class TransformerClassifier(Classifier):
     kind = "transformer"
     uses_torch = True
     supports_int8 = True
+    supports_bf16 = True
 
     def __init__(self, cfg: Config, network: MultiHeadModel, tokenizer: Any, progress: bool = True) -> None:
         super().__init__(cfg)
@@ -118,6 +122,8 @@ class TransformerClassifier(Classifier):
         # a callable (input_ids, attention_mask) -> logits per label set that replaces the PyTorch
         # network at prediction (samskaping.onnx_runtime.OnnxBackend); None: PyTorch
         self.backend: Any = None
+        # "bf16": PyTorch bf16 autocast on the CPU (samskaping.speed.bf16_model); "fp32": plain
+        self.precision = "fp32"
 
     # -- construction -----------------------------------------------------
     @classmethod
@@ -177,10 +183,14 @@ class TransformerClassifier(Classifier):
         return input_ids.to(self.device), mask.to(self.device)
 
     def _autocast(self) -> Any:
-        """bf16 mixed precision on a GPU; plain fp32 on the CPU (the same results as before)."""
+        """bf16 mixed precision on a GPU; on the CPU plain fp32 unless ``precision`` is "bf16"."""
         from contextlib import nullcontext
 
-        return torch.autocast("cuda", dtype=torch.bfloat16) if self.device.type == "cuda" else nullcontext()
+        if self.device.type == "cuda":
+            return torch.autocast("cuda", dtype=torch.bfloat16)
+        if self.precision == "bf16":
+            return torch.autocast("cpu", dtype=torch.bfloat16)
+        return nullcontext()
 
     # -- training -----------------------------------------------------------
     def fit(

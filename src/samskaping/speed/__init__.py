@@ -10,6 +10,10 @@ fp32's labels on the validation split. The agreement on the test split is
 saved with the model (``int8.json``) and ``--int8`` refuses a model whose
 saved agreement is below 99 % (:func:`int8_model`).
 
+``predict.py --bf16`` (:mod:`samskaping.speed.bf16`) is PyTorch's bf16
+autocast on CPUs with bf16 instructions (AMX, AVX512-BF16); its agreement with
+fp32 is measured once per model in the same way (``bf16.json``).
+
 :func:`quantize_int8` is the earlier PyTorch path (eager dynamic quantisation,
 ``torch.ao.quantization.quantize_dynamic``, optionally smoothed); the
 benchmark keeps it as a comparison. PyTorch marks the ``torch.ao.quantization``
@@ -19,6 +23,7 @@ torch 2.13; the warning is silenced and the import isolated in
 """
 
 
+from samskaping.speed.bf16 import BF16_FILE, bf16_model, measure_bf16, measure_bf16_folder, native_bf16_flags, read_bf16_measurement
 from samskaping.speed.int8 import (
     EFFECT_SENTENCES,
     INT8_FILE,
@@ -45,12 +50,14 @@ from samskaping.speed.machine import (
 from samskaping.speed.torch_int8 import SmoothedLinear, input_channel_maxima, quantize_int8
 
 __all__ = [
+    "BF16_FILE",
     "EFFECT_SENTENCES",
     "INT8_FILE",
     "MIN_AGREEMENT",
     "RANKING_SENTENCES",
     "VALIDATION_GOAL",
     "SmoothedLinear",
+    "bf16_model",
     "calibrate",
     "calibrate_folder",
     "encoder_flops",
@@ -62,9 +69,13 @@ __all__ = [
     "layer_part_of",
     "linear_count",
     "matmul_gflops",
+    "measure_bf16",
+    "measure_bf16_folder",
+    "native_bf16_flags",
     "physical_cores",
     "quantize_int8",
     "quantized_linear_count",
+    "read_bf16_measurement",
     "read_int8_calibration",
     "tune_threads",
 ]

@@ -328,13 +328,31 @@ def calibrate_folder(folder: Path | str, data: Sequence[Path] | None = None, goa
     Raises:
         SamskapingError: not a transformer model, the data is not here, or the folder cannot be written.
     """
+    folder = Path(folder)
+    classifier, splits, files, digest = model_and_splits(folder, data, capability="supports_int8", what="int8")
+    tune_threads(threads)
+    result = calibrate(classifier, splits["validation"], splits["test"], goal=goal, threads=threads, ranking=ranking)
+    result["data"] = {"files": [str(f) for f in files], "digest": digest}
+    write_json_atomic(folder, INT8_FILE, result)
+    return result
+
+
+def model_and_splits(folder: Path, data: Sequence[Path] | None, capability: str, what: str) -> tuple[Any, dict[str, Any], list[Path], str]:
+    """Load the transformer model in ``folder`` and re-make its validation and test splits.
+
+    Returns:
+        ``(classifier, splits, files, digest)``: splits by name (frames), the labelled files read
+        (default: those the model was trained on) and their digest.
+
+    Raises:
+        SamskapingError: the model lacks ``capability`` (e.g. ``supports_int8``), or the data is not here.
+    """
     from samskaping.data import load_labelled_files, split_frame
     from samskaping.models import load_model
 
-    folder = Path(folder)
     classifier = load_model(folder)
-    if not getattr(classifier, "supports_int8", False):
-        raise SamskapingError(f"{folder}: int8 applies to transformer models; this is a {classifier.kind} model")
+    if not getattr(classifier, capability, False):
+        raise SamskapingError(f"{folder}: {what} applies to transformer models; this is a {classifier.kind} model")
     cfg = classifier.cfg
     files = list(data) if data else cfg.data.files
     missing = [str(f) for f in files if not Path(f).is_file()]
@@ -343,15 +361,20 @@ def calibrate_folder(folder: Path | str, data: Sequence[Path] | None = None, goa
                               "run from the project folder or give --data PATH")
     labelled = load_labelled_files(files, on_invalid=cfg.data.on_invalid)
     splits = split_frame(labelled, cfg.data.validation_size, cfg.data.test_size, cfg.training.seed)
-    tune_threads(threads)
-    result = calibrate(classifier, splits["validation"], splits["test"], goal=goal, threads=threads, ranking=ranking)
-    result["data"] = {"files": [str(f) for f in files], "digest": labelled.digest}
+    return classifier, splits, [Path(f) for f in files], labelled.digest
+
+
+def write_json_atomic(folder: Path, name: str, content: Mapping[str, Any]) -> None:
+    """Write ``folder/name`` through a temporary file, so a reader never sees half of it.
+
+    Raises:
+        SamskapingError: the folder cannot be written.
+    """
     try:
-        tmp = folder / f".{INT8_FILE}.partial"
-        tmp.write_text(json.dumps(result, indent=2, ensure_ascii=False), encoding="utf-8")
-        os.replace(tmp, folder / INT8_FILE)
+        tmp = folder / f".{name}.partial"
+        tmp.write_text(json.dumps(content, indent=2, ensure_ascii=False), encoding="utf-8")
+        os.replace(tmp, folder / name)
     except OSError as exc:
-        raise SamskapingError(f"{folder}: cannot write {INT8_FILE} ({exc.strerror or exc}); calibrate a copy you can write to") from exc
-    return result
+        raise SamskapingError(f"{folder}: cannot write {name} ({exc.strerror or exc}); calibrate a copy you can write to") from exc
 
 

@@ -130,13 +130,17 @@ def _cpu_name() -> str:
     return platform.processor() or "unknown"
 
 
-def _cpu_int8_flags() -> list[str]:
-    """The CPU's int8 dot-product features (VNNI, AMX): without them 8-bit weights can saturate."""
+def cpu_flags() -> set[str]:
+    """The CPU's feature flags as /proc/cpuinfo lists them (empty where there is no /proc/cpuinfo)."""
     try:
         text = Path("/proc/cpuinfo").read_text()
     except OSError:
-        return []
-    flags = next((line.split(":", 1)[1].split() for line in text.splitlines() if line.startswith("flags")), [])
-    return sorted(f for f in flags if f in {"avx2", "avx512f", "avx512_vnni", "avx_vnni", "amx_int8"})
+        return set()
+    return set(next((line.split(":", 1)[1].split() for line in text.splitlines() if line.startswith("flags")), []))
+
+
+def _cpu_int8_flags() -> list[str]:
+    """The CPU's int8 dot-product features (VNNI, AMX): without them 8-bit weights can saturate."""
+    return sorted(cpu_flags() & {"avx2", "avx512f", "avx512_vnni", "avx_vnni", "amx_int8"})
 
 
