@@ -13,8 +13,10 @@ minilm-offline models when their folders exist), side by side:
 * PyTorch fp32 (``TransformerClassifier.predict_proba`` as predict.py calls it),
   ONNX Runtime fp32 (``--runtime onnx``), and every int8 variant: PyTorch
   dynamic int8 (plain and smoothed), ONNX Runtime dynamic int8 with 8-bit and
-  with 7-bit weights on every layer, and the model's calibrated recipe
-  (``--int8``: ``int8.json``, written by ``python -m samskaping.speed calibrate``);
+  with 7-bit weights on every layer, the model's calibrated recipe
+  (``--int8``: ``int8.json``, written by ``python -m samskaping.speed calibrate``),
+  and PyTorch bf16 autocast (``--bf16``; only on CPUs with AMX or AVX512-BF16,
+  left out elsewhere, where it would be emulated and slower than fp32);
 * per path: sentences/s, the ratio to the reference, the label agreement with
   PyTorch fp32 on the shipped test split (labels as predict.py writes them),
   accuracy against the gold labels, peak resident memory of a predict-like
@@ -32,6 +34,7 @@ hits all of them alike.
 from __future__ import annotations
 
 import argparse
+import copy
 import gc
 import importlib.util
 import json
@@ -83,6 +86,7 @@ PATHS = {
     "onnx-int8-8bit": "ONNX Runtime dynamic int8, every layer, per-channel 8-bit weights (fused attention: 7-bit)",
     "onnx-int8-7bit": "ONNX Runtime dynamic int8, every layer, per-channel 7-bit weights",
     "onnx-int8-calibrated": "ONNX Runtime dynamic int8, the model's saved recipe (predict.py --int8)",
+    "pytorch-bf16": "PyTorch bf16 autocast on the CPU, heads in fp32 (predict.py --bf16; CPUs with AMX or AVX512-BF16)",
 }
 
 FULL = {"rounds": 4, "reference_per_round": 24, "test_sentences": None, "plan_sentences": 2000, "train_steps": 5,
@@ -114,6 +118,7 @@ def machine_facts() -> dict[str, Any]:
     import torch
     import transformers
 
+    from samskaping.speed import native_bf16_flags
     from samskaping.speed.machine import _cpu_int8_flags, physical_cores
 
     cpu = lscpu()
@@ -121,6 +126,7 @@ def machine_facts() -> dict[str, Any]:
         "cpu_model": cpu.get("Model name", "unknown"),
         "lscpu": cpu,
         "int8_flags": _cpu_int8_flags(),
+        "bf16_flags": native_bf16_flags(),
         "logical_cpus": os.cpu_count(),
         "physical_cores": physical_cores(),
         "cpu_capability": torch.backends.cpu.get_cpu_capability(),
@@ -368,13 +374,20 @@ def run_reference(pipes: dict[str, Any], texts: list[str], max_length: int) -> d
 # the paths
 # ---------------------------------------------------------------------------
 
-def prepare_path(name: str, fp32: Any, saved: dict[str, Any] | None, seed: int, threads: int) -> tuple[Any, Any]:
-    """``(classifier, backend)`` of one path: PyTorch int8 paths are copies, ONNX paths are sessions on ``fp32``."""
+def prepare_path(name: str, fp32: Any, saved: dict[str, Any] | None, seed: int, threads: int,
+                 in_place: bool = False) -> tuple[Any, Any]:
+    """``(classifier, backend)`` of one path: PyTorch int8 and bf16 paths are copies (bf16 in place when
+    ``in_place``, as predict.py does), ONNX paths are sessions on ``fp32``."""
     from samskaping import onnx_runtime as ox
     from samskaping.speed import quantize_int8
 
     if name == "pytorch-fp32":
         return fp32, None
+    if name == "pytorch-bf16":
+        from samskaping.speed import to_bf16
+
+        # as predict.py --bf16 (its checks of bf16.json aside); a copy unless the caller gives the model away
+        return to_bf16(fp32 if in_place else copy.deepcopy(fp32)), None
     if name == "pytorch-int8":
         return quantize_int8(fp32), None
     if name == "pytorch-int8-smoothed":
@@ -492,6 +505,11 @@ def bench_model(subject: Subject, size: dict[str, Any], seed: int, threads: int,
             "gflops": med(f"{name}_gflops"),
         }
         classifier, backend = prepared[name]
+        if name == "pytorch-bf16":
+            from samskaping.speed import read_bf16_measurement
+
+            measured = read_bf16_measurement(subject.folder)
+            result_paths[name]["saved_test_agreement"] = measured["agreement"]["test"]["all"] if measured else None
         if name == "onnx-int8-calibrated" and saved:
             result_paths[name].update({"recipe": saved["recipe_text"], "saved_test_agreement": saved["agreement"]["test"]["all"],
                                        "fp32_layer_parts": len(saved["recipe"]["fp32_layers"]),
@@ -555,7 +573,7 @@ def child_memory(folder: str, name: str, seed: int, batch_size: int | None) -> i
     model, load_seconds = timed(lambda: load_model(Path(folder)))
     rss_after_load = _proc_status_kb("VmRSS")
     saved = json.loads((Path(folder) / "int8.json").read_text()) if (Path(folder) / "int8.json").is_file() else None
-    (classifier, backend), prepare_seconds = timed(lambda: prepare_path(name, model, saved, seed, threads))
+    (classifier, backend), prepare_seconds = timed(lambda: prepare_path(name, model, saved, seed, threads, in_place=True))
     if classifier is not model:
         del model  # predict.py quantises in place: only one copy is held
         gc.collect()
@@ -655,7 +673,7 @@ def child_plan(model_dir: str, pdf: str, out: str, path: str, batch_size: int | 
     threads = tune_threads()["intra_op"]
     model, load_seconds = timed(lambda: load_model(Path(model_dir)))
     saved = json.loads((Path(model_dir) / "int8.json").read_text()) if (Path(model_dir) / "int8.json").is_file() else None
-    model, backend = prepare_path(path, model, saved, seed, threads)
+    model, backend = prepare_path(path, model, saved, seed, threads, in_place=True)
     model.backend = backend
     rss_after_load = _proc_status_kb("VmRSS")
     result = classify([pdf], model, out, fmt="csv", batch_size=batch_size, progress=False)
@@ -748,6 +766,10 @@ def targets(res: dict[str, Any]) -> list[dict[str, Any]]:
         if cal:
             out.append({"target": f"{name}: --int8 (calibrated) >= 99% agreement", "measured": f"{cal['agreement_with_fp32']['all']:.2%}",
                         "met": cal["agreement_with_fp32"]["all"] >= MIN_AGREEMENT})
+        bf16 = model["paths"].get("pytorch-bf16")
+        if bf16:
+            out.append({"target": f"{name}: --bf16 >= 99% agreement", "measured": f"{bf16['agreement_with_fp32']['all']:.2%}",
+                        "met": bf16["agreement_with_fp32"]["all"] >= MIN_AGREEMENT})
         out.append({"target": f"{name}: reference labels = PyTorch fp32", "measured": f"{model['reference']['labels_equal_fp32_argmax']['all']:.2%}",
                     "met": model["reference"]["labels_equal_fp32_argmax"]["all"] == 1.0})
     if "plan" in res:
@@ -773,7 +795,8 @@ def render_table(res: dict[str, Any]) -> str:
     cpu = m.get("lscpu", {})
     lines.append(f"{m['cpu_model']} (family {cpu.get('CPU family', '?')} model {cpu.get('Model', '?')}, L3 {cpu.get('L3 cache', '?')}"
                  f"{', ' + cpu['Hypervisor vendor'] + ' VM' if cpu.get('Hypervisor vendor') else ''}), {m['physical_cores']} physical cores "
-                 f"({m['logical_cpus']} logical, {m['cpu_capability']}; int8 features: {', '.join(m['int8_flags']) or 'none'}), "
+                 f"({m['logical_cpus']} logical, {m['cpu_capability']}; int8 features: {', '.join(m['int8_flags']) or 'none'}; "
+                 f"bf16: {', '.join(m.get('bf16_flags', [])) or 'none'}), "
                  f"torch {m['torch']}, onnxruntime {m['onnxruntime']}, transformers {m['transformers']}; threads {res['threads']}")
     lines.append(f"load average at start {m['load_average_at_start'][0]:.2f}, at end {res['load_average_at_end'][0]:.2f}")
     section("Hardware limit")
@@ -825,7 +848,7 @@ def render_table(res: dict[str, Any]) -> str:
     for t in res["targets"]:
         mark = "n/a" if t["met"] is None else ("MET" if t["met"] else "MISSED")
         lines.append(f"  {t['target']:<72} {t['measured']:>28}  {mark}")
-    for skipped in res.get("skipped_models", []):
+    for skipped in [*res.get("skipped_models", []), *res.get("skipped_paths", [])]:
         lines.append(f"  not measured: {skipped}")
     lines.append("")
     quiet = res["quiet_machine"]
@@ -864,6 +887,9 @@ def run(args: argparse.Namespace, size: dict[str, Any]) -> dict[str, Any]:
     log.info("matmul: %.1f GFLOP/s", res["hardware"]["start"]["gflops"])
     models, res["skipped_models"] = subjects(args)
     paths = [p for p in PATHS if p not in (args.skip_path or [])]
+    if "pytorch-bf16" in paths and not res["machine"]["bf16_flags"]:
+        paths.remove("pytorch-bf16")
+        res["skipped_paths"] = ["pytorch-bf16: this CPU has no bf16 instructions (AMX or AVX512-BF16); predict.py --bf16 refuses it"]
     res["models"], res["memory"] = {}, {}
     for subject in models:
         res["models"][subject.name] = bench_model(subject, size, args.seed, threads, paths)

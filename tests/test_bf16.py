@@ -12,7 +12,7 @@ import pytest
 from conftest import SHIPPED
 
 from samskaping.errors import SamskapingError
-from samskaping.speed import BF16_FILE, MIN_AGREEMENT, bf16_model, measure_bf16_folder, native_bf16_flags
+from samskaping.speed import BF16_FILE, MIN_AGREEMENT, bf16_model, measure_bf16_folder, native_bf16_flags, to_bf16
 from samskaping.speed.bf16 import _precision
 
 NATIVE = bool(native_bf16_flags())
@@ -76,6 +76,11 @@ def test_bf16_reproduces_the_saved_agreement_and_keeps_probabilities_close(measu
     # bf16 moves every probability a little: more than 0 (it did run in bf16) and less than 0.05
     moved = max(float(np.abs(p16[ls] - p32[ls]).max()) for ls in p32)
     assert 0 < moved < 0.05
+    # what --bf16 runs (weights cast once, to_bf16) gives what was measured (autocast casting at each call)
+    cast = to_bf16(load_model(measured))
+    assert str(cast.network.encoder.encoder.layer[0].output.dense.weight.dtype) == "torch.bfloat16"
+    p_cast = cast.predict_proba(texts)
+    assert all(np.array_equal(p_cast[ls], p16[ls]) for ls in p16)
 
 
 @needs_native

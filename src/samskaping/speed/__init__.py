@@ -23,7 +23,7 @@ torch 2.13; the warning is silenced and the import isolated in
 """
 
 
-from samskaping.speed.bf16 import BF16_FILE, bf16_model, measure_bf16, measure_bf16_folder, native_bf16_flags, read_bf16_measurement
+from samskaping.speed.bf16 import BF16_FILE, bf16_model, measure_bf16, measure_bf16_folder, native_bf16_flags, read_bf16_measurement, to_bf16
 from samskaping.speed.int8 import (
     EFFECT_SENTENCES,
     INT8_FILE,
@@ -77,6 +77,7 @@ __all__ = [
     "quantized_linear_count",
     "read_bf16_measurement",
     "read_int8_calibration",
+    "to_bf16",
     "tune_threads",
 ]
 

@@ -129,8 +129,27 @@ def read_bf16_measurement(folder: Path | str | None) -> dict[str, Any] | None:
         return None
 
 
+def to_bf16(classifier: Any) -> Any:
+    """Run ``classifier`` in bf16 from now on: its encoder's linear weights stored in bf16, autocast on.
+
+    Casting the weights once gives the same products as autocast's per-call cast (bit for bit:
+    both round to nearest even) without re-casting at every call, and halves their memory. Layer
+    norms, softmax and the heads stay in fp32. One way: the fp32 weights are not kept.
+
+    Returns:
+        The same classifier.
+    """
+    from torch import nn
+
+    for module in classifier.network.encoder.modules():
+        if isinstance(module, nn.Linear):
+            module.to(torch.bfloat16)
+    classifier.precision = "bf16"
+    return classifier
+
+
 def bf16_model(classifier: Any, min_agreement: float = MIN_AGREEMENT) -> Any:
-    """Switch ``classifier`` to bf16 autocast on the CPU, or refuse in one line.
+    """Switch ``classifier`` to bf16 on the CPU (:func:`to_bf16`), or refuse in one line.
 
     Raises:
         SamskapingError: not a transformer model; a CPU without bf16 instructions; no saved
@@ -156,6 +175,6 @@ def bf16_model(classifier: Any, min_agreement: float = MIN_AGREEMENT) -> Any:
     if agreement < min_agreement:
         raise SamskapingError(f"--bf16 refused: bf16 kept only {agreement:.1%} of fp32's labels on this model's test split "
                               f"(at least {min_agreement:.0%} needed); leave out --bf16")
-    classifier.precision = "bf16"
+    to_bf16(classifier)
     log.info("bf16 (%s) kept %.2f%% of fp32's labels on the test split when measured", ", ".join(native_bf16_flags()), 100 * agreement)
     return classifier
