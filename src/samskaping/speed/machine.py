@@ -39,8 +39,11 @@ def physical_cores() -> int:
     return max(1, len(cores))
 
 
+ONEDNN_CACHE_CAPACITY = 16  # kernels oneDNN keeps (see tune_threads)
+
+
 def tune_threads(threads: int | None = None) -> dict[str, int]:
-    """Use one intra-op thread per physical core; set inter-op threads once.
+    """Use one intra-op thread per physical core; set inter-op threads once; bound oneDNN's kernel cache.
 
     Hyper-threads share a core's vector units, so GEMM-bound inference gains
     nothing from them and loses to contention. ``torch.set_num_interop_threads``
@@ -54,6 +57,11 @@ def tune_threads(threads: int | None = None) -> dict[str, int]:
         The intra-op and inter-op thread counts now in effect.
     """
     global _INTEROP_SET
+    # oneDNN keeps a compiled kernel (with its packed weights) per matrix shape, up to 1,024 of them; bf16
+    # prediction over a plan meets a new shape with almost every batch width, so the cache grew by ~400 MB
+    # over 2,000 sentences of an NB-BERT-sized model with no gain in speed (benchmarks/benchmark.py, plan child).
+    # oneDNN reads the setting when it makes its first kernel; a user's own setting is kept.
+    os.environ.setdefault("ONEDNN_PRIMITIVE_CACHE_CAPACITY", str(ONEDNN_CACHE_CAPACITY))
     n = int(threads or physical_cores())
     if n < 1:
         raise SamskapingError(f"threads must be at least 1, got {n}")
