@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import io
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 # ---------------------------------------------------------------------- PDF
@@ -249,16 +249,30 @@ def _notes_xml(kind: str, notes: Sequence[str]) -> str:
     return f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?><w:{kind}s {_XMLNS}>{separators}{body}</w:{kind}s>'
 
 
-def docx_bytes(body: str, footnotes: Sequence[str] = (), endnotes: Sequence[str] = ()) -> bytes:
-    """A complete DOCX package (content types, relationships, document, notes) around ``body`` XML."""
+def alt_chunk(rid: str) -> str:
+    """A ``w:altChunk``: a part that Word merges into the document where it stands (see :func:`docx_bytes`)."""
+    return f'<w:altChunk r:id="{rid}"/>'
+
+
+def docx_bytes(body: str, footnotes: Sequence[str] = (), endnotes: Sequence[str] = (),
+               chunks: Mapping[str, tuple[str, str, bytes | str]] | None = None) -> bytes:
+    """A complete DOCX package (content types, relationships, document, notes) around ``body`` XML.
+
+    ``chunks``: relationship id -> (file name under word/, content type, content) of embedded
+    ``w:altChunk`` parts.
+    """
     overrides = [f'<Override PartName="/word/document.xml" ContentType="{_DOC_CT}.document.main+xml"/>']
     rels = []
-    parts: dict[str, str] = {}
+    parts: dict[str, str | bytes] = {}
     for kind, notes in (("footnote", footnotes), ("endnote", endnotes)):
         if notes:
             parts[f"word/{kind}s.xml"] = _notes_xml(kind, notes)
             overrides.append(f'<Override PartName="/word/{kind}s.xml" ContentType="{_DOC_CT}.{kind}s+xml"/>')
             rels.append(f'<Relationship Id="rId{len(rels) + 1}" Type="{_REL}/{kind}s" Target="{kind}s.xml"/>')
+    for rid, (name, content_type, content) in (chunks or {}).items():
+        parts[f"word/{name}"] = content
+        overrides.append(f'<Override PartName="/word/{name}" ContentType="{content_type}"/>')
+        rels.append(f'<Relationship Id="{rid}" Type="{_REL}/aFChunk" Target="{name}"/>')
     files = {
         "[Content_Types].xml": (
             '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
@@ -289,8 +303,9 @@ def docx_bytes(body: str, footnotes: Sequence[str] = (), endnotes: Sequence[str]
     return buffer.getvalue()
 
 
-def write_docx(path: Path, body: str, footnotes: Sequence[str] = (), endnotes: Sequence[str] = ()) -> Path:
-    path.write_bytes(docx_bytes(body, footnotes, endnotes))
+def write_docx(path: Path, body: str, footnotes: Sequence[str] = (), endnotes: Sequence[str] = (),
+               chunks: Mapping[str, tuple[str, str, bytes | str]] | None = None) -> Path:
+    path.write_bytes(docx_bytes(body, footnotes, endnotes, chunks))
     return path
 
 

@@ -15,17 +15,20 @@ outputs written.
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import os
 import subprocess
 import sys
 import unicodedata
+import zipfile
 from pathlib import Path
 
 import pandas as pd
 import pytest
 from case_files import (
+    alt_chunk,
     block_sdt,
     complex_field,
     custom_xml,
@@ -590,6 +593,32 @@ def test_docx_footnotes_and_endnotes_marked_as_such(tmp_path: Path) -> None:
                       endnotes=["Sluttnoten viser til loven."])
     assert _docx_texts(path) == [("paragraph", "Kommunen har en fotnote og en sluttnote."),
                                  ("footnote", "Fotnoten forklarer ordet."), ("footnote", "Sluttnoten viser til loven.")]
+
+
+def test_docx_embedded_chunks_are_read_in_their_place(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """w:altChunk: programs that generate plans put HTML, text or another .docx in the file for Word to merge."""
+    html = ("<html><head><meta charset='windows-1252'></head><body><h2>Mål</h2><p>Kommunen skal samskape med "
+            "frivilligheten.</p><ul><li>Felles møteplasser</li></ul></body></html>").encode("windows-1252")
+    inner = docx_bytes(p(r("Innbyggerne deltar i utviklingen av tjenestene.")))
+    main_xml = zipfile.ZipFile(io.BytesIO(docx_bytes(p(r("Avsnittet fra et flettet dokument."))))).read("word/document.xml")
+    body = (p(r("Før innlimingen."))
+            + alt_chunk("rIdHtml") + alt_chunk("rIdText") + alt_chunk("rIdDocx") + alt_chunk("rIdXml") + alt_chunk("rIdRtf")
+            + p(r("Etter innlimingen.")))
+    chunks = {
+        "rIdHtml": ("chunk1.html", "text/html", html),
+        "rIdText": ("chunk2.txt", "text/plain", "Teksten i en ren tekstfil.\n".encode()),
+        "rIdDocx": ("chunk3.docx", "application/vnd.openxmlformats-officedocument.wordprocessingml.document", inner),
+        "rIdXml": ("chunk4.xml", "application/vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml", main_xml),
+        "rIdRtf": ("chunk5.rtf", "application/rtf", b"{\\rtf1 Tekst i RTF.}"),
+    }
+    with caplog.at_level("WARNING", logger="samskaping.documents"):
+        got = _docx_texts(write_docx(tmp_path / "a.docx", body, chunks=chunks))
+    assert got == [("paragraph", "Før innlimingen."), ("heading", "Mål"), ("paragraph", "Kommunen skal samskape med frivilligheten."),
+                   ("bullet", "Felles møteplasser"), ("paragraph", "Teksten i en ren tekstfil."),
+                   ("paragraph", "Innbyggerne deltar i utviklingen av tjenestene."),
+                   ("paragraph", "Avsnittet fra et flettet dokument."), ("paragraph", "Etter innlimingen.")]
+    # the RTF chunk is not read, and the user is told which file and what to do
+    assert "a.docx: an embedded part in application/rtf (w:altChunk) is not read; open the file in Word" in caplog.text
 
 
 @pytest.mark.parametrize(("damage", "words"), [

@@ -13,10 +13,15 @@ from the WordprocessingML elements themselves, because ``Paragraph.text`` and
 - text boxes once: the ``mc:Choice`` of an ``mc:AlternateContent`` is read and its
   VML ``mc:Fallback`` copy is not; a text box becomes its own units after the
   paragraph that anchors it;
-- footnotes and endnotes after the body, as units of kind ``footnote``.
+- footnotes and endnotes after the body, as units of kind ``footnote``;
+- embedded chunks (``w:altChunk``: HTML, plain text, WordprocessingML or a
+  whole .docx that a program put in the file for Word to merge when it opens
+  it) in their place; a chunk in another format (RTF, MHT) is reported, not
+  read silently as nothing.
 
 Deleted revision text (``w:del``, ``w:moveFrom``, ``w:delText``) and Word's
-table-of-contents paragraphs do not come out.
+table-of-contents paragraphs do not come out, nor do symbol-font characters
+(``w:sym``: Wingdings/Symbol pictures of bullets and arrows).
 """
 
 from __future__ import annotations
@@ -33,6 +38,8 @@ log = logging.getLogger(__name__)
 
 W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
 MC = "{http://schemas.openxmlformats.org/markup-compatibility/2006}"
+R = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}"
+_WORD_XML = "application/vnd.openxmlformats-officedocument.wordprocessingml."
 FOOTNOTE_SEPARATORS = frozenset({"separator", "continuationSeparator", "continuationNotice"})
 # Containers whose children are read as if they stood in their place.
 _TRANSPARENT = frozenset({f"{W}ins", f"{W}moveTo", f"{W}hyperlink", f"{W}smartTag", f"{W}customXml",
@@ -58,7 +65,7 @@ def read(path: Path) -> list[TextUnit]:
         raise DocumentError(
             f"{path}: not a valid Word file ({_damage(exc, path)}); open it in Word and save it again as .docx"
         ) from exc
-    reader = _Reader(styles)
+    reader = _Reader(styles, document.part, path)
     units = list(reader.blocks(body, in_cell=False))
     for root in notes:
         units.extend(reader.notes(root))
@@ -102,8 +109,10 @@ def _note_roots(document: Any) -> list[Any]:
 class _Reader:
     """Walks WordprocessingML blocks and runs; knows the document's style names."""
 
-    def __init__(self, styles: dict[str, str]) -> None:
+    def __init__(self, styles: dict[str, str], part: Any, path: Path) -> None:
         self.styles = styles
+        self.part = part  # the main document part: its relationships lead to embedded chunks
+        self.path = path
 
     # -- blocks -----------------------------------------------------------
     def blocks(self, parent: Any, in_cell: bool, kind: UnitKind | None = None) -> Iterator[TextUnit]:
@@ -120,6 +129,46 @@ class _Reader:
                 choice = child.find(f"{MC}Choice")
                 if choice is not None:
                     yield from self.blocks(choice, in_cell, kind)
+            elif tag == f"{W}altChunk":
+                yield from self.alt_chunk(child)
+
+    def alt_chunk(self, element: Any) -> Iterator[TextUnit]:
+        """The units of an embedded chunk (``w:altChunk``), read by its content type."""
+        import io
+
+        from lxml import etree
+
+        rel = self.part.rels.get(element.get(f"{R}id"))
+        if rel is None or rel.is_external:
+            log.warning("%s: an embedded part (w:altChunk) is missing from the file; its text is not read; "
+                        "open the file in Word and save it again", self.path)
+            return
+        chunk = rel.target_part
+        content_type = chunk.content_type.split(";")[0].strip().lower()
+        if content_type in ("text/html", "application/xhtml+xml"):
+            from samskaping.documents.html import units_from_html
+
+            yield from units_from_html(chunk.blob)
+        elif content_type == "text/plain":
+            from samskaping.documents.text import decode_text
+
+            text, _ = decode_text(chunk.blob)
+            for line in text.splitlines():
+                if not is_junk_line(normalise(line)):
+                    yield from units_from_lines(None, "paragraph", [line])
+        elif content_type.startswith(_WORD_XML) and content_type.endswith("main+xml"):
+            body = etree.fromstring(chunk.blob).find(f"{W}body")
+            if body is not None:
+                yield from self.blocks(body, in_cell=False)
+        elif content_type.startswith(_WORD_XML + "document") or content_type.startswith(_WORD_XML + "template"):
+            import docx
+
+            inner = docx.Document(io.BytesIO(chunk.blob))
+            styles = {style.style_id: (style.name or "").lower() for style in inner.styles}
+            yield from _Reader(styles, inner.part, self.path).blocks(inner.element.body, in_cell=False)
+        else:
+            log.warning("%s: an embedded part in %s (w:altChunk) is not read; open the file in Word and save it "
+                        "again as .docx, which merges it into the document", self.path, content_type)
 
     def table(self, table: Any) -> Iterator[TextUnit]:
         """Every cell once, row by row (a horizontally merged cell is one ``w:tc``)."""

@@ -72,10 +72,15 @@ _LIST_LIKE = frozenset({"li", "td", "th"})
 
 def read(path: Path) -> list[TextUnit]:
     """Extract text blocks (p, li, td/th, h1-h6 and text in other blocks) from HTML."""
+    return units_from_html(path.read_bytes())
+
+
+def units_from_html(data: bytes) -> list[TextUnit]:
+    """The text blocks of an HTML document's bytes (a file, or a chunk embedded in a DOCX)."""
     from bs4 import BeautifulSoup
     from bs4.element import NavigableString, PreformattedString, Tag
 
-    text, _ = decode_html(path.read_bytes())
+    text, _ = decode_html(data)
     soup = BeautifulSoup(text, "lxml")
     for tag in soup.find_all(_HTML_DROP):
         # A header/footer inside an article is the article's own title or byline.
