@@ -621,6 +621,23 @@ def test_docx_embedded_chunks_are_read_in_their_place(tmp_path: Path, caplog: py
     assert "a.docx: an embedded part in application/rtf (w:altChunk) is not read; open the file in Word" in caplog.text
 
 
+def test_what_a_reader_warned_about_is_kept_in_the_outputs(tmp_path: Path, model, control: Path) -> None:
+    """A part not read (here an RTF chunk in a DOCX) shows in documents.* and summary.json, not only on the console."""
+    from samskaping.predict import classify
+
+    body = p(r("Kommunen vil samskape med lag og foreninger.")) + alt_chunk("rIdRtf")
+    docx = write_docx(tmp_path / "plan.docx", body, chunks={"rIdRtf": ("c.rtf", "application/rtf", b"{\\rtf1 Tekst.}")})
+    result = classify([control, docx], model, tmp_path / "out", progress=False)
+    notes = dict(zip(result.documents["document"], result.documents["reading_notes"], strict=True))
+    assert notes[str(control)] == ""
+    assert notes[str(docx)] == ("an embedded part in application/rtf (w:altChunk) is not read; open the file in Word and "
+                                "save it again as .docx, which merges it into the document")
+    written = pd.read_csv(tmp_path / "out" / "documents.csv", encoding="utf-8-sig", keep_default_na=False)
+    assert written.set_index("document").loc[str(docx), "reading_notes"] == notes[str(docx)]
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text(encoding="utf-8"))
+    assert summary["reading_notes"] == {str(docx): notes[str(docx)]}
+
+
 @pytest.mark.parametrize(("damage", "words"), [
     (lambda good: truncated_docx(good), "the XML inside it is broken or cut short"),
     (lambda good: truncated_docx(good, "word/footnotes.xml"), "the XML inside it is broken or cut short"),

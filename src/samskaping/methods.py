@@ -77,7 +77,7 @@ def methods_markdown(summary: dict[str, Any], generated: datetime | None = None)
     ]
     if coverage_nb:
         lines.append(f"Hver setning har også en mengde mulige merkelapper (konform prediksjon, klassebetinget) som inneholder riktig merkelapp "
-                     f"med minst {coverage_nb} sannsynlighet; setninger med mer enn én mulig merkelapp er merket «usikker».")
+                     f"med minst {coverage_nb} sannsynlighet; setninger med mer enn én mulig merkelapp, eller ingen, er merket «usikker».")
     lines += [
         "Konfidensintervallene for andeler per plan er bootstrap-intervaller over planens setninger (1 000 trekk, persentilmetoden); "
         "de viser usikkerheten fra at en plan har et begrenset antall setninger, ikke modellens feil. "
@@ -98,7 +98,7 @@ def methods_markdown(summary: dict[str, Any], generated: datetime | None = None)
     ]
     if confidence:
         lines.append(f"Each sentence also has a class-conditional conformal prediction set that holds the true label with at least "
-                     f"{confidence:.0%} probability; sentences whose set has more than one label are marked uncertain.")
+                     f"{confidence:.0%} probability; sentences whose set has more than one label, or none, are marked uncertain.")
     lines += [
         "Intervals for per-plan shares are percentile bootstrap intervals over the plan's sentences (1,000 resamples); they show "
         "the uncertainty from a plan's finite number of sentences, not the classifier's errors. The number of plans that "

@@ -292,11 +292,13 @@ def classify(
     started = time.perf_counter()
     extracted: list[tuple[str, pd.DataFrame]] = []
     encodings: dict[str, str] = {}
-    from samskaping.documents import text_encoding
+    notes: dict[str, str] = {}  # what a reader warned about (a page or an embedded part not read), per document
+    from samskaping.documents import reading_warnings, text_encoding
 
     for path in tqdm(todo, desc="Reading documents", unit="doc", disable=not progress):
         try:
-            frame = read_input(path)
+            with reading_warnings() as warned:
+                frame = read_input(path)
             encoding = text_encoding(path)
         except Exception as exc:  # any failure of one input is that input's failure, never the batch's
             failures.append(Failure(str(path), _reason(path, exc)))
@@ -304,6 +306,8 @@ def classify(
             continue
         if encoding:
             encodings[str(path)] = encoding
+        if warned:
+            notes[str(path)] = " | ".join(message.removeprefix(f"{path}: ") for message in warned)
         extracted.append((str(path), frame))
     extraction_seconds = time.perf_counter() - started
     if not extracted and done.empty:
@@ -323,11 +327,11 @@ def classify(
         timing["new_sentences"] += len(frame)
         bar.update(len(frame))
         parts.append(pd.concat([frame, raw], axis=1))
-        state = _write_outputs(parts, order, out, fmt, model, failures, timing, info, encodings, identity, rules)
+        state = _write_outputs(parts, order, out, fmt, model, failures, timing, info, encodings, identity, rules, notes)
         parts = [state["state"]]
     bar.close()
     if not state:  # every document was already done
-        state = _write_outputs(parts, order, out, fmt, model, failures, timing, info, encodings, identity, rules)
+        state = _write_outputs(parts, order, out, fmt, model, failures, timing, info, encodings, identity, rules, notes)
     return PredictResult(out, state["sentences"], state["documents"], state["summary"], failures)
 
 
@@ -350,6 +354,7 @@ def _write_outputs(
     encodings: dict[str, str],
     identity: dict[str, Any],
     rules: dict[str, Any],
+    notes: dict[str, str],
 ) -> dict[str, Any]:
     """Decide labels for every sentence so far (priors estimated over all of them) and write every output."""
     state = _in_input_order(pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0], order)
@@ -364,9 +369,12 @@ def _write_outputs(
     earlier = outputs.read_state(out)
     if earlier is not None:
         encodings = {**earlier[1].get("encodings", {}), **encodings}
+        notes = {**earlier[1].get("reading_notes", {}), **notes}
     documents = summarise_documents(sentences, model.label_sets)
     # text files record the encoding they were read with (UTF-8, or a legacy one such as cp1252)
     documents.insert(2, "encoding", documents["document"].map(lambda d: encodings.get(d, "")))
+    # what was read only in part (a page that could not be loaded, an embedded part in another format)
+    documents.insert(3, "reading_notes", documents["document"].map(lambda d: notes.get(d, "")))
     summary = summarise_corpus(documents, model.label_sets, sentences)
     model_s = timing["model_seconds"]
     summary.update(
@@ -380,10 +388,11 @@ def _write_outputs(
                 "sentences_per_second": round(timing["new_sentences"] / model_s, 2) if model_s > 0 else None,
             },
             "failed_documents": [{"path": f.path, "reason": f.error} for f in failures],
+            "reading_notes": {d: notes[d] for d in documents["document"] if d in notes},
             "output_format": fmt,
         }
     )
-    outputs.write_state(out, state, {**identity, "format": fmt, "encodings": encodings})
+    outputs.write_state(out, state, {**identity, "format": fmt, "encodings": encodings, "reading_notes": notes})
     outputs.write_table(sentences, outputs.table_path(out, outputs.SENTENCES, fmt), fmt)
     outputs.write_table(documents, outputs.table_path(out, outputs.DOCUMENTS, fmt), fmt)
     outputs.write_json(summary, out / outputs.SUMMARY)

@@ -47,14 +47,17 @@ def parser() -> argparse.ArgumentParser:
                    help="coverage of the prediction sets, e.g. 0.9; a sentence whose set holds more than one label is "
                         "'uncertain' (default: the model's prediction.confidence)")
     p.add_argument("--runtime", choices=("torch", "onnx"), default="torch",
-                   help="transformer models on the CPU: torch (default) or onnx (ONNX Runtime: the same labels, faster; "
+                   help="transformer models on the CPU: torch (default) or onnx (ONNX Runtime: the same labels; faster than "
+                        "PyTorch on some CPUs, not on the one measured in the README's Performance section; "
                         "exported once into MODEL/onnx, or the user's cache when the folder is read-only)")
     p.add_argument("--int8", action="store_true",
-                   help=f"transformer models: faster CPU path with int8 weights in ONNX Runtime, with the recipe saved by "
+                   help=f"transformer models, faster on any CPU: 8-bit integer weights in ONNX Runtime, with the choice of layers saved by "
                         f"'python -m samskaping.speed calibrate MODEL'; {INT8_AGREEMENT_TEXT}")
     p.add_argument("--bf16", action="store_true",
-                   help=f"transformer models on a CPU with bf16 instructions (AMX or AVX512-BF16): PyTorch bf16 autocast, "
-                        f"checked against fp32 once per model by training or 'python -m samskaping.speed calibrate MODEL --only bf16'; "
+                   help=f"transformer models, faster on a CPU with bf16 instructions (AMX or AVX512-BF16; 'grep -o bf16 "
+                        f"/proc/cpuinfo' prints something if yours has them): the model's weights in 16-bit bfloat16 instead of "
+                        f"32-bit floats, checked against full precision once per model by training or "
+                        f"'python -m samskaping.speed calibrate MODEL --only bf16'; "
                         f"{BF16_AGREEMENT_TEXT}")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="cpu",
                    help="where a transformer model runs (default cpu; auto: a GPU when there is one)")

@@ -26,7 +26,8 @@ from __future__ import annotations
 
 import importlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,7 +39,7 @@ log = logging.getLogger(__name__)
 
 __all__ = [
     "DOCUMENT_SUFFIXES", "NOT_READ_SUFFIXES", "Sentence", "TextUnit", "extract_units", "read_sentences",
-    "split_sentences", "text_encoding", "unsupported_hint",
+    "reading_warnings", "split_sentences", "text_encoding", "unsupported_hint",
 ]
 
 # suffix -> module with a ``read(path) -> list[TextUnit]`` function
@@ -98,6 +99,28 @@ class Sentence:
     unit: UnitKind = "paragraph"
     heading: str = ""
     context: str = ""
+
+
+@contextmanager
+def reading_warnings() -> Iterator[list[str]]:
+    """Collect the warnings the readers log while documents are read (a page skipped, an embedded part not read).
+
+    They still reach the console; the list lets the caller record them with the document, so that
+    what was not read shows in the output files too. Yields the messages as they come.
+    """
+    messages: list[str] = []
+
+    class _Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            messages.append(record.getMessage())
+
+    handler = _Collect(logging.WARNING)
+    logger = logging.getLogger(__name__)  # every reader logs under samskaping.documents
+    logger.addHandler(handler)
+    try:
+        yield messages
+    finally:
+        logger.removeHandler(handler)
 
 
 def extract_units(path: Path) -> list[TextUnit]:

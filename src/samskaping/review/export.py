@@ -7,7 +7,7 @@ validation) of the allowed labels in English and Norwegian. A second sheet,
 «Veiledning», summarises the label scheme. Strategies for choosing sentences:
 
 - ``uncertainty``: uncertain sentences first (prediction set with more than one
-  label), then the smallest margin between the two most probable conceptions
+  label, or none), then the smallest margin between the two most probable conceptions
   (active learning's «margin sampling», Scheffer et al. 2001);
 - ``random``: a seeded random sample;
 - ``per-class``: the same number of sentences per predicted conception and factor.

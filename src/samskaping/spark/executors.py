@@ -25,7 +25,8 @@ log = logging.getLogger(__name__)
 # ``extra`` holds the other columns of a sentence table (CSV/JSONL/XLSX input) as a JSON object of strings.
 EXTRACTED_COLUMNS = {
     "document": "string", "page": "int", "sentence_index": "int", "unit": "string", "heading": "string",
-    "context": "string", "text": "string", "extra": "string", "encoding": "string", "error": "string",
+    "context": "string", "text": "string", "extra": "string", "encoding": "string", "notes": "string",
+    "error": "string",
 }
 EXTRACTED_SCHEMA = ", ".join(f"`{name}` {kind}" for name, kind in EXTRACTED_COLUMNS.items())
 SUMMARY_SCHEMA = "document string, row string"
@@ -35,15 +36,18 @@ _MODELS: dict[str, Any] = {}  # model folder -> loaded classifier, once per Pyth
 
 def extract_file(document: str, content: bytes) -> pd.DataFrame:
     """The sentence rows of one plan, or one failure row with ``predict.py``'s reason."""
-    from samskaping.documents import text_encoding
+    from samskaping.documents import reading_warnings, text_encoding
     from samskaping.predict import LEADING_COLUMNS, _reason, read_input
 
     with tempfile.TemporaryDirectory(prefix="samskaping-spark-") as folder:
         path = Path(folder) / PurePosixPath(document).name  # the suffix picks the reader; the name appears in messages
         path.write_bytes(content)
         try:
-            frame = read_input(path)
+            with reading_warnings() as warned:
+                frame = read_input(path)
             encoding = text_encoding(path) or ""
+            # what a reader warned about, as predict.py records it (the temporary copy's path named as the document)
+            notes = " | ".join(message.removeprefix(f"{path}: ").replace(str(path), document) for message in warned) or None
         except Exception as exc:  # one file's failure, never the job's
             reason = _reason(path, exc).replace(str(path), document)
             log.warning("not read: %s: %s", document, reason)
@@ -58,6 +62,7 @@ def extract_file(document: str, content: bytes) -> pd.DataFrame:
         "extra": [json.dumps({c: None if pd.isna(v) else str(v) for c, v in zip(other, values, strict=True)},
                              ensure_ascii=False) for values in frame[other].itertuples(index=False)] if other else None,
         "encoding": encoding,
+        "notes": notes,
         "error": None,
     })
     return rows[list(EXTRACTED_COLUMNS)]

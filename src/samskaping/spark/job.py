@@ -72,6 +72,7 @@ class _Extracted:
     read: list[str]  # documents read, in predict.py's order
     failures: list[Failure]
     encodings: dict[str, str]
+    notes: dict[str, str]  # what a reader warned about, per document (as predict.py's reading_notes)
     extras: list[str]  # other columns of sentence-table inputs
     counts: dict[str, int]
 
@@ -142,6 +143,7 @@ def classify_on_spark(
             "sentences_per_second": round(classified / model_seconds, 2) if model_seconds > 0 else None,
         },
         "failed_documents": [{"path": f.path, "reason": f.error} for f in extracted.failures],
+        "reading_notes": {d: extracted.notes[d] for d in extracted.read if d in extracted.notes},
         "output_format": fmt,
         "sentences_format": "parquet",
         "spark": {"master": spark.sparkContext.master, "spark_version": spark.version, "partitions": tasks},
@@ -192,6 +194,7 @@ def _extract(raw_files: Any, choice: Choice, partitions: int | None) -> _Extract
         F.count("text").alias("sentences"),
         F.first("error", ignorenulls=True).alias("error"),
         F.first("encoding", ignorenulls=True).alias("encoding"),
+        F.first("notes", ignorenulls=True).alias("notes"),
         F.first("extra", ignorenulls=True).alias("extra"),
     ).collect()}
     failures = list(choice.failures)
@@ -214,6 +217,7 @@ def _extract(raw_files: Any, choice: Choice, partitions: int | None) -> _Extract
         read=read,
         failures=failures,
         encodings={d: status[d].encoding for d in read if status[d].encoding},
+        notes={d: status[d].notes for d in read if status[d].notes},
         extras=extras,
         counts={d: int(status[d].sentences) for d in read},
     )
@@ -272,6 +276,7 @@ def _summarise(spark: Any, target: str, schema: Any, model: Classifier, extracte
     documents = pd.read_json(StringIO(lines), lines=True, dtype=False)
     # text files record the encoding they were read with (UTF-8, or a legacy one such as cp1252)
     documents.insert(2, "encoding", documents["document"].map(lambda d: extracted.encodings.get(d, "")))
+    documents.insert(3, "reading_notes", documents["document"].map(lambda d: extracted.notes.get(d, "")))
     # the corpus figures that count sentences need labels and flags only: a few bytes a sentence on the driver
     light = [f.name for f in schema.fields if f.name in model.label_sets or f.dataType.typeName() == "boolean"]
     sentences = written.select(*light).toPandas()
