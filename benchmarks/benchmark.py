@@ -376,8 +376,9 @@ def run_reference(pipes: dict[str, Any], texts: list[str], max_length: int) -> d
 
 def prepare_path(name: str, fp32: Any, saved: dict[str, Any] | None, seed: int, threads: int,
                  in_place: bool = False) -> tuple[Any, Any]:
-    """``(classifier, backend)`` of one path: PyTorch int8 and bf16 paths are copies (bf16 in place when
-    ``in_place``, as predict.py does), ONNX paths are sessions on ``fp32``."""
+    """``(classifier, backend)`` of one path: PyTorch int8 and bf16 paths are copies, ONNX paths are sessions
+    on ``fp32``; with ``in_place`` (a child process that gives the model away) bf16 and ONNX go as predict.py
+    does them (bf16 in place; ONNX with the PyTorch weights freed)."""
     from samskaping import onnx_runtime as ox
     from samskaping.speed import quantize_int8
 
@@ -394,10 +395,13 @@ def prepare_path(name: str, fp32: Any, saved: dict[str, Any] | None, seed: int, 
         return quantize_int8(fp32, calibration_texts=calibration_sentences(seed)), None
     recipes = {"onnx-int8-8bit": ox.Int8Recipe(reduce_range=False), "onnx-int8-7bit": ox.Int8Recipe(),
                "onnx-int8-calibrated": ox.Int8Recipe.from_dict(saved["recipe"]) if saved else None}
-    if name == "onnx-fp32":
-        return fp32, ox.OnnxBackend(ox.ensure_export(fp32) / ox.FP32_FILE, fp32.label_sets, threads, "fp32")
-    if name in recipes:
-        return fp32, ox.OnnxBackend(ox.ensure_int8(fp32, recipes[name]), fp32.label_sets, threads, "int8")
+    if name == "onnx-fp32" or name in recipes:
+        recipe = None if name == "onnx-fp32" else recipes[name]
+        if in_place:  # as predict.py --runtime onnx / --int8 runs it: the PyTorch weights freed first
+            ox.use_onnx(fp32, threads, recipe, release_torch=True)
+            return fp32, fp32.backend
+        path = ox.ensure_export(fp32) / ox.FP32_FILE if recipe is None else ox.ensure_int8(fp32, recipe)
+        return fp32, ox.OnnxBackend(path, fp32.label_sets, threads, "fp32" if recipe is None else "int8")
     raise ValueError(f"unknown path {name}")
 
 

@@ -72,6 +72,43 @@ def test_the_export_sits_beside_the_model_and_records_the_weights(model_copy, ca
     assert not cache.exists()
 
 
+def test_released_pytorch_weights_come_back_when_pytorch_is_needed(model_copy, tmp_path: Path) -> None:
+    """use_onnx(release_torch=True) frees the encoder's PyTorch weights; PyTorch, saving and the digest still work."""
+    texts = shipped_split("test")["text"].tolist()[:64]
+    digest = ox.weights_digest(model_copy)
+    torch_probs = model_copy.predict_proba(texts)
+    ox.use_onnx(model_copy, threads=1, release_torch=True)
+    assert model_copy.encoder_released
+    assert all(p.device.type == "meta" for p in model_copy.network.encoder.parameters())  # no storage held
+    assert ox.weights_digest(model_copy) == digest
+    onnx_probs = model_copy.predict_proba(texts)
+    assert max(float(np.abs(onnx_probs[ls] - torch_probs[ls]).max()) for ls in torch_probs) <= 1e-4
+    model_copy.to(torch.device("cpu"))  # predict.py moves the model to its device: no reload needed for the CPU
+    assert model_copy.encoder_released
+    ox.use_torch(model_copy)
+    assert not model_copy.encoder_released
+    again = model_copy.predict_proba(texts)
+    assert all(np.array_equal(again[ls], torch_probs[ls]) for ls in torch_probs)
+    assert ox.weights_digest(model_copy) == digest
+    # a model whose ONNX session is dropped without use_torch reads its weights again by itself
+    ox.use_onnx(model_copy, threads=1, release_torch=True)
+    model_copy.backend = None
+    assert all(np.array_equal(model_copy.predict_proba(texts)[ls], torch_probs[ls]) for ls in torch_probs)
+    # saving a released model writes the real weights
+    ox.use_onnx(model_copy, threads=1, release_torch=True)
+    from samskaping.models import load_model
+
+    saved = load_model(model_copy.save(tmp_path / "saved"))
+    assert ox.weights_digest(saved) == digest
+
+
+def test_a_model_built_in_memory_keeps_its_weights(model_copy) -> None:
+    model_copy.source_folder = None  # as a model just trained, before it is saved
+    ox.use_onnx(model_copy, threads=1, release_torch=True)
+    assert not model_copy.encoder_released
+    assert all(p.device.type == "cpu" for p in model_copy.network.encoder.parameters())
+
+
 def test_changed_weights_are_exported_again(model_copy) -> None:
     texts = shipped_split("test")["text"].tolist()[:20]
     ox.use_onnx(model_copy, threads=1)

@@ -147,7 +147,7 @@ def predict_main(argv: Sequence[str] | None = None) -> int:
             if args.int8:
                 model = int8_model(model, threads=info["threads"]["intra_op"])
             elif args.runtime == "onnx":
-                model = use_onnx(model, threads=info["threads"]["intra_op"])
+                model = use_onnx(model, threads=info["threads"]["intra_op"], release_torch=True)
             else:
                 model = use_torch(model)  # an MLflow model may have opened ONNX Runtime itself
                 if args.bf16:

@@ -51,7 +51,7 @@ class SamskapingModel(mlflow.pyfunc.PythonModel):
             from samskaping import onnx_runtime
 
             if runtime == "onnx":
-                onnx_runtime.use_onnx(self.classifier, place="cache")
+                onnx_runtime.use_onnx(self.classifier, place="cache", release_torch=True)
             else:
                 onnx_runtime.prefer_onnx(self.classifier)
 

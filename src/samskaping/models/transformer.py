@@ -124,6 +124,42 @@ class TransformerClassifier(Classifier):
         self.backend: Any = None
         # "bf16": PyTorch bf16 autocast on the CPU (samskaping.speed.bf16_model); "fp32": plain
         self.precision = "fp32"
+        # the weights digest of an encoder whose PyTorch weights were freed (release_encoder), else None
+        self.released_digest: str | None = None
+
+    # -- the PyTorch weights while ONNX Runtime runs the model ------------------
+    @property
+    def encoder_released(self) -> bool:
+        return self.released_digest is not None
+
+    def release_encoder(self, digest: str) -> bool:
+        """Free the PyTorch encoder's weights while a backend computes the logits (ONNX Runtime holds its own copy).
+
+        They are read again from the model folder when PyTorch is needed (:meth:`restore_encoder`, called by
+        :meth:`logits`, :meth:`fit`, :meth:`to` and saving). A model built in memory, with no folder to read
+        them from, keeps them.
+
+        Args:
+            digest: the weights' digest (:func:`samskaping.onnx_runtime.weights_digest`), kept to answer for them.
+
+        Returns:
+            Whether the weights were freed.
+        """
+        if self.source_folder is None or self.device.type != "cpu":
+            return False
+        self.network.encoder.to("meta")  # parameters without storage; the config and modules stay
+        self.released_digest = digest
+        return True
+
+    def restore_encoder(self) -> None:
+        """Read the encoder's weights again after :meth:`release_encoder` (no-op otherwise)."""
+        if not self.encoder_released:
+            return
+        encoder = load_encoder(self.source_folder / "encoder", self.cfg.model.transformer.trust_remote_code)
+        encoder.eval()
+        self.network.encoder = encoder.to(self.device)
+        self.released_digest = None
+        log.debug("encoder weights read again from %s", self.source_folder)
 
     # -- construction -----------------------------------------------------
     @classmethod
@@ -156,6 +192,10 @@ class TransformerClassifier(Classifier):
 
     def to(self, device: torch.device) -> TransformerClassifier:
         """Move the network to ``device`` (``cpu`` or ``cuda``)."""
+        if self.encoder_released and device.type == "cpu":
+            self.device = device  # reloaded on the CPU when PyTorch is needed again
+            return self
+        self.restore_encoder()
         self.network.to(device)
         self.device = device
         return self
@@ -209,6 +249,7 @@ class TransformerClassifier(Classifier):
         t = self.cfg.training
         set_seed(t.seed)
         self.backend = None  # training changes the weights an exported graph was made of
+        self.restore_encoder()
         if t.threads:
             torch.set_num_threads(t.threads)
         self.to(pick_device(t.device))
@@ -335,6 +376,8 @@ class TransformerClassifier(Classifier):
             return out
         ids = self._encode(texts, contexts)
         order = np.argsort([len(x) for x in ids], kind="stable")
+        if self.backend is None:
+            self.restore_encoder()
         was_training = self.network.training
         self.network.eval()
         with torch.inference_mode(), self._autocast():
@@ -355,6 +398,7 @@ class TransformerClassifier(Classifier):
     def _save_files(self, folder: Path) -> None:
         from safetensors.torch import save_file
 
+        self.restore_encoder()
         self.network.encoder.save_pretrained(folder / "encoder", safe_serialization=True)
         self.tokenizer.save_pretrained(folder / "tokenizer")
         heads = {f"{ls}.{k}": v.detach().cpu().contiguous() for ls, head in self.network.heads.items() for k, v in head.state_dict().items()}

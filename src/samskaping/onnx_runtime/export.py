@@ -78,6 +78,8 @@ def weights_digest(model: Any) -> str:
     """
     import torch
 
+    if getattr(model, "released_digest", None):  # the PyTorch weights were freed while ONNX Runtime runs it
+        return model.released_digest
     h = hashlib.sha256()
     network = model.network
     h.update(json.dumps({"format": EXPORT_FORMAT, "pooling": network.pooling, "heads": list(network.heads)}).encode())

@@ -310,7 +310,7 @@ def int8_model(classifier: Any, threads: int | None = None, min_agreement: float
         raise SamskapingError(f"--int8 refused: int8 kept only {agreement:.1%} of fp32's labels on this model's test split "
                               f"(at least {min_agreement:.0%} needed); leave out --int8")
     recipe = ox.Int8Recipe.from_dict(saved["recipe"])
-    ox.use_onnx(classifier, threads=threads, recipe=recipe)
+    ox.use_onnx(classifier, threads=threads, recipe=recipe, release_torch=True)  # the fp32 weights are not needed
     classifier.int8 = True
     log.info("int8 (%d of the encoder's layer parts kept in fp32; the recipe is in %s) kept %.2f%% of fp32's labels on the "
              "test split when calibrated", len(recipe.fp32_layers), Path(where) / INT8_FILE if folder else INT8_FILE, 100 * agreement)
