@@ -23,7 +23,15 @@ torch 2.13; the warning is silenced and the import isolated in
 """
 
 
-from samskaping.speed.bf16 import BF16_FILE, bf16_model, measure_bf16, measure_bf16_folder, native_bf16_flags, read_bf16_measurement, to_bf16
+from samskaping.speed.bf16 import (
+    BF16_FILE,
+    bf16_model,
+    measure_bf16,
+    measure_bf16_folder,
+    native_bf16_flags,
+    read_bf16_measurement,
+    to_bf16,
+)
 from samskaping.speed.int8 import (
     EFFECT_SENTENCES,
     INT8_FILE,

@@ -16,7 +16,6 @@ saved agreement is below 99 % (:func:`bf16_model`).
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Sequence
@@ -28,7 +27,14 @@ from typing import Any
 import torch
 
 from samskaping.errors import SamskapingError
-from samskaping.speed.int8 import MIN_AGREEMENT, label_agreement, model_and_splits, write_json_atomic
+from samskaping.speed.int8 import (
+    MIN_AGREEMENT,
+    label_agreement,
+    model_and_splits,
+    read_model_json,
+    saved_test_agreement,
+    write_json_atomic,
+)
 from samskaping.speed.machine import _cpu_name, cpu_flags, tune_threads
 
 log = logging.getLogger(__name__)
@@ -121,12 +127,7 @@ def measure_bf16_folder(folder: Path | str, data: Sequence[Path] | None = None, 
 
 def read_bf16_measurement(folder: Path | str | None) -> dict[str, Any] | None:
     """``bf16.json`` of a model folder, or None."""
-    if folder is None:
-        return None
-    try:
-        return json.loads((Path(folder) / BF16_FILE).read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError, UnicodeDecodeError):
-        return None
+    return read_model_json(folder, BF16_FILE)
 
 
 def to_bf16(classifier: Any) -> Any:
@@ -155,26 +156,12 @@ def bf16_model(classifier: Any, min_agreement: float = MIN_AGREEMENT) -> Any:
         SamskapingError: not a transformer model; a CPU without bf16 instructions; no saved
             measurement, or one made for other weights; a saved test-split agreement below ``min_agreement``.
     """
-    from samskaping.onnx_runtime import weights_digest
-
     if not getattr(classifier, "supports_bf16", False):
         raise SamskapingError(f"--bf16 applies to transformer models; this is a {classifier.kind} model")
     if not native_bf16_flags():
         raise SamskapingError(f"--bf16: this CPU ({_cpu_name()}) has no bf16 instructions (AMX or AVX512-BF16), so bf16 would be "
                               "slower than fp32 here; use --int8, or leave out --bf16")
-    folder = getattr(classifier, "source_folder", None)
-    where = folder or "this model"
-    saved = read_bf16_measurement(folder)
-    if saved is None:
-        raise SamskapingError(f"--bf16: {where} has no bf16 measurement; run 'python -m samskaping.speed calibrate {where} --only bf16' "
-                              "once (it compares bf16 with fp32 on the model's test split and saves the result), or leave out --bf16")
-    if saved.get("weights_digest") != weights_digest(classifier):
-        raise SamskapingError(f"--bf16: the bf16 measurement in {where} was made for other weights; "
-                              f"run 'python -m samskaping.speed calibrate {where} --only bf16' again, or leave out --bf16")
-    agreement = float(saved["agreement"]["test"]["all"])
-    if agreement < min_agreement:
-        raise SamskapingError(f"--bf16 refused: bf16 kept only {agreement:.1%} of fp32's labels on this model's test split "
-                              f"(at least {min_agreement:.0%} needed); leave out --bf16")
+    _, agreement = saved_test_agreement(classifier, BF16_FILE, "bf16", "measurement", min_agreement)
     to_bf16(classifier)
     log.info("bf16 (%s) kept %.2f%% of fp32's labels on the test split when measured", ", ".join(native_bf16_flags()), 100 * agreement)
     return classifier

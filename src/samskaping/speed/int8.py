@@ -275,14 +275,52 @@ def calibrate(
     }
 
 
-def read_int8_calibration(folder: Path | str | None) -> dict[str, Any] | None:
-    """``int8.json`` of a model folder, or None."""
+def read_model_json(folder: Path | str | None, name: str) -> dict[str, Any] | None:
+    """The JSON file ``name`` of a model folder (``int8.json``, ``bf16.json``), or None when absent or unreadable."""
     if folder is None:
         return None
     try:
-        return json.loads((Path(folder) / INT8_FILE).read_text(encoding="utf-8"))
+        return json.loads((Path(folder) / name).read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError, UnicodeDecodeError):
         return None
+
+
+def read_int8_calibration(folder: Path | str | None) -> dict[str, Any] | None:
+    """``int8.json`` of a model folder, or None."""
+    return read_model_json(folder, INT8_FILE)
+
+
+def saved_test_agreement(classifier: Any, name: str, precision: str, noun: str, min_agreement: float) -> tuple[dict[str, Any], float]:
+    """The measurement of a faster precision saved with the model, and its test-split agreement, or refuse in one line.
+
+    Args:
+        classifier: the model loaded from its folder.
+        name: the file in the model folder (``int8.json``, ``bf16.json``).
+        precision: ``int8`` or ``bf16``: names the flag (``--int8``) in the messages.
+        noun: what the file is called in the messages ("calibration", "measurement").
+        min_agreement: the least share of fp32's labels kept on the test split.
+
+    Raises:
+        SamskapingError: no such file, one made for other weights, or an agreement below ``min_agreement``.
+    """
+    from samskaping.onnx_runtime import weights_digest
+
+    flag = f"--{precision}"
+    folder = getattr(classifier, "source_folder", None)
+    where = folder or "this model"
+    command = f"python -m samskaping.speed calibrate {where} --only {precision}"
+    saved = read_model_json(folder, name)
+    if saved is None:
+        raise SamskapingError(f"{flag}: {where} has no {precision} {noun}; run '{command}' once (it compares {precision} with fp32 "
+                              f"on the model's test split and saves the result in the folder), or leave out {flag}")
+    if saved.get("weights_digest") != weights_digest(classifier):
+        raise SamskapingError(f"{flag}: the {precision} {noun} in {where} was made for other weights; run '{command}' again, "
+                              f"or leave out {flag}")
+    agreement = float(saved["agreement"]["test"]["all"])
+    if agreement < min_agreement:
+        raise SamskapingError(f"{flag} refused: {precision} kept only {agreement:.1%} of fp32's labels on this model's test split "
+                              f"(at least {min_agreement:.0%} needed); leave out {flag}")
+    return saved, agreement
 
 
 def int8_model(classifier: Any, threads: int | None = None, min_agreement: float = MIN_AGREEMENT) -> Any:
@@ -296,24 +334,13 @@ def int8_model(classifier: Any, threads: int | None = None, min_agreement: float
 
     if not getattr(classifier, "supports_int8", False):
         raise SamskapingError(f"--int8 applies to transformer models; this is a {classifier.kind} model")
-    folder = getattr(classifier, "source_folder", None)
-    saved = read_int8_calibration(folder)
-    where = folder or "this model"
-    if saved is None:
-        raise SamskapingError(f"--int8: {where} has no int8 calibration; run 'python -m samskaping.speed calibrate {where}' once "
-                              "(it measures int8 against fp32 and saves the result in the folder), or leave out --int8")
-    if saved.get("weights_digest") != ox.weights_digest(classifier):
-        raise SamskapingError(f"--int8: the int8 calibration in {where} was made for other weights; "
-                              f"run 'python -m samskaping.speed calibrate {where}' again, or leave out --int8")
-    agreement = float(saved["agreement"]["test"]["all"])
-    if agreement < min_agreement:
-        raise SamskapingError(f"--int8 refused: int8 kept only {agreement:.1%} of fp32's labels on this model's test split "
-                              f"(at least {min_agreement:.0%} needed); leave out --int8")
+    saved, agreement = saved_test_agreement(classifier, INT8_FILE, "int8", "calibration", min_agreement)
+    folder = classifier.source_folder
     recipe = ox.Int8Recipe.from_dict(saved["recipe"])
     ox.use_onnx(classifier, threads=threads, recipe=recipe, release_torch=True)  # the fp32 weights are not needed
     classifier.int8 = True
     log.info("int8 (%d of the encoder's layer parts kept in fp32; the recipe is in %s) kept %.2f%% of fp32's labels on the "
-             "test split when calibrated", len(recipe.fp32_layers), Path(where) / INT8_FILE if folder else INT8_FILE, 100 * agreement)
+             "test split when calibrated", len(recipe.fp32_layers), Path(folder) / INT8_FILE, 100 * agreement)
     return classifier
 
 
