@@ -134,3 +134,22 @@ def test_bf16_refuses_a_baseline(small_baseline_dir: Path) -> None:
 
     with pytest.raises(SamskapingError, match="--bf16 applies to transformer models; this is a baseline model"):
         bf16_model(load_model(small_baseline_dir))
+
+
+@needs_native
+def test_the_mlflow_model_runs_in_bf16_when_told(measured: Path, tmp_path: Path) -> None:
+    import mlflow
+
+    from samskaping.mlflow_model import save_pyfunc
+
+    target = tmp_path / "pyfunc"
+    save_pyfunc(measured, target)  # the model folder, bf16.json included, is the MLflow model's artifact
+    frame = pd.DataFrame({"text": shipped_test_sentences()[:40]})
+    in_bf16 = mlflow.pyfunc.load_model(str(target), model_config={"runtime": "bf16"})
+    classifier = in_bf16.unwrap_python_model().classifier
+    assert classifier.precision == "bf16" and classifier.backend is None
+    by_bf16 = in_bf16.predict(frame)
+    by_torch = mlflow.pyfunc.load_model(str(target), model_config={"runtime": "torch"}).predict(frame)
+    labels = [c for c in by_torch.columns if c in ("conception", "factor", "polarity")]
+    agreement = float(np.mean([(by_bf16[c] == by_torch[c]).mean() for c in labels]))
+    assert agreement >= MIN_AGREEMENT
