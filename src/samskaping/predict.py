@@ -293,7 +293,7 @@ def classify(
     extracted: list[tuple[str, pd.DataFrame]] = []
     encodings: dict[str, str] = {}
     notes: dict[str, str] = {}  # what a reader warned about (a page or an embedded part not read), per document
-    from samskaping.documents import reading_warnings, text_encoding
+    from samskaping.documents import reading_notes, reading_warnings, text_encoding
 
     for path in tqdm(todo, desc="Reading documents", unit="doc", disable=not progress):
         try:
@@ -307,7 +307,7 @@ def classify(
         if encoding:
             encodings[str(path)] = encoding
         if warned:
-            notes[str(path)] = " | ".join(message.removeprefix(f"{path}: ") for message in warned)
+            notes[str(path)] = reading_notes(warned, path)
         extracted.append((str(path), frame))
     extraction_seconds = time.perf_counter() - started
     if not extracted and done.empty:

@@ -39,7 +39,7 @@ log = logging.getLogger(__name__)
 
 __all__ = [
     "DOCUMENT_SUFFIXES", "NOT_READ_SUFFIXES", "Sentence", "TextUnit", "extract_units", "read_sentences",
-    "reading_warnings", "split_sentences", "text_encoding", "unsupported_hint",
+    "reading_notes", "reading_warnings", "split_sentences", "text_encoding", "unsupported_hint",
 ]
 
 # suffix -> module with a ``read(path) -> list[TextUnit]`` function
@@ -121,6 +121,15 @@ def reading_warnings() -> Iterator[list[str]]:
         yield messages
     finally:
         logger.removeHandler(handler)
+
+
+def reading_notes(warned: Sequence[str], path: Path, document: str | None = None) -> str:
+    """The warnings of one document as one cell: ``" | "``-joined, without the path each begins with.
+
+    ``document``: the name to show for ``path`` inside a message (Spark reads a temporary copy).
+    """
+    shown = document or str(path)
+    return " | ".join(message.removeprefix(f"{path}: ").replace(str(path), shown) for message in warned)
 
 
 def extract_units(path: Path) -> list[TextUnit]:

@@ -150,12 +150,10 @@ class _Reader:
 
             yield from units_from_html(chunk.blob)
         elif content_type == "text/plain":
-            from samskaping.documents.text import decode_text
+            from samskaping.documents.text import decode_text, units_from_text
 
             text, _ = decode_text(chunk.blob)
-            for line in text.splitlines():
-                if not is_junk_line(normalise(line)):
-                    yield from units_from_lines(None, "paragraph", [line])
+            yield from units_from_text(text.replace("\r\n", "\n").replace("\r", "\n"))
         elif content_type.startswith(_WORD_XML) and content_type.endswith("main+xml"):
             body = etree.fromstring(chunk.blob).find(f"{W}body")
             if body is not None:

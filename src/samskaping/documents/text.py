@@ -60,8 +60,13 @@ def read_text(path: Path) -> str:
 
 def read(path: Path) -> list[TextUnit]:
     """Extract paragraphs, headings, bullets and ``|``-table cells from plain text."""
+    return units_from_text(read_text(path))
+
+
+def units_from_text(text: str) -> list[TextUnit]:
+    """The units of decoded plain text (a file, or a chunk embedded in a DOCX), line ends as ``\\n``."""
     units: list[TextUnit] = []
-    for block in re.split(r"\n[ \t]*\n", read_text(path).replace("\f", "\n\n")):
+    for block in re.split(r"\n[ \t]*\n", text.replace("\f", "\n\n")):
         units.extend(_text_block_units(block.split("\n")))
     return units
 

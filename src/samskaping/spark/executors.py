@@ -36,7 +36,7 @@ _MODELS: dict[str, Any] = {}  # model folder -> loaded classifier, once per Pyth
 
 def extract_file(document: str, content: bytes) -> pd.DataFrame:
     """The sentence rows of one plan, or one failure row with ``predict.py``'s reason."""
-    from samskaping.documents import reading_warnings, text_encoding
+    from samskaping.documents import reading_notes, reading_warnings, text_encoding
     from samskaping.predict import LEADING_COLUMNS, _reason, read_input
 
     with tempfile.TemporaryDirectory(prefix="samskaping-spark-") as folder:
@@ -47,7 +47,7 @@ def extract_file(document: str, content: bytes) -> pd.DataFrame:
                 frame = read_input(path)
             encoding = text_encoding(path) or ""
             # what a reader warned about, as predict.py records it (the temporary copy's path named as the document)
-            notes = " | ".join(message.removeprefix(f"{path}: ").replace(str(path), document) for message in warned) or None
+            notes = reading_notes(warned, path, document) or None
         except Exception as exc:  # one file's failure, never the job's
             reason = _reason(path, exc).replace(str(path), document)
             log.warning("not read: %s: %s", document, reason)
