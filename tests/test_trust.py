@@ -42,6 +42,36 @@ def test_em_recovers_the_label_shares_of_a_shifted_set() -> None:
     assert np.abs(naive - true).max() > np.abs(estimated - true).max()  # EM beats counting argmaxes
 
 
+def test_map_em_keeps_a_rare_label_that_plain_em_sets_to_zero() -> None:
+    # a plan of 150 sentences: four clear sentences of a rare label (index 0), the rest leaning to none
+    rng = np.random.default_rng(3)
+    probs = np.vstack([np.tile([0.7, 0.05, 0.05, 0.2], (4, 1)), rng.dirichlet([1, 3, 3, 12], size=146)])
+    old = np.full(4, 0.25)
+    plain, _, _ = priors.estimate_em(probs, old, strength=0.0)
+    regularised, _, converged = priors.estimate_em(probs, old, strength=priors.DEFAULT_STRENGTH)
+    assert plain[:3].max() < 1e-4  # maximum-likelihood EM runs to the edge of the simplex
+    assert (priors.shift(probs, old, plain).argmax(axis=1) == 0).sum() == 0
+    assert converged
+    floor = priors.DEFAULT_STRENGTH * old[0] / (len(probs) + priors.DEFAULT_STRENGTH)
+    assert regularised[0] >= floor > 0.05
+    moved, record = priors.apply({"conception": probs}, {"conception": old}, "estimated")
+    assert (moved["conception"].argmax(axis=1) == 0).any()  # the rare label can still be predicted
+    assert record["label_sets"]["conception"]["training_prior_weight"] == pytest.approx(200 / 350, abs=1e-4)
+    assert record["label_sets"]["conception"]["prior_strength"] == priors.DEFAULT_STRENGTH
+
+
+def test_map_em_on_a_large_mostly_none_corpus_still_cuts_false_positives() -> None:
+    true = np.array([0.03, 0.04, 0.03, 0.90])  # 90 % none, as a real samfunnsdel
+    probs, y = _calibrated_sample(true, 20_000, seed=4)
+    old = np.full(4, 0.25)
+    plain, _, _ = priors.estimate_em(probs, old, strength=0.0)
+    regularised, _, _ = priors.estimate_em(probs, old, strength=priors.DEFAULT_STRENGTH)
+    assert np.abs(regularised - true).max() < 0.05  # a large corpus moves (most of the way) to its own shares
+    as_trained = (probs.argmax(axis=1) != 3) & (y == 3)
+    adjusted = (priors.shift(probs, old, regularised).argmax(axis=1) != 3) & (y == 3)
+    assert adjusted.sum() < 0.5 * as_trained.sum()  # false positives on none fall as with plain EM
+
+
 def test_shift_is_bayes_rule_and_keeps_rows_normalised() -> None:
     probs = np.array([[0.5, 0.5], [0.9, 0.1]])
     moved = priors.shift(probs, old=np.array([0.5, 0.5]), new=np.array([0.2, 0.8]))
@@ -139,7 +169,8 @@ def test_priors_apply_to_both_model_kinds_and_are_logged(kind: str, tmp_path: Pa
     model = {"kind": kind, "name": str(tiny_bert) if kind == "transformer" else "tfidf-logreg",
              "transformer": {"max_length": 32}}
     cfg = validate_config({"data": {"path": str(small_data)}, "model": model, "tracking": {"enabled": False},
-                           "training": {"epochs": 2, "batch_size": 8, "learning_rate": 1e-3}})
+                           "training": {"epochs": 2, "batch_size": 8, "learning_rate": 1e-3},
+                           "prediction": {"prior_strength": 1.0}})  # four sentences: a weak prior lets them move it
     loaded = load_model(train(cfg, tmp_path / "m", progress=False).model_dir)
     plan = tmp_path / "plan.txt"
     plan.write_text("\n\n".join(["Kommunen skal samskape med innbyggerne.", "Vegen er 12 km lang.",
@@ -147,4 +178,5 @@ def test_priors_apply_to_both_model_kinds_and_are_logged(kind: str, tmp_path: Pa
     runs = {s: classify([plan], loaded, tmp_path / s, progress=False, priors=s) for s in ("uniform", "estimated")}
     record = runs["estimated"].summary["decision_rules"]["priors"]["label_sets"]["conception"]
     assert record["iterations"] >= 1 and abs(sum(record["priors"].values()) - 1) < 1e-5
+    assert record["prior_strength"] == 1.0 and record["training_prior_weight"] == pytest.approx(1 / 5)
     assert not np.allclose(runs["uniform"].sentences["conception_p_none"], runs["estimated"].sentences["conception_p_none"])

@@ -188,6 +188,11 @@ class PredictionConfig(_Section):
         "estimated",
         description="training | uniform | estimated (EM on the documents being classified) | {label_set: {label: share}}",
     )
+    prior_strength: float = Field(
+        200.0, ge=0.0,
+        description="estimated priors: pseudo-sentences of the Dirichlet prior centred on the training priors "
+                    "(MAP EM; the training priors weigh s/(n + s) over n sentences; 0 = plain EM, which can set a label's prior to 0)",
+    )
     calibrate: bool = Field(True, description="Fit a temperature per label set on the validation split.")
     confidence: float = Field(0.9, gt=0.5, lt=1.0, description="Coverage of the conformal prediction sets (0.9 = 90 %).")
 

@@ -55,7 +55,7 @@ def decide(model: Classifier, probs: dict[str, np.ndarray], setting: Any = None,
     """
     setting = model.cfg.prediction.priors if setting is None else setting
     confidence = model.cfg.prediction.confidence if confidence is None else confidence
-    adjusted, record = prior_rules.apply(probs, model.training_priors, setting)
+    adjusted, record = prior_rules.apply(probs, model.training_priors, setting, model.cfg.prediction.prior_strength)
     labels, scores = decode_predictions(adjusted)
     sets = {ls: model.conformal[ls].sets(probs[ls], confidence) for ls in probs if ls in model.conformal}
     return Decisions(adjusted, labels, scores, sets, record, confidence if sets else None)

@@ -12,8 +12,20 @@ gives probabilities under them. This module moves them to other priors:
   on the model's own probabilities (Saerens, Latinne & Decaestecker 2002,
   «Adjusting the outputs of a classifier to new a priori probabilities: a
   simple procedure», Neural Computation 14(1)): alternately re-weight every
-  sentence's probabilities by new/old priors and set the new priors to the mean
-  re-weighted probabilities, until the priors change by less than ``tol``;
+  sentence's probabilities by new/old priors and set the new priors to the
+  re-weighted probabilities' mean, until the priors change by less than ``tol``.
+  Plain (maximum-likelihood) EM runs to the edge of the simplex on a small or
+  mixed batch: a label the batch seems to lack gets prior 0 and can then never
+  be predicted. So the M-step is the *maximum a posteriori* one under a
+  Dirichlet prior centred on the training priors, Dir(1 + s·π_train) (the
+  conjugate MAP estimate of a multinomial's shares, e.g. Bishop 2006, *Pattern
+  Recognition and Machine Learning*, §2.2.1; used for EM prior adaptation by
+  Alexandari, Kundaje & Shrikumar 2020, ICML, §4): the new priors are
+  (Σ_i w_ic + s·π_train,c) / (n + s). The strength ``s`` is a number of
+  pseudo-sentences (``prediction.prior_strength``), so the training priors
+  weigh s/(n + s): a plan of 150 sentences stays near them, a corpus of 20,000
+  moves to its own shares, and no label with a training prior above 0 is ever
+  set to 0;
 - an explicit mapping ``{label_set: {label: share}}``.
 
 The re-weighting is Bayes' rule: p'(c|x) ∝ p(c|x) · π'(c) / π(c).
@@ -34,6 +46,7 @@ log = logging.getLogger(__name__)
 
 NAMED = ("training", "uniform", "estimated")
 FLOOR = 1e-9
+DEFAULT_STRENGTH = 200.0
 
 
 def shift(probs: np.ndarray, old: np.ndarray, new: np.ndarray) -> np.ndarray:
@@ -42,17 +55,26 @@ def shift(probs: np.ndarray, old: np.ndarray, new: np.ndarray) -> np.ndarray:
     return weighted / np.clip(weighted.sum(axis=1, keepdims=True), FLOOR, None)
 
 
-def estimate_em(probs: np.ndarray, old: np.ndarray, tol: float = 1e-6, max_iter: int = 10_000) -> tuple[np.ndarray, int, bool]:
-    """Saerens et al. (2002) EM: the priors of the sentences in ``probs`` (n, k), given the training priors ``old``.
+def estimate_em(probs: np.ndarray, old: np.ndarray, strength: float = 0.0, tol: float = 1e-6,
+                max_iter: int = 10_000) -> tuple[np.ndarray, int, bool]:
+    """Saerens et al. (2002) EM with a MAP M-step: the priors of the sentences in ``probs`` (n, k).
+
+    Args:
+        probs: (n, k) probabilities under the training priors ``old`` (k,).
+        strength: pseudo-sentences of the Dirichlet prior Dir(1 + strength·old) (see the module
+            docstring); 0 gives plain maximum-likelihood EM.
 
     Returns:
-        The estimated priors (k,), the iterations used, and whether it converged.
+        The estimated priors (k,), the iterations used, and whether it converged. With
+        ``strength > 0`` every label whose training prior is above 0 keeps a prior of at least
+        strength·old / (n + strength).
     """
     if len(probs) == 0:
         return old.copy(), 0, True
     priors = old.copy()
+    n = len(probs)
     for iteration in range(1, max_iter + 1):
-        updated = shift(probs, old, priors).mean(axis=0)
+        updated = (shift(probs, old, priors).sum(axis=0) + strength * old) / (n + strength)
         if np.abs(updated - priors).max() < tol:
             return updated, iteration, True
         priors = updated
@@ -83,7 +105,8 @@ def check_setting(setting: Any, where: str = "prediction.priors") -> Any:
     return setting
 
 
-def apply(probs: Mapping[str, np.ndarray], training: Mapping[str, np.ndarray], setting: Any) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+def apply(probs: Mapping[str, np.ndarray], training: Mapping[str, np.ndarray], setting: Any,
+          strength: float = DEFAULT_STRENGTH) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
     """Move probabilities (under the training priors) to the priors ``setting`` asks for.
 
     Args:
@@ -91,10 +114,12 @@ def apply(probs: Mapping[str, np.ndarray], training: Mapping[str, np.ndarray], s
         training: per label set, the training priors (k,).
         setting: ``training``, ``uniform``, ``estimated`` or ``{label_set: {label: share}}``
             (label sets not named keep their training priors).
+        strength: for ``estimated``, the Dirichlet prior's pseudo-sentences (``prediction.prior_strength``).
 
     Returns:
         The adjusted probabilities and a JSON-ready record of the priors used
-        (per label set: label -> share; for ``estimated`` also iterations and convergence).
+        (per label set: label -> share; for ``estimated`` also iterations, convergence, the prior
+        strength in pseudo-sentences and the weight s/(n + s) the training priors kept).
     """
     setting = check_setting(setting)
     out: dict[str, np.ndarray] = {}
@@ -108,8 +133,10 @@ def apply(probs: Mapping[str, np.ndarray], training: Mapping[str, np.ndarray], s
         elif setting == "uniform":
             new = np.full(len(labels), 1.0 / len(labels))
         elif setting == "estimated":
-            new, iterations, converged = estimate_em(matrix, old)
-            entry.update({"iterations": iterations, "converged": converged, "sentences": int(len(matrix))})
+            new, iterations, converged = estimate_em(matrix, old, strength)
+            entry.update({"iterations": iterations, "converged": converged, "sentences": int(len(matrix)),
+                          "prior_strength": float(strength),
+                          "training_prior_weight": round(float(strength / (len(matrix) + strength)) if strength else 0.0, 4)})
             if not converged:
                 log.warning("the estimated %s priors did not settle in %d EM steps (few or very similar sentences); "
                             "they are used as they stand", label_set, iterations)

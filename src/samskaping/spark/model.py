@@ -168,8 +168,10 @@ def decision_rules(model: Classifier, collect_raw: Callable[[], pd.DataFrame]) -
              for ls in model.label_sets}
     shares = {}
     for ls in model.label_sets:
-        estimated, _, _ = prior_rules.estimate_em(probs[ls], np.asarray(model.training_priors[ls], dtype=np.float64))
+        estimated, _, _ = prior_rules.estimate_em(probs[ls], np.asarray(model.training_priors[ls], dtype=np.float64),
+                                                  model.cfg.prediction.prior_strength)
         shares[ls] = {label: float(p) for label, p in zip(LABEL_SETS[ls], estimated, strict=True)}
     record = decide_frame(model, sample, shares, confidence)[1]
-    record["priors"] = prior_rules.apply(probs, model.training_priors, "estimated")[1]  # iterations, convergence
+    record["priors"] = prior_rules.apply(probs, model.training_priors, "estimated",
+                                         model.cfg.prediction.prior_strength)[1]  # iterations, convergence, strength
     return shares, record
