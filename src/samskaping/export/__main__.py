@@ -1,0 +1,7 @@
+"""``python -m samskaping.export``: see :mod:`samskaping.cli.export`."""
+
+import sys
+
+from samskaping.cli.export import main
+
+sys.exit(main())
