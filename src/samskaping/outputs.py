@@ -9,6 +9,7 @@ Everything that knows the layout of an output folder lives here and is used by
 ``summary.json``            the corpus figures, the model, failures, throughput
 ``report.html``             with ``--report``
 ``methods.md``              what was done, for a methods section
+``samskaping.qdpx``         with ``--qdpx``: the plans and their codings for QDA programs
 ``.samskaping/``            the run's lossless state (Parquet), for an exact ``--resume``
 ==========================  ====================================================
 
@@ -50,6 +51,7 @@ DOCUMENTS = "documents"
 SUMMARY = "summary.json"
 REPORT = "report.html"
 METHODS = "methods.md"
+QDPX = "samskaping.qdpx"  # with --qdpx: the coded REFI-QDA project (samskaping.export)
 STATE_DIR = ".samskaping"
 STATE_SENTENCES = "sentences.parquet"
 STATE_RUN = "run.json"
@@ -362,7 +364,7 @@ def clear_outputs(folder: Path) -> list[str]:
     """
     import shutil
 
-    names = [f"{name}.{fmt}" for name in (SENTENCES, DOCUMENTS) for fmt in FORMATS] + [SUMMARY, REPORT, METHODS]
+    names = [f"{name}.{fmt}" for name in (SENTENCES, DOCUMENTS) for fmt in FORMATS] + [SUMMARY, REPORT, METHODS, QDPX]
     removed = [name for name in names if (folder / name).is_file()]
     for name in removed:
         (folder / name).unlink()

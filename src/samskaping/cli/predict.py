@@ -40,6 +40,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, default=None, help="sentences per model batch (default: the model's)")
     p.add_argument("--resume", action="store_true", help="keep the documents already classified in the output folder, add the rest")
     p.add_argument("--report", action="store_true", help="also write report.html with charts")
+    p.add_argument("--qdpx", action="store_true",
+                   help="also write DIR/samskaping.qdpx: the plans coded by the model as a REFI-QDA project for NVivo, "
+                        "ATLAS.ti, MAXQDA or QualCoder (see python -m samskaping.export)")
     p.add_argument("--priors", metavar="SETTING",
                    help="class priors: estimated (EM on the documents being classified), training or uniform "
                         "(default: the model's prediction.priors, estimated for the shipped configs)")
@@ -166,6 +169,12 @@ def predict_main(argv: Sequence[str] | None = None) -> int:
             from samskaping.report import write_report
 
             report = write_report(args.output)
+        if args.qdpx:
+            from samskaping.export.qdpx import export_qdpx
+            from samskaping.outputs import QDPX
+
+            written = export_qdpx(args.output, args.output / QDPX)
+            print(f"REFI-QDA project: {written.path} ({written.selections} coded sentences)")
         return print_result(result.summary, args.output, result.failures, report)
 
     return run_command(body, interrupted=f"interrupted: finished documents are kept in {args.output}; rerun with --resume")

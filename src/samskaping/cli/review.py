@@ -21,8 +21,9 @@ def parser() -> argparse.ArgumentParser:
     ex.add_argument("--strategy", choices=STRATEGIES, default="uncertainty", help="which sentences (default uncertainty)")
     ex.add_argument("--output", type=Path, help="workbook to write (default OUT_DIR/review.xlsx)")
     ex.add_argument("--seed", type=int, default=0)
-    im = sub.add_parser("import", help="validate a filled-in workbook and append its answers to a labelled JSONL file")
-    im.add_argument("workbook", type=Path, metavar="FILE.xlsx")
+    im = sub.add_parser("import", help="validate a filled-in workbook (or a coded .qdpx project) and append its answers to a labelled JSONL file")
+    im.add_argument("workbook", type=Path, metavar="FILE.xlsx|FILE.qdpx",
+                    help="a review workbook, or a REFI-QDA project from 'python -m samskaping.export qdpx' that coders coded")
     im.add_argument("--to", type=Path, required=True, metavar="LABELS.jsonl", help="labelled file to append to (created if needed)")
     im.add_argument("--annotator", default="", help="who labelled it (recorded with every row)")
     ag = sub.add_parser("agreement", help="agreement between two people who labelled the same export")

@@ -51,8 +51,15 @@ def _read(path: Path) -> pd.DataFrame:
 
 def read_answers(path: str | Path) -> tuple[pd.DataFrame, list[Problem], int]:
     """The valid answered rows of a workbook (columns text, context, document, conception, factor, polarity),
-    the problems found, and how many rows had no answer."""
+    the problems found, and how many rows had no answer.
+
+    A ``.qdpx`` (a REFI-QDA project exported by ``python -m samskaping.export qdpx`` and coded in a QDA
+    program) gives one row per sentence a coder coded (:func:`samskaping.export.reader.coded_sentences`)."""
     path = Path(path)
+    if path.suffix.lower() == ".qdpx":
+        from samskaping.export.reader import coded_sentences
+
+        return coded_sentences(path)  # type: ignore[return-value]  # RangeProblem prints like Problem
     frame = _read(path)
     rows, problems, empty = [], [], 0
     for index, row in frame.iterrows():
@@ -113,7 +120,7 @@ def import_answers(workbook: str | Path, target: str | Path, annotator: str = ""
         records.append({
             "id": f"{annotator or 'review'}:{row['row_id'] or len(existing)}",
             "text": row["text"], "conception": row["conception"], "factor": row["factor"], "polarity": row["polarity"],
-            "context": row["context"], "document": row["document"], "annotator": annotator,
+            "context": row["context"], "document": row["document"], "annotator": annotator or row.get("annotator", ""),
             "source": f"labelled in {workbook.name} on {date.today().isoformat()}",
             "form": "review",
         })
