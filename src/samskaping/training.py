@@ -1,13 +1,19 @@
 """``train(cfg)``: load data, build the model, fit, evaluate, save, track.
 
-The model folder is written to a temporary sibling folder and renamed into
-place at the end, so an interrupted run never leaves a half-written model.
+The model folder is written to a temporary sibling folder (``NAME.partial``)
+and renamed into place, so an interrupted run never leaves a half-written
+model. ``train`` only ever replaces a model folder it wrote itself (one with
+``samskaping-model.json``); any other existing file or non-empty folder is
+refused before any work starts. The post-training steps (int8 calibration,
+bf16 measurement) run on the saved folder, so Ctrl-C during them keeps the
+trained model.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import os
 import shutil
 import tempfile
 import time
@@ -27,7 +33,7 @@ from samskaping.models import build_model
 from samskaping.calibration import ConformalSets, brier, expected_calibration_error, fit_bcts, reliability_figure
 from samskaping.decisions import decide
 from samskaping.labels import LABEL_SETS, encode
-from samskaping.models.base import Classifier
+from samskaping.models.base import MANIFEST, Classifier
 from samskaping.tracking import Tracker, make_tracker
 
 log = logging.getLogger(__name__)
@@ -42,12 +48,61 @@ class TrainResult:
     run_id: str | None
     registered_version: str | None
     train_seconds: float
+    data_description: str = ""  # the labelled files read and the rows of each (see describe_files)
 
 
 def default_output(cfg: Config, config_path: str | Path | None) -> Path:
     """``models/<config name>-<YYYYmmdd-HHMMSS>``."""
     stem = Path(config_path).stem if config_path else cfg.model.kind
     return Path("models") / f"{stem}-{datetime.now():%Y%m%d-%H%M%S}"
+
+
+STAGING_MARK = ".samskaping-partial"  # written first into NAME.partial, so a leftover one is known to be ours
+
+
+def is_model_folder(folder: Path) -> bool:
+    """Whether ``folder`` is a model folder written by samskaping (it holds ``samskaping-model.json``)."""
+    return (folder / MANIFEST).is_file()
+
+
+def _staging(output: Path) -> Path:
+    return output.with_name(output.name + ".partial")
+
+
+def _ours(folder: Path) -> bool:
+    """A model folder, or a staging folder a killed run left behind."""
+    return is_model_folder(folder) or (folder / STAGING_MARK).is_file()
+
+
+def check_output(output: Path) -> None:
+    """Fail before any work when ``output`` cannot become the model folder.
+
+    ``output`` may be a new folder, an empty one, or a model folder that
+    samskaping wrote (it is replaced as a whole). Anything else is refused, so
+    train.py never deletes what it did not write.
+
+    Args:
+        output: the model folder asked for.
+
+    Raises:
+        SamskapingError: ``output`` is a file, a non-empty folder without ``samskaping-model.json``,
+            its ``NAME.partial`` sibling is not ours, or the parent cannot be written.
+    """
+    advice = "give a new folder, e.g. --output models/NAME"
+    if output.exists() and not output.is_dir():
+        raise SamskapingError(f"--output {output}: this is a file, not a folder; {advice}")
+    try:
+        foreign = output.is_dir() and not is_model_folder(output) and any(output.iterdir())
+    except OSError as exc:
+        raise SamskapingError(f"--output {output}: cannot read the folder ({exc.strerror or exc}); {advice}") from exc
+    if foreign:
+        raise SamskapingError(f"--output {output}: the folder is not empty and is not a model folder (no {MANIFEST}); "
+                              f"train.py replaces only its own model folders and never deletes other files; {advice}")
+    staging = _staging(output)
+    if staging.exists() and not (staging.is_dir() and _ours(staging)):
+        raise SamskapingError(f"--output {output}: {staging} exists and was not written by train.py (it is where the model "
+                              f"is written before it is moved into place); move it away or {advice}")
+    check_writable(output)
 
 
 def check_writable(output: Path) -> None:
@@ -65,6 +120,45 @@ def check_writable(output: Path) -> None:
         raise SamskapingError(
             f"--output {output}: cannot write to {parent} ({exc.strerror or exc}); choose a folder you can write to"
         ) from exc
+
+
+def save_model_folder(model: Classifier, output: Path, extra: dict[str, Any], files: dict[str, str]) -> Path:
+    """Write the model folder atomically: into ``NAME.partial``, then swapped for ``output``.
+
+    An existing ``output`` (a model folder or an empty one: :func:`check_output`
+    refused anything else) is moved aside, the new folder renamed into place,
+    and the old one deleted; on any failure the staging folder is removed.
+
+    Args:
+        model: the fitted model.
+        output: the model folder.
+        extra: added to ``samskaping-model.json``.
+        files: further text files to write into the folder (name -> content).
+
+    Returns:
+        ``output``.
+    """
+    staging = _staging(output)
+    old = output.with_name(f"{output.name}.replaced-{os.getpid()}")
+    if staging.exists():
+        shutil.rmtree(staging)  # a killed run's leftover (check_output made sure it is ours)
+    try:
+        staging.mkdir(parents=True)
+        (staging / STAGING_MARK).touch()
+        model.save(staging, extra=extra)
+        for name, content in files.items():
+            (staging / name).write_text(content, encoding="utf-8")
+        (staging / STAGING_MARK).unlink()
+        if output.exists():
+            output.rename(old)
+        staging.rename(output)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        if old.exists() and not output.exists():
+            old.rename(output)  # put the previous model back
+        raise
+    shutil.rmtree(old, ignore_errors=True)
+    return output
 
 
 def _labels(frame: pd.DataFrame, label_sets: tuple[str, ...]) -> dict[str, list[str]]:
@@ -166,16 +260,16 @@ def train(
         DataError, ModelLoadError, TrackingError: see their messages.
     """
     output = Path(output_dir) if output_dir else default_output(cfg, config_path)
-    check_writable(output)
+    check_output(output)
     data: LabelledData = load_labelled_files(cfg.data.files, on_invalid=cfg.data.on_invalid)
+    described = describe_files(data)
+    log.info("training data: %s", described)
     splits = split_frame(data, cfg.data.validation_size, cfg.data.test_size, cfg.training.seed)
     label_sets = cfg.model.label_sets
     model = build_model(cfg, progress=progress)  # resolves the encoder before any run is opened
     tracker = make_tracker(cfg.tracking.enabled, cfg.tracking.tracking_uri, cfg.tracking.experiment)
     run_name = cfg.tracking.run_name or output.name
     tags = {"model.kind": cfg.model.kind, "model.name": cfg.model.name, "config": str(config_path or "")}
-    staging = output.with_name(output.name + ".partial")
-    shutil.rmtree(staging, ignore_errors=True)
 
     with tracker.run(run_name=run_name, tags=tags):
         params = flatten(cfg.to_dict())
@@ -219,22 +313,59 @@ def train(
                 tracker.log_table(table, "predictions/test_predictions.csv")
         tracker.log_metrics(metrics)
 
-        staging.mkdir(parents=True, exist_ok=True)
-        model.save(staging, extra={"dataset_digest": data.digest, "run_id": tracker.run_id, "fit": _jsonable(fit_info),
-                                   "data_files": data.files, "metrics": {k: round(v, 4) for k, v in metrics.items()},
-                                   "trained_at": datetime.now().isoformat(timespec="seconds")})
-        (staging / "metrics.json").write_text(json.dumps(metrics, indent=2), encoding="utf-8")
-        (staging / "config.json").write_text(json.dumps(cfg.to_dict(), ensure_ascii=False, indent=2), encoding="utf-8")
-        if cfg.training.calibrate_int8 and model.supports_int8:
-            _calibrate_int8(staging, [Path(f["path"]) for f in data.files], tracker)
-        if cfg.training.measure_bf16 and model.supports_bf16:
-            _measure_bf16(staging, [Path(f["path"]) for f in data.files], tracker)
-        if output.exists():
-            shutil.rmtree(output)
-        staging.rename(output)
+        save_model_folder(model, output, extra={
+            "dataset_digest": data.digest, "run_id": tracker.run_id, "fit": _jsonable(fit_info), "data_files": data.files,
+            "metrics": {k: round(v, 4) for k, v in metrics.items()}, "trained_at": datetime.now().isoformat(timespec="seconds"),
+        }, files={"metrics.json": json.dumps(metrics, indent=2),
+                  "config.json": json.dumps(cfg.to_dict(), ensure_ascii=False, indent=2)})
+        log.info("model saved to %s", output)
+        run_post_training(cfg, model, output, [Path(f["path"]) for f in data.files], tracker)
         version = tracker.log_model(output, cfg.tracking.registered_model_name)
 
-    return TrainResult(output, metrics, tracker.run_id, version, train_seconds)
+    return TrainResult(output, metrics, tracker.run_id, version, train_seconds, described)
+
+
+def describe_files(data: LabelledData) -> str:
+    """``data/x.jsonl (2,345 rows), mine.xlsx (120 rows, 3 left out)``: each labelled file read and the rows it gave."""
+    parts = []
+    for f in data.files:
+        left_out = len({p.row for p in data.problems if p.file == str(f["path"])})
+        parts.append(f"{f['path']} ({f['rows']:,} rows{f', {left_out} left out' if left_out else ''})")
+    return ", ".join(parts)
+
+
+def post_training_steps(cfg: Config, model: Classifier) -> list[tuple[str, str]]:
+    """The steps that run on the saved model folder: ``(config key, command that runs it later)``."""
+    steps = []
+    if cfg.training.calibrate_int8 and model.supports_int8:
+        steps.append(("training.calibrate_int8", "python -m samskaping.speed calibrate {folder} --only int8"))
+    if cfg.training.measure_bf16 and model.supports_bf16:
+        steps.append(("training.measure_bf16", "python -m samskaping.speed calibrate {folder} --only bf16"))
+    return steps
+
+
+def run_post_training(cfg: Config, model: Classifier, folder: Path, files: list[Path], tracker: Tracker) -> None:
+    """Run the post-training steps on the saved model folder; Ctrl-C during one keeps the model.
+
+    Raises:
+        KeyboardInterrupt: Ctrl-C during a step, with a message that says the model is saved and how to
+            run the step later (the step's ONNX files are removed; the folder is otherwise as saved).
+    """
+    steps = post_training_steps(cfg, model)
+    for number, (key, later) in enumerate(steps, start=1):
+        log.info("after training, step %d of %d (%s; skip with --set %s=false or --no-post-training): %s",
+                 number, len(steps), key, key, "int8 calibration, minutes" if key.endswith("int8") else "bf16 measurement")
+        started = time.perf_counter()
+        try:
+            (_calibrate_int8 if key.endswith("int8") else _measure_bf16)(folder, files, tracker)
+        except KeyboardInterrupt:
+            shutil.rmtree(folder / "onnx", ignore_errors=True)  # the step's export: a cache, rebuilt when needed
+            raise KeyboardInterrupt(
+                f"interrupted during {key}: the trained model is saved in {folder} and complete (predict.py --model {folder} "
+                f"uses it); the MLflow run is marked KILLED and holds no model; run the step later with: "
+                f"{later.format(folder=folder)}"
+            ) from None
+        log.info("%s done in %.0f s", key, time.perf_counter() - started)
 
 
 def _calibrate_int8(folder: Path, files: list[Path], tracker: Tracker) -> None:
@@ -278,6 +409,8 @@ def _keep_interrupted(model: Classifier, output: Path, digest: str, tracker: Tra
         log.warning("interrupted before the first checkpoint: nothing to keep")
         return
     kept = output.with_name(output.name + "-interrupted")
+    if kept.exists() and not is_model_folder(kept):
+        kept = output.with_name(f"{output.name}-interrupted-{datetime.now():%Y%m%d-%H%M%S}")  # never delete what is not ours
     if kept.exists():
         shutil.rmtree(kept)
     model.save(kept, extra={"dataset_digest": digest, "run_id": tracker.run_id, "interrupted": True})

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import argparse
+import difflib
 import logging
 import os
 import signal
@@ -17,6 +19,32 @@ from samskaping.errors import SamskapingError
 
 EXIT_OK, EXIT_PARTIAL, EXIT_ERROR, EXIT_INTERNAL, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 _NOISY_LOGGERS = ("mlflow", "alembic", "urllib3", "httpx", "filelock", "huggingface_hub", "transformers", "matplotlib")
+
+
+class Parser(argparse.ArgumentParser):
+    """An argument parser that names a mistyped option instead of guessing what was meant.
+
+    Abbreviations are off (``--out`` is not ``--output``), and an option that
+    does not exist is reported as such, with a «did you mean» when a known
+    option is close, before argparse would report a required option as missing.
+    """
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+
+    def parse_known_args(self, args=None, namespace=None):  # type: ignore[no-untyped-def]
+        argv = list(sys.argv[1:] if args is None else args)
+        known = [o for o in self._option_string_actions if o.startswith("--")]
+        for token in argv:
+            if token == "--":
+                break
+            name = token.split("=", 1)[0]
+            if token.startswith("--") and name not in self._option_string_actions:
+                close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+                hint = f" (did you mean {close[0]}?)" if close else ""
+                self.error(f"unknown option {name}{hint}; see {self.prog} --help for the options")
+        return super().parse_known_args(argv, namespace)
 
 
 class _PlainFormatter(logging.Formatter):
@@ -90,7 +118,8 @@ def run_command(body: Callable[[], int], interrupted: str = "interrupted") -> in
 
     Args:
         body: the command; returns its own status when it finishes.
-        interrupted: what to say after Ctrl-C (what was kept, how to continue).
+        interrupted: what to say after Ctrl-C (what was kept, how to continue), unless the
+            KeyboardInterrupt carries its own message.
 
     Returns:
         The body's status; 2 for the project's errors, 130 for Ctrl-C, 3 for anything
@@ -101,8 +130,8 @@ def run_command(body: Callable[[], int], interrupted: str = "interrupted") -> in
     except SamskapingError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_ERROR
-    except KeyboardInterrupt:
-        print(interrupted, file=sys.stderr)
+    except KeyboardInterrupt as exc:  # a KeyboardInterrupt raised with a message says what was kept better than the default
+        print(str(exc.args[0]) if exc.args else interrupted, file=sys.stderr)
         return EXIT_INTERRUPTED
     except Exception as exc:  # a bug in samskaping or a library: never looks like success or partial success
         report = Path(tempfile.gettempdir()) / f"samskaping-crash-{datetime.now():%Y%m%d-%H%M%S}.txt"

@@ -7,7 +7,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from samskaping.cli.common import print_result, progress_wanted, run_command, setup_logging
+from samskaping.cli.common import Parser, print_result, progress_wanted, run_command, setup_logging
 from samskaping.errors import SamskapingError
 from samskaping.outputs import FORMATS
 
@@ -25,7 +25,7 @@ BF16_AGREEMENT_TEXT = (
 )
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = Parser(
         prog="predict.py",
         description="Classify every sentence of municipal plans (PDF, DOCX, HTML, TXT, MD) or sentence tables (CSV, JSONL, XLSX).",
         epilog="Exit status: 0 all inputs read; 1 some inputs not read (listed); 2 bad arguments, model or "
@@ -54,7 +54,7 @@ def parser() -> argparse.ArgumentParser:
                         "PyTorch on some CPUs, not on the one measured in the README's Performance section; "
                         "exported once into MODEL/onnx, or the user's cache when the folder is read-only)")
     p.add_argument("--int8", action="store_true",
-                   help=f"transformer models, faster on any CPU: 8-bit integer weights in ONNX Runtime, with the choice of layers saved by "
+                   help=f"transformer models, faster on any CPU: integer arithmetic in ONNX Runtime (7-bit weights, 8-bit activations), with the choice of layers saved by "
                         f"'python -m samskaping.speed calibrate MODEL'; {INT8_AGREEMENT_TEXT}")
     p.add_argument("--bf16", action="store_true",
                    help=f"transformer models, faster on a CPU with bf16 instructions (AMX or AVX512-BF16; 'grep -o bf16 "

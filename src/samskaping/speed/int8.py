@@ -156,11 +156,14 @@ def layer_part_effects(classifier: Any, texts: Sequence[str], reduce_range: bool
     try:
         base = scaled()
         effects = {}
-        for part in parts:
+        started = time.perf_counter()
+        for number, part in enumerate(parts, start=1):
             active.clear()
             active.add(part)
             moved = scaled()
             effects[part] = float(sum(np.mean((moved[ls] - base[ls]) ** 2) for ls in base))
+            if number % 8 == 0 or number == len(parts):  # a plain line now and then, so a log file shows progress
+                log.info("int8: %d of %d layer parts ranked (%.0f s)", number, len(parts), time.perf_counter() - started)
     finally:
         active.clear()
         classifier.backend = backend
@@ -214,8 +217,11 @@ def calibrate(
     backend, classifier.backend = getattr(classifier, "backend", None), None
     try:
         val_texts, test_texts = validation["text"].tolist(), test["text"].tolist()
+        log.info("int8: fp32 labels of %d validation and %d test sentences", len(val_texts), len(test_texts))
         fp32_val = _labels(classifier, val_texts, contexts(validation), batch)
         fp32_test = _labels(classifier, test_texts, contexts(test), batch)
+        log.info("int8: ranking the encoder's layer parts by their effect (%s), then ONNX export and the search",
+                 f"{EFFECT_SENTENCES} sentences, one pass per part" if ranking == "effects" else f"{RANKING_SENTENCES} sentences")
         if ranking == "effects":
             order = list(layer_part_effects(classifier, val_texts[:EFFECT_SENTENCES], reduce_range, batch))
         elif ranking == "local":
@@ -248,6 +254,7 @@ def calibrate(
         chosen = ox.Int8Recipe(reduce_range=reduce_range, fp32_layers=tuple(order[:high]))
         ox.use_onnx(classifier, threads=threads, recipe=chosen)
         ox.remove_int8_files(classifier.backend.path.parent, keep=[chosen])  # the search's other models (each as big as the encoder)
+        log.info("int8: measuring the chosen recipe (%d layer parts in fp32) on the test split", high)
         int8_test = _labels(classifier, test_texts, contexts(test), batch)
         int8_val = _labels(classifier, val_texts, contexts(validation), batch)
     finally:
