@@ -1,4 +1,4 @@
-"""The label sets of the project, mirrored from ``shared/label-scheme.md``.
+"""The label sets of the project, mirrored from ``docs/label-scheme.md``.
 
 The order of the labels in each tuple is the order of the classifier outputs
 and of the probability columns in every output file; it never changes between

@@ -1,0 +1,43 @@
+"""The project's documents: the label scheme is in the repository and no link leaves it."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+LINK = re.compile(r"\]\(([^)\s]+)(?:\s+\"[^\"]*\")?\)")
+
+
+def tracked_markdown() -> list[Path]:
+    listed = subprocess.run(["git", "ls-files", "*.md"], cwd=ROOT, capture_output=True, text=True, check=True).stdout.split()
+    return [ROOT / name for name in listed if (ROOT / name).is_file()]
+
+
+def test_the_label_scheme_is_in_the_repository_with_all_its_clarifications() -> None:
+    scheme = (ROOT / "docs" / "label-scheme.md").read_text(encoding="utf-8")
+    for heading in ("## Label 1: `conception`", "## Label 2: `factor`", "## Label 3: `polarity`", "## Clarifications for borderline cases"):
+        assert heading in scheme
+    clarifications = scheme.split("## Clarifications for borderline cases", 1)[1]
+    numbers = [int(n) for n in re.findall(r"^(\d+)\. \*\*", clarifications, flags=re.M)]
+    assert numbers == list(range(1, 22))
+
+
+def test_the_readme_and_the_annotation_guide_link_the_label_scheme_in_docs() -> None:
+    assert "](docs/label-scheme.md)" in (ROOT / "README.md").read_text(encoding="utf-8")
+    assert "](label-scheme.md)" in (ROOT / "docs" / "annotation-guide.md").read_text(encoding="utf-8")
+
+
+def test_no_link_in_a_tracked_markdown_file_leaves_the_repository() -> None:
+    files = tracked_markdown()
+    assert ROOT / "README.md" in files
+    outside = []
+    for path in files:
+        for target in LINK.findall(path.read_text(encoding="utf-8")):
+            if re.match(r"^[a-z][a-z0-9+.-]*:", target) or target.startswith("#"):
+                continue  # a web address or an anchor in the same file
+            resolved = (path.parent / target.split("#", 1)[0]).resolve()
+            if "../shared" in target or not resolved.is_relative_to(ROOT) or not resolved.exists():
+                outside.append(f"{path.relative_to(ROOT)}: {target}")
+    assert outside == []
