@@ -14,6 +14,9 @@ def test_offline_uncached_hub_id_gives_the_fixes(monkeypatch, tmp_path):
     assert "hf download NbAiLab/nb-bert-base --local-dir models/pretrained/nb-bert-base" in message
     assert "--set model.name=models/pretrained/nb-bert-base" in message
     assert "configs/baseline.yaml" in message
+    # the offline transformer suggested is the one that knows Norwegian, not the English MiniLM pipeline check
+    assert "'python train.py --config configs/multilingual-e5-small.yaml' (multilingual e5, knows Norwegian" in message
+    assert "minilm" not in message.lower()
     assert "\n" not in message
 
 

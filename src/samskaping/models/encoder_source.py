@@ -41,8 +41,8 @@ def _fixes(name: str) -> str:
     return (
         f"fix: on a machine with internet, download it once with 'hf download {name} --local-dir {folder}' "
         f"(copy the folder here if needed), then train with '--set model.name={folder}'; "
-        "or train offline with 'python train.py --config configs/baseline.yaml' "
-        "or 'python train.py --config configs/minilm-offline.yaml'"
+        "or train offline with 'python train.py --config configs/multilingual-e5-small.yaml' (multilingual e5, knows "
+        "Norwegian, installed with the project) or 'python train.py --config configs/baseline.yaml'"
     )
 
 
