@@ -85,7 +85,8 @@ class RangeProblem:
     reason: str
 
     def __str__(self) -> str:
-        return f"{self.file}: source '{self.source}', characters {self.start}-{self.end} «{self.excerpt}»: {self.reason}"
+        excerpt = " ".join(self.excerpt.split())  # one line, whatever the range holds
+        return f"{self.file}: source '{self.source}', characters {self.start}-{self.end} «{excerpt}»: {self.reason}"
 
 
 def _local(element: etree._Element) -> str:
