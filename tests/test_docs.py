@@ -6,6 +6,8 @@ import re
 import subprocess
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 LINK = re.compile(r"\]\(([^)\s]+)(?:\s+\"[^\"]*\")?\)")
 
@@ -41,3 +43,29 @@ def test_no_link_in_a_tracked_markdown_file_leaves_the_repository() -> None:
             if "../shared" in target or not resolved.is_relative_to(ROOT) or not resolved.exists():
                 outside.append(f"{path.relative_to(ROOT)}: {target}")
     assert outside == []
+
+
+def _described(folder: Path) -> set[str]:
+    """The entries of a model folder as models/README.md names them (a label set as ``<label set>``)."""
+    names = set()
+    for entry in folder.iterdir():
+        name = re.sub(r"^baseline-(conception|factor|polarity)\.", "baseline-<label set>.", entry.name)
+        names.add(name + ("/" if entry.is_dir() else ""))
+    return names
+
+
+def test_models_readme_describes_what_a_baseline_folder_holds(small_baseline_dir: Path) -> None:
+    readme = (ROOT / "models" / "README.md").read_text(encoding="utf-8")
+    named = set(re.findall(r"`([^`]+)`", readme))
+    assert _described(small_baseline_dir) <= named
+    baseline_part = readme.split("A baseline folder", 1)[1].split("A transformer folder", 1)[0]
+    for name in re.findall(r"`(baseline-[^`]+)`", baseline_part):
+        assert any(re.fullmatch(re.escape(name).replace(re.escape("<label set>"), r"\w+"), n) for n in
+                   (e.name for e in small_baseline_dir.iterdir())), name
+
+
+@pytest.mark.slow
+def test_models_readme_describes_what_a_transformer_folder_holds(tiny_fitted_dir: Path) -> None:
+    named = set(re.findall(r"`([^`]+)`", (ROOT / "models" / "README.md").read_text(encoding="utf-8")))
+    assert _described(tiny_fitted_dir) - {"int8.json", "bf16.json"} <= named
+    assert {"encoder/", "tokenizer/", "heads.safetensors"} <= _described(tiny_fitted_dir)
