@@ -193,7 +193,7 @@ def test_pdf_page_without_text_is_logged_and_skipped(tmp_path: Path, caplog: pyt
 
 def test_sample_plan_pdf_and_txt_give_the_same_sentences() -> None:
     pdf = read_sentences(SAMPLE_PLANS / "eksempelkommune-samfunnsdel.pdf")
-    txt = read_sentences(SAMPLE_PLANS / "eksempelkommune-samfunnsdel.txt")
+    txt = read_sentences(SAMPLE_PLANS.parent / "sample-plan-text" / "eksempelkommune-samfunnsdel.txt")
     assert texts(pdf) == texts(txt)
     assert len(txt) == 44
     assert {s.page for s in pdf} == {1, 2, 3}

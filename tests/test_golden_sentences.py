@@ -16,7 +16,9 @@ from samskaping.documents import read_sentences
 
 ROOT = Path(__file__).resolve().parents[1]
 GOLDEN = Path(__file__).parent / "golden"
-SAMPLES = sorted((ROOT / "data" / "sample-plans").glob("eksempelkommune-*"))
+# the PDF is the sample folder's one plan; its text version sits beside it, out of the default input folder
+SAMPLES = sorted([*(ROOT / "data" / "sample-plans").glob("eksempelkommune-*"),
+                  *(ROOT / "data" / "sample-plan-text").glob("eksempelkommune-*")])
 
 
 @pytest.mark.parametrize("plan", SAMPLES, ids=lambda p: p.name)

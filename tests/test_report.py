@@ -127,9 +127,9 @@ def test_report_of_each_output_format(tmp_path: Path, model, fmt: str) -> None:
     # Overview: «X av N planer» and the dominant conception of every plan.
     assert (summary["documents_mentioning_cocreation"], summary["documents"]) == (2, 3)
     overview = _section(page, "oversikt")
-    assert "<strong>2 av 3 planer</strong> nevner samskaping" in overview
+    assert "<strong>2 av 3 leste planer</strong> nevner samskaping" in overview  # one input was not read
     assert (
-        f"<strong>{summary['documents_with_cocreation_sentences']} av 3 planer</strong> har minst én setning"
+        f"<strong>{summary['documents_with_cocreation_sentences']} av 3 leste planer</strong> har minst én setning"
         in overview
     )
     plans_body = overview[overview.index('id="planer"') :]
@@ -151,7 +151,8 @@ def test_report_of_each_output_format(tmp_path: Path, model, fmt: str) -> None:
     # All text from the data is escaped: plan names, failed inputs, sentences.
     assert "<script>" not in page
     assert "Øyby &amp; Sørvik &lt;utkast&gt;.jsonl" in page
-    assert f"{html.escape(str(missing))}: <small>not found; check the path and the current folder</small>" in _section(page, "feil")
+    assert (f"{html.escape(str(missing))} <small>(grunn: not found; check the path and the current folder)</small>"
+            in _section(page, "ikke-lest"))
     assert HOSTILE not in page  # shown only escaped, if among the examples (checked exactly below)
     assert '<html lang="nb">' in page
 

@@ -279,6 +279,37 @@ def classify(
     identity = {"model": {"spec": info.get("model"), "digest": info.get("digest")}}
     rules = {"priors": model.cfg.prediction.priors if priors is None else priors,
              "confidence": model.cfg.prediction.confidence if confidence is None else confidence}
+    created = _missing_folders(out)
+    try:
+        return _classify(inputs, model, out, fmt, batch_size, resume, progress, info, identity, rules)
+    except BaseException:
+        _remove_if_empty(created)  # a failed run leaves no empty folder behind (what it wrote stays)
+        raise
+
+
+def _missing_folders(out: Path) -> list[Path]:
+    """``out`` and those of its parents that do not exist yet, deepest first."""
+    missing = []
+    for folder in (out, *out.parents):
+        if folder.exists():
+            break
+        missing.append(folder)
+    return missing
+
+
+def _remove_if_empty(folders: list[Path]) -> None:
+    """Remove the folders this run created (deepest first) while they are empty."""
+    for folder in folders:
+        try:
+            folder.rmdir()  # refuses a folder that holds anything
+        except OSError:
+            return
+
+
+def _classify(inputs: Sequence[str | Path], model: Classifier, out: Path, fmt: str, batch_size: int | None,
+              resume: bool, progress: bool, info: dict[str, Any], identity: dict[str, Any],
+              rules: dict[str, Any]) -> PredictResult:
+    """The body of :func:`classify`, once the arguments are checked."""
     done = _start_folder(out, fmt, resume, identity)
     files, failures = collect_inputs(inputs)
     finished = set(done["document"].astype(str)) if not done.empty else set()
@@ -332,7 +363,33 @@ def classify(
     bar.close()
     if not state:  # every document was already done
         state = _write_outputs(parts, order, out, fmt, model, failures, timing, info, encodings, identity, rules, notes)
+    for group in state["summary"]["duplicate_documents"]:
+        log.warning("%s hold the same text (%d sentences each); each is counted as a plan: keep one copy to count the plan once",
+                    " and ".join(group["documents"]), group["sentences"])
     return PredictResult(out, state["sentences"], state["documents"], state["summary"], failures)
+
+
+def duplicate_documents(sentences: pd.DataFrame) -> list[dict[str, Any]]:
+    """Groups of documents whose extracted sentences are the same (a plan saved as PDF and as TXT, a copy).
+
+    Two documents are the same when the SHA-256 digests of their sentence texts, in order, agree.
+    """
+    import hashlib
+
+    by_digest: dict[str, list[str]] = {}
+    sizes: dict[str, int] = {}
+    for document, texts in sentences.groupby("document", sort=False)["text"]:
+        digest = hashlib.sha256("\n".join(texts.astype(str)).encode("utf-8")).hexdigest()
+        by_digest.setdefault(digest, []).append(str(document))
+        sizes[digest] = len(texts)
+    return [{"documents": names, "digest": digest[:16], "sentences": sizes[digest]}
+            for digest, names in by_digest.items() if len(names) > 1]
+
+
+def file_counts(summary: dict[str, Any], failures: Sequence[Failure]) -> dict[str, int]:
+    """Files given, read and not read: the denominator of every finding, which never shrinks silently."""
+    read = int(summary.get("documents", 0))
+    return {"given": read + len(failures), "read": read, "failed": len(failures)}
 
 
 def _in_input_order(sentences: pd.DataFrame, order: list[str]) -> pd.DataFrame:
@@ -376,6 +433,10 @@ def _write_outputs(
     # what was read only in part (a page that could not be loaded, an embedded part in another format)
     documents.insert(3, "reading_notes", documents["document"].map(lambda d: notes.get(d, "")))
     summary = summarise_corpus(documents, model.label_sets, sentences)
+    if failures:  # the finding names the files that were not read, so its denominator cannot shrink unseen
+        counts = file_counts(summary, failures)
+        summary["mention_finding"] += (f" ({counts['read']} of {counts['given']} files read; "
+                                       f"{counts['failed']} could not be read, listed below)")
     model_s = timing["model_seconds"]
     summary.update(
         {
@@ -387,7 +448,9 @@ def _write_outputs(
                 "model_seconds": round(model_s, 3),
                 "sentences_per_second": round(timing["new_sentences"] / model_s, 2) if model_s > 0 else None,
             },
+            "files": file_counts(summary, failures),
             "failed_documents": [{"path": f.path, "reason": f.error} for f in failures],
+            "duplicate_documents": duplicate_documents(sentences),
             "reading_notes": {d: notes[d] for d in documents["document"] if d in notes},
             "output_format": fmt,
         }

@@ -6,6 +6,14 @@ size and weight, where the previous line ended); a sentence cut by a page
 break is joined again later (:func:`continues_over_page_break`). A page that
 PDFium cannot load is skipped with a warning naming it; the rest is read.
 
+Headings are recognised by their font, as PDFium reports it for each line
+(``FPDFText_GetFontSize``, ``FPDFText_GetFontWeight`` and the font name): a
+short block of lines set larger than the document's body text, or bold where
+the body text is not, is a heading when its words look like one
+(:func:`~samskaping.documents.lines.looks_like_heading`); so is a line of its own
+that starts with a section number («3.2 Levende lokalsamfunn»). The body text's
+size and weight are those of most of the document's characters.
+
 Turned pages (``/Rotate`` 90, 180, 270, or content drawn sideways, as on
 landscape pages) are read in the text's own reading order: PDFium orders the
 lines of a page as they are displayed, which for sideways text can be back to
@@ -33,6 +41,7 @@ from samskaping.documents.lines import (
     UnitKind,
     clean_line,
     is_junk_line,
+    looks_like_heading,
     list_running,
     split_marker,
     units_from_lines,
@@ -62,6 +71,8 @@ class _PdfLine:
     last_bottom: float | None = None
     first_word_width: float | None = None
     weight: int | None = None
+    size: float | None = None
+    bold: bool = False
 
     @property
     def height(self) -> float | None:
@@ -135,10 +146,11 @@ def read(path: Path) -> list[TextUnit]:
         log.debug("%s: dropping running headers/footers %s", path, sorted(running))
     pages = [_drop_running_lines(lines, running) for lines in pages]
     pitch = _usual_pitch(pages)
+    body = _body_style(pages)
     return [
         unit
         for number, lines in enumerate(pages, start=1)
-        for unit in _pdf_page_units(number, lines, pitch)
+        for unit in _pdf_page_units(number, lines, pitch, body)
     ]
 
 
@@ -237,6 +249,7 @@ def _measured_line(textpage: PdfTextPage, boxes: _Boxes, raw: str, start: int) -
     word_right = boxes(word_end)[2]
     cells = _split_cells(boxes, raw, start, top - bottom, right - left)
     weight = pdfium_c.FPDFText_GetFontWeight(textpage.raw, first)
+    size = pdfium_c.FPDFText_GetFontSize(textpage.raw, first)
     return _PdfLine(
         text=clean_line(raw),
         cells=cells,
@@ -247,7 +260,24 @@ def _measured_line(textpage: PdfTextPage, boxes: _Boxes, raw: str, start: int) -
         last_bottom=last_bottom,
         first_word_width=word_right - left,
         weight=weight if weight > 0 else None,
+        size=round(size, 1) if size > 0 else None,
+        bold=weight >= _BOLD_WEIGHT or "bold" in _font_name(textpage, first).lower(),
     )
+
+
+# PDF font weights: 400 regular, 700 bold; PDFium reports 400-500 for many regular faces.
+_BOLD_WEIGHT = 600
+
+
+def _font_name(textpage: PdfTextPage, index: int) -> str:
+    """The name of the font of character ``index`` («ABCDEF+DejaVuSans-Bold»), or ""."""
+    import ctypes
+
+    import pypdfium2.raw as pdfium_c
+
+    buffer = ctypes.create_string_buffer(128)
+    length = pdfium_c.FPDFText_GetFontInfo(textpage.raw, index, buffer, len(buffer), None)
+    return buffer.value.decode("latin-1") if 0 < length <= len(buffer) else ""
 
 
 def _split_cells(boxes: _Boxes, raw: str, start: int, height: float, width: float) -> tuple[str, ...]:
@@ -399,17 +429,57 @@ def _ends_clause(text: str) -> bool:
     return text.rstrip().endswith((".", ":", "!", "?", ";"))
 
 
-def _pdf_page_units(page: int, lines: list[_PdfLine], pitch: float | None) -> list[TextUnit]:
-    """Group a page's cleaned lines into paragraph, bullet and cell units."""
+# A heading is set at least this much larger than the body text (a 10 pt body and an 11.5 pt heading).
+_HEADING_SIZE = 1.15
+# A heading is a short block: at most this many lines.
+_HEADING_LINES = 3
+# «3.2 Levende lokalsamfunn», «4 Samfunnsutvikling»: a section number, a space and a capital letter.
+_SECTION_NUMBER = re.compile(r"^\d{1,2}(?:\.\d{1,2})*\.?\s+[A-ZÆØÅ]")
+
+
+def _body_style(pages: list[list[_PdfLine]]) -> tuple[float | None, bool]:
+    """The font size and boldness of most of the document's characters (its body text)."""
+    sizes: Counter[float] = Counter()
+    bold: Counter[bool] = Counter()
+    for lines in pages:
+        for line in lines:
+            if line.size is not None and not line.cells:
+                sizes[line.size] += len(line.text)
+                bold[line.bold] += len(line.text)
+    if not sizes:
+        return None, False
+    return sizes.most_common(1)[0][0], bold.most_common(1)[0][0]
+
+
+def _is_heading(lines: list[_PdfLine], text: str, body: tuple[float | None, bool]) -> bool:
+    """Whether a paragraph block is a heading: larger or bolder than the body text, or a numbered section line."""
+    if not lines or len(lines) > _HEADING_LINES or not looks_like_heading(text):
+        return False
+    size, bold = body
+    if size is not None and all(line.size is not None and line.size >= _HEADING_SIZE * size for line in lines):
+        return True
+    if not bold and all(line.bold for line in lines):
+        return True
+    return len(lines) == 1 and bool(_SECTION_NUMBER.match(text))
+
+
+def _pdf_page_units(page: int, lines: list[_PdfLine], pitch: float | None,
+                    body: tuple[float | None, bool] = (None, False)) -> list[TextUnit]:
+    """Group a page's cleaned lines into heading, paragraph, bullet and cell units."""
     units: list[TextUnit] = []
     block: list[str] = []
+    block_lines: list[_PdfLine] = []
     kind: UnitKind = "paragraph"
     prev: _PdfLine | None = None
 
     def flush() -> None:
         if block:
-            units.extend(units_from_lines(page, kind, block, colon_breaks=False))
+            found = units_from_lines(page, kind, block, colon_breaks=False)
+            if kind == "paragraph" and len(found) == 1 and _is_heading(block_lines, found[0].text, body):
+                found = [TextUnit(page, found[0].text, "heading")]
+            units.extend(found)
             block.clear()
+            block_lines.clear()
 
     for line in lines:
         if line.cells:
@@ -428,6 +498,7 @@ def _pdf_page_units(page: int, lines: list[_PdfLine], pitch: float | None) -> li
             flush()
             kind = "bullet" if is_bullet else "paragraph"
         block.append(text)
+        block_lines.append(line)
         prev = line
     flush()
     return units

@@ -55,15 +55,31 @@ def _int(value: Any) -> int:
         return 0
 
 
+# Norwegian plurals of the nouns the report counts: «1 plan», «2 planer».
+PLURALS = {"plan": "planer", "setning": "setninger", "fil": "filer", "usikker": "usikre"}
+
+
+def count_noun(n: Any, noun: str) -> str:
+    """``n`` and the noun in the number it needs: «1 plan», «0 planer», «2 planer»."""
+    return f"{n} {noun if _int(n) == 1 else PLURALS[noun]}"
+
+
+def noun(n: Any, singular: str) -> str:
+    """The noun alone, in the number ``n`` needs («av 1 plan», «av 4 planer»)."""
+    return singular if _int(n) == 1 else PLURALS[singular]
+
+
 def _environment() -> Any:
     from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
-    return Environment(
+    environment = Environment(
         loader=PackageLoader("samskaping.report", ""),
         autoescape=select_autoescape(["html", "j2"], default=True),
         undefined=StrictUndefined,
         trim_blocks=False,
     )
+    environment.filters.update({"count_noun": count_noun, "noun": noun})
+    return environment
 
 
 def _is_sure(frame: pd.DataFrame, label_set: str) -> pd.Series:
@@ -135,6 +151,7 @@ def _context(folder: OutputFolder, generated: datetime) -> dict[str, Any]:
         "plans": plans,
         "none_name": norwegian("conception", NONE),
         "failures": [f for f in summary.get("failed_documents") or [] if isinstance(f, dict)],
+        "duplicates": [g for g in summary.get("duplicate_documents") or [] if isinstance(g, dict)],
         "version": __version__,
         "has_methods": (folder.path / METHODS).is_file(),
         "methods_html": methods_html((folder.path / METHODS).read_text(encoding="utf-8")) if (folder.path / METHODS).is_file() else "",
@@ -168,6 +185,10 @@ def _context(folder: OutputFolder, generated: datetime) -> dict[str, Any]:
             "rows": [{"factor": r.factor, "name": norwegian("factor", r.factor), "promoting": r.promoting,
                       "hindering": r.hindering, "documents": r.documents} for r in counts.itertuples()],
         }
+    # the files given, read and not read (older folders have no «files»: counted from the failure list)
+    files = summary.get("files") or {}
+    context["n_failed"] = _int(files.get("failed", len(context["failures"])))
+    context["n_given"] = _int(files.get("given", n + context["n_failed"]))
     context["examples"] = [_examples(folder, ls, names) for ls in ("conception", "factor") if ls in folder.label_sets]
     return context
 
