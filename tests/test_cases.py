@@ -432,20 +432,25 @@ def test_run_command_statuses(capsys: pytest.CaptureFixture[str], tmp_path: Path
 
 def test_an_unexpected_exception_of_one_reader_is_that_files_failure(model, control: Path, tmp_path: Path,
                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
-    """A table reader (or any reader) raising something unexpected fails that file only, in one line."""
-    from samskaping import predict
+    """A table reader (or any reader) raising something unexpected fails that file only, in one line.
+
+    Read in this process (``isolated=False``), so that the patched reader is the one called.
+    """
+    from samskaping import data, predict
+    from samskaping.documents.limits import ReadingLimits, using
 
     table = tmp_path / "t.csv"
     table.write_text("text\nKommunen vil samskape.\n", encoding="utf-8")
-    real = predict.read_table
+    real = data.read_table
 
     def flaky(path: Path):
         if path == table:
             raise RuntimeError(f"{path}: boom\nsecond line")
         return real(path)
 
-    monkeypatch.setattr(predict, "read_table", flaky)
-    result = predict.classify([control, table], model, tmp_path / "o", progress=False)
+    monkeypatch.setattr(data, "read_table", flaky)
+    with using(ReadingLimits(isolated=False)):
+        result = predict.classify([control, table], model, tmp_path / "o", progress=False)
     assert [f.path for f in result.failures] == [str(table)]
     reason = result.failures[0].error
     assert "RuntimeError" in reason and "boom" in reason and "\n" not in reason and str(table) not in reason

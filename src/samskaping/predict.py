@@ -25,13 +25,15 @@ import numpy as np
 import pandas as pd
 
 from samskaping import outputs
-from samskaping.data import TABLE_SUFFIXES, read_table
-from samskaping.errors import DataError, SamskapingError
+from samskaping.data import TABLE_SUFFIXES
+from samskaping.errors import SamskapingError
 from samskaping.decisions import decide
 from samskaping.decisions import table as decision_table
 from samskaping.labels import LABEL_SETS
 from samskaping.methods import methods_markdown
 from samskaping.models.base import Classifier
+from samskaping.reading import read_input
+from samskaping.reading import reason as _reason  # noqa: F401 - the Spark executors use it
 from samskaping.summaries import summarise_corpus, summarise_documents
 
 log = logging.getLogger(__name__)
@@ -47,6 +49,13 @@ class Failure:
 
     path: str
     error: str
+
+    @property
+    def display(self) -> str:
+        """The path as shown to a person: control and bidirectional characters escaped."""
+        from samskaping.display import display_name
+
+        return display_name(self.path)
 
 
 @dataclass
@@ -89,51 +98,11 @@ def collect_inputs(inputs: Sequence[str | Path]) -> tuple[list[Path], list[Failu
             else:
                 hint = not_read.get(item.suffix.lower(), f"allowed: {listing}")
                 failures.append(Failure(str(item), f"unsupported file type '{item.suffix}'; {hint}"))
-        else:
-            failures.append(Failure(str(item), "not found; check the path and the current folder"))
+        else:  # a named pipe, socket or device given directly is named for what it is; it is never opened
+            from samskaping.display import not_a_file
+
+            failures.append(Failure(str(item), not_a_file(item)))
     return list(dict.fromkeys(files)), failures
-
-
-def read_input(path: Path) -> pd.DataFrame:
-    """Sentences of one input with ``document``, ``page``, ``sentence_index``, ``unit``, ``heading``, ``context``, ``text``.
-
-    Tables keep their other columns (label-like ones renamed ``input_…``) and a
-    ``context`` column if they have one; their text is cleaned like document text.
-
-    Raises:
-        DocumentError, DataError: the file cannot be read or has no text.
-    """
-    if path.suffix.lower() in TABLE_SUFFIXES:
-        frame, _ = read_table(path)  # cells cleaned like document text
-        if "text" not in frame.columns:
-            raise DataError(f"{path}: no 'text' column; found: {', '.join(frame.columns)}")
-        empty = int((frame["text"] == "").sum())
-        frame = frame[frame["text"] != ""].reset_index(drop=True)
-        if frame.empty:
-            raise DataError(f"{path}: the 'text' column is empty")
-        if empty:
-            log.info("%s: %d row(s) with an empty 'text' cell left out", path, empty)
-        label_like = [c for c in frame.columns if c in LABEL_SETS or c.startswith(tuple(f"{ls}_" for ls in LABEL_SETS))]
-        reserved = [c for c in ("document", "page", "sentence_index", "unit", "heading") if c in frame.columns]
-        frame = frame.rename(columns={c: f"input_{c}" for c in label_like + reserved})
-        frame.insert(0, "document", str(path))
-        frame.insert(1, "page", pd.array([pd.NA] * len(frame), dtype="Int64"))
-        frame.insert(2, "sentence_index", range(len(frame)))
-        return frame
-    from samskaping.documents import read_sentences
-
-    sentences = read_sentences(path)
-    return pd.DataFrame(
-        {
-            "document": [s.document for s in sentences],
-            "page": pd.array([s.page for s in sentences], dtype="Int64"),
-            "sentence_index": [s.index for s in sentences],
-            "unit": [s.unit for s in sentences],
-            "heading": [s.heading for s in sentences],
-            "context": [s.context for s in sentences],
-            "text": [s.text for s in sentences],
-        }
-    )
 
 
 RAW_PREFIX = "raw_"
@@ -167,18 +136,6 @@ def classify_frame(model: Classifier, texts: Sequence[str], batch_size: int | No
     With ``estimated`` priors the priors are estimated over ``texts`` together.
     """
     return decide_frame(model, raw_frame(model, texts, batch_size, contexts), priors)[0]
-
-
-def _reason(path: Path, exc: BaseException) -> str:
-    """One plain line for a failed input, without repeating the path."""
-    lines = str(exc).strip().splitlines()
-    first = lines[0] if lines else ""
-    if isinstance(exc, SamskapingError):
-        one_line = "; ".join(line.strip() for line in lines)  # one failure, one line
-        return one_line.removeprefix(f"{path}: ").removeprefix(f"{path}, ").replace(str(path), "the file")
-    first = first.replace(str(path), "the file")
-    return (f"could not be read ({type(exc).__name__}{': ' + first if first else ''}); "
-            "check that it opens in its usual program, save it again, or report the file to the samskaping developers")
 
 
 def _chunks(items: Sequence[tuple[str, pd.DataFrame]], minimum: int) -> Iterable[list[tuple[str, pd.DataFrame]]]:
@@ -324,25 +281,25 @@ def _classify(inputs: Sequence[str | Path], model: Classifier, out: Path, fmt: s
     extracted: list[tuple[str, pd.DataFrame]] = []
     encodings: dict[str, str] = {}
     notes: dict[str, str] = {}  # what a reader warned about (a page or an embedded part not read), per document
-    from samskaping.documents import reading_notes, reading_warnings, text_encoding
+    from samskaping.display import display_name
+    from samskaping.documents import reading_notes
+    from samskaping.reading import IsolatedReader
 
-    for path in tqdm(todo, desc="Reading documents", unit="doc", disable=not progress):
-        try:
-            with reading_warnings() as warned:
-                frame = read_input(path)
-            encoding = text_encoding(path)
-        except Exception as exc:  # any failure of one input is that input's failure, never the batch's
-            failures.append(Failure(str(path), _reason(path, exc)))
-            log.debug("not read: %s: %s", path, failures[-1].error)  # listed once, at the end, by the command
-            continue
-        if encoding:
-            encodings[str(path)] = encoding
-        if warned:
-            notes[str(path)] = reading_notes(warned, path)
-        extracted.append((str(path), frame))
+    with IsolatedReader() as reader:  # each input in a worker process, with the limits in force (samskaping.reading)
+        for path in tqdm(todo, desc="Reading documents", unit="doc", disable=not progress):
+            outcome = reader.read(path)
+            if outcome.error is not None:  # any failure of one input is that input's failure, never the batch's
+                failures.append(Failure(str(path), outcome.error))
+                log.debug("not read: %s: %s", path, outcome.error)  # listed once, at the end, by the command
+                continue
+            if outcome.encoding:
+                encodings[str(path)] = outcome.encoding
+            if outcome.warnings:
+                notes[str(path)] = reading_notes(outcome.warnings, path, display_name(path))
+            extracted.append((str(path), outcome.frame))
     extraction_seconds = time.perf_counter() - started
     if not extracted and done.empty:
-        listing = "; ".join(f"{f.path}: {f.error}" for f in failures) or "no inputs given"
+        listing = "; ".join(f"{f.display}: {f.error}" for f in failures) or "no inputs given"
         raise SamskapingError(f"nothing to classify: {listing}")
 
     timing = {"extraction_seconds": extraction_seconds, "model_seconds": 0.0, "new_sentences": 0}
@@ -449,7 +406,7 @@ def _write_outputs(
                 "sentences_per_second": round(timing["new_sentences"] / model_s, 2) if model_s > 0 else None,
             },
             "files": file_counts(summary, failures),
-            "failed_documents": [{"path": f.path, "reason": f.error} for f in failures],
+            "failed_documents": [{"path": f.path, "display_name": f.display, "reason": f.error} for f in failures],
             "duplicate_documents": duplicate_documents(sentences),
             "reading_notes": {d: notes[d] for d in documents["document"] if d in notes},
             "output_format": fmt,

@@ -48,12 +48,24 @@ class Parser(argparse.ArgumentParser):
 
 
 class _PlainFormatter(logging.Formatter):
-    """``LEVEL message`` with any ANSI colour codes a library put into the message removed."""
+    """``LEVEL message`` with any ANSI colour codes a library put into the message removed.
+
+    What is left of control and bidirectional characters (from a file name in the message) is
+    escaped, so that one message is one line and nothing in it acts on the terminal.
+    """
 
     def format(self, record: logging.LogRecord) -> str:
         import re
 
         return re.sub(r"\x1b\[[0-9;]*m", "", super().format(record))
+
+    def formatMessage(self, record: logging.LogRecord) -> str:  # noqa: N802 - logging's name
+        import re
+
+        from samskaping.display import safe_text
+
+        record.message = safe_text(re.sub(r"\x1b\[[0-9;]*m", "", record.message))
+        return super().formatMessage(record)
 
 
 def setup_logging(quiet: bool = False, verbose: bool = False) -> None:
@@ -96,14 +108,16 @@ def setup_logging(quiet: bool = False, verbose: bool = False) -> None:
 
 def print_result(summary: dict, output: object, failures: list, report: object = None) -> int:
     """What ``predict.py`` and ``samskaping.spark`` print at the end; the status (1 when some input was not read)."""
-    print(f"{summary['documents']} document(s), {summary['sentences']} sentences -> {output}")
+    from samskaping.display import display_name, safe_text
+
+    print(f"{summary['documents']} document(s), {summary['sentences']} sentences -> {display_name(str(output))}")
     print(summary["mention_finding"])
     if report is not None:
         print(f"report: {report}")
     if failures:
         print(f"{len(failures)} input(s) could not be read:", file=sys.stderr)
         for failure in failures:
-            print(f"  {failure.path}: {failure.error}", file=sys.stderr)
+            print(f"  {display_name(failure.path)}: {safe_text(failure.error)}", file=sys.stderr)
         return EXIT_PARTIAL
     return EXIT_OK
 
@@ -128,7 +142,9 @@ def run_command(body: Callable[[], int], interrupted: str = "interrupted") -> in
     try:
         return body()
     except SamskapingError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        from samskaping.display import safe_text
+
+        print(f"error: {safe_text(str(exc), keep_newlines=True)}", file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt as exc:  # a KeyboardInterrupt raised with a message says what was kept better than the default
         print(str(exc.args[0]) if exc.args else interrupted, file=sys.stderr)
@@ -140,6 +156,8 @@ def run_command(body: Callable[[], int], interrupted: str = "interrupted") -> in
             where = f"the details are in {report}"
         except OSError:
             where = "run again with --verbose for details"
-        print(f"internal error: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}; {where}; "
+        from samskaping.display import safe_text
+
+        print(f"internal error: {type(exc).__name__}: {safe_text(str(exc).splitlines()[0]) if str(exc) else ''}; {where}; "
               "please report it to the samskaping developers", file=sys.stderr)
         return EXIT_INTERNAL

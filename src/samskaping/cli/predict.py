@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from samskaping.cli.common import Parser, print_result, progress_wanted, run_command, setup_logging
+from samskaping.documents.limits import using
 from samskaping.errors import SamskapingError
 from samskaping.outputs import FORMATS
 
@@ -66,6 +67,11 @@ def parser() -> argparse.ArgumentParser:
                    help="where a transformer model runs (default cpu; auto: a GPU when there is one)")
     p.add_argument("--threads", type=int, default=None, help="CPU threads for the model (default: one per physical core)")
     p.add_argument("--tracking-uri", help="MLflow tracking URI for models:/ and runs:/ URIs")
+    p.add_argument("--read-memory-mb", type=int, default=2048, metavar="MB",
+                   help="memory (address space) of the worker process that reads one file; a file that needs more is "
+                        "that file's failure (default 2048)")
+    p.add_argument("--read-seconds", type=float, default=120.0, metavar="S",
+                   help="time to read one file; a file that takes longer is that file's failure (default 120)")
     p.add_argument("--quiet", action="store_true", help="only warnings and errors; no progress bars")
     p.add_argument("--verbose", action="store_true", help="debug messages")
     return p
@@ -111,12 +117,31 @@ def model_facts(model, spec: str, tracking_uri: str | None) -> dict[str, object]
     return facts
 
 
+def reading_limits(memory_mb: int, seconds: float):  # -> ReadingLimits
+    """The limits for reading one file, from ``--read-memory-mb`` and ``--read-seconds``.
+
+    Raises:
+        SamskapingError: a value out of range, naming the option and what is allowed.
+    """
+    from pydantic import ValidationError
+
+    from samskaping.documents.limits import ReadingLimits
+
+    try:
+        return ReadingLimits(memory_mb=memory_mb, seconds=seconds)
+    except ValidationError as exc:
+        option = {"memory_mb": "--read-memory-mb", "seconds": "--read-seconds"}
+        raise SamskapingError("; ".join(f"{option.get(str(e['loc'][0]), e['loc'][0])}: {e['msg'].lower()}, got {e['input']}"
+                                        for e in exc.errors())) from None
+
+
 def predict_main(argv: Sequence[str] | None = None) -> int:
     """Parse, classify, write the outputs; the exit status says whether every input was read."""
     args = parser().parse_args(argv)
     setup_logging(args.quiet, args.verbose)
 
     def body() -> int:
+        limits = reading_limits(args.read_memory_mb, args.read_seconds)
         if args.batch_size is not None and args.batch_size < 1:
             raise SamskapingError(f"--batch-size must be at least 1, got {args.batch_size}")
         if args.confidence is not None and not 0.5 < args.confidence < 1:
@@ -159,11 +184,12 @@ def predict_main(argv: Sequence[str] | None = None) -> int:
             info["runtime"] = "onnxruntime" if model.backend is not None else "torch"
         elif args.int8 or args.bf16 or args.runtime == "onnx":
             raise SamskapingError(f"--int8, --bf16 and --runtime onnx apply to transformer models; {spec} is a {model.kind} model")
-        result = classify(
-            args.inputs, model, args.output, fmt=args.format, batch_size=args.batch_size,
-            resume=args.resume, progress=progress_wanted(args.quiet), model_info=info,
-            priors=args.priors, confidence=args.confidence,
-        )
+        with using(limits):  # each file is read in a worker process under these limits
+            result = classify(
+                args.inputs, model, args.output, fmt=args.format, batch_size=args.batch_size,
+                resume=args.resume, progress=progress_wanted(args.quiet), model_info=info,
+                priors=args.priors, confidence=args.confidence,
+            )
         report = None
         if args.report:
             from samskaping.report import write_report

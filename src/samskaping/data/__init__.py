@@ -121,19 +121,24 @@ def read_table(path: Path) -> tuple[pd.DataFrame, int]:
     Raises:
         DataError: missing file, unsupported suffix, or unreadable content.
     """
+    from samskaping.documents.limits import check_package, current, table_within_limits
+
     if not path.is_file():
         raise DataError(f"{path}: file not found")
     suffix = path.suffix.lower()
+    most = current().table_rows + 1  # one more than allowed: to know that rows were left out
     try:
         if suffix == ".csv":
             encoding = text_encoding(path)
-            frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding=encoding, sep=csv_delimiter(path, encoding))
+            frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding=encoding, sep=csv_delimiter(path, encoding),
+                                nrows=most)
             offset = 2
         elif suffix == ".jsonl":
-            frame = _read_jsonl(path)
+            frame = _read_jsonl(path, most)
             offset = 1
         elif suffix == ".xlsx":
-            frame = pd.read_excel(path, dtype=str, keep_default_na=False)
+            check_package(path, path, error=DataError)  # declared sizes and ratios, before anything is inflated
+            frame = pd.read_excel(path, dtype=str, keep_default_na=False, nrows=most)
             frame = frame.map(lambda v: _XLSX_ESCAPE.sub(lambda m: chr(int(m.group(1), 16)), v) if isinstance(v, str) else v)
             frame = _zero_padded_codes(path, frame)
             offset = 2
@@ -152,7 +157,7 @@ def read_table(path: Path) -> tuple[pd.DataFrame, int]:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise DataError(f"{path}: cannot be read as {suffix[1:].upper()} ({type(exc).__name__}: "
                         f"{first.replace(str(path), 'the file')}); open it in its program and save it again") from exc
-    frame = frame.fillna("")
+    frame = table_within_limits(frame.fillna(""), path, offset)
     for column in frame.columns:
         # cleaned like document text: NFC, no soft hyphens or zero-width or control characters
         frame[column] = frame[column].map(lambda v: "" if v is None else clean_cell(str(v)))
@@ -187,7 +192,7 @@ def _zero_padded_codes(path: Path, frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
-def _read_jsonl(path: Path) -> pd.DataFrame:
+def _read_jsonl(path: Path, most: int | None = None) -> pd.DataFrame:
     """One JSON object per line (UTF-8, with or without a byte-order mark); blank lines are skipped.
 
     Raises:
@@ -206,6 +211,8 @@ def _read_jsonl(path: Path) -> pd.DataFrame:
         # a value that is not a string keeps its JSON spelling: true, 7, {"a": 1} (not Python's True, {'a': 1})
         rows.append({key: value if value is None or isinstance(value, str) else json.dumps(value, ensure_ascii=False)
                      for key, value in row.items()})
+        if most is not None and len(rows) >= most:
+            break
     return pd.DataFrame(rows, dtype=object)
 
 

@@ -31,6 +31,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from samskaping.documents.limits import check_package
 from samskaping.documents.lines import TextUnit, UnitKind, is_junk_line, normalise, split_marker, units_from_lines
 from samskaping.errors import DocumentError
 
@@ -52,10 +53,12 @@ def read(path: Path) -> list[TextUnit]:
     """Units of a DOCX file: body blocks in order, then footnotes and endnotes.
 
     Raises:
-        DocumentError: not a valid Word file (not a ZIP, damaged ZIP, truncated XML, not a DOCX package).
+        DocumentError: not a valid Word file (not a ZIP, damaged ZIP, truncated XML, not a DOCX package), or the
+            package or a .docx embedded in it would inflate beyond :class:`~samskaping.documents.limits.ReadingLimits`.
     """
     import docx
 
+    check_package(path, path)  # declared sizes and ratios, before anything is inflated
     try:
         document = docx.Document(str(path))
         styles = {style.style_id: (style.name or "").lower() for style in document.styles}
@@ -161,6 +164,7 @@ class _Reader:
         elif content_type.startswith(_WORD_XML + "document") or content_type.startswith(_WORD_XML + "template"):
             import docx
 
+            check_package(chunk.blob, self.path, "an embedded Word document (w:altChunk): ")
             inner = docx.Document(io.BytesIO(chunk.blob))
             styles = {style.style_id: (style.name or "").lower() for style in inner.styles}
             yield from _Reader(styles, inner.part, self.path).blocks(inner.element.body, in_cell=False)

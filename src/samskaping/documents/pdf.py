@@ -46,6 +46,7 @@ from samskaping.documents.lines import (
     split_marker,
     units_from_lines,
 )
+from samskaping.documents import limits
 from samskaping.errors import DocumentError
 
 if TYPE_CHECKING:
@@ -114,15 +115,21 @@ def read(path: Path) -> list[TextUnit]:
         if len(pdf) == 0:
             raise DocumentError(f"{path}: the PDF has no pages (its page tree is empty or broken); "
                                 "open it in a PDF reader and save or print it to a new PDF")
-        for index in range(len(pdf)):
+        declared, misses = len(pdf), 0
+        for index in range(min(declared, limits.current().pdf_pages)):
             try:
                 pages.append(_pdf_page_lines(pdf, index))
+                misses = 0
             except Exception as exc:  # PDFium raises several types for a damaged page object
                 reasons.add(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
                 unreadable.append(index + 1)
                 pages.append([])
+                misses += 1
+                if misses == limits.MISSES_BEFORE_STOP and index + 1 < declared:
+                    break  # a page tree that declares more pages than it holds (a million, say)
     finally:
         pdf.close()
+    limits.warn_pages_not_tried(path, declared, pages, unreadable, misses)
     if unreadable and len(unreadable) < len(pages):
         log.warning("%s: %s could not be read (%s) and %s skipped; the other pages are read. To keep %s, "
                     "open the file in a PDF reader and save or print it to a new PDF",
