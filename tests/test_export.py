@@ -157,6 +157,22 @@ def test_the_model_is_its_own_user_and_says_its_probabilities(classified: Path, 
     assert _qde(again) is not None and zipfile.ZipFile(again).read("project.qde") == zipfile.ZipFile(path).read("project.qde")
 
 
+def test_crlf_line_ends_count_as_one_character(classified: Path, tmp_path: Path) -> None:
+    from samskaping.export.reader import read_project
+
+    path = export_qdpx(classified, tmp_path / "crlf.qdpx", include_none=True, line_ends="crlf").path
+    with zipfile.ZipFile(path) as archive:
+        raw = next(archive.read(n) for n in archive.namelist() if n.startswith("sources/"))
+    assert raw.count(b"\r\n") == raw.count(b"\n") > 5  # every line end is CRLF
+    text = raw.decode("utf-8").replace("\r\n", "\n")
+    selections = sorted((int(e.get("startPosition")), int(e.get("endPosition"))) for e in _qde(path).iter("{*}PlainTextSelection"))
+    assert [text[s:e] for s, e in selections] == _sentences(classified)["text"].tolist()
+    project = read_project(path)  # read back with CRLF as one character, as written
+    assert next(iter(project.sources.values())).text == text
+    with pytest.raises(SamskapingError, match="allowed are lf, crlf"):
+        export_qdpx(classified, tmp_path / "x.qdpx", line_ends="cr")
+
+
 def test_line_breaks_inside_a_sentence_keep_every_range() -> None:
     units = pd.DataFrame({"sentence_index": [0, 1, 2], "unit": ["heading", "paragraph", "bullet"],
                           "text": ["Innledning", "To linjer\r\ni én setning\u2028her.", f"Siste {EMOJI}"]})

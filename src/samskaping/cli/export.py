@@ -17,6 +17,9 @@ def parser() -> argparse.ArgumentParser:
     project.add_argument("output_dir", type=Path, metavar="OUT_DIR", help="the --output folder of predict.py (or of samskaping.spark)")
     project.add_argument("--output", type=Path, required=True, metavar="FILE.qdpx", help="the project to write")
     project.add_argument("--include-none", action="store_true", help="also code sentences labelled none («Ingen samskaping», «Ingen faktor»)")
+    project.add_argument("--line-ends", choices=("lf", "crlf"), default="lf",
+                         help="line ends of the plans' text: lf (default; QualCoder, NVivo) or crlf (MAXQDA, ATLAS.ti; "
+                              "positions count a CRLF as one character, as those programs do)")
     codebook = sub.add_parser("qdc", help="the label scheme alone as a codebook (.qdc), for coding by hand")
     codebook.add_argument("--output", type=Path, required=True, metavar="FILE.qdc", help="the codebook to write")
     for command in (project, codebook):
@@ -35,7 +38,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "qdc":
             print(f"codebook written to {write_qdc(args.output)}")
             return EXIT_OK
-        result = export_qdpx(args.output_dir, args.output, include_none=args.include_none)
+        result = export_qdpx(args.output_dir, args.output, include_none=args.include_none, line_ends=args.line_ends)
         print(f"{result.sources} plan(s), {result.selections} coded sentence(s), {result.codings} coding(s) -> {result.path} "
               "(REFI-QDA 1.0; validated against Project.xsd)")
         return EXIT_OK

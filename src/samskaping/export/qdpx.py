@@ -9,9 +9,10 @@ a range of Unicode code points counted from 0 (section 10.2).
 What the programs' users report as import traps, and what is done here:
 
 - positions are code points (Python ``str`` indices), never UTF-16 units or bytes: an emoji is one;
-- the source text has LF line ends only and no line break inside a sentence (a CR or CRLF read as one
-  or two characters shifts every later range in some programs); no byte-order mark (it would be
-  character 0 in a program that does not strip it);
+- no line break inside a sentence, and LF line ends (a CRLF read as one character by some programs and
+  two by others shifts every later range); ``line_ends="crlf"`` writes CRLF with positions that count
+  it as one character, as MAXQDA and ATLAS.ti do (QualCoder's REFI-QDA notes); no byte-order mark (it
+  would be character 0 in a program that does not strip it);
 - the folder is ``sources`` in lower case as the standard names it; names of files are GUIDs;
 - GUIDs upper case, colours ``#RRGGBB``; only ``plainTextPath``, no ``richTextPath``;
 - characters XML 1.0 cannot hold are left out of names and descriptions (never out of the source text).
@@ -48,6 +49,7 @@ SCHEMA_DIR = Path(__file__).resolve().parent / "schema"
 MODEL_USER_ID = "samskaping:model"
 BULLET = "• "
 NAME_CHARS = 100
+LINE_ENDS = {"lf": "\n", "crlf": "\r\n"}
 # a line break of any kind inside a unit would make it two lines (and, as CRLF, shift ranges)
 _LINE_BREAKS = re.compile(r"\r\n|[\r\n\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]")
 _C0 = re.compile(r"[\x00-\x08\x0e-\x1f\x7f]")
@@ -290,7 +292,8 @@ def _check(xml: bytes, kind: str) -> None:
         raise SamskapingError(f"the {kind} XML does not validate against {kind}.xsd (line {first.line}: {first.message}); this is a bug, please report it")
 
 
-def export_qdpx(output_dir: str | Path, path: str | Path, include_none: bool = False, created: datetime | None = None) -> ExportResult:
+def export_qdpx(output_dir: str | Path, path: str | Path, include_none: bool = False, created: datetime | None = None,
+                line_ends: str = "lf") -> ExportResult:
     """Write ``path`` (``.qdpx``): every plan of ``output_dir`` as a text source with the model's codings.
 
     The XML is validated against the standard's ``Project.xsd`` before anything is written.
@@ -299,15 +302,21 @@ def export_qdpx(output_dir: str | Path, path: str | Path, include_none: bool = F
         output_dir: a ``predict.py --output`` folder.
         path: the ``.qdpx`` file to write (replaced atomically).
         include_none: also code ``none`` labels.
+        line_ends: ``lf`` (default), or ``crlf`` for MAXQDA and ATLAS.ti: the source files get CRLF line ends
+            while the positions count each CRLF as one character, as those programs write and read them
+            (QualCoder's REFI-QDA notes); QualCoder itself and NVivo read ``lf`` as it is.
         created: the time stamp of every element (default: now).
 
     Returns:
         The counts written.
 
     Raises:
-        SamskapingError: ``output_dir`` is not an output folder, or ``path`` does not end in ``.qdpx``.
+        SamskapingError: ``output_dir`` is not an output folder, ``path`` does not end in ``.qdpx``, or
+            ``line_ends`` is not ``lf`` or ``crlf``.
     """
     path = Path(path)
+    if line_ends not in LINE_ENDS:
+        raise SamskapingError(f"line ends {line_ends!r}: allowed are {', '.join(LINE_ENDS)}")
     if path.suffix.lower() != ".qdpx":
         raise SamskapingError(f"{path}: a REFI-QDA project must end in .qdpx")
     xml, texts, result = build_project(output_dir, include_none, created)
@@ -317,7 +326,7 @@ def export_qdpx(output_dir: str | Path, path: str | Path, include_none: bool = F
         with zipfile.ZipFile(target, "w", compression=zipfile.ZIP_DEFLATED) as archive:
             archive.writestr("project.qde", xml)
             for name, text in texts.items():
-                archive.writestr(f"sources/{name}", text.encode("utf-8"))
+                archive.writestr(f"sources/{name}", text.replace("\n", LINE_ENDS[line_ends]).encode("utf-8"))
 
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write(path, write)

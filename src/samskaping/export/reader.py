@@ -127,7 +127,8 @@ def read_project(path: str | Path) -> Project:
         ours = {c.guid: c.key for c in all_codes()}
         names = {c.name: c.key for c in all_codes()}
         users, model_users, codes, code_names, sources, selections = {}, set(), {}, {}, {}, []
-        crlf_counts_one = "atlas" in (root.get("origin") or "").lower()
+        # ATLAS.ti (and this tool's --line-ends crlf) count a CRLF as one character
+        crlf_counts_one = any(name in (root.get("origin") or "").lower() for name in ("atlas", "samskaping"))
         for element in root.iter():
             if not isinstance(element.tag, str):
                 continue
