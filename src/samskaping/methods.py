@@ -15,13 +15,15 @@ from typing import Any
 from samskaping.labels import LABEL_SETS
 
 PRIORS_NB = {
-    "estimated": "estimert for dokumentene som ble klassifisert, med EM-algoritmen til Saerens, Latinne og Decaestecker (2002)",
+    "estimated": "estimert for dokumentene som ble klassifisert, med EM-algoritmen til Saerens, Latinne og Decaestecker (2002), "
+                 "regularisert mot treningsandelene (MAP med en Dirichlet-prior), så ingen merkelapp settes til 0",
     "training": "andelene i treningsdataene",
     "uniform": "like store andeler for alle merkelapper",
     "explicit": "andeler oppgitt av brukeren",
 }
 PRIORS_EN = {
-    "estimated": "estimated for the documents classified, with the EM procedure of Saerens, Latinne and Decaestecker (2002)",
+    "estimated": "estimated for the documents classified, with the EM procedure of Saerens, Latinne and Decaestecker (2002), "
+                 "regularised towards the training shares (MAP under a Dirichlet prior), so that no label is set to 0",
     "training": "the label shares of the training data",
     "uniform": "equal shares for every label",
     "explicit": "shares given by the user",
@@ -151,7 +153,59 @@ def methods_markdown(summary: dict[str, Any], generated: datetime | None = None)
         "mention samskaping is an exact word count.",
         "",
     ]
+    lines += validation_markdown(summary.get("validation"))
     return "\n".join(lines)
+
+
+def _pct(value: Any) -> str:
+    return "–" if value is None else f"{float(value) * 100:.1f} %"
+
+
+def validation_markdown(validation: dict[str, Any] | None) -> list[str]:
+    """The card's section on validation: the corrected figures when ``review validate`` ran, else how to run it."""
+    if not validation:
+        return [
+            "## Validering / Validation",
+            "",
+            "Andelene over er modellens egne, ukorrigerte tall. For tall som kan siteres: kod et blindt tilfeldig utvalg "
+            "(`python -m samskaping.review export OUT --strategy validation`) og kjør `python -m samskaping.review validate OUT --labels KODET.xlsx`.",
+            "",
+            "The shares above are the model's own, uncorrected figures. For figures to cite, code a blind random sample "
+            "(`python -m samskaping.review export OUT --strategy validation`) and run `python -m samskaping.review validate OUT --labels CODED.xlsx`.",
+            "",
+        ]
+    share = validation.get("cocreation_share") or {}
+    plans = validation.get("documents_with_cocreation_sentences") or {}
+    f1 = "; ".join(f"{ls} {value:.2f}" for ls, value in (validation.get("macro_f1") or {}).items())
+    n = validation.get("sample_sentences")
+    design = validation.get("design", "")
+    csv = "CSV" in design
+    plans_nb = (f" Korrigert antall planer med samskapingssetninger: {plans['estimate']:g} (95 % KI {plans['low']}–{plans['high']}; modellen: {plans['raw']})."
+                if plans.get("estimate") is not None else "")
+    plans_en = (f" Corrected number of plans with co-creation sentences: {plans['estimate']:g} (95 % CI {plans['low']}–{plans['high']}; model: {plans['raw']})."
+                if plans.get("estimate") is not None else "")
+    return [
+        "## Validering / Validation",
+        "",
+        f"{n} setninger ble kodet av mennesker uten å se modellens forslag"
+        + (" (gitt som CSV og behandlet som et tilfeldig utvalg)" if csv else " (et tilfeldig utvalg, stratifisert etter plan)")
+        + f". Modellens makro-F1 mot koderne på dette korpuset: {f1}. "
+        f"Andelen samskapingssetninger i korpuset er {_pct(share.get('estimate'))} (95 % KI {_pct(share.get('low'))}–{_pct(share.get('high'))}), "
+        f"anslått med prediksjonsstyrt inferens (prediction-powered inference; Angelopoulos mfl. 2023, PPI++); modellen alene gir {_pct(share.get('raw'))}. "
+        "Andeler per plan er korrigert med modellens feilrater målt på utvalget (probabilistisk justert klassifiser-og-tell, "
+        f"Forman 2008; Bella mfl. 2010), med bootstrap-intervaller over både utvalget og planens setninger.{plans_nb} "
+        "Intervallene dekker både utvalget og modellens feil; siter de korrigerte tallene. Detaljer: `validation.json`.",
+        "",
+        f"{n} sentences were coded by people who did not see the model's suggestions"
+        + (" (given as CSV and taken as a random sample)" if csv else " (a random sample, stratified by plan)")
+        + f". The model's macro-F1 against the coders on this corpus: {f1}. "
+        f"The corpus share of co-creation sentences is {_pct(share.get('estimate'))} (95 % CI {_pct(share.get('low'))}–{_pct(share.get('high'))}), "
+        f"estimated by prediction-powered inference (Angelopoulos et al. 2023, with PPI++ power tuning); the model alone gives {_pct(share.get('raw'))}. "
+        "Per-plan shares are corrected with the model's error rates measured on the sample (probabilistic adjusted classify-and-count, "
+        f"Forman 2008; Bella et al. 2010), with bootstrap intervals over both the sample and the plan's sentences.{plans_en} "
+        "The intervals cover both the sampling and the model's errors; cite the corrected figures. Details: `validation.json`.",
+        "",
+    ]
 
 
 def methods_html(markdown: str) -> str:

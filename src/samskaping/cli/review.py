@@ -1,4 +1,4 @@
-"""``python -m samskaping.review {export,import,agreement}``: the review loop (see :mod:`samskaping.review`)."""
+"""``python -m samskaping.review {export,import,agreement,validate}``: the review loop and validated figures (see :mod:`samskaping.review`)."""
 
 from __future__ import annotations
 
@@ -17,8 +17,13 @@ def parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
     ex = sub.add_parser("export", help="write an Excel workbook of sentences to label from a predict.py output folder")
     ex.add_argument("output_dir", type=Path, metavar="OUT_DIR", help="the --output folder of predict.py")
-    ex.add_argument("--n", type=int, default=200, help="how many sentences (default 200)")
-    ex.add_argument("--strategy", choices=STRATEGIES, default="uncertainty", help="which sentences (default uncertainty)")
+    ex.add_argument("--n", type=int, default=None,
+                    help="how many sentences (default 200; for --strategy validation the size --margin asks for)")
+    ex.add_argument("--strategy", choices=STRATEGIES, default="uncertainty",
+                    help="which sentences (default uncertainty); 'validation': a blind random sample, stratified by plan, "
+                         "with no model label shown, for 'review validate'")
+    ex.add_argument("--margin", type=float, default=0.05,
+                    help="--strategy validation: the wanted ± half-width of the corpus co-creation share (default 0.05 = ±5 points)")
     ex.add_argument("--output", type=Path, help="workbook to write (default OUT_DIR/review.xlsx)")
     ex.add_argument("--seed", type=int, default=0)
     im = sub.add_parser("import", help="validate a filled-in workbook (or a coded .qdpx project) and append its answers to a labelled JSONL file")
@@ -30,7 +35,13 @@ def parser() -> argparse.ArgumentParser:
     ag.add_argument("first", type=Path, metavar="A.xlsx")
     ag.add_argument("second", type=Path, metavar="B.xlsx")
     ag.add_argument("--output", type=Path, help="also write the statistics and confusion tables as XLSX")
-    for command in (ex, im, ag):
+    va = sub.add_parser("validate", help="measure the model on a blind-coded sample and correct the folder's figures")
+    va.add_argument("output_dir", type=Path, metavar="OUT_DIR", help="the --output folder of predict.py the sample was exported from")
+    va.add_argument("--labels", type=Path, action="append", required=True, metavar="CODED.xlsx",
+                    help="the coded workbook (or a CSV with row_id, answer_conception, answer_factor, answer_polarity); "
+                         "give it twice for two coders (the first one's answers are used where they differ)")
+    va.add_argument("--seed", type=int, default=0, help="seed of the bootstraps (default 0)")
+    for command in (ex, im, ag, va):
         command.add_argument("--quiet", action="store_true")
     return p
 
@@ -44,13 +55,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "export":
             from samskaping.review.export import export_for_review
 
-            if args.n < 1:
+            if args.n is not None and args.n < 1:
                 from samskaping.errors import SamskapingError
 
                 raise SamskapingError(f"--n must be at least 1, got {args.n}")
-            path = export_for_review(args.output_dir, args.output or args.output_dir / "review.xlsx", args.n, args.strategy, args.seed)
-            print(f"workbook for labelling: {path} (choose labels in the answer_ columns; see the sheet 'Veiledning')")
+            n = args.n if args.n is not None or args.strategy == "validation" else 200
+            default_name = "validation.xlsx" if args.strategy == "validation" else "review.xlsx"
+            done = export_for_review(args.output_dir, args.output or args.output_dir / default_name, n, args.strategy,
+                                     args.seed, args.margin)
+            if args.strategy == "validation":
+                print(f"blind validation sample: {done.path}: {done.sentences} sentences from {done.documents} of "
+                      f"{done.corpus_documents} plans ({done.corpus_sentences} sentences in all); no model label is shown")
+                print(f"  for ±{args.margin * 100:g} points on the corpus share of co-creation sentences, code about "
+                      f"{done.suggested} sentences; code every row, without looking at the model's output, then run: "
+                      f"python -m samskaping.review validate {args.output_dir} --labels {done.path}")
+            else:
+                print(f"workbook for labelling: {done.path} (choose labels in the answer_ columns; see the sheet 'Veiledning')")
             return EXIT_OK
+        if args.command == "validate":
+            return _validate(args)
         if args.command == "import":
             from samskaping.review.importer import import_answers
 
@@ -84,3 +107,31 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_OK
 
     return run_command(body)
+
+
+def _validate(args: argparse.Namespace) -> int:
+    """Run ``review validate`` and print the figures to cite; exit 1 when some coded rows were refused."""
+    from samskaping.review.validate import VALIDATION, validate
+
+    result, coded = validate(args.output_dir, args.labels, args.seed)
+    for problem in coded.problems:
+        print(f"  not used: {problem}", file=sys.stderr)
+    sample, share = result["sample"], result["corpus"]["cocreation_share"]
+    print(f"{sample['sentences']} coded sentences from {sample['documents']} plans; "
+          + "; ".join(f"{ls} macro-F1 {entry['macro_f1']:.2f}" for ls, entry in result["accuracy"].items()))
+
+    def pct(value: float | None) -> str:
+        return "–" if value is None else f"{value * 100:.1f} %"
+
+    print(f"co-creation sentences in the corpus: model {pct(share['raw'])}, corrected {pct(share['estimate'])} "
+          f"(95 % interval {pct(share['low'])}–{pct(share['high'])}; from the coded sample alone "
+          f"{pct(share['sample_only']['low'])}–{pct(share['sample_only']['high'])})")
+    plans = result["documents_with_cocreation_sentences"]
+    if plans.get("estimate") is not None:
+        print(f"plans with co-creation sentences: model {plans['raw']}, corrected {plans['estimate']:g} "
+              f"(95 % interval {plans['low']}–{plans['high']}) of {sample['corpus_documents']}")
+    elif plans.get("note"):
+        print(f"plans with co-creation sentences: not corrected: {plans['note']}")
+    print(f"{result['disagreements_total']} coded sentences where coders and model disagree; everything is in "
+          f"{args.output_dir / VALIDATION}, summary.json, methods.md and the report")
+    return EXIT_PARTIAL if coded.problems else EXIT_OK

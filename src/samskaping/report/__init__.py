@@ -93,13 +93,15 @@ def _is_sure(frame: pd.DataFrame, label_set: str) -> pd.Series:
 def _examples(folder: OutputFolder, label_set: str, names: dict[str, str]) -> dict[str, Any]:
     sentences = folder.sentences
     sure = _is_sure(sentences, label_set)
+    # a heading names a topic: it is counted, but never shown as an example of a label
+    shown = sure & (sentences["unit"].astype(str) != "heading") if "unit" in sentences.columns else sure
     groups = []
     for label in LABEL_SETS[label_set]:
         if label == NONE:
             continue
         chosen = sentences[sentences[label_set] == label]
         candidates = chosen[sure.loc[chosen.index]]
-        top = candidates.sort_values(f"{label_set}_score", ascending=False, kind="stable").head(EXAMPLES_PER_LABEL)
+        top = chosen[shown.loc[chosen.index]].sort_values(f"{label_set}_score", ascending=False, kind="stable").head(EXAMPLES_PER_LABEL)
         items = []
         for _, row in top.iterrows():
             polarity = str(row.get("polarity", NONE)) if label_set == "factor" else NONE
@@ -190,6 +192,9 @@ def _context(folder: OutputFolder, generated: datetime) -> dict[str, Any]:
     context["n_failed"] = _int(files.get("failed", len(context["failures"])))
     context["n_given"] = _int(files.get("given", n + context["n_failed"]))
     context["examples"] = [_examples(folder, ls, names) for ls in ("conception", "factor") if ls in folder.label_sets]
+    from samskaping.report.validated import validation_context
+
+    context["validation"] = validation_context(folder, names) if has_conception else None
     return context
 
 

@@ -10,11 +10,22 @@ validation) of the allowed labels in English and Norwegian. A second sheet,
   label, or none), then the smallest margin between the two most probable conceptions
   (active learning's «margin sampling», Scheffer et al. 2001);
 - ``random``: a seeded random sample;
-- ``per-class``: the same number of sentences per predicted conception and factor.
+- ``per-class``: the same number of sentences per predicted conception and factor;
+- ``validation``: a *blind* random sample for validating the corpus figures
+  (:mod:`samskaping.validation`): stratified by document with proportional
+  allocation, so every sentence is equally likely to be drawn, and the workbook
+  shows **no model label or probability** anywhere (coders who see a suggestion
+  tend to accept it). Its size is suggested from a target margin when ``n`` is
+  not given.
+
+Every workbook has a sheet «Utvalg» that records how it was drawn (strategy,
+seed, the output folder, the sentences and plans drawn from);
+``review validate`` reads it and refuses any other strategy.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +37,9 @@ from samskaping.labels import LABEL_SETS, LABEL_SET_NORWEGIAN, NONE
 from samskaping.outputs import read_output
 from samskaping.review.choices import ANSWER_COLUMNS, choices
 
-STRATEGIES = ("uncertainty", "random", "per-class")
+STRATEGIES = ("uncertainty", "random", "per-class", "validation")
+SAMPLE_SHEET = "Utvalg"
+BLIND = "validation"
 SHOWN = ["row_id", "document", "page", "heading", "previous", "text", "next", "context"]
 INSTRUCTIONS = [
     ("Hva du gjør", "Les setningen (kolonne «text») med setningene før og etter og overskriften. Velg én merkelapp i hver svarkolonne (answer_…) fra nedtrekkslisten. La en rad stå tom hvis du ikke vil merke den; den blir da ikke tatt med."),
@@ -36,6 +49,7 @@ INSTRUCTIONS = [
     ("Punktlister", "Et kulepunkt leses sammen med innledningen til listen (kolonne «context»): punktet får den faktoren innledningen gir det. Ellers merkes setningen ut fra det den selv sier."),
     ("Vanlige feller", "Ord som tillit, kompetanse, ressurser, forankring, på tvers og dialog er ikke faktorer når de ikke framstilles som betingelse for samarbeid. Planens egen forankring i plansystemet er none. Slagord uten aktør og formål er none. Tjenestebeskrivelser uten medvirkning er none."),
     ("Hele merkeskjemaet", "Se docs/annotation-guide.md i prosjektet."),
+    ("Valideringsutvalg", "Er arket laget med --strategy validation, vises ingen forslag fra modellen: merk hver setning selv, uten å se hva modellen sa. Merk alle radene; en tom rad svekker valideringen."),
 ]
 
 
@@ -67,6 +81,8 @@ def choose(frame: pd.DataFrame, n: int, strategy: str, seed: int = 0) -> pd.Data
     n = min(n, len(frame))
     if strategy == "random":
         return frame.sample(n=n, random_state=seed)
+    if strategy == BLIND:
+        return stratified_sample(frame, n, seed)
     if strategy == "uncertainty":
         uncertain = frame.get("conception_uncertain", pd.Series(False, index=frame.index)).astype(str).str.lower().isin(("true", "1"))
         factor_uncertain = frame.get("factor_uncertain", pd.Series(False, index=frame.index)).astype(str).str.lower().isin(("true", "1"))
@@ -84,28 +100,103 @@ def choose(frame: pd.DataFrame, n: int, strategy: str, seed: int = 0) -> pd.Data
     return frame.loc[picked[:n]]
 
 
-def export_for_review(output_dir: str | Path, target: str | Path, n: int = 200, strategy: str = "uncertainty", seed: int = 0) -> Path:
+def stratified_sample(frame: pd.DataFrame, n: int, seed: int = 0) -> pd.DataFrame:
+    """A seeded random sample of ``n`` sentences, stratified by document with proportional allocation.
+
+    Every sentence has the same probability n/N of being drawn (:func:`samskaping.validation.allocate`),
+    so the sample is analysed as a simple random sample; within a document the sentences are drawn
+    without replacement. Rows come out in document order.
+    """
+    from samskaping.validation import allocate
+
+    rng = np.random.default_rng(seed)
+    groups = frame.groupby("document", sort=False).indices
+    draws = allocate([len(index) for index in groups.values()], n, rng)
+    picked = [np.sort(rng.choice(index, size=k, replace=False)) for index, k in zip(groups.values(), draws, strict=True) if k]
+    return frame.iloc[np.concatenate(picked)] if picked else frame.iloc[0:0]
+
+
+@dataclass(frozen=True)
+class Export:
+    """What an export wrote: the workbook, how many sentences from how many plans, out of how many."""
+
+    path: Path
+    strategy: str
+    sentences: int
+    documents: int
+    corpus_sentences: int
+    corpus_documents: int
+    suggested: int | None = None
+    margin: float | None = None
+
+
+def export_for_review(output_dir: str | Path, target: str | Path, n: int | None = 200, strategy: str = "uncertainty",
+                      seed: int = 0, margin: float = 0.05) -> Export:
     """Write the review workbook for ``n`` sentences of a ``predict.py`` output folder.
 
+    Args:
+        output_dir: the ``--output`` folder of ``predict.py`` (or of ``samskaping.spark``).
+        target: the workbook to write.
+        n: how many sentences; for ``validation`` None means the size that ``margin`` asks for
+            (:func:`samskaping.validation.suggest_sample_size`, from the model's raw co-creation share).
+        strategy: see the module docstring; ``validation`` writes no model label or probability.
+        seed: the random seed of the draw.
+        margin: for ``validation``: the wanted half-width of the corpus co-creation share's 95 % interval.
+
+    Returns:
+        An :class:`Export` (the workbook's path, the sentences and plans drawn, the suggested size).
+
     Raises:
-        SamskapingError: the folder is not a readable output folder, or the strategy is unknown.
+        SamskapingError: the folder is not a readable output folder, the strategy is unknown, or the margin
+        is not in (0, 0.5].
     """
+    from samskaping.validation import suggest_sample_size
+
     folder = read_output(output_dir)
     if "conception" not in folder.label_sets:
         raise SamskapingError(f"{output_dir}: the sentences have no conception labels; classify with a model that predicts all label sets")
-    chosen = choose(_neighbours(folder.sentences), n, strategy, seed)
-    model_columns = [c for ls in folder.label_sets for c in (ls, f"{ls}_score", f"{ls}_top3") if c in chosen.columns]
+    frame = _neighbours(folder.sentences)
+    suggested = None
+    if strategy == BLIND:
+        try:
+            suggested = suggest_sample_size(float((frame["conception"] != NONE).mean()) if len(frame) else 0.0, margin, len(frame))
+        except ValueError as exc:
+            raise SamskapingError(str(exc)) from None
+    chosen = choose(frame, suggested if n is None and suggested is not None else (n or 200), strategy, seed)
+    model_columns = [] if strategy == BLIND else \
+        [c for ls in folder.label_sets for c in (ls, f"{ls}_score", f"{ls}_top3") if c in chosen.columns]
     sheet = chosen[SHOWN + model_columns].copy()
     for ls in LABEL_SETS:
         sheet[ANSWER_COLUMNS[ls]] = ""
     sheet["comment"] = ""
     path = Path(target)
     path.parent.mkdir(parents=True, exist_ok=True)
-    _write_workbook(sheet.reset_index(drop=True), path)
-    return path
+    result = Export(path, strategy, len(sheet), int(sheet["document"].nunique()), len(frame),
+                    int(frame["document"].nunique()), suggested, margin if strategy == BLIND else None)
+    drawn = sheet["document"].value_counts()
+    design = [(document, int(size), int(drawn.get(document, 0))) for document, size in frame.groupby("document", sort=False).size().items()]
+    _write_workbook(sheet.reset_index(drop=True), path, _sample_record(result, folder.path, seed), design)
+    return result
 
 
-def _write_workbook(sheet: pd.DataFrame, path: Path) -> None:
+def _sample_record(export: Export, folder: Path, seed: int) -> list[tuple[str, Any]]:
+    """The «Utvalg» sheet's key-value rows: how the sample was drawn (read back by ``review validate``)."""
+    rows: list[tuple[str, Any]] = [
+        ("strategy", export.strategy),
+        ("seed", seed),
+        ("output_folder", folder.resolve().name),
+        ("sentences_drawn", export.sentences),
+        ("documents_drawn", export.documents),
+        ("corpus_sentences", export.corpus_sentences),
+        ("corpus_documents", export.corpus_documents),
+    ]
+    if export.strategy == BLIND:
+        rows += [("design", "blind random sample, stratified by document, proportional allocation (every sentence equally likely)"),
+                 ("margin", export.margin), ("suggested_sentences", export.suggested)]
+    return rows
+
+
+def _write_workbook(sheet: pd.DataFrame, path: Path, record: list[tuple[str, Any]], design: list[tuple[str, int, int]]) -> None:
     from openpyxl import Workbook
     from openpyxl.styles import Alignment, Font
     from openpyxl.utils import get_column_letter
@@ -153,5 +244,15 @@ def _write_workbook(sheet: pd.DataFrame, path: Path) -> None:
     guide.column_dimensions["B"].width = 110
     for cells in guide.iter_rows(min_row=2):
         cells[1].alignment = Alignment(wrap_text=True, vertical="top")
+    sample = book.create_sheet(SAMPLE_SHEET)
+    sample.append(["key", "value"])
+    for key, value in record:
+        sample.append([key, value])
+    sample.append([])
+    sample.append(["document", "sentences", "drawn"])
+    for row in design:
+        sample.append(list(row))
+    sample.column_dimensions["A"].width = 30
+    sample.column_dimensions["B"].width = 40
     book.active = 1
     atomic_write(path, lambda p: book.save(p))

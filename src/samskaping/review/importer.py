@@ -93,7 +93,7 @@ def read_answers(path: str | Path) -> tuple[pd.DataFrame, list[Problem], int]:
             problems.append(Problem(str(path), excel_row, "text", row["text"], "is empty"))
             continue
         rows.append({"text": str(row["text"]).strip(), "context": str(row.get("context", "")), "document": str(row.get("document", "")),
-                     "row_id": str(row.get("row_id", "")), **labels})
+                     "row_id": str(row.get("row_id", "")), "row": excel_row, **labels})
     return pd.DataFrame(rows), problems, empty
 
 
