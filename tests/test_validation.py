@@ -177,3 +177,15 @@ def test_map_priors_keep_rare_labels_on_a_plan_like_set(small_baseline_dir: Path
     assert zero_before  # plain EM rules labels out on a single plan
     for ls, entry in regularised["label_sets"].items():
         assert min(entry["priors"].values()) > 0.01, (ls, entry["priors"])
+
+
+def test_predict_says_once_that_its_shares_are_uncorrected(small_baseline_dir: Path, tmp_path: Path,
+                                                           capsys: pytest.CaptureFixture[str]) -> None:
+    from samskaping.cli.predict import predict_main
+
+    plan = tmp_path / "plan.txt"
+    plan.write_text("Kommunen skal samskape med innbyggerne om nye løsninger.\n\nVegen er 12 km lang.\n", encoding="utf-8")
+    assert predict_main([str(plan), "--output", str(tmp_path / "out"), "--model", str(small_baseline_dir), "--quiet"]) == 0
+    printed = capsys.readouterr().out
+    assert printed.count("uncorrected") == 1
+    assert "samskaping.review export" in printed and "--strategy validation" in printed and "samskaping.review validate" in printed

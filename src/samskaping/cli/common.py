@@ -114,6 +114,11 @@ def print_result(summary: dict, output: object, failures: list, report: object =
     print(summary["mention_finding"])
     if report is not None:
         print(f"report: {report}")
+    if "conception_sentences" in summary:
+        out = display_name(str(output))
+        print(f"the shares are the model's uncorrected output; to validate them, code a blind sample: "
+              f"python -m samskaping.review export {out} --strategy validation, then "
+              f"python -m samskaping.review validate {out} --labels {out}/validation.xlsx (README: «Trusting the figures»)")
     if failures:
         print(f"{len(failures)} input(s) could not be read:", file=sys.stderr)
         for failure in failures:
