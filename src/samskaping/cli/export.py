@@ -20,6 +20,8 @@ def parser() -> argparse.ArgumentParser:
     project.add_argument("--line-ends", choices=("lf", "crlf"), default="lf",
                          help="line ends of the plans' text: lf (default; QualCoder, NVivo) or crlf (MAXQDA, ATLAS.ti; "
                               "positions count a CRLF as one character, as those programs do)")
+    project.add_argument("--municipalities", type=Path, metavar="FILE.csv",
+                         help="CSV with columns document,kommunenummer (else a four-digit kommunenummer in a file name is used)")
     codebook = sub.add_parser("qdc", help="the label scheme alone as a codebook (.qdc), for coding by hand")
     codebook.add_argument("--output", type=Path, required=True, metavar="FILE.qdc", help="the codebook to write")
     for command in (project, codebook):
@@ -38,7 +40,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "qdc":
             print(f"codebook written to {write_qdc(args.output)}")
             return EXIT_OK
-        result = export_qdpx(args.output_dir, args.output, include_none=args.include_none, line_ends=args.line_ends)
+        from samskaping.municipalities import read_municipality_file
+
+        given = read_municipality_file(args.municipalities) if args.municipalities else None
+        result = export_qdpx(args.output_dir, args.output, include_none=args.include_none, line_ends=args.line_ends, municipalities=given)
         print(f"{result.sources} plan(s), {result.selections} coded sentence(s), {result.codings} coding(s) -> {result.path} "
               "(REFI-QDA 1.0; validated against Project.xsd)")
         return EXIT_OK

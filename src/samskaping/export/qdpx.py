@@ -193,6 +193,20 @@ def _value(parent: etree._Element, variable_guid: str, kind: str, value: Any) ->
     _sub(element, f"{kind}Value", text)
 
 
+def _with_municipalities(documents: pd.DataFrame, order: list[str], given: dict[str, str] | None) -> pd.DataFrame:
+    """``documents`` with ``kommunenummer``, ``kommune`` and ``fylke`` where a plan's municipality is known."""
+    from samskaping.municipalities import municipality_of
+
+    found = {d: m for d in order if (m := municipality_of(d, given)) is not None}
+    if not found:
+        return documents
+    documents = documents.reindex(documents.index.union(order))
+    for column, attribute in (("kommunenummer", "number"), ("kommune", "name"), ("fylke", "county")):
+        if column not in documents.columns:
+            documents[column] = pd.Series({d: getattr(m, attribute) for d, m in found.items()}, dtype=object)
+    return documents
+
+
 def _source_names(documents: list[str]) -> dict[str, str]:
     """A short, unique source name per document: the file name, or the whole path where two share one."""
     short = {d: Path(d).name or d for d in documents}
@@ -200,13 +214,16 @@ def _source_names(documents: list[str]) -> dict[str, str]:
     return {d: (name if counts[name] == 1 else d) for d, name in short.items()}
 
 
-def build_project(output_dir: str | Path, include_none: bool = False, created: datetime | None = None) -> tuple[bytes, dict[str, str], ExportResult]:
+def build_project(output_dir: str | Path, include_none: bool = False, created: datetime | None = None,
+                  municipalities: dict[str, str] | None = None) -> tuple[bytes, dict[str, str], ExportResult]:
     """The ``project.qde`` XML of an output folder and the source texts by file name inside ``sources/``.
 
     Args:
         output_dir: a ``predict.py --output`` folder (or a ``samskaping.spark`` one).
         include_none: also code sentences labelled ``none`` (conception «Ingen samskaping», factor «Ingen faktor»).
         created: the time stamp of every element (default: now, UTC).
+        municipalities: ``document -> kommunenummer`` (:func:`samskaping.municipalities.read_municipality_file`);
+            a plan not in it is placed by a kommunenummer in its file name, if it has one.
 
     Returns:
         The XML, the sources (``GUID.txt`` -> text) and the counts (``path`` is the output folder).
@@ -230,6 +247,7 @@ def build_project(output_dir: str | Path, include_none: bool = False, created: d
     documents_order = list(dict.fromkeys(sentences["document"].astype(str)))
     names = _source_names(documents_order)
     documents = folder.documents.assign(document=folder.documents["document"].astype(str)).drop_duplicates("document").set_index("document")
+    documents = _with_municipalities(documents, documents_order, municipalities)
     variables = _variables(documents)
     if variables:
         declared = _sub(root, "Variables")
@@ -293,7 +311,7 @@ def _check(xml: bytes, kind: str) -> None:
 
 
 def export_qdpx(output_dir: str | Path, path: str | Path, include_none: bool = False, created: datetime | None = None,
-                line_ends: str = "lf") -> ExportResult:
+                line_ends: str = "lf", municipalities: dict[str, str] | None = None) -> ExportResult:
     """Write ``path`` (``.qdpx``): every plan of ``output_dir`` as a text source with the model's codings.
 
     The XML is validated against the standard's ``Project.xsd`` before anything is written.
@@ -305,6 +323,7 @@ def export_qdpx(output_dir: str | Path, path: str | Path, include_none: bool = F
         line_ends: ``lf`` (default), or ``crlf`` for MAXQDA and ATLAS.ti: the source files get CRLF line ends
             while the positions count each CRLF as one character, as those programs write and read them
             (QualCoder's REFI-QDA notes); QualCoder itself and NVivo read ``lf`` as it is.
+        municipalities: ``document -> kommunenummer`` for the cases (see :func:`build_project`).
         created: the time stamp of every element (default: now).
 
     Returns:
@@ -319,7 +338,7 @@ def export_qdpx(output_dir: str | Path, path: str | Path, include_none: bool = F
         raise SamskapingError(f"line ends {line_ends!r}: allowed are {', '.join(LINE_ENDS)}")
     if path.suffix.lower() != ".qdpx":
         raise SamskapingError(f"{path}: a REFI-QDA project must end in .qdpx")
-    xml, texts, result = build_project(output_dir, include_none, created)
+    xml, texts, result = build_project(output_dir, include_none, created, municipalities)
     _check(xml, "Project")
 
     def write(target: Path) -> None:
