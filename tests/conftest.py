@@ -113,3 +113,13 @@ def tiny_fitted_dir(tiny_bert: Path, tmp_path_factory: pytest.TempPathFactory) -
     finally:
         torch.set_num_threads(threads)  # fit sets it for the whole process
     return model.save(work / "model")
+
+
+@pytest.fixture(scope="session")
+def default_baseline_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The default model of ``predict.py``: the baseline config trained on all of the shipped data (about 15 s)."""
+    from samskaping import default_model
+
+    folder = tmp_path_factory.mktemp("default-baseline") / "baseline"
+    default_model._build(folder)
+    return folder

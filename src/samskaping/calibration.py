@@ -25,8 +25,13 @@ for a sentence is 1 - p(c|x); calibrated on the validation split, a label is in
 a sentence's set when its p-value exceeds 1 - confidence. For every true
 label, at least ``confidence`` of the sentences with that label get a set
 containing it (on data like the calibration data; under a shift of the label
-shares the per-label guarantee still holds). A set with more than one label is
-«usikker» (uncertain).
+shares the per-label guarantee still holds). When the priors are moved at
+prediction time (:mod:`samskaping.priors`), the calibration sentences' probabilities
+are moved with the same Bayes' rule before their scores are taken
+(:meth:`ConformalSets.shifted`), so a set is always computed from the very
+probabilities the outputs show: a label shown at 1.00 is not beside another one
+in a set built from other numbers. A sentence is «usikker» (uncertain) unless its
+set is exactly the label it is given (:func:`samskaping.decisions.table`).
 """
 
 from __future__ import annotations
@@ -144,21 +149,42 @@ class ConformalSets:
         alphas: (m,) nonconformity scores 1 - p(true label) of the calibration sentences.
         labels: (m,) their true class indices (the Mondrian categories).
         n_classes: the number of labels in the label set.
+        probs: (m, k) the calibration sentences' probabilities (under the training priors), kept so
+            that the scores can be taken again under other priors (:meth:`shifted`); ``None`` for a
+            model saved before they were kept.
     """
 
-    def __init__(self, alphas: np.ndarray, labels: np.ndarray, n_classes: int) -> None:
+    def __init__(self, alphas: np.ndarray, labels: np.ndarray, n_classes: int, probs: np.ndarray | None = None) -> None:
         from crepes import ConformalClassifier
 
         self.alphas = np.asarray(alphas, dtype=np.float64)
         self.labels = np.asarray(labels, dtype=np.int64)
         self.n_classes = n_classes
+        self.probs = None if probs is None else np.asarray(probs, dtype=np.float64)
         self._cc = ConformalClassifier().fit(self.alphas, bins=self.labels)
 
     @classmethod
     def calibrate(cls, probs: np.ndarray, labels: Sequence[int]) -> ConformalSets:
         """Calibrate on (m, k) probabilities and the true class indices."""
         y = np.asarray(labels, dtype=np.int64)
-        return cls(1.0 - probs[np.arange(len(y)), y], y, probs.shape[1])
+        return cls(1.0 - probs[np.arange(len(y)), y], y, probs.shape[1], probs)
+
+    def shifted(self, old: np.ndarray, new: np.ndarray) -> ConformalSets:
+        """The same calibration sentences scored with their probabilities moved from priors ``old`` to ``new``.
+
+        Under a change of label shares the sentences of each label look as before, so the
+        class-conditional guarantee holds for the moved scores too; what changes is that the
+        scores are those of the probabilities the outputs show.
+
+        Raises:
+            ValueError: the calibration probabilities were not kept (a model saved by an older samskaping).
+        """
+        if self.probs is None:
+            raise ValueError("this calibration has no probabilities to move (retrain the model)")
+        from samskaping.priors import shift
+
+        moved = shift(self.probs, np.asarray(old, dtype=np.float64), np.asarray(new, dtype=np.float64))
+        return ConformalSets(1.0 - moved[np.arange(len(self.labels)), self.labels], self.labels, self.n_classes, moved)
 
     def p_values(self, probs: np.ndarray) -> np.ndarray:
         """(n, k) p-values: for column c, against the calibration sentences whose true label is c."""

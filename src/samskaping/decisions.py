@@ -10,9 +10,13 @@ always agree:
 2. the label is the most probable one; polarity is ``none`` exactly when
    factor is ``none`` (:func:`~samskaping.models.base.decode_predictions`);
 3. the conformal prediction set of every label set is computed from the
-   probabilities under the training priors (the score its calibration used);
-   a sentence is «usikker» (uncertain) in a label set when its set does not
-   hold exactly one label;
+   same probabilities the outputs show (after the priors), against the
+   calibration sentences' scores moved to the same priors
+   (:meth:`~samskaping.calibration.ConformalSets.shifted`); a sentence is
+   «usikker» (uncertain) in a label set unless its set is exactly the label it
+   is given, so a sure label, its set and its probability never disagree
+   (a model saved before the calibration kept its probabilities falls back to
+   sets under the training priors, with the same rule for «usikker»);
 4. the three most probable labels with their probabilities.
 """
 
@@ -57,8 +61,19 @@ def decide(model: Classifier, probs: dict[str, np.ndarray], setting: Any = None,
     confidence = model.cfg.prediction.confidence if confidence is None else confidence
     adjusted, record = prior_rules.apply(probs, model.training_priors, setting, model.cfg.prediction.prior_strength)
     labels, scores = decode_predictions(adjusted)
-    sets = {ls: model.conformal[ls].sets(probs[ls], confidence) for ls in probs if ls in model.conformal}
+    sets = {ls: _prediction_sets(model, ls, probs[ls], adjusted[ls], record, confidence) for ls in probs if ls in model.conformal}
     return Decisions(adjusted, labels, scores, sets, record, confidence if sets else None)
+
+
+def _prediction_sets(model: Classifier, label_set: str, raw: np.ndarray, adjusted: np.ndarray,
+                     record: dict[str, Any], confidence: float) -> np.ndarray:
+    """The conformal sets of one label set, from the probabilities the outputs show (see the module docstring)."""
+    conformal = model.conformal[label_set]
+    if conformal.probs is None:  # saved by an older samskaping: only the scores under the training priors are known
+        return conformal.sets(raw, confidence)
+    shares = record["label_sets"][label_set]["priors"]
+    new = np.array([shares[label] for label in LABEL_SETS[label_set]], dtype=np.float64)
+    return conformal.shifted(model.training_priors[label_set], new).sets(adjusted, confidence)
 
 
 def table(decisions: Decisions, label_sets: tuple[str, ...] | list[str]) -> pd.DataFrame:
@@ -72,7 +87,9 @@ def table(decisions: Decisions, label_sets: tuple[str, ...] | list[str]) -> pd.D
         if ls in decisions.sets:
             members = decisions.sets[ls]
             columns[f"{ls}_set"] = ["|".join(n for n, inside in zip(names, row, strict=True) if inside) for row in members]
-            columns[f"{ls}_uncertain"] = members.sum(axis=1) != 1
+            given = np.array([names.index(label) for label in decisions.labels[ls]], dtype=np.int64)
+            only_the_label = (members.sum(axis=1) == 1) & members[np.arange(len(given)), given]
+            columns[f"{ls}_uncertain"] = ~only_the_label  # sure: the set is exactly the label shown
         order = np.argsort(-probs, axis=1, kind="stable")[:, :TOP_K]
         columns[f"{ls}_top3"] = ["; ".join(f"{names[j]} {probs[i, j]:.2f}" for j in row) for i, row in enumerate(order)]
         for j, label in enumerate(names):

@@ -100,5 +100,6 @@ def load_model(folder: str | Path) -> Classifier:
         arrays = load_file(str(folder / CONFORMAL_FILE))
         for ls in model.label_sets:
             if f"{ls}.alphas" in arrays:
-                model.conformal[ls] = ConformalSets(arrays[f"{ls}.alphas"], arrays[f"{ls}.labels"], len(LABEL_SETS[ls]))
+                model.conformal[ls] = ConformalSets(arrays[f"{ls}.alphas"], arrays[f"{ls}.labels"], len(LABEL_SETS[ls]),
+                                                    arrays.get(f"{ls}.probs"))
     return model

@@ -178,7 +178,8 @@ class Classifier(ABC):
             from safetensors.numpy import save_file
 
             save_file({f"{ls}.{name}": np.ascontiguousarray(getattr(sets, name)) for ls, sets in self.conformal.items()
-                       for name in ("alphas", "labels")}, str(folder / CONFORMAL_FILE))
+                       for name in ("alphas", "labels", "probs") if getattr(sets, name) is not None},
+                      str(folder / CONFORMAL_FILE))
         (folder / MANIFEST).write_text(json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8")
         self.manifest = {k: v for k, v in manifest.items() if k != "config"}
         return folder
