@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+import pandas as pd
+
 from samskaping.errors import DataError
 
 TABLE = Path(__file__).resolve().parent / "resources" / "kommuner-2020.csv"
@@ -85,3 +87,30 @@ def municipality_of(document: str, given: dict[str, str] | None = None) -> Munic
     if number is None:
         number = next((n for n in _NUMBER_IN_NAME.findall(Path(document).stem) if n in known()), None)
     return known().get(number) if number else None
+
+
+def add_municipality_columns(documents: pd.DataFrame, given: dict[str, str] | None = None) -> pd.DataFrame:
+    """``documents`` with ``kommunenummer``, ``kommune`` and ``fylke`` after its first columns, where any plan's
+    municipality is known (from ``given`` or its file name); unchanged when none is."""
+    found = {d: municipality_of(str(d), given) for d in documents["document"]}
+    if not any(found.values()):
+        return documents
+    documents = documents.copy()
+    at = documents.columns.get_loc("reading_notes") + 1 if "reading_notes" in documents.columns else 1
+    for offset, (column, attribute) in enumerate((("kommunenummer", "number"), ("kommune", "name"), ("fylke", "county"))):
+        values = [getattr(found[d], attribute) if found[d] else "" for d in documents["document"]]
+        documents.insert(at + offset, column, values)
+    return documents
+
+
+def corpus_municipalities(documents: pd.DataFrame) -> dict[str, object] | None:
+    """For ``summary.json``: how many plans have a known municipality, and the municipalities per county."""
+    if "kommunenummer" not in documents.columns:
+        return None
+    known_rows = documents[documents["kommunenummer"].fillna("").astype(str) != ""]
+    counties: dict[str, list[str]] = {}
+    for number, name, county in known_rows[["kommunenummer", "kommune", "fylke"]].drop_duplicates().itertuples(index=False):
+        counties.setdefault(str(county), []).append(f"{number} {name}")
+    return {"structure": STRUCTURE_YEAR, "documents_with_municipality": len(known_rows), "documents": len(documents),
+            "municipalities": int(known_rows["kommunenummer"].nunique()),
+            "by_county": {county: sorted(names) for county, names in sorted(counties.items())}}

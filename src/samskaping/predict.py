@@ -34,6 +34,7 @@ from samskaping.methods import methods_markdown
 from samskaping.models.base import Classifier
 from samskaping.reading import read_input
 from samskaping.reading import reason as _reason  # noqa: F401 - the Spark executors use it
+from samskaping.municipalities import add_municipality_columns, corpus_municipalities
 from samskaping.summaries import summarise_corpus, summarise_documents
 
 log = logging.getLogger(__name__)
@@ -206,6 +207,7 @@ def classify(
     model_info: dict[str, Any] | None = None,
     priors: Any = None,
     confidence: float | None = None,
+    municipalities: dict[str, str] | None = None,
 ) -> PredictResult:
     """Classify every sentence of ``inputs`` and write the outputs to ``output_dir``.
 
@@ -222,6 +224,8 @@ def classify(
         priors: the priors setting (default: the model's ``prediction.priors``); ``estimated``
             is estimated over every sentence of the output folder together.
         confidence: coverage of the prediction sets (default: the model's ``prediction.confidence``).
+        municipalities: ``document -> kommunenummer`` (``--municipalities``); without it, or for a plan not in
+            it, a kommunenummer in the file name places a plan (:mod:`samskaping.municipalities`).
 
     Returns:
         The tables, the summary and the inputs that failed.
@@ -235,7 +239,8 @@ def classify(
     info = dict(model_info or {})
     identity = {"model": {"spec": info.get("model"), "digest": info.get("digest")}}
     rules = {"priors": model.cfg.prediction.priors if priors is None else priors,
-             "confidence": model.cfg.prediction.confidence if confidence is None else confidence}
+             "confidence": model.cfg.prediction.confidence if confidence is None else confidence,
+             "municipalities": municipalities}
     created = _missing_folders(out)
     try:
         return _classify(inputs, model, out, fmt, batch_size, resume, progress, info, identity, rules)
@@ -389,7 +394,10 @@ def _write_outputs(
     documents.insert(2, "encoding", documents["document"].map(lambda d: encodings.get(d, "")))
     # what was read only in part (a page that could not be loaded, an embedded part in another format)
     documents.insert(3, "reading_notes", documents["document"].map(lambda d: notes.get(d, "")))
+    documents = add_municipality_columns(documents, rules.get("municipalities"))  # kommunenummer, kommune, fylke where known
     summary = summarise_corpus(documents, model.label_sets, sentences)
+    if (placed := corpus_municipalities(documents)) is not None:
+        summary["municipalities"] = placed
     if failures:  # the finding names the files that were not read, so its denominator cannot shrink unseen
         counts = file_counts(summary, failures)
         summary["mention_finding"] += (f" ({counts['read']} of {counts['given']} files read; "

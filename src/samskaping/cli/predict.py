@@ -44,6 +44,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--qdpx", action="store_true",
                    help="also write DIR/samskaping.qdpx: the plans coded by the model as a REFI-QDA project for NVivo, "
                         "ATLAS.ti, MAXQDA or QualCoder (see python -m samskaping.export)")
+    p.add_argument("--municipalities", type=Path, metavar="FILE.csv",
+                   help="CSV with columns document,kommunenummer: each plan's municipality (kommunenummer, name, county "
+                        "in documents.* and summary.json); without it a four-digit kommunenummer in a file name is used")
     p.add_argument("--priors", metavar="SETTING",
                    help="class priors: estimated (EM on the documents being classified), training or uniform "
                         "(default: the model's prediction.priors, estimated for the shipped configs)")
@@ -152,6 +155,11 @@ def predict_main(argv: Sequence[str] | None = None) -> int:
             from samskaping.priors import check_setting
 
             check_setting(args.priors, where="--priors")
+        given = None
+        if args.municipalities is not None:  # read before the model loads, so a bad file fails fast
+            from samskaping.municipalities import read_municipality_file
+
+            given = read_municipality_file(args.municipalities)
         from samskaping.predict import classify
 
         spec = args.model
@@ -188,7 +196,7 @@ def predict_main(argv: Sequence[str] | None = None) -> int:
             result = classify(
                 args.inputs, model, args.output, fmt=args.format, batch_size=args.batch_size,
                 resume=args.resume, progress=progress_wanted(args.quiet), model_info=info,
-                priors=args.priors, confidence=args.confidence,
+                priors=args.priors, confidence=args.confidence, municipalities=given,
             )
         report = None
         if args.report:
@@ -199,7 +207,7 @@ def predict_main(argv: Sequence[str] | None = None) -> int:
             from samskaping.export.qdpx import export_qdpx
             from samskaping.outputs import QDPX
 
-            written = export_qdpx(args.output, args.output / QDPX)
+            written = export_qdpx(args.output, args.output / QDPX, municipalities=given)
             print(f"REFI-QDA project: {written.path} ({written.selections} coded sentences)")
         return print_result(result.summary, args.output, result.failures, report)
 
