@@ -19,11 +19,13 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from samskaping.documents.limits import ReadingLimits, current, using
+from samskaping.errors import SamskapingError
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -35,6 +37,11 @@ _GRACE = 5.0
 # Libraries that start a thread pool when imported; one thread is plenty for reading, and each thread's
 # stack and malloc arena count against the worker's address space.
 _THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "RAYON_NUM_THREADS")
+# What a worker imports before it says it is ready: pandas, the table reader and every document reader.
+_PRELOADED = ("pandas", "samskaping.data", "samskaping.documents.pdf", "samskaping.documents.docx",
+              "samskaping.documents.html", "samskaping.documents.text", "samskaping.documents.markdown")
+# Seconds a new worker may take to start and import its readers.
+_START_SECONDS = 120.0
 
 
 @dataclass
@@ -178,7 +185,17 @@ def _serve(conn: Any, limits: ReadingLimits, level: int) -> None:
         for variable in _THREAD_VARIABLES:
             os.environ[variable] = "1"
         logging.getLogger("samskaping").setLevel(level)
+        # spaCy's blank pipeline never needs torch, which thinc imports when it can: a gigabyte of address space
+        sys.modules.setdefault("torch", None)  # type: ignore[assignment]
         _limit_memory(limits.memory_mb)
+        import importlib
+
+        for module in _PRELOADED:  # so that the time limit counts reading, not starting up
+            importlib.import_module(module)
+        from samskaping.documents import split_sentences
+
+        split_sentences("Klar.")  # loads the segmentation pipeline
+        conn.send("ready")
         with using(limits):
             while True:
                 try:
@@ -228,6 +245,9 @@ class IsolatedReader:
 
         Returns:
             The outcome; what the readers logged has been logged here too.
+
+        Raises:
+            SamskapingError: the worker process cannot start at all (too little memory for its libraries).
         """
         level = logging.getLogger("samskaping").getEffectiveLevel()
         if not self.limits.isolated:
@@ -259,6 +279,15 @@ class IsolatedReader:
                                         name="samskaping-reader")
         self._process.start()
         child.close()
+        try:
+            ready = self._conn.poll(_START_SECONDS) and self._conn.recv() == "ready"
+        except (EOFError, OSError):
+            ready = False
+        if not ready:
+            self.close(kill=True)
+            raise SamskapingError(f"the worker process that reads the files did not start (with --read-memory-mb "
+                                  f"{self.limits.memory_mb} it may have too little memory to load its libraries); "
+                                  "raise --read-memory-mb, or report it to the samskaping developers")
 
     def _crashed(self) -> str:
         """The failure line for a worker that ended while reading (and forget the worker)."""

@@ -47,8 +47,8 @@ class ReadingLimits(BaseModel):
     isolated: bool = Field(True, description="Read each input in a worker process, so that a crash, an exhausted "
                                              "memory limit or a time-out is that input's failure (off: read in this "
                                              "process, without the memory and time limits; for debugging).")
-    memory_mb: int = Field(2048, ge=512, description="Address space of the worker process that reads one input, in MB "
-                                                     "(RLIMIT_AS; the worker itself takes about 450 MB).")
+    memory_mb: int = Field(2048, ge=768, description="Address space of the worker process that reads one input, in MB "
+                                                     "(RLIMIT_AS; the worker itself takes about 560 MB).")
     seconds: float = Field(120.0, gt=0, description="Wall-clock time to read one input, in seconds.")
     unpacked_mb: int = Field(512, ge=1, description="Total declared size of the parts of one ZIP package (DOCX, XLSX, "
                                                     "an embedded .docx), in MB, checked before any part is inflated.")

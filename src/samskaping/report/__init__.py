@@ -122,6 +122,7 @@ def _examples(folder: OutputFolder, label_set: str, names: dict[str, str]) -> di
 
 def _context(folder: OutputFolder, generated: datetime) -> dict[str, Any]:
     from samskaping import __version__
+    from samskaping.display import display_name
 
     summary, documents = folder.summary, folder.documents
     names = plan_names(documents["document"].tolist())
@@ -138,7 +139,7 @@ def _context(folder: OutputFolder, generated: datetime) -> dict[str, Any]:
         if has_intervals:
             share = (f"{percent(float(doc['cocreation_share']))} "
                      f"({percent(float(doc['cocreation_share_low']))}–{percent(float(doc['cocreation_share_high']))})")
-        plans.append({"document": document, "name": names.get(document, document), "sentences": _int(doc.get("sentences", 0)),
+        plans.append({"document": display_name(document), "name": names.get(document, document), "sentences": _int(doc.get("sentences", 0)),
                       "mentions": mentions if mentions else "–", "cocreation": _int(doc.get("cocreation_sentences", 0)),
                       "share": share, "dominant": dominant, "dominant_name": norwegian("conception", dominant)})
     context: dict[str, Any] = {
@@ -152,8 +153,11 @@ def _context(folder: OutputFolder, generated: datetime) -> dict[str, Any]:
         "has_intervals": has_intervals,
         "plans": plans,
         "none_name": norwegian("conception", NONE),
-        "failures": [f for f in summary.get("failed_documents") or [] if isinstance(f, dict)],
-        "duplicates": [g for g in summary.get("duplicate_documents") or [] if isinstance(g, dict)],
+        # names shown with control and bidirectional characters escaped (samskaping.display)
+        "failures": [{**f, "path": display_name(str(f.get("path", "")))} for f in summary.get("failed_documents") or []
+                     if isinstance(f, dict)],
+        "duplicates": [{**g, "documents": [display_name(str(d)) for d in g.get("documents") or []]}
+                       for g in summary.get("duplicate_documents") or [] if isinstance(g, dict)],
         "version": __version__,
         "has_methods": (folder.path / METHODS).is_file(),
         "methods_html": methods_html((folder.path / METHODS).read_text(encoding="utf-8")) if (folder.path / METHODS).is_file() else "",

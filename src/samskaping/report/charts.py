@@ -46,10 +46,15 @@ def numbers(frame: pd.DataFrame, column: str) -> pd.Series:
 
 
 def plan_names(documents: list[str]) -> dict[str, str]:
-    """A short display name per document: the file name, or the whole path where file names repeat."""
+    """A short display name per document: the file name, or the whole path where file names repeat.
+
+    Control and bidirectional characters in a name are escaped (:func:`samskaping.display.display_name`).
+    """
+    from samskaping.display import display_name
+
     names = {doc: Path(doc).name or doc for doc in documents}
     counts = pd.Series(list(names.values())).value_counts()
-    return {doc: (name if counts[name] == 1 else doc) for doc, name in names.items()}
+    return {doc: display_name(name if counts[name] == 1 else doc) for doc, name in names.items()}
 
 
 def conception_chart(documents: pd.DataFrame, names: dict[str, str]) -> tuple[str, int]:

@@ -142,7 +142,7 @@ def classify_on_spark(
             "model_seconds": round(model_seconds, 3),
             "sentences_per_second": round(classified / model_seconds, 2) if model_seconds > 0 else None,
         },
-        "failed_documents": [{"path": f.path, "reason": f.error} for f in extracted.failures],
+        "failed_documents": [{"path": f.path, "display_name": f.display, "reason": f.error} for f in extracted.failures],
         "reading_notes": {d: extracted.notes[d] for d in extracted.read if d in extracted.notes},
         "output_format": fmt,
         "sentences_format": "parquet",
