@@ -117,7 +117,7 @@ def _validate(args: argparse.Namespace) -> int:
     for problem in coded.problems:
         print(f"  not used: {problem}", file=sys.stderr)
     sample, share = result["sample"], result["corpus"]["cocreation_share"]
-    print(f"{sample['sentences']} coded sentences from {sample['documents']} plans; "
+    print(f"{sample['sentences']} coded sentences from {sample['documents']} plan{'' if sample['documents'] == 1 else 's'}; "
           + "; ".join(f"{ls} macro-F1 {entry['macro_f1']:.2f}" for ls, entry in result["accuracy"].items()))
 
     def pct(value: float | None) -> str:
