@@ -171,7 +171,7 @@ def _variables(documents: pd.DataFrame) -> list[tuple[str, str, str]]:
     """(column, variable name, type) of the case variables this run knows."""
     wanted = [
         ("kommunenummer", "kommunenummer", "Text"), ("kommune", "kommune", "Text"), ("fylke", "fylke", "Text"),
-        ("plan_year", "planår", "Integer"), ("mentions_cocreation", "nevner samskaping", "Boolean"),
+("mentions_cocreation", "nevner samskaping", "Boolean"),
         ("cocreation_share", "andel samskapingssetninger", "Float"),
     ]
     return [w for w in wanted if w[0] in documents.columns]
