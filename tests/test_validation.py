@@ -189,3 +189,36 @@ def test_predict_says_once_that_its_shares_are_uncorrected(small_baseline_dir: P
     printed = capsys.readouterr().out
     assert printed.count("uncorrected") == 1
     assert "samskaping.review export" in printed and "--strategy validation" in printed and "samskaping.review validate" in printed
+
+
+def test_ppi_share_never_collapses_to_a_point_or_nan_on_rare_labels() -> None:
+    from samskaping.validation import ppi_share
+
+    none = np.zeros(100)
+    some = none.copy()
+    some[:3] = 1
+    unseen = ppi_share(none, none, np.zeros(5000))  # neither coders nor model saw the label
+    assert unseen.low == 0 and 0.03 < unseen.high < 0.04 and "exact" in unseen.note
+    missed = ppi_share(some, none, np.zeros(5000))  # the model never gives the label, coders found 3 %
+    assert missed.estimate == pytest.approx(0.03) and missed.low <= 0.03 <= missed.high and np.isfinite(missed.high)
+
+
+def test_allocation_gives_every_sentence_the_same_chance() -> None:
+    from samskaping.validation import allocate
+
+    sizes = np.array([37, 250, 12, 401, 90])
+    draws = np.stack([allocate(sizes, 60, np.random.default_rng(seed)) for seed in range(4000)])
+    assert (draws.sum(axis=1) == 60).all()
+    exact = 60 * sizes / sizes.sum()
+    assert ((draws == np.floor(exact)) | (draws == np.ceil(exact))).all()
+    assert np.abs(draws.mean(axis=0) - exact).max() < 0.03  # inclusion probability n/N for every sentence
+
+
+def test_suggested_sample_size_follows_cochran() -> None:
+    from samskaping.validation import suggest_sample_size
+
+    assert suggest_sample_size(0.5, 0.05, 10**9) == 385  # the textbook 384.15 rounded up
+    assert suggest_sample_size(0.02, 0.05, 10**9) == suggest_sample_size(0.1, 0.05, 10**9) == 139  # planning share >= 10 %
+    assert suggest_sample_size(0.5, 0.05, 100) < 100
+    with pytest.raises(ValueError, match="--margin"):
+        suggest_sample_size(0.1, 0.0, 100)

@@ -136,15 +136,27 @@ def ppi_share(coded: np.ndarray, predicted_on_sample: np.ndarray, predicted_all:
     raw = float(unlabeled.mean()) if len(unlabeled) else 0.0
     if len(y) < 2:
         return Share(raw, None, None, None, "fewer than two coded sentences")
-    if np.all(y == yhat):
-        # no error in the sample: the rectifier has no variance and ppi-python's power tuning divides by it
+    clip = lambda v: float(np.clip(np.asarray(v, dtype=float).ravel()[0], 0.0, 1.0))  # noqa: E731
+    if y.min() == y.max():
+        # every coded sentence has the label, or none has: normal-approximation intervals collapse to a point,
+        # so the interval is the exact (Clopper-Pearson) one of the coded sample alone, widened to hold the estimate
+        from scipy.stats import binomtest
+
+        estimate = clip(ppi_mean_pointestimate(y, yhat, unlabeled, lam=1.0))
+        exact = binomtest(int(y.sum()), len(y)).proportion_ci(confidence_level=CONFIDENCE, method="exact")
+        seen = "every" if y[0] == 1 else "no"
+        return Share(raw, estimate, min(float(exact.low), estimate), max(float(exact.high), estimate),
+                     f"{seen} coded sentence has this label: exact interval of the coded sample alone")
+    low, high = ppi_mean_ci(y, yhat, unlabeled, alpha=1 - CONFIDENCE)
+    estimate = ppi_mean_pointestimate(y, yhat, unlabeled)
+    note = ""
+    if not np.isfinite([np.ravel(low)[0], np.ravel(high)[0], np.ravel(estimate)[0]]).all():
+        # power tuning needs the model's label to vary; when it gives the label to no sentence (or to every one)
+        # in the sample or the corpus, plain PPI (lambda = 1) is used
         low, high = ppi_mean_ci(y, yhat, unlabeled, alpha=1 - CONFIDENCE, lam=1.0)
         estimate = ppi_mean_pointestimate(y, yhat, unlabeled, lam=1.0)
-    else:
-        low, high = ppi_mean_ci(y, yhat, unlabeled, alpha=1 - CONFIDENCE)
-        estimate = ppi_mean_pointestimate(y, yhat, unlabeled)
-    clip = lambda v: float(np.clip(np.asarray(v).ravel()[0], 0.0, 1.0))  # noqa: E731
-    return Share(raw, clip(estimate), clip(low), clip(high))
+        note = "the model gives this label to no sentence or to all: prediction-powered inference without power tuning"
+    return Share(raw, clip(estimate), clip(low), clip(high), note)
 
 
 def classical_share(coded: np.ndarray) -> tuple[float, float, float]:
