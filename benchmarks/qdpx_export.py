@@ -38,7 +38,7 @@ def sample_units() -> list[tuple[str, str]]:
     """(unit, text) of the shipped sample plan, as the tool reads it."""
     from samskaping.documents import read_sentences
 
-    plan = sorted((ROOT / "data" / "sample-plans").glob("eksempelkommune-samfunnsdel.*"))[0]
+    plan = min((ROOT / "data" / "sample-plans").glob("eksempelkommune-samfunnsdel.*"))
     return [(s.unit, s.text) for s in read_sentences(plan)]
 
 
@@ -94,7 +94,8 @@ def main() -> int:
         sources = sum(1 for n in archive.namelist() if n.startswith("sources/"))
     assert schema("Project").validate(root), "the project does not validate"
     selections = len(root.findall(".//{urn:QDA-XML:project:1.0}PlainTextSelection"))
-    sentences = sum(1 for _ in open(out / "sentences.csv", encoding="utf-8-sig")) - 1
+    with open(out / "sentences.csv", encoding="utf-8-sig") as table:
+        sentences = sum(1 for _ in table) - 1
     cpu = next((line.split(":", 1)[1].strip() for line in subprocess.run(["lscpu"], capture_output=True, text=True).stdout.splitlines()
                 if line.startswith("Model name")), "?")
     print(f"{sources} plans, {sentences} sentences, {selections} coded; predict.py {predict_s:.1f} s; "

@@ -236,7 +236,8 @@ def test_review_import_takes_a_coders_qdpx_back(classified: Path, tmp_path: Path
     assert any("«usikker»" in p for p in problems)
     assert any("is not a samskaping code" in p for p in problems)
     rows = {r["text"]: r for r in map(json.loads, target.read_text(encoding="utf-8").splitlines())}
-    assert set(rows) == {economy_text := text[economy[0]:economy[1]],
+    economy_text = text[economy[0]:economy[1]]
+    assert set(rows) == {economy_text,
                          f"Vi skal bygge tillit gjennom dialog {EMOJI} med frivillige lag og foreninger.", text[bullet[0]:bullet[1]]}
     sentences = _sentences(classified).set_index("text")
     model_conception = sentences.loc[economy_text, "conception"]
