@@ -196,6 +196,9 @@ def _context(folder: OutputFolder, generated: datetime) -> dict[str, Any]:
     context["n_failed"] = _int(files.get("failed", len(context["failures"])))
     context["n_given"] = _int(files.get("given", n + context["n_failed"]))
     context["examples"] = [_examples(folder, ls, names) for ls in ("conception", "factor") if ls in folder.label_sets]
+    from samskaping.report.municipality_map import municipality_maps
+
+    context["maps"] = municipality_maps(documents)  # None without municipalities or installed boundaries: no map section
     from samskaping.report.validated import validation_context
 
     context["validation"] = validation_context(folder, names) if has_conception else None
