@@ -100,7 +100,7 @@ def test_export_fill_import_train_changes_the_answer(tmp_path: Path) -> None:
     plan.write_text("\n\n".join(local) + "\n\nKommunen har 4 000 innbyggjarar.\n", encoding="utf-8")
     out = tmp_path / "out"
     classify([plan], load_model(model_dir), out, progress=False)
-    workbook = export_for_review(out, tmp_path / "review.xlsx", n=10, strategy="random")
+    workbook = export_for_review(out, tmp_path / "review.xlsx", n=10, strategy="random").path
 
     sheet = load_workbook(workbook)["Setninger"]
     header = [c.value for c in sheet[1]]

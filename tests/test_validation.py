@@ -222,3 +222,27 @@ def test_suggested_sample_size_follows_cochran() -> None:
     assert suggest_sample_size(0.5, 0.05, 100) < 100
     with pytest.raises(ValueError, match="--margin"):
         suggest_sample_size(0.1, 0.0, 100)
+
+
+def test_a_coded_csv_is_taken_as_a_random_sample_and_its_bad_rows_are_named(corpus: tuple[Path, pd.DataFrame], tmp_path: Path,
+                                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    import shutil
+
+    from samskaping.cli.review import main
+
+    out, frame = corpus
+    folder = tmp_path / "out"
+    shutil.copytree(out, folder)
+    rows = frame.sample(120, random_state=5)
+    coded = pd.DataFrame({"row_id": rows["document"].astype(str) + "#" + rows["sentence_index"].astype(str),
+                          "answer_conception": rows["input_conception"], "answer_factor": rows["input_factor"],
+                          "answer_polarity": rows["input_polarity"]})
+    coded.iloc[3, 1] = "demokratisk"  # not a label: the row is named and left out
+    path = tmp_path / "coded.csv"
+    coded.to_csv(path, index=False)
+    assert main(["validate", str(folder), "--labels", str(path)]) == 1
+    err = capsys.readouterr().err
+    assert "coded.csv, row 5, column 'answer_conception': 'demokratisk' is not a conception label" in err
+    result = json.loads((folder / "validation.json").read_text(encoding="utf-8"))
+    assert result["sample"]["sentences"] == 119 and "taken as a simple random sample" in result["sample"]["design"]
+    assert "taken as a random sample" in (folder / "methods.md").read_text(encoding="utf-8")

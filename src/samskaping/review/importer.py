@@ -14,6 +14,7 @@ import json
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -60,7 +61,21 @@ def read_answers(path: str | Path) -> tuple[pd.DataFrame, list[Problem], int]:
         from samskaping.export.reader import coded_sentences
 
         return coded_sentences(path)  # type: ignore[return-value]  # RangeProblem prints like Problem
-    frame = _read(path)
+    rows, problems, empty = answered_rows(_read(path), path, need_text=True)
+    return pd.DataFrame(rows), problems, empty
+
+
+def answered_rows(frame: pd.DataFrame, path: Path, need_text: bool) -> tuple[list[dict[str, Any]], list[Problem], int]:
+    """Check the answer columns of every row of ``frame`` (read from ``path``; row 1 is its header).
+
+    Args:
+        frame: the rows, with ``answer_<set>`` columns (and ``text``, ``context``, ``document``, ``row_id`` if present).
+        need_text: a row with an empty ``text`` cell is a problem (a workbook); a coded CSV may leave it out.
+
+    Returns:
+        The valid answered rows (text, context, document, row_id, row as the file numbers it, and the labels),
+        one :class:`Problem` per bad row, and how many rows had no answer.
+    """
     rows, problems, empty = [], [], 0
     for index, row in frame.iterrows():
         excel_row = int(index) + 2
@@ -89,12 +104,12 @@ def read_answers(path: str | Path) -> tuple[pd.DataFrame, list[Problem], int]:
             rule = "must be none when factor is none" if labels["factor"] == NONE else f"must be promoting or hindering when factor is {labels['factor']}"
             problems.append(Problem(str(path), excel_row, ANSWER_COLUMNS["polarity"], labels["polarity"], rule))
             continue
-        if not str(row["text"]).strip():
+        if need_text and not str(row["text"]).strip():
             problems.append(Problem(str(path), excel_row, "text", row["text"], "is empty"))
             continue
-        rows.append({"text": str(row["text"]).strip(), "context": str(row.get("context", "")), "document": str(row.get("document", "")),
-                     "row_id": str(row.get("row_id", "")), "row": excel_row, **labels})
-    return pd.DataFrame(rows), problems, empty
+        rows.append({"text": str(row.get("text", "")).strip(), "context": str(row.get("context", "")), "document": str(row.get("document", "")),
+                     "row_id": str(row.get("row_id", "")).strip(), "row": excel_row, **labels})
+    return rows, problems, empty
 
 
 def import_answers(workbook: str | Path, target: str | Path, annotator: str = "") -> ImportResult:

@@ -32,9 +32,10 @@ import pandas as pd
 
 from samskaping.data import Problem
 from samskaping.errors import DataError, SamskapingError
-from samskaping.labels import LABEL_SETS, NONE, polarity_is_consistent
+from samskaping.labels import LABEL_SETS, NONE
 from samskaping.outputs import OutputFolder, read_output, write_json
-from samskaping.review.choices import ANSWER_COLUMNS, parse_choice
+from samskaping.review.choices import ANSWER_COLUMNS
+from samskaping.review.importer import answered_rows
 from samskaping.review.export import BLIND, SAMPLE_SHEET
 
 log = logging.getLogger(__name__)
@@ -106,32 +107,7 @@ def _read_csv(path: Path) -> tuple[pd.DataFrame, list[Problem], int, str]:
     missing = [c for c in needed if c not in frame.columns]
     if missing:
         raise DataError(f"{path}: missing column(s) {', '.join(missing)}; a coded CSV has the columns {', '.join(needed)}")
-    rows, problems, empty = [], [], 0
-    for index, row in frame.iterrows():
-        line = int(index) + 2
-        if not any(row[ANSWER_COLUMNS[ls]].strip() for ls in LABEL_SETS):
-            empty += 1
-            continue
-        labels: dict[str, str | None] = {}
-        for ls in LABEL_SETS:
-            try:
-                labels[ls] = parse_choice(ls, row[ANSWER_COLUMNS[ls]])
-            except ValueError as exc:
-                problems.append(Problem(str(path), line, ANSWER_COLUMNS[ls], row[ANSWER_COLUMNS[ls]], "is not " + str(exc).split(" is not ", 1)[1]))
-                labels = {}
-                break
-        if not labels:
-            continue
-        if labels["polarity"] is None and labels["factor"] == NONE:
-            labels["polarity"] = NONE
-        absent = [ANSWER_COLUMNS[ls] for ls, v in labels.items() if v is None]
-        if absent:
-            problems.append(Problem(str(path), line, absent[0], "", f"is empty; answer all of {', '.join(ANSWER_COLUMNS.values())} or none"))
-        elif not polarity_is_consistent(labels["factor"], labels["polarity"]):
-            problems.append(Problem(str(path), line, ANSWER_COLUMNS["polarity"], labels["polarity"],
-                                    "must be none exactly when factor is none"))
-        else:
-            rows.append({"row_id": row["row_id"].strip(), "text": row.get("text", ""), "row": line, **labels})
+    rows, problems, empty = answered_rows(frame, path, need_text=False)
     design = "coded rows given as CSV; taken as a simple random sample of the corpus (the file cannot show how they were drawn)"
     return pd.DataFrame(rows, columns=["row_id", "text", "row", *LABEL_SETS]), problems, empty, design
 
