@@ -106,9 +106,10 @@ def validation_context(folder: OutputFolder, names: dict[str, str]) -> dict[str,
     return {
         "validated": True,
         "sample": sample.get("sentences"), "sample_documents": sample.get("documents"),
-        "design": sample.get("design", ""),
+        "design": ("gitt som CSV og behandlet som et tilfeldig utvalg" if "CSV" in str(sample.get("design", ""))
+                   else "et tilfeldig utvalg, stratifisert etter plan"),
         "rows": rows, "factor_rows": factor_rows, "accuracy": accuracy,
-        "plans": plans if plans.get("estimate") is not None else None,
+        "plans": {**plans, "estimate": f"{plans['estimate']:g}".replace(".", ",")} if plans.get("estimate") is not None else None,
         "plans_note": plans.get("note", ""),
         "chart": plan_chart(result, names),
         "disagreements": disagreements, "disagreements_total": result.get("disagreements_total", 0),
