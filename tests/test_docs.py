@@ -69,3 +69,43 @@ def test_models_readme_describes_what_a_transformer_folder_holds(tiny_fitted_dir
     named = set(re.findall(r"`([^`]+)`", (ROOT / "models" / "README.md").read_text(encoding="utf-8")))
     assert _described(tiny_fitted_dir) - {"int8.json", "bf16.json"} <= named
     assert {"encoder/", "tokenizer/", "heads.safetensors"} <= _described(tiny_fitted_dir)
+
+
+def _section(readme: str, heading: str) -> str:
+    return readme.split(f"\n{heading}\n", 1)[1].split("\n## ", 1)[0]
+
+
+def test_the_quick_start_installs_what_a_planner_needs_and_names_the_extras() -> None:
+    import tomllib
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    quick = _section(readme, "## Quick start")
+    setup = quick.split("```bash", 1)[1].split("```", 1)[0]
+    assert "pip install -e .\n" in setup  # the planner's set-up: no extras
+    assert "pip install -e \".[dev,spark]\"" not in setup
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]["optional-dependencies"]
+    for extra in extras:
+        assert f"| `{extra}` |" in quick, f"the extra {extra} is not named in the Quick start's table"
+
+
+def test_the_test_command_says_it_needs_the_dev_extra_as_ci_installs_it() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    tests = _section(readme, "## Tests")
+    assert "The test command needs the `dev` extra" in tests
+    assert "pip install -e \".[dev,spark]\"" in tests
+    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    assert "pip install -e \".[dev,spark]\"" in ci
+    assert "python -m pytest" in ci
+
+
+def test_troubleshooting_names_the_caches_the_code_uses() -> None:
+    from samskaping.default_model import cache_dir
+    from samskaping.store import DEFAULT_TRACKING_URI
+
+    trouble = _section((ROOT / "README.md").read_text(encoding="utf-8"), "## Troubleshooting")
+    assert "WSL2" in trouble and "has not\nbeen tested" in trouble
+    assert "--proxy" in trouble and "HTTPS_PROXY" in trouble
+    assert "`~/.cache/samskaping/`" in trouble and "$SAMSKAPING_CACHE" in trouble
+    assert cache_dir().name == "samskaping"
+    assert DEFAULT_TRACKING_URI.removeprefix("sqlite:///") == "mlflow.db" and "`mlflow.db`" in trouble
+    assert "`mlruns/`" in trouble and "`~/.cache/huggingface/`" in trouble
