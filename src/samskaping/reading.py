@@ -255,7 +255,12 @@ class IsolatedReader:
                 return read_one(path, level)
         if self._process is None:
             self._start(level)
-        self._conn.send(str(path))
+        try:
+            self._conn.send(str(path))
+        except OSError:  # the worker ended while idle (killed from outside): start another
+            self.close(kill=True)
+            self._start(level)
+            self._conn.send(str(path))
         if self._conn.poll(self.limits.seconds):
             try:
                 outcome: Outcome = self._conn.recv()
