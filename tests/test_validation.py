@@ -54,6 +54,7 @@ def _code(workbook: Path, frame: pd.DataFrame, target: Path, extra_row_id: str |
     return target
 
 
+@pytest.mark.slow  # the classified corpus fixture takes ~20 s
 def test_blind_export_shows_no_model_label_or_probability_anywhere(corpus: tuple[Path, pd.DataFrame], tmp_path: Path) -> None:
     from openpyxl import load_workbook
 
@@ -78,6 +79,7 @@ def test_blind_export_shows_no_model_label_or_probability_anywhere(corpus: tuple
     assert (abs(drawn.reindex(sizes.index, fill_value=0) - expected) < 1).all()
 
 
+@pytest.mark.slow  # the classified corpus fixture takes ~20 s
 def test_validate_refuses_a_workbook_from_an_uncertainty_export(corpus: tuple[Path, pd.DataFrame], tmp_path: Path) -> None:
     from samskaping.errors import DataError
     from samskaping.review.export import export_for_review
@@ -90,6 +92,7 @@ def test_validate_refuses_a_workbook_from_an_uncertainty_export(corpus: tuple[Pa
         validate(out, [coded])
 
 
+@pytest.mark.slow  # the classified corpus fixture takes ~20 s
 def test_validate_writes_the_figures_and_refuses_rows_not_in_the_folder(corpus: tuple[Path, pd.DataFrame], tmp_path: Path,
                                                                        capsys: pytest.CaptureFixture[str]) -> None:
     import shutil
@@ -137,6 +140,7 @@ def test_validate_writes_the_figures_and_refuses_rows_not_in_the_folder(corpus: 
     assert "data:image/png;base64," in page.split('id="validering"')[1].split("</section>")[0]  # the per-plan chart
 
 
+@pytest.mark.slow  # the classified corpus fixture takes ~20 s
 def test_report_says_figures_are_uncorrected_until_validated(corpus: tuple[Path, pd.DataFrame], tmp_path: Path) -> None:
     import shutil
 
@@ -224,6 +228,7 @@ def test_suggested_sample_size_follows_cochran() -> None:
         suggest_sample_size(0.1, 0.0, 100)
 
 
+@pytest.mark.slow  # the classified corpus fixture takes ~20 s
 def test_a_coded_csv_is_taken_as_a_random_sample_and_its_bad_rows_are_named(corpus: tuple[Path, pd.DataFrame], tmp_path: Path,
                                                                              capsys: pytest.CaptureFixture[str]) -> None:
     import shutil

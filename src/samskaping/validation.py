@@ -147,8 +147,9 @@ def ppi_share(coded: np.ndarray, predicted_on_sample: np.ndarray, predicted_all:
         seen = "every" if y[0] == 1 else "no"
         return Share(raw, estimate, min(float(exact.low), estimate), max(float(exact.high), estimate),
                      f"{seen} coded sentence has this label: exact interval of the coded sample alone")
-    low, high = ppi_mean_ci(y, yhat, unlabeled, alpha=1 - CONFIDENCE)
-    estimate = ppi_mean_pointestimate(y, yhat, unlabeled)
+    with np.errstate(divide="ignore", invalid="ignore"):  # an undefined power tuning is caught just below
+        low, high = ppi_mean_ci(y, yhat, unlabeled, alpha=1 - CONFIDENCE)
+        estimate = ppi_mean_pointestimate(y, yhat, unlabeled)
     note = ""
     if not np.isfinite([np.ravel(low)[0], np.ravel(high)[0], np.ravel(estimate)[0]]).all():
         # power tuning needs the model's label to vary; when it gives the label to no sentence (or to every one)
