@@ -251,3 +251,38 @@ def test_a_coded_csv_is_taken_as_a_random_sample_and_its_bad_rows_are_named(corp
     result = json.loads((folder / "validation.json").read_text(encoding="utf-8"))
     assert result["sample"]["sentences"] == 119 and "taken as a simple random sample" in result["sample"]["design"]
     assert "taken as a random sample" in (folder / "methods.md").read_text(encoding="utf-8")
+
+
+@pytest.mark.slow  # the classified corpus fixture takes ~20 s
+def test_two_coders_agreement_is_recorded_and_the_first_coders_answers_are_used(corpus: tuple[Path, pd.DataFrame],
+                                                                               tmp_path: Path) -> None:
+    import shutil
+
+    from samskaping.review.export import export_for_review
+    from samskaping.review.validate import validate
+
+    out, frame = corpus
+    folder = tmp_path / "out"
+    shutil.copytree(out, folder)
+    workbook = export_for_review(folder, tmp_path / "blind.xlsx", 60, "validation", seed=4).path
+    first = _code(workbook, frame, tmp_path / "kari.xlsx")
+    second = pd.read_excel(first, sheet_name="Setninger", dtype=str, keep_default_na=False)
+    from openpyxl import load_workbook
+
+    book = load_workbook(first)
+    sheet = book["Setninger"]
+    column = [c.value for c in sheet[1]].index("answer_conception") + 1
+    changed = 0
+    for r in range(2, sheet.max_row + 1):  # the second coder says «none» where the first saw co-creation
+        if sheet.cell(r, column).value != "none":
+            changed += 1
+            sheet.cell(r, column).value = "none"
+    book.save(tmp_path / "ola.xlsx")
+    assert changed >= 2
+    result, _ = validate(folder, [first, tmp_path / "ola.xlsx"])
+    agreement = result["sample"]["coder_agreement"]
+    assert agreement["sentences"] == len(second) == 60
+    assert agreement["conception"]["percent_agreement"] == pytest.approx(1 - changed / 60, abs=1e-3)
+    truth_share = float((second["answer_conception"] != "none").mean())
+    coded = result["corpus"]["cocreation_share"]["sample_only"]["estimate"]
+    assert coded == pytest.approx(truth_share, abs=1e-4)  # the first coder's answers, not the second's
