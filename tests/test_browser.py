@@ -87,7 +87,8 @@ def test_runs_ui_prints_the_address_of_the_sorted_runs_table(tmp_path: Path, bro
         assert command.stdout is not None
         line = command.stdout.readline()
         address = re.search(r"(http://127\.0\.0\.1:\d+/\S+)", line).group(1)
-        assert "orderByKey=metrics.%60test_mean_macro_f1%60&orderByAsc=false" in address
+        # the experiment's saved view (sort and F1 columns) and the side bar's machine-learning entries
+        assert "viewStateShareKey=samskaping-training&workflowType=machine_learning" in address
         page = browser.new_page(viewport={"width": 1600, "height": 640})
         try:
             page.goto(address)
@@ -95,6 +96,17 @@ def test_runs_ui_prints_the_address_of_the_sorted_runs_table(tmp_path: Path, bro
             for link in names.values():
                 expect(link).to_be_visible(timeout=30_000)
             expect(page.get_by_text("Sort: test_mean_macro_f1")).to_be_visible()
+            # the test macro-F1 columns are on the page, in view, and hold each run's value (issue 19, point 9)
+            for metric in ("test_mean_macro_f1", "test_conception_macro_f1"):
+                header = page.get_by_role("columnheader", name=re.compile(metric)).first
+                expect(header).to_be_visible()
+                assert header.bounding_box()["x"] + 40 < 1600  # not scrolled out of sight
+            best = max(runs.values(), key=lambda r: r.metrics["test_mean_macro_f1"])
+            expect(page.get_by_text(f"{best.metrics['test_mean_macro_f1']:.4f}"[:6]).first).to_be_visible()
+            # the side bar lists the training entries, not the GenAI ones (Overview, Issues, Judges, ...)
+            sidebar = page.get_by_role("complementary").first
+            expect(sidebar.get_by_role("link", name="Runs", exact=True)).to_be_visible()
+            expect(sidebar.get_by_role("link", name="Judges", exact=True)).to_have_count(0)
             best_first = sorted(runs, key=lambda n: -runs[n].metrics["test_mean_macro_f1"])
             heights = [names[n].bounding_box()["y"] for n in best_first]
             assert heights == sorted(heights)  # best first, as the address asks

@@ -215,6 +215,16 @@ class TrackingConfig(_Section):
     experiment: str = Field("samskaping", min_length=1)
     run_name: str | None = None
     registered_model_name: str | None = Field("samskaping", description="Model registry name (null: do not register).")
+    register_model: bool | None = Field(
+        None,
+        description="Make the run's model a version of registered_model_name: true always, false never, "
+                    "null (default) only for a full training (a run with training.max_steps set is a smoke test: not registered).",
+    )
+
+    def registry_name(self, training: TrainingConfig) -> str | None:
+        """The registered model name this run's model becomes a version of, or None (not registered)."""
+        wanted = self.register_model if self.register_model is not None else training.max_steps is None
+        return self.registered_model_name if wanted else None
 
 
 class Config(_Section):

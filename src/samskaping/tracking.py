@@ -132,8 +132,10 @@ class MlflowTracker:
                 self.experiment_id = self.client.create_experiment(experiment, artifact_location=location)
             else:
                 self.experiment_id = found.experiment_id
-            # MLflow 3 opens GenAI pages for experiments of unknown kind; these are classic ML runs.
-            self.client.set_experiment_tag(self.experiment_id, "mlflow.experimentKind", "custom_model_development")
+            # MLflow 3 opens GenAI pages for experiments of unknown kind; these are training runs, shown with their F1 columns
+            from samskaping.runs.ui import set_up_experiment
+
+            set_up_experiment(self.client, self.experiment_id)
         except Exception as exc:  # MLflow raises many types for a bad store
             raise TrackingError(f"cannot use experiment {experiment!r} in {self.tracking_uri}: {exc}") from exc
 

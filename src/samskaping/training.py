@@ -320,7 +320,7 @@ def train(
                   "config.json": json.dumps(cfg.to_dict(), ensure_ascii=False, indent=2)})
         log.info("model saved to %s", output)
         run_post_training(cfg, model, output, [Path(f["path"]) for f in data.files], tracker)
-        version = tracker.log_model(output, cfg.tracking.registered_model_name)
+        version = tracker.log_model(output, cfg.tracking.registry_name(cfg.training))  # smoke tests are not registered
 
     return TrainResult(output, metrics, tracker.run_id, version, train_seconds, described)
 

@@ -68,8 +68,12 @@ def _serve(tracking_uri: str | None, port: int, experiment: str) -> int:
     from samskaping.runs.ui import runs_table_url, start_ui, stop_ui, ui_url, wait_for_ui
     from samskaping.store import absolute_store_uri, open_client
 
+    from samskaping.runs.ui import set_up_experiment
+
     client, uri = open_client(tracking_uri, create=False)
     found = client.get_experiment_by_name(experiment)
+    if found is not None:  # stores written before the saved view existed get it too
+        set_up_experiment(client, found.experiment_id)
     process = start_ui(tracking_uri, port)
     # The server runs in its own process group, so a SIGTERM to this process (timeout, systemd,
     # kill) must stop it explicitly, or it would keep running without a parent.

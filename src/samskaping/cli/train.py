@@ -60,6 +60,8 @@ def train_main(argv: Sequence[str] | None = None) -> int:
         if result.run_id:
             registered = (f", registered as {cfg.tracking.registered_model_name} version {result.registered_version}"
                           if result.registered_version else "")
+            if not result.registered_version and cfg.tracking.registered_model_name and cfg.tracking.register_model is None:
+                registered = ", not registered (training.max_steps makes it a smoke test; --set tracking.register_model=true registers it)"
             print(f"MLflow run {result.run_id}{registered}; browse with: python -m samskaping.runs ui")
         return EXIT_OK
 
