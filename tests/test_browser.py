@@ -150,3 +150,25 @@ def test_report_renders_its_charts_and_overview(tmp_path: Path, browser) -> None
         page.close()
     assert all(url.startswith(("file:", "data:")) for url in requests), requests
     log_duration(started)
+
+
+@pytest.mark.browser
+def test_the_report_plan_table_headers_are_whole(tmp_path: Path, browser) -> None:
+    """Issue 19, point 11: the plan table's headers are whole words that fit their cells, in a narrow window too."""
+    started = time.monotonic()
+    model = train_report_model(tmp_path / "model", per_conception=20)
+    report = write_report(build_output(tmp_path, model, "csv").output_dir)
+    page = browser.new_page(viewport={"width": 800, "height": 900})
+    try:
+        page.goto(report.as_uri())
+        headers = page.locator("#planer th")
+        texts = headers.all_inner_texts()
+        assert "Treff på ordet samskaping" in texts
+        assert not any("…" in text for text in texts)  # no header that reads as cut off
+        overflowing = page.evaluate("""() => [...document.querySelectorAll('#planer th, #planer td')]
+            .filter(cell => cell.scrollWidth > cell.clientWidth + 1).map(cell => cell.innerText)""")
+        assert overflowing == []
+        page.locator("#planer").screenshot(path=_screenshot_path("report-plans-800px.png", tmp_path))
+    finally:
+        page.close()
+    log_duration(started)
