@@ -49,7 +49,7 @@ class Outcome:
     """What reading one input gave: its sentences, or the one-line reason it was not read.
 
     Attributes:
-        frame: the sentence table (:func:`samskaping.predict.read_input`), ``None`` on failure.
+        frame: the sentence table (:func:`read_input`), ``None`` on failure.
         encoding: the encoding a text file was read with, else ``None``.
         error: why the input was not read, one line without the path; ``None`` when it was.
         records: what the readers logged: ``(logger name, level, message)``.
