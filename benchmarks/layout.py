@@ -6,6 +6,7 @@ heads, photo credits and captions, pull quotes, fact boxes, a web page with its
 chrome), each with its gold sentences in reading order. Run::
 
     python benchmarks/layout.py [--show-errors]
+    python benchmarks/layout.py --speed      # seconds to read a generated 100-page plan PDF
 
 It prints one row per feature: recall, order, precision, the share of found
 sentences with the right unit (caption, factbox, ...), and the share with the
@@ -17,17 +18,46 @@ from __future__ import annotations
 import argparse
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-from layout_set import build_all, score
+from layout_set import build_all, score, sentence_source
+from plan_files import Bullets, Heading, make_plan_pdf
+
+
+def read_speed(folder: Path, pages: int = 100, rounds: int = 5) -> tuple[float, int, int]:
+    """Best-of-``rounds`` seconds for ``read_sentences`` on a generated one-column plan of ``pages`` pages."""
+    from samskaping.documents import read_sentences
+
+    source = sentence_source(0)
+    plan = [[Heading(f"Kapittel {page}"), " ".join(source() for _ in range(8)),
+             Bullets([source()[:-1], source()[:-1]]), " ".join(source() for _ in range(8))]
+            for page in range(1, pages + 1)]
+    path = make_plan_pdf(folder / "plan-100.pdf", plan)
+    import pypdfium2
+
+    with pypdfium2.PdfDocument(str(path)) as pdf:
+        printed = len(pdf)
+    best, count = float("inf"), 0
+    for _ in range(rounds):
+        start = time.perf_counter()
+        count = len(read_sentences(path))
+        best = min(best, time.perf_counter() - start)
+    return best, count, printed
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--show-errors", action="store_true", help="print the missed and extra sentences")
+    parser.add_argument("--speed", action="store_true", help="time reading a generated 100-page plan PDF instead")
     args = parser.parse_args()
+    if args.speed:
+        with tempfile.TemporaryDirectory() as folder:
+            seconds, count, pages = read_speed(Path(folder))
+        print(f"{pages}-page plan PDF: {count} sentences read in {seconds:.2f} s (best of 5)")
+        return 0
     with tempfile.TemporaryDirectory() as folder:
         scores = [score(gold) for gold in build_all(Path(folder))]
     print(f"{'feature':<15} {'recall':>7} {'order':>7} {'precision':>9} {'units':>7} {'pages':>7}")

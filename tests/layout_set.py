@@ -64,7 +64,7 @@ _PLACES = ["i Nordbygda", "langs fjorden", "på Storøya", "i sentrum", "i hele 
 
 def sentence_source(seed: int) -> Callable[[], str]:
     """A function giving a new, unique Norwegian plan sentence on every call (deterministic per seed)."""
-    combos = itertools.product(_SUBJECTS, _VERBS, _OBJECTS, _PLACES)
+    combos = itertools.cycle(itertools.product(_SUBJECTS, _VERBS, _OBJECTS, _PLACES))
     skip = itertools.islice(combos, seed * 131 % 97, None, 7)  # spread the combinations over the lists
 
     def next_sentence() -> str:
