@@ -264,3 +264,17 @@ def test_report_and_summary_show_names_escaped(small_baseline_dir: Path, good: P
     assert "ond\\n\\x1b[31mrød\\u202efdp.txt" in html and "tom\\u202efdp.txt" in html
     assert result.summary["failed_documents"] == [
         {"path": str(empty), "display_name": display_name(empty), "reason": "file is empty (0 bytes); export or download the plan again"}]
+
+
+@pytest.mark.slow
+def test_spark_executors_read_in_the_worker_too(good: Path, tmp_path: Path) -> None:
+    """The Spark job's extraction uses the same reading worker: a ZIP bomb is one failure row, the plan is read."""
+    from samskaping.spark.executors import extract_file
+
+    bomb = alt_chunk_bomb_docx(tmp_path / "chunk.docx", inflated_mb=20).read_bytes()
+    with IsolatedReader(ReadingLimits()) as reader:
+        failed = extract_file("plans/chunk.docx", bomb, reader)
+        read = extract_file("plans/god-plan.txt", good.read_bytes(), reader)
+    assert failed["error"].iat[0].startswith("an embedded Word document (w:altChunk): part 'word/document.xml'")
+    assert "samskaping-spark-" not in failed["error"].iat[0]
+    assert read["text"].tolist() == GOOD and read["error"].isna().all()

@@ -3,7 +3,8 @@
 Every function here is shipped to Python workers, so it imports what it needs
 itself and keeps nothing but a model cache between batches. The code is
 ``predict.py``'s own: the bytes of a plan are written to a temporary file with
-the plan's name and read with :func:`samskaping.predict.read_input`; the model
+the plan's name and read with :func:`samskaping.predict.read_input` in a reading
+worker process (:mod:`samskaping.reading`, as ``predict.py`` reads); the model
 gives :func:`~samskaping.predict.raw_frame` and the labels come from
 :func:`~samskaping.predict.decide_frame`.
 """
@@ -34,24 +35,30 @@ SUMMARY_SCHEMA = "document string, row string"
 _MODELS: dict[str, Any] = {}  # model folder -> loaded classifier, once per Python worker
 
 
-def extract_file(document: str, content: bytes) -> pd.DataFrame:
-    """The sentence rows of one plan, or one failure row with ``predict.py``'s reason."""
-    from samskaping.documents import reading_notes, reading_warnings, text_encoding
-    from samskaping.predict import LEADING_COLUMNS, _reason, read_input
+def extract_file(document: str, content: bytes, reader: Any = None) -> pd.DataFrame:
+    """The sentence rows of one plan, or one failure row with ``predict.py``'s reason.
+
+    Args:
+        document: the plan's name, as ``predict.py`` names it.
+        content: the file's bytes.
+        reader: the :class:`~samskaping.reading.IsolatedReader` to read with (as ``predict.py`` does: a crash,
+            exhausted memory or a time-out is this file's failure); None reads in this process.
+    """
+    from samskaping.documents import reading_notes
+    from samskaping.predict import LEADING_COLUMNS
+    from samskaping.reading import read_one
 
     with tempfile.TemporaryDirectory(prefix="samskaping-spark-") as folder:
         path = Path(folder) / PurePosixPath(document).name  # the suffix picks the reader; the name appears in messages
         path.write_bytes(content)
-        try:
-            with reading_warnings() as warned:
-                frame = read_input(path)
-            encoding = text_encoding(path) or ""
-            # what a reader warned about, as predict.py records it (the temporary copy's path named as the document)
-            notes = reading_notes(warned, path, document) or None
-        except Exception as exc:  # one file's failure, never the job's
-            reason = _reason(path, exc).replace(str(path), document)
+        outcome = reader.read(path) if reader is not None else read_one(path)
+        if outcome.error is not None:  # one file's failure, never the job's
+            reason = outcome.error.replace(str(path), document)
             log.warning("not read: %s: %s", document, reason)
             return pd.DataFrame([{**dict.fromkeys(EXTRACTED_COLUMNS), "document": document, "error": reason}])
+        frame, encoding = outcome.frame, outcome.encoding or ""
+        # what a reader warned about, as predict.py records it (the temporary copy's path named as the document)
+        notes = reading_notes(outcome.warnings, path, document) or None
     other = [c for c in frame.columns if c not in LEADING_COLUMNS]
     rows = pd.DataFrame({
         "document": document,
@@ -76,9 +83,12 @@ def extract_batches(names: dict[str, str]) -> Callable[[Iterator[pd.DataFrame]],
     """
 
     def extract(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
-        for batch in batches:
-            for path, content in zip(batch["path"], batch["content"], strict=True):
-                yield extract_file(names[path], bytes(content))
+        from samskaping.reading import IsolatedReader
+
+        with IsolatedReader() as reader:  # one reading worker per partition, with the default limits
+            for batch in batches:
+                for path, content in zip(batch["path"], batch["content"], strict=True):
+                    yield extract_file(names[path], bytes(content), reader)
 
     return extract
 
