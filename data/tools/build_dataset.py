@@ -16,7 +16,11 @@ What it does, deterministically:
    stratified on conception and factor;
 3. applies the label corrections of the audit (``data/audit/corrections.jsonl``:
    id, the corrected labels, the reason), each checked against the row's text;
-4. writes ``data/samskaping-sentences.jsonl``.
+4. adds the definitions round ``b12`` (definitions of co-creation labelled by
+   clarification 20 of the label scheme) the same way as step 2, with ids after
+   the last one and a split of its own, so the rows and splits of the earlier
+   rounds stay as they were;
+5. writes ``data/samskaping-sentences.jsonl``.
 """
 
 from __future__ import annotations
@@ -35,6 +39,8 @@ OUTPUT = ROOT / "data" / "samskaping-sentences.jsonl"
 CORRECTIONS = ROOT / "data" / "audit" / "corrections.jsonl"
 SOURCE = "written for the samskaping project in the style of a kommuneplan; not quoted from any real plan"
 FIRST_ROUND = {"b1": "factor", "b2": "factor", "b3": "factor", "b4": "conception", "b5": "hard_negative", "b6": "plain"}
+# later rounds, each split on its own so that adding one never moves a row of an earlier one between splits
+LATER_ROUNDS = (("b07", "b08", "b09", "b10", "b11"), ("b12",))
 SEED = 20261129
 # Factor words of the label scheme that real plans use without naming a condition (issue 10's hard negatives).
 FACTOR_WORDS = re.compile(
@@ -71,10 +77,10 @@ def first_round(shipped: pd.DataFrame) -> pd.DataFrame:
     return frame.set_index("id").loc[shipped["id"]].reset_index()
 
 
-def real_style(existing: pd.DataFrame) -> tuple[pd.DataFrame, int, int]:
-    """The rows of b07+ that are not (near-)duplicates of anything before them, with new ids and splits."""
+def real_style(existing: pd.DataFrame, batches: tuple[str, ...], seed: int = SEED) -> tuple[pd.DataFrame, int, int]:
+    """The rows of ``batches`` that are not (near-)duplicates of anything before them, with new ids and splits."""
     rows = []
-    for path in sorted(p for p in BATCHES.glob("b*.jsonl") if p.name.split("-")[0] not in FIRST_ROUND):
+    for path in sorted(p for p in BATCHES.glob("b*.jsonl") if p.name.split("-")[0] in batches):
         for record in read_batch(path):
             record["subset"] = "real_style"
             record.setdefault("context", "")
@@ -89,7 +95,7 @@ def real_style(existing: pd.DataFrame) -> tuple[pd.DataFrame, int, int]:
     offset = len(existing)
     drop = {j - offset for i, j, _ in near_duplicates(texts, threshold=0.85) if j >= offset}
     new = new.drop(index=sorted(drop)).reset_index(drop=True)
-    new["split"] = assign_splits(new, validation_size=0.15, test_size=0.15, seed=SEED)
+    new["split"] = assign_splits(new, validation_size=0.15, test_size=0.15, seed=seed)
     first = int(existing["id"].str[2:].astype(int).max()) + 1
     new.insert(0, "id", [f"sk{first + i:05d}" for i in range(len(new))])
     return new, int(exact.sum()), len(drop)
@@ -119,8 +125,11 @@ def apply_corrections(frame: pd.DataFrame) -> int:
 def main() -> None:
     shipped = pd.read_json(OUTPUT, lines=True, dtype=False)
     old = first_round(shipped[shipped["subset"] != "real_style"] if "subset" in shipped else shipped)
-    new, exact, near = real_style(old)
-    frame = pd.concat([old, new], ignore_index=True)
+    frame, added, exact, near = old, 0, 0, 0
+    for batches in LATER_ROUNDS:
+        new, dropped_exact, dropped_near = real_style(frame, batches)
+        frame = pd.concat([frame, new], ignore_index=True)
+        added, exact, near = added + len(new), exact + dropped_exact, near + dropped_near
     frame["source"] = SOURCE
     corrected = apply_corrections(frame)
     frame["hard_negative"] = frame["hard_negative"].astype(bool)
@@ -131,7 +140,7 @@ def main() -> None:
     with OUTPUT.open("w", encoding="utf-8") as out:
         for record in frame[COLUMNS].to_dict(orient="records"):
             out.write(json.dumps(record, ensure_ascii=False) + "\n")
-    print(f"{len(old)} first-round rows kept; {len(new)} real-style rows added ({exact} exact and {near} near duplicates "
+    print(f"{len(old)} first-round rows kept; {added} real-style rows added ({exact} exact and {near} near duplicates "
           f"dropped); {corrected} labels corrected by the audit; {len(frame)} rows -> {OUTPUT}")
 
 
