@@ -325,9 +325,7 @@ def _classify(inputs: Sequence[str | Path], model: Classifier, out: Path, fmt: s
     bar.close()
     if not state:  # every document was already done
         state = _write_outputs(parts, order, out, fmt, model, failures, timing, info, encodings, identity, rules, notes)
-    for group in state["summary"]["duplicate_documents"]:
-        log.warning("%s hold the same text (%d sentences each); each is counted as a plan: keep one copy to count the plan once",
-                    " and ".join(group["documents"]), group["sentences"])
+    warn_duplicates(state["summary"]["duplicate_documents"])
     return PredictResult(out, state["sentences"], state["documents"], state["summary"], failures)
 
 
@@ -338,20 +336,36 @@ def duplicate_documents(sentences: pd.DataFrame) -> list[dict[str, Any]]:
     """
     import hashlib
 
+    digests = [(str(document), hashlib.sha256("\n".join(texts.astype(str)).encode("utf-8")).hexdigest(), len(texts))
+               for document, texts in sentences.groupby("document", sort=False)["text"]]
+    return group_duplicates(digests)
+
+
+def warn_duplicates(groups: Iterable[dict[str, Any]]) -> None:
+    """One warning line per group of inputs with the same text."""
+    for group in groups:
+        log.warning("%s hold the same text (%d sentences each); each is counted as a plan: keep one copy to count the plan once",
+                    " and ".join(group["documents"]), group["sentences"])
+
+
+def group_duplicates(digests: Iterable[tuple[str, str, int]]) -> list[dict[str, Any]]:
+    """``(document, SHA-256 of its sentence texts joined by newlines, sentences)`` in input order -> the groups of 2+."""
     by_digest: dict[str, list[str]] = {}
     sizes: dict[str, int] = {}
-    for document, texts in sentences.groupby("document", sort=False)["text"]:
-        digest = hashlib.sha256("\n".join(texts.astype(str)).encode("utf-8")).hexdigest()
-        by_digest.setdefault(digest, []).append(str(document))
-        sizes[digest] = len(texts)
+    for document, digest, size in digests:
+        by_digest.setdefault(digest, []).append(document)
+        sizes[digest] = size
     return [{"documents": names, "digest": digest[:16], "sentences": sizes[digest]}
             for digest, names in by_digest.items() if len(names) > 1]
 
 
-def file_counts(summary: dict[str, Any], failures: Sequence[Failure]) -> dict[str, int]:
-    """Files given, read and not read: the denominator of every finding, which never shrinks silently."""
+def add_file_counts(summary: dict[str, Any], failures: Sequence[Failure]) -> None:
+    """Files given, read and not read (``files``), also in the mention finding: its denominator never shrinks unseen."""
     read = int(summary.get("documents", 0))
-    return {"given": read + len(failures), "read": read, "failed": len(failures)}
+    summary["files"] = {"given": read + len(failures), "read": read, "failed": len(failures)}
+    if failures:
+        summary["mention_finding"] += (f" ({read} of {read + len(failures)} files read; "
+                                       f"{len(failures)} could not be read, listed below)")
 
 
 def _in_input_order(sentences: pd.DataFrame, order: list[str]) -> pd.DataFrame:
@@ -398,10 +412,7 @@ def _write_outputs(
     summary = summarise_corpus(documents, model.label_sets, sentences)
     if (placed := corpus_municipalities(documents)) is not None:
         summary["municipalities"] = placed
-    if failures:  # the finding names the files that were not read, so its denominator cannot shrink unseen
-        counts = file_counts(summary, failures)
-        summary["mention_finding"] += (f" ({counts['read']} of {counts['given']} files read; "
-                                       f"{counts['failed']} could not be read, listed below)")
+    add_file_counts(summary, failures)
     model_s = timing["model_seconds"]
     summary.update(
         {
@@ -413,7 +424,6 @@ def _write_outputs(
                 "model_seconds": round(model_s, 3),
                 "sentences_per_second": round(timing["new_sentences"] / model_s, 2) if model_s > 0 else None,
             },
-            "files": file_counts(summary, failures),
             "failed_documents": [{"path": f.path, "display_name": f.display, "reason": f.error} for f in failures],
             "duplicate_documents": duplicate_documents(sentences),
             "reading_notes": {d: notes[d] for d in documents["document"] if d in notes},

@@ -32,7 +32,7 @@ from samskaping import outputs
 from samskaping.errors import SamskapingError
 from samskaping.methods import methods_markdown
 from samskaping.models.base import Classifier
-from samskaping.predict import LEADING_COLUMNS, Failure
+from samskaping.predict import LEADING_COLUMNS, Failure, add_file_counts, group_duplicates, warn_duplicates
 from samskaping.spark.executors import (
     EXTRACTED_SCHEMA,
     SUMMARY_SCHEMA,
@@ -131,6 +131,8 @@ def classify_on_spark(
         extracted.cached.unpersist()
 
     documents, summary = _summarise(spark, target, written_schema, model, extracted)
+    add_file_counts(summary, extracted.failures)
+    warn_duplicates(summary["duplicate_documents"])
     classified = sum(extracted.counts.values())
     summary.update({
         "model": dict(model_info or {}),
@@ -280,7 +282,19 @@ def _summarise(spark: Any, target: str, schema: Any, model: Classifier, extracte
     # the corpus figures that count sentences need labels and flags only: a few bytes a sentence on the driver
     light = [f.name for f in schema.fields if f.name in model.label_sets or f.dataType.typeName() == "boolean"]
     sentences = written.select(*light).toPandas()
-    return documents, summarise_corpus(documents, model.label_sets, sentences)
+    summary = summarise_corpus(documents, model.label_sets, sentences)
+    summary["duplicate_documents"] = _duplicates(written, extracted.read)
+    return documents, summary
+
+
+def _duplicates(written: Any, order: list[str]) -> list[dict[str, Any]]:
+    """Documents with the same sentence texts, as predict.py finds them (the digests are made on the executors)."""
+    from pyspark.sql import functions as F
+
+    texts = F.expr("concat_ws('\\n', transform(sort_array(collect_list(struct(sentence_index, text))), s -> s.text))")
+    rows = written.groupBy("document").agg(F.sha2(texts, 256).alias("digest"), F.count("*").alias("n")).collect()
+    found = {r.document: (r.digest, int(r.n)) for r in rows}
+    return group_duplicates((d, *found[d]) for d in order if d in found)
 
 
 def _listing(failures: Sequence[Failure]) -> str:
