@@ -101,7 +101,9 @@ def test_folder_of_plans_is_classified_with_three_outputs(plans, model, tmp_path
     mentions = documents.set_index("document")["cocreation_mentions"].to_dict()
     assert mentions[pdf] == 1 and mentions[str(plans / "sub" / "b-plan.docx")] == 1 and mentions[str(plans / "e-table.csv")] == 1
     assert summary["documents_mentioning_cocreation"] == 3
-    assert summary["mention_finding"] == "3 of 6 documents mention samskaping"
+    # the six bad inputs stay in the finding's denominator (issue 19, point 4)
+    assert summary["mention_finding"] == "3 of 6 documents mention samskaping (6 of 12 files read; 6 could not be read, listed below)"
+    assert summary["files"] == {"given": 12, "read": 6, "failed": 6}
     assert {f["path"] for f in summary["failed_documents"]} == {str(plans / n) for n in BAD_INPUTS}
     reasons = {Path(f["path"]).name: f["reason"] for f in summary["failed_documents"]}
     assert "no 'text' column" in reasons["notext.csv"]
