@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-UnitKind = Literal["paragraph", "heading", "bullet", "cell", "footnote"]
+UnitKind = Literal["paragraph", "heading", "bullet", "cell", "footnote", "caption", "quote", "factbox"]
 
 
 @dataclass(frozen=True)

@@ -22,26 +22,33 @@ from __future__ import annotations
 
 import itertools
 import logging
-import math
 import re
 import statistics
 from collections import Counter
 from pathlib import Path
 
+from samskaping.documents import limits
 from samskaping.documents.lines import (
-    SPACES,
     TOC_HEADINGS,
     TOC_LEADER,
     TextUnit,
     UnitKind,
     is_junk_line,
-    looks_like_heading,
     list_running,
+    looks_like_heading,
     split_marker,
     units_from_lines,
 )
-from samskaping.documents import limits
-from samskaping.documents.pdf_lines import PdfLine, page_lines
+from samskaping.documents.pdf_furniture import (
+    TRAILING_CREDIT,
+    Role,
+    block_role,
+    drop_running_lines,
+    is_credit,
+    repeats_body,
+)
+from samskaping.documents.pdf_layout import reading_order, split_spread
+from samskaping.documents.pdf_lines import PdfLine, PdfPage, page_lines
 from samskaping.errors import DocumentError
 
 log = logging.getLogger(__name__)
@@ -71,6 +78,7 @@ def read(path: Path) -> list[TextUnit]:
             "or open it in a PDF reader and save it again"
         ) from exc
     pages: list[list[PdfLine]] = []
+    sheets: list[PdfPage] = []
     unreadable: list[int] = []
     reasons: set[str] = set()
     try:
@@ -80,11 +88,13 @@ def read(path: Path) -> list[TextUnit]:
         declared, misses = len(pdf), 0
         for index in range(min(declared, limits.current().pdf_pages)):
             try:
-                pages.append(page_lines(pdf, index))
+                sheets.append(page_lines(pdf, index))
+                pages.append(sheets[-1].lines)
                 misses = 0
             except Exception as exc:  # PDFium raises several types for a damaged page object
                 reasons.add(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
                 unreadable.append(index + 1)
+                sheets.append(PdfPage([]))
                 pages.append([])
                 misses += 1
                 if misses == limits.MISSES_BEFORE_STOP and index + 1 < declared:
@@ -109,18 +119,41 @@ def read(path: Path) -> list[TextUnit]:
     if empty:
         log.warning("%s: no text layer on page(s) %s; those pages are skipped", path, empty)
 
-    pages = [_drop_junk_lines(lines) for lines in pages]
-    running = _running_line_keys(pages)
-    if running:
-        log.debug("%s: dropping running headers/footers %s", path, sorted(running))
-    pages = [_drop_running_lines(lines, running) for lines in pages]
+    sheets, numbers = _pages_and_numbers(sheets[:len(pages)])
+    sheets = [PdfPage(_drop_junk_lines(sheet.lines), sheet.left, sheet.bottom, sheet.right, sheet.top)
+              for sheet in sheets]
+    sheets = drop_running_lines(sheets, numbers, _body_style([sheet.lines for sheet in sheets])[0])
+    pages = [sheet.lines for sheet in sheets]
     pitch = _usual_pitch(pages)
     body = _body_style(pages)
-    return [
+    units = [
         unit
-        for number, lines in enumerate(pages, start=1)
-        for unit in _pdf_page_units(number, lines, pitch, body)
+        for number, sheet in zip(numbers, sheets, strict=True)
+        for unit in _pdf_page_units(number, sheet, pitch, body)
     ]
+    return _drop_repeated_quotes(units)
+
+
+def _pages_and_numbers(sheets: list[PdfPage]) -> tuple[list[PdfPage], list[int]]:
+    """The pages (a spread's halves apart) and their numbers: 1, 2, … or, with spreads, the printed ones."""
+    parts = [split_spread(sheet) for sheet in sheets]
+    if all(len(halves) == 1 for halves in parts):
+        return sheets, list(range(1, len(sheets) + 1))
+    pages, numbers, number = [], [], 0
+    for halves in parts:
+        for page, printed in halves:
+            number = printed if printed is not None and printed > number else number + 1
+            pages.append(page)
+            numbers.append(number)
+    return pages, numbers
+
+
+def _drop_repeated_quotes(units: list[TextUnit]) -> list[TextUnit]:
+    """Leave out pull quotes that repeat a sentence of the body text."""
+    if not any(unit.kind == "quote" for unit in units):
+        return units
+    body = " ".join(unit.text for unit in units if unit.kind != "quote")
+    return [unit for unit in units if unit.kind != "quote" or not repeats_body(unit.text, body)]
 
 
 def _pages_named(numbers: list[int]) -> str:
@@ -133,46 +166,12 @@ def _pages_named(numbers: list[int]) -> str:
 
 
 def _drop_junk_lines(lines: list[PdfLine]) -> list[PdfLine]:
-    """Drop page numbers, TOC entries, letterless lines, and a TOC page's heading."""
-    kept = [line for line in lines if line.cells or not is_junk_line(line.text)]
+    """Drop page numbers, TOC entries, letterless lines, photo credits, and a TOC page's heading."""
+    kept = [line for line in lines if line.cells or not (is_junk_line(line.text) or is_credit(line.text))]
     toc_entries = sum(1 for line in lines if TOC_LEADER.search(line.text))
     if toc_entries >= 2:
         kept = [line for line in kept if line.text.lower().strip(" :") not in TOC_HEADINGS]
     return kept
-
-
-def _running_key(text: str) -> str:
-    """Compare header/footer lines ignoring digits (page numbers, years), case and spacing."""
-    return SPACES.sub(" ", re.sub(r"\d+", " ", text.lower())).strip()
-
-
-def _edge_lines(lines: list[PdfLine], depth: int = 2) -> list[PdfLine]:
-    """The top and bottom ``depth`` lines of a page, by position when known."""
-    if all(line.top is not None for line in lines):
-        ordered = sorted(lines, key=lambda line: -(line.top or 0.0))
-    else:
-        ordered = list(lines)
-    if len(ordered) <= 2 * depth:
-        return ordered
-    return ordered[:depth] + ordered[-depth:]
-
-
-def _running_line_keys(pages: list[list[PdfLine]]) -> set[str]:
-    """Keys of lines at a page edge that repeat on at least half of the pages (min. 2)."""
-    pages_with_text = [lines for lines in pages if lines]
-    needed = max(2, math.ceil(len(pages_with_text) / 2))
-    counts: Counter[str] = Counter()
-    for lines in pages_with_text:
-        counts.update({_running_key(line.text) for line in _edge_lines(lines)} - {""})
-    return {key for key, count in counts.items() if count >= needed}
-
-
-def _drop_running_lines(lines: list[PdfLine], running: set[str]) -> list[PdfLine]:
-    """Remove running header/footer lines, but only where they sit at the page edge."""
-    if not running:
-        return lines
-    edge = {id(line) for line in _edge_lines(lines) if _running_key(line.text) in running}
-    return [line for line in lines if id(line) not in edge]
 
 
 def _usual_pitch(pages: list[list[PdfLine]]) -> float | None:
@@ -207,14 +206,18 @@ def _reference_right(line: PdfLine, lines: list[PdfLine]) -> float:
 
 
 def _starts_new_paragraph(
-    prev: PdfLine, line: PdfLine, lines: list[PdfLine], pitch: float | None
+    prev: PdfLine, line: PdfLine, lines: list[PdfLine], pitch: float | None, resumed: bool = False
 ) -> bool:
-    """Whether ``line`` starts a new paragraph after ``prev`` on the same page."""
+    """Whether ``line`` starts a new paragraph after ``prev`` on the same page.
+
+    ``resumed``: the text goes on after a pull quote, caption or box set into it, so
+    the distance between the lines says nothing and only the punctuation decides.
+    """
     prev_text, text = prev.text.rstrip(), line.text.lstrip()
     starts_upper = text[:1].isupper() or text[:1].isdigit()
     ends_sentence = prev_text.endswith((".", "!", "?", "»", '"', "”", ")"))
     if (
-        prev.height is None or line.height is None
+        resumed or prev.height is None or line.height is None
         or prev.last_bottom is None or line.bottom is None
         or prev.left is None or prev.right is None
     ):
@@ -286,8 +289,44 @@ def _is_heading(lines: list[PdfLine], text: str, body: tuple[float | None, bool]
     return len(lines) == 1 and bool(_SECTION_NUMBER.match(text))
 
 
-def _pdf_page_units(page: int, lines: list[PdfLine], pitch: float | None,
+def _pdf_page_units(page: int, sheet: PdfPage, pitch: float | None,
                     body: tuple[float | None, bool] = (None, False)) -> list[TextUnit]:
+    """A page's units in reading order: its blocks ordered by geometry, captions, quotes and fact boxes apart.
+
+    A caption, pull quote or fact box that interrupts a paragraph (a quote set
+    inside a column) comes after that paragraph, which is read on across it.
+    """
+    blocks = reading_order(sheet.lines)
+    roles: list[Role] = [block_role(lines, sheet, body[0]) for lines in blocks]
+    if all(role == "body" for role in roles):
+        return _body_units(page, [line for lines in blocks for line in lines], sheet.lines, pitch, body)
+    units: list[TextUnit] = []
+    run: list[PdfLine] = []
+    pending: list[TextUnit] = []
+    resumed: set[int] = set()  # ids of lines that go on with a paragraph after an aside
+    interrupted = False
+    for role, lines in zip(roles, blocks, strict=True):
+        if role == "body":
+            if interrupted:
+                resumed.add(id(lines[0]))
+                interrupted = False
+            run.extend(lines)
+            continue
+        aside = [TextUnit(page, TRAILING_CREDIT.sub("", unit.text) if role == "caption" else unit.text, role)
+                 for unit in _body_units(page, lines, lines, pitch, body)]
+        if not run or run[-1].text.rstrip().endswith((".", "!", "?", ":", "»", "”")):
+            units.extend(_body_units(page, run, sheet.lines, pitch, body, resumed))
+            units.extend(pending + aside)
+            run, pending = [], []
+        else:
+            pending.extend(aside)  # the paragraph goes on after it
+            interrupted = True
+    units.extend(_body_units(page, run, sheet.lines, pitch, body, resumed))
+    return units + pending
+
+
+def _body_units(page: int, lines: list[PdfLine], all_lines: list[PdfLine], pitch: float | None,
+                body: tuple[float | None, bool], resumed: set[int] | None = None) -> list[TextUnit]:
     """Group a page's cleaned lines into heading, paragraph, bullet and cell units."""
     units: list[TextUnit] = []
     block: list[str] = []
@@ -317,7 +356,7 @@ def _pdf_page_units(page: int, lines: list[PdfLine], pitch: float | None,
             # A dash opening a line inside a running sentence is punctuation
             # («Kommunen vil / – sammen med innbyggerne – lage …»), not a bullet.
             is_bullet, text = False, line.text
-        if is_bullet or not block or (prev is not None and _starts_new_paragraph(prev, line, lines, pitch)):
+        if is_bullet or not block or (prev is not None and _starts_new_paragraph(prev, line, all_lines, pitch, id(line) in (resumed or ()))):
             flush()
             kind = "bullet" if is_bullet else "paragraph"
         block.append(text)

@@ -87,7 +87,10 @@ class _Boxes:
         self.direction = direction
 
     def __call__(self, index: int) -> tuple[float, float, float, float]:
-        left, bottom, right, top = self.textpage.get_charbox(index, loose=True)
+        return self.turn(*self.textpage.get_charbox(index, loose=True))
+
+    def turn(self, left: float, bottom: float, right: float, top: float) -> tuple[float, float, float, float]:
+        """A box (left, bottom, right, top) of the page in the frame of its text."""
         if self.direction == 90:  # text runs up the page: turn the page clockwise
             return bottom, -right, top, -left
         if self.direction == 180:
@@ -97,7 +100,28 @@ class _Boxes:
         return left, bottom, right, top
 
 
-def page_lines(pdf: PdfDocument, index: int) -> list[PdfLine]:
+@dataclass(frozen=True)
+class PdfPage:
+    """The lines of one page in PDFium's order, and the page's box in the frame of its text."""
+
+    lines: list[PdfLine]
+    left: float = 0.0
+    bottom: float = 0.0
+    right: float = 0.0
+    top: float = 0.0
+
+    @property
+    def width(self) -> float:
+        """Width of the page along its text lines."""
+        return self.right - self.left
+
+    @property
+    def height(self) -> float:
+        """Height of the page across its text lines."""
+        return self.top - self.bottom
+
+
+def page_lines(pdf: PdfDocument, index: int) -> PdfPage:
     """Read the lines of one page in its text's reading order, with positions."""
     page = pdf[index]
     textpage = page.get_textpage()
@@ -118,13 +142,34 @@ def page_lines(pdf: PdfDocument, index: int) -> list[PdfLine]:
             if not raw.strip():
                 continue
             if with_geometry:
-                lines.append(_measured_line(textpage, boxes, raw, match.start()))
+                lines.extend(_measured_line(textpage, boxes, piece, at) for piece, at in _pieces(boxes, raw, match.start()))
             else:
                 lines.append(PdfLine(text=clean_line(raw)))
-        return lines
+        # character boxes are in the page's own space, not turned by /Rotate: so is the crop box
+        left, bottom, right, top = boxes.turn(*page.get_cropbox())
+        return PdfPage(lines, min(left, right), min(bottom, top), max(left, right), max(bottom, top))
     finally:
         textpage.close()
         page.close()
+
+
+def _pieces(boxes: _Boxes, raw: str, start: int) -> list[tuple[str, int]]:
+    """A line cut where PDFium joined text from another place with a space (a page number after a column's last line)."""
+    first = start + len(raw) - len(raw.lstrip())
+    last = start + len(raw.rstrip()) - 1
+    _, bottom, _, top = boxes(first)
+    height = top - bottom
+    if height <= 0 or abs(boxes(last)[1] - bottom) <= 0.8 * height:
+        return [(raw, start)]
+    pieces, position = [], 0
+    for match in re.finditer(r" +", raw.strip()):
+        offset = len(raw) - len(raw.lstrip())
+        before, after = start + offset + match.start() - 1, start + offset + match.end()
+        if abs(boxes(after)[1] - boxes(before)[1]) > 0.8 * height:
+            pieces.append((raw[position:offset + match.start()], start + position))
+            position = offset + match.end()
+    pieces.append((raw[position:], start + position))
+    return [(piece, at) for piece, at in pieces if piece.strip()]
 
 
 def _measured_line(textpage: PdfTextPage, boxes: _Boxes, raw: str, start: int) -> PdfLine:

@@ -1,0 +1,194 @@
+"""PDF reading order from the page's geometry: blocks, columns and spreads.
+
+Designed documents do not draw their text in reading order: InDesign writes
+frames in the order they were stacked, so a content stream can hold the right
+column before the left, the footer first and the headings last. PDFium's text
+follows the stream, so the lines are regrouped here:
+
+1. **Blocks**: lines that PDFium gives one after the other and that sit one
+   under the other in the same column (overlapping horizontally, no more than
+   a line's height apart) form a block, a paragraph or a frame's piece.
+2. **Order**: the blocks are sorted topologically by T. M. Breuel's rules for
+   reading order (*High performance document layout analysis*, 2003): a block
+   comes before another when their horizontal extents overlap and it is
+   higher, or when it lies wholly to the left and no third block between
+   them (vertically) overlaps both, as a heading spanning the columns does.
+   Where the rules say nothing, PDFium's order stands, so a one-column page
+   keeps its order exactly.
+3. **Spreads**: a sheet whose two halves each carry a printed page number and
+   whose text never crosses the middle is two pages (:func:`split_spread`).
+
+Neither pypdfium2 nor PDFium orders text by layout; pdfminer.six does
+(``LAParams.boxes_flow``) but is a second PDF parser in pure Python, and these
+rules work on the lines that PDFium already measured.
+"""
+
+from __future__ import annotations
+
+import heapq
+from dataclasses import dataclass
+
+from samskaping.documents.lines import PAGE_NUMBER
+from samskaping.documents.pdf_lines import PdfLine, PdfPage
+
+# Lines further apart than this many line heights start a new block.
+_BLOCK_GAP = 1.0
+# Horizontal extents must overlap by this many points to count as overlapping (not a shared gutter edge).
+_OVERLAP = 1.0
+# A page-number line is looked for in this share of the page height at the top and bottom.
+_NUMBER_BAND = 0.12
+# No text may cross this share of the page width on either side of a spread's middle.
+_SPREAD_GUTTER = 0.02
+
+
+@dataclass
+class Block:
+    """Lines of one block in PDFium's order, with their common box and the position of the first line in that order."""
+
+    lines: list[PdfLine]
+    index: int
+    left: float
+    right: float
+    top: float
+    bottom: float
+
+    def add(self, line: PdfLine) -> None:
+        """Add a line below the others and widen the box."""
+        self.lines.append(line)
+        self.left = min(self.left, line.left or self.left)
+        self.right = max(self.right, line.right or self.right)
+        self.bottom = min(self.bottom, line.bottom if line.bottom is not None else self.bottom)
+
+    @property
+    def middle(self) -> float:
+        """Vertical centre."""
+        return (self.top + self.bottom) / 2
+
+
+def _measured(line: PdfLine) -> bool:
+    return None not in (line.left, line.right, line.top, line.bottom)
+
+
+def blocks_of(lines: list[PdfLine]) -> list[Block]:
+    """Group a page's lines into blocks (see the module's description)."""
+    blocks: list[Block] = []
+    for index, line in enumerate(lines):
+        if blocks and _continues(blocks[-1], line):
+            blocks[-1].add(line)
+            continue
+        assert line.left is not None and line.right is not None and line.top is not None and line.bottom is not None
+        blocks.append(Block([line], index, line.left, line.right, line.top, line.bottom))
+    return blocks
+
+
+def _continues(block: Block, line: PdfLine) -> bool:
+    """Whether ``line`` goes on in ``block``: just below its last line, in the same column."""
+    last = block.lines[-1]
+    height = max(last.height or 0.0, line.height or 0.0)
+    assert line.top is not None and last.bottom is not None and line.left is not None and line.right is not None
+    gap = last.bottom - line.top
+    return (
+        -0.5 * height <= gap <= _BLOCK_GAP * height
+        and min(block.right, line.right) - max(block.left, line.left) > _OVERLAP
+    )
+
+
+def _overlap(a: Block, b: Block) -> bool:
+    return min(a.right, b.right) - max(a.left, b.left) > _OVERLAP
+
+
+def reading_order(lines: list[PdfLine]) -> list[list[PdfLine]]:
+    """The page's lines as blocks in reading order; one block in PDFium's order where geometry is missing."""
+    if len(lines) < 2 or not all(_measured(line) for line in lines):
+        return [lines] if lines else []
+    blocks = blocks_of(lines)
+    if len(blocks) < 2:
+        return [block.lines for block in blocks]
+    count = len(blocks)
+    after: list[list[int]] = [[] for _ in range(count)]
+    needs = [0] * count
+    for i in range(count):
+        for j in range(i + 1, count):
+            first = _before(blocks, i, j)
+            if first is None:
+                continue
+            earlier, later = (i, j) if first else (j, i)
+            after[earlier].append(later)
+            needs[later] += 1
+    # Kahn's algorithm, taking PDFium's order among the blocks that are free to come next
+    ready = [i for i in range(count) if needs[i] == 0]
+    heapq.heapify(ready)
+    done = [False] * count
+    ordered: list[list[PdfLine]] = []
+    while len(ordered) < count:
+        if not ready:  # a cycle (overlapping frames): go on with the earliest block left
+            ready = [min(i for i in range(count) if not done[i])]
+        i = heapq.heappop(ready)
+        if done[i]:
+            continue
+        done[i] = True
+        ordered.append(blocks[i].lines)
+        for j in after[i]:
+            needs[j] -= 1
+            if needs[j] == 0 and not done[j]:
+                heapq.heappush(ready, j)
+    return ordered
+
+
+def _before(blocks: list[Block], i: int, j: int) -> bool | None:
+    """True if block i comes before block j, False if after, None if the rules do not say."""
+    a, b = blocks[i], blocks[j]
+    if _overlap(a, b):
+        if a.middle == b.middle:
+            return None
+        return a.middle > b.middle
+    left, right = (a, b) if a.right <= b.left + _OVERLAP else (b, a)
+    low, high = sorted((a.middle, b.middle))
+    for c in blocks:
+        if c is not a and c is not b and low < c.middle < high and _overlap(c, left) and _overlap(c, right):
+            return None
+    return left is a
+
+
+def split_spread(page: PdfPage) -> list[tuple[PdfPage, int | None]]:
+    """A landscape sheet holding two pages -> the two pages with their printed numbers; else the page, None.
+
+    A sheet is a spread when it is wider than high, no line crosses its middle,
+    and each half carries a page number («12», «Side 13») in its top or bottom band,
+    the right half's one more than the left's.
+    """
+    lines = page.lines
+    if page.width <= page.height or not lines or not all(_measured(line) for line in lines):
+        return [(page, None)]
+    middle = page.left + page.width / 2
+    gutter = _SPREAD_GUTTER * page.width
+    halves: tuple[list[PdfLine], list[PdfLine]] = ([], [])
+    for line in lines:
+        assert line.left is not None and line.right is not None
+        if line.right <= middle + gutter and line.left < middle - gutter:
+            halves[0].append(line)
+        elif line.left >= middle - gutter and line.right > middle + gutter:
+            halves[1].append(line)
+        else:
+            return [(page, None)]
+    numbers = [_printed_number(half, page) for half in halves]
+    if numbers[0] is None or numbers[1] != numbers[0] + 1:
+        return [(page, None)]
+    return [
+        (PdfPage(halves[0], page.left, page.bottom, middle, page.top), numbers[0]),
+        (PdfPage(halves[1], middle, page.bottom, page.right, page.top), numbers[1]),
+    ]
+
+
+def _printed_number(lines: list[PdfLine], page: PdfPage) -> int | None:
+    """The page number printed in the top or bottom band of these lines, or None."""
+    band = _NUMBER_BAND * page.height
+    for line in lines:
+        assert line.top is not None and line.bottom is not None
+        if line.bottom > page.bottom + band and line.top < page.top - band:
+            continue
+        if PAGE_NUMBER.match(line.text):
+            digits = "".join(ch if ch.isdigit() else " " for ch in line.text).split()
+            if digits:
+                return int(digits[0])
+    return None
