@@ -13,6 +13,8 @@ can be matched exactly). Each stands for one layout feature of issue 23:
 ``photos``           photos with credits («Foto: …») and captions in a smaller font
 ``pull_quote``       a pull quote repeating a body sentence, set inside the column
 ``fact_box``         a «Fakta» box beside the body text
+``word_layout``      a Word file with a two-column section, a «Fakta» text box (drawn and as VML
+                     fallback) and a one-row layout table holding two columns of text
 ``web_page``         an HTML page with cookie banner, breadcrumbs, share links, sidebar and
                      chat widget around an article with a fact box, a figure caption and a
                      collapsed section
@@ -411,8 +413,73 @@ Les mer om hvordan vi behandler personopplysninger.</p><button>Godta alle</butto
     return gold
 
 
+_TEXT_BOX = """<w:r xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"
+ xmlns:mc="http://schemas.openxmlformats.org/markup-compatibility/2006"
+ xmlns:wp="http://schemas.openxmlformats.org/drawingml/2006/wordprocessingDrawing"
+ xmlns:a="http://schemas.openxmlformats.org/drawingml/2006/main"
+ xmlns:wps="http://schemas.microsoft.com/office/word/2010/wordprocessingShape"
+ xmlns:v="urn:schemas-microsoft-com:vml"><mc:AlternateContent><mc:Choice Requires="wps"><w:drawing>
+<wp:anchor distT="0" distB="0" distL="114300" distR="114300" simplePos="0" relativeHeight="1" behindDoc="0" locked="0"
+ layoutInCell="1" allowOverlap="1"><wp:simplePos x="0" y="0"/><wp:positionH relativeFrom="column"><wp:posOffset>3600000</wp:posOffset>
+</wp:positionH><wp:positionV relativeFrom="paragraph"><wp:posOffset>0</wp:posOffset></wp:positionV><wp:extent cx="1800000" cy="1800000"/>
+<wp:wrapSquare wrapText="bothSides"/><wp:docPr id="10" name="Fakta"/><a:graphic><a:graphicData
+ uri="http://schemas.microsoft.com/office/word/2010/wordprocessingShape"><wps:wsp><wps:spPr/><wps:txbx><w:txbxContent>{paragraphs}
+</w:txbxContent></wps:txbx><wps:bodyPr/></wps:wsp></a:graphicData></a:graphic></wp:anchor></w:drawing></mc:Choice>
+<mc:Fallback><w:pict><v:shape style="width:140pt;height:140pt"><v:textbox><w:txbxContent>{paragraphs}</w:txbxContent>
+</v:textbox></v:shape></w:pict></mc:Fallback></mc:AlternateContent></w:r>"""
+
+
+def word_layout(folder: Path) -> Gold:
+    """Eidsberget: a Word file with a two-column section, a Fakta text box and a layout table."""
+    import docx
+    from docx.oxml import parse_xml
+    from docx.oxml.ns import qn
+
+    gold = Gold("word_layout", folder / "eidsberget-word.docx")
+    source = sentence_source(9)
+    document = docx.Document()
+
+    def heading(text: str) -> None:
+        document.add_heading(text, level=1)
+        gold.sentences.append((text, "heading"))
+
+    def prose(count: int) -> object:
+        sentences = paragraph(source, count)
+        gold.sentences.extend((sentence, "paragraph") for sentence in sentences)
+        return document.add_paragraph(" ".join(sentences))
+
+    heading("Kommuneplan for Eidsberget")
+    prose(3)
+    # a new section set in two columns
+    document.add_section(0)  # WD_SECTION.CONTINUOUS
+    cols = document.sections[-1]._sectPr.makeelement(qn("w:cols"), {qn("w:num"): "2", qn("w:space"): "708"})
+    document.sections[-1]._sectPr.append(cols)
+    heading("Samarbeid med frivilligheten")
+    anchor = prose(4)
+    facts = ["Fakta", "Eidsberget har 31 lag og foreninger.", "Frivilligsentralen ble åpnet i 2019."]
+    box = "".join(f'<w:p><w:r><w:t xml:space="preserve">{fact}</w:t></w:r></w:p>' for fact in facts)
+    anchor._p.append(parse_xml(_TEXT_BOX.replace("{paragraphs}", box).replace(
+        "<w:p>", '<w:p xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main">')))
+    gold.sentences.extend((fact, "factbox") for fact in facts)
+    prose(3)
+    # a one-row table used to set two columns of text side by side
+    table = document.add_table(rows=1, cols=2)
+    for cell, title in zip(table.rows[0].cells, ("Barn og unge", "Eldre"), strict=True):
+        cell.paragraphs[0].text = title
+        cell.paragraphs[0].style = document.styles["Heading 2"]
+        gold.sentences.append((title, "heading"))
+        for count in (3, 2):
+            sentences = paragraph(source, count)
+            cell.add_paragraph(" ".join(sentences))
+            gold.sentences.extend((sentence, "paragraph") for sentence in sentences)
+    heading("Veien videre")
+    prose(3)
+    document.save(str(gold.path))
+    return gold
+
+
 BUILDERS: tuple[Callable[[Path], Gold], ...] = (
-    two_columns, three_columns, spread, running_heads, photos, pull_quote, fact_box, web_page,
+    two_columns, three_columns, spread, running_heads, photos, pull_quote, fact_box, word_layout, web_page,
 )
 
 

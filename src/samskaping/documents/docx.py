@@ -5,14 +5,17 @@ from the WordprocessingML elements themselves, because ``Paragraph.text`` and
 ``Document.paragraphs`` skip much of what Word displays. What comes out:
 
 - paragraphs, headings (``Heading``/``Overskrift`` styles or an outline level),
-  list items and table cells (merged cells once), in document order;
+  list items and table cells (merged cells once), in document order; a layout
+  table (one or two rows whose cells hold several paragraphs or a heading) is
+  read as text, its cells one after the other, not as ``cell`` units; column
+  sections need nothing, as Word's text runs through the columns in order;
 - text inside content controls (``w:sdt``, block and inline), custom XML and
   smart tags, hyperlinks, tracked insertions and moves (``w:ins``, ``w:moveTo``);
 - fields by their displayed result, never their instruction (``w:fldSimple``,
   and ``w:fldChar`` begin/separate/end, nested);
 - text boxes once: the ``mc:Choice`` of an ``mc:AlternateContent`` is read and its
   VML ``mc:Fallback`` copy is not; a text box becomes its own units after the
-  paragraph that anchors it;
+  paragraph that anchors it (``factbox`` units where its first line is «Fakta…»);
 - footnotes and endnotes after the body, as units of kind ``footnote``;
 - embedded chunks (``w:altChunk``: HTML, plain text, WordprocessingML or a
   whole .docx that a program put in the file for Word to merge when it opens
@@ -42,6 +45,8 @@ MC = "{http://schemas.openxmlformats.org/markup-compatibility/2006}"
 R = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}"
 _WORD_XML = "application/vnd.openxmlformats-officedocument.wordprocessingml."
 FOOTNOTE_SEPARATORS = frozenset({"separator", "continuationSeparator", "continuationNotice"})
+# A table of at most this many rows can be a layout table (text set side by side), not a data table.
+_LAYOUT_ROWS = 2
 # Containers whose children are read as if they stood in their place.
 _TRANSPARENT = frozenset({f"{W}ins", f"{W}moveTo", f"{W}hyperlink", f"{W}smartTag", f"{W}customXml",
                           f"{W}fldSimple", f"{W}r", f"{W}bdo", f"{W}dir", f"{W}sdtContent"})
@@ -173,10 +178,26 @@ class _Reader:
                         "again as .docx, which merges it into the document", self.path, content_type)
 
     def table(self, table: Any) -> Iterator[TextUnit]:
-        """Every cell once, row by row (a horizontally merged cell is one ``w:tc``)."""
+        """Every cell once, row by row (a horizontally merged cell is one ``w:tc``).
+
+        A layout table (text set side by side) is read as text: its cells' paragraphs,
+        headings and lists keep their kinds instead of becoming ``cell`` units.
+        """
+        layout = self._is_layout_table(table)
         for cell in table.iter(f"{W}tc"):
             if _ancestor_table(cell) is table:
-                yield from self.blocks(cell, in_cell=True)
+                yield from self.blocks(cell, in_cell=not layout)
+
+    def _is_layout_table(self, table: Any) -> bool:
+        """One or two rows whose cells hold running text: several paragraphs, or a heading, in one cell."""
+        rows = table.findall(f"{W}tr")
+        if not rows or len(rows) > _LAYOUT_ROWS:
+            return False
+        for cell in (cell for row in rows for cell in row.findall(f"{W}tc")):
+            paragraphs = [p for p in cell.findall(f"{W}p") if "".join(t.text or "" for t in p.iter(f"{W}t")).strip()]
+            if len(paragraphs) >= 2 or any(self._is_heading(p, self._style(p)) for p in paragraphs):
+                return True
+        return False
 
     def notes(self, root: Any) -> Iterator[TextUnit]:
         """Footnotes or endnotes, without Word's separator notes."""
@@ -207,7 +228,7 @@ class _Reader:
                     kind = "paragraph"
                 yield from units_from_lines(None, kind, [first, *lines[1:]])
         for box in boxes:
-            yield from self.blocks(box, in_cell=False, kind=forced)
+            yield from self.blocks(box, in_cell=False, kind=forced or _box_kind(box))
 
     def _style(self, p: Any) -> str:
         node = p.find(f"{W}pPr/{W}pStyle")
@@ -221,6 +242,15 @@ class _Reader:
     @staticmethod
     def _is_heading(p: Any, style: str) -> bool:
         return style.startswith(("heading", "overskrift", "title", "tittel")) or p.find(f"{W}pPr/{W}outlineLvl") is not None
+
+
+def _box_kind(box: Any) -> UnitKind | None:
+    """"factbox" for a text box whose first line is a «Fakta…» title, else None."""
+    first = next((p for p in box.iter(f"{W}p") if "".join(t.text or "" for t in p.iter(f"{W}t")).strip()), None)
+    if first is None:
+        return None
+    title = "".join(t.text or "" for t in first.iter(f"{W}t")).strip()
+    return "factbox" if len(title.split()) <= 6 and title.lower().startswith("fakta") else None
 
 
 def _ancestor_table(cell: Any) -> Any:
