@@ -435,7 +435,9 @@ def test_ui_command_serves_the_store_and_stops_its_server_on_sigterm(store: Stor
         assert cli.stdout is not None
         line = cli.stdout.readline()
         experiment_id = MlflowClient(tracking_uri=store.uri).get_experiment_by_name("samskaping").experiment_id
-        runs_table = f"http://127.0.0.1:{port}/#/experiments/{experiment_id}/runs?orderByKey=metrics.%60test_mean_macro_f1%60&orderByAsc=false"
+        # the experiment's saved view (sort by test_mean_macro_f1, the F1 columns) and the training side bar
+        runs_table = (f"http://127.0.0.1:{port}/#/experiments/{experiment_id}/runs"
+                      "?viewStateShareKey=samskaping-training&workflowType=machine_learning")
         assert line == f"MLflow UI for {store.uri}: {runs_table} (only this machine; Ctrl-C stops it)\n"
         wait_for_ui(port, timeout=60)
         with urlopen(
