@@ -115,23 +115,25 @@ def drop_running_lines(pages: list[PdfPage], numbers: list[int], body_size: floa
         The pages with the same boxes and the running lines left out.
     """
     all_lines = [page.lines for page in pages]
-    running = _repeating(all_lines, lambda lines: _edge_lines(lines, 2))
+    edges = {id(lines): _edge_lines(lines, 2) for lines in all_lines}
+    apart = {id(lines): _apart_edge_lines(lines) for lines in all_lines}
+    running = _repeating(all_lines, lambda lines: edges[id(lines)])
     dropped: list[set[int]] = [
-        {id(line) for line in _edge_lines(lines, 2) if running_key(line.text) in running} for lines in all_lines
+        {id(line) for line in edges[id(lines)] if running_key(line.text) in running} for lines in all_lines
     ]
     slots: set[tuple[int, bool, float]] = set()
     for parity in (0, 1):
         group = [index for index, number in enumerate(numbers) if number % 2 == parity]
-        keys = _repeating([all_lines[index] for index in group], _apart_edge_lines)
+        keys = _repeating([all_lines[index] for index in group], lambda lines: apart[id(lines)])
         for index in group:
-            for line in _apart_edge_lines(all_lines[index]):
+            for line in apart[id(all_lines[index])]:
                 if running_key(line.text) in keys or id(line) in dropped[index]:
                     dropped[index].add(id(line))
                     if line.top is not None:
                         slots.add((parity, _is_top(line, pages[index]), line.top))
     if slots:
         for index, page in enumerate(pages):
-            for line in _apart_edge_lines(page.lines):
+            for line in apart[id(page.lines)]:
                 if line.top is None or (body_size is not None and (line.size or 0.0) > body_size):
                     continue
                 top = _is_top(line, page)

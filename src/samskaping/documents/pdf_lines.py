@@ -142,7 +142,11 @@ def page_lines(pdf: PdfDocument, index: int) -> PdfPage:
             if not raw.strip():
                 continue
             if with_geometry:
-                lines.extend(_measured_line(textpage, boxes, piece, at) for piece, at in _pieces(boxes, raw, match.start()))
+                line = _measured_line(textpage, boxes, raw, match.start())
+                if abs((line.last_bottom or 0.0) - (line.bottom or 0.0)) > 0.8 * (line.height or 0.0):
+                    lines.extend(_measured_line(textpage, boxes, piece, at) for piece, at in _pieces(boxes, raw, match.start()))
+                else:
+                    lines.append(line)
             else:
                 lines.append(PdfLine(text=clean_line(raw)))
         # character boxes are in the page's own space, not turned by /Rotate: so is the crop box
@@ -155,12 +159,8 @@ def page_lines(pdf: PdfDocument, index: int) -> PdfPage:
 
 def _pieces(boxes: _Boxes, raw: str, start: int) -> list[tuple[str, int]]:
     """A line cut where PDFium joined text from another place with a space (a page number after a column's last line)."""
-    first = start + len(raw) - len(raw.lstrip())
-    last = start + len(raw.rstrip()) - 1
-    _, bottom, _, top = boxes(first)
+    _, bottom, _, top = boxes(start + len(raw) - len(raw.lstrip()))
     height = top - bottom
-    if height <= 0 or abs(boxes(last)[1] - bottom) <= 0.8 * height:
-        return [(raw, start)]
     pieces, position = [], 0
     for match in re.finditer(r" +", raw.strip()):
         offset = len(raw) - len(raw.lstrip())
