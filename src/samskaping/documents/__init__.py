@@ -87,7 +87,7 @@ class Sentence:
         page: 1-based page number for PDFs, ``None`` for other formats.
         index: 0-based position of the sentence within the document.
         text: The sentence text.
-        unit: The kind of unit it came from (paragraph, heading, bullet, cell, footnote).
+        unit: The kind of unit it came from (paragraph, heading, bullet, cell, footnote, caption, quote, factbox).
         heading: The nearest heading above it ("" if none).
         context: For a list item, the lead-in line of its list («Vi vil:»); else "".
     """

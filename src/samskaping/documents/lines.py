@@ -22,8 +22,9 @@ class TextUnit:
     Attributes:
         page: 1-based page number for PDFs, ``None`` for other formats.
         text: The cleaned text on one line (bullet markers removed).
-        kind: ``"paragraph"``, ``"heading"``, ``"bullet"``, ``"cell"`` or ``"footnote"``
-            (footnotes and endnotes of a DOCX, read after the body).
+        kind: ``"paragraph"``, ``"heading"``, ``"bullet"``, ``"cell"``, ``"footnote"`` (footnotes and
+            endnotes of a DOCX, read after the body), ``"caption"`` (a photo or figure caption),
+            ``"quote"`` (a pull quote that does not repeat the body) or ``"factbox"`` (a «Fakta» box).
     """
 
     page: int | None
