@@ -12,7 +12,8 @@ can be matched exactly). Each stands for one layout feature of issue 23:
 ``running_heads``    plan title in the head of even pages, chapter name on odd pages
 ``photos``           photos with credits («Foto: …») and captions in a smaller font
 ``pull_quote``       a pull quote repeating a body sentence, set inside the column
-``fact_box``         a «Fakta» box beside the body text
+``fact_box``         a «Fakta» box beside the body text, on page 2 drawn line by line between the
+                     body's lines (PDFium joins a box line to a body line on the same baseline)
 ``word_layout``      a Word file with a two-column section, a «Fakta» text box (drawn and as VML
                      fallback) and a one-row layout table holding two columns of text
 ``web_page``         an HTML page with cookie banner, breadcrumbs, share links, sidebar and
@@ -354,7 +355,13 @@ def fact_box(folder: Path) -> Gold:
         box = [("Fakta", BODY + 1, True)] + [(fact, BODY - 1, False) for fact in facts[page - 1]]
         gold.sentences.append(("Fakta", "factbox"))
         gold.sentences.extend((fact, "factbox") for fact in facts[page - 1])
-        flow(pdf, ops, box, [(143, 33, 49, 108)], gap=0.4)
+        flow(pdf, ops, box, [(143, 33 if page == 1 else 20, 49, 108)], gap=0.4)
+        if page == 2:  # the box drawn line by line between the body's lines, some on the same baseline
+            body_frame, box_frame = ops.frames
+            for op in box_frame:
+                at = next((i for i, line in enumerate(body_frame) if line[1] >= op[1] - 0.5), len(body_frame))
+                body_frame.insert(at + 1, op)
+            ops.frames = [body_frame]
         text_at(ops, 185, 290, str(page), SMALL)
         draw(pdf, ops)
     pdf.output(str(gold.path))

@@ -5,9 +5,10 @@ frames in the order they were stacked, so a content stream can hold the right
 column before the left, the footer first and the headings last. PDFium's text
 follows the stream, so the lines are regrouped here:
 
-1. **Blocks**: lines that PDFium gives one after the other and that sit one
-   under the other in the same column (overlapping horizontally, no more than
-   a line's height apart) form a block, a paragraph or a frame's piece.
+1. **Blocks**: lines that PDFium gives one after the other (or nearly: a box
+   drawn line by line between the body's lines) and that sit one under the other
+   in the same column (overlapping horizontally, no more than a line's height
+   apart) form a block, a paragraph or a frame's piece.
 2. **Order**: the blocks are sorted topologically by T. M. Breuel's rules for
    reading order (*High performance document layout analysis*, 2003): a block
    comes before another when their horizontal extents overlap and it is
@@ -31,6 +32,8 @@ from dataclasses import dataclass
 from samskaping.documents.lines import PAGE_NUMBER
 from samskaping.documents.pdf_lines import PdfLine, PdfPage
 
+# A line may go on in one of this many blocks started last.
+_OPEN_BLOCKS = 3
 # Lines further apart than this many line heights start a new block.
 _BLOCK_GAP = 1.0
 # Horizontal extents must overlap by this many points to count as overlapping (not a shared gutter edge).
@@ -53,11 +56,12 @@ class Block:
     bottom: float
 
     def add(self, line: PdfLine) -> None:
-        """Add a line below the others and widen the box."""
+        """Add a line and widen the box."""
         self.lines.append(line)
         self.left = min(self.left, line.left or self.left)
         self.right = max(self.right, line.right or self.right)
         self.bottom = min(self.bottom, line.bottom if line.bottom is not None else self.bottom)
+        self.top = max(self.top, line.top if line.top is not None else self.top)
 
     @property
     def middle(self) -> float:
@@ -73,24 +77,45 @@ def blocks_of(lines: list[PdfLine]) -> list[Block]:
     """Group a page's lines into blocks (see the module's description)."""
     blocks: list[Block] = []
     for index, line in enumerate(lines):
-        if blocks and _continues(blocks[-1], line):
-            blocks[-1].add(line)
+        # a frame drawn line by line between another's lines (a box beside the text) goes on in its own block
+        open_block = next((block for block in reversed(blocks[-_OPEN_BLOCKS:]) if _continues(block, line)), None)
+        if open_block is not None:
+            open_block.add(line)
             continue
-        assert line.left is not None and line.right is not None and line.top is not None and line.bottom is not None
-        blocks.append(Block([line], index, line.left, line.right, line.top, line.bottom))
+        blocks.append(Block([line], index, line.left or 0.0, line.right or 0.0, line.top or 0.0, line.bottom or 0.0))
+    blocks = _merged(blocks)
+    for block in blocks:  # top to bottom; lines on one baseline keep PDFium's order
+        block.lines.sort(key=lambda line: -round(line.top or 0.0))
     return blocks
 
 
 def _continues(block: Block, line: PdfLine) -> bool:
-    """Whether ``line`` goes on in ``block``: just below its last line, in the same column."""
+    """Whether ``line`` goes on in ``block``: just below (or, as PDFium may give it, just above) it, in the same column."""
     last = block.lines[-1]
     height = max(last.height or 0.0, line.height or 0.0)
-    assert line.top is not None and last.bottom is not None and line.left is not None and line.right is not None
-    gap = last.bottom - line.top
-    return (
-        -0.5 * height <= gap <= _BLOCK_GAP * height
-        and min(block.right, line.right) - max(block.left, line.left) > _OVERLAP
-    )
+    if None in (line.top, line.bottom, line.left, line.right) or min(block.right, line.right or 0.0) - max(
+            block.left, line.left or 0.0) <= _OVERLAP:
+        return False
+    below = (last.bottom or 0.0) - (line.top or 0.0)
+    above = (line.bottom or 0.0) - block.top
+    return -0.5 * height <= below <= _BLOCK_GAP * height or 0 <= above <= _BLOCK_GAP * height
+
+
+def _merged(blocks: list[Block]) -> list[Block]:
+    """Blocks joined with a block started shortly before that they touch from above or below (PDFium gave
+    a frame's lines out of order, so a line came before the one it hangs under)."""
+    kept: list[Block] = []
+    for block in blocks:
+        height = max((line.height or 0.0) for line in block.lines)
+        target = next((other for other in reversed(kept[-_OPEN_BLOCKS:]) if _overlap(other, block) and (
+            0 <= other.bottom - block.top <= _BLOCK_GAP * height or 0 <= block.bottom - other.top <= _BLOCK_GAP * height
+        )), None)
+        if target is None:
+            kept.append(block)
+            continue
+        for line in block.lines:
+            target.add(line)
+    return kept
 
 
 def _overlap(a: Block, b: Block) -> bool:

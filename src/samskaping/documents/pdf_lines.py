@@ -144,7 +144,13 @@ def page_lines(pdf: PdfDocument, index: int) -> PdfPage:
             if with_geometry:
                 line = _measured_line(textpage, boxes, raw, match.start())
                 if abs((line.last_bottom or 0.0) - (line.bottom or 0.0)) > 0.8 * (line.height or 0.0):
-                    lines.extend(_measured_line(textpage, boxes, piece, at) for piece, at in _pieces(boxes, raw, match.start()))
+                    pieces = _pieces(boxes, raw, match.start())
+                elif line.cells or _font_changes(textpage, raw, match.start()):
+                    pieces = _frame_pieces(textpage, boxes, raw, match.start(), line.height or 0.0)
+                else:
+                    pieces = []
+                if pieces:
+                    lines.extend(_measured_line(textpage, boxes, piece, at) for piece, at in pieces)
                 else:
                     lines.append(line)
             else:
@@ -168,6 +174,41 @@ def _pieces(boxes: _Boxes, raw: str, start: int) -> list[tuple[str, int]]:
         if abs(boxes(after)[1] - boxes(before)[1]) > 0.8 * height:
             pieces.append((raw[position:offset + match.start()], start + position))
             position = offset + match.end()
+    pieces.append((raw[position:], start + position))
+    return [(piece, at) for piece, at in pieces if piece.strip()]
+
+
+def _font_changes(textpage: PdfTextPage, raw: str, start: int) -> bool:
+    """Whether a line's last character is set in another size or weight than its first."""
+    import pypdfium2.raw as pdfium_c
+
+    first = start + len(raw) - len(raw.lstrip())
+    last = start + len(raw.rstrip()) - 1
+    return (round(pdfium_c.FPDFText_GetFontSize(textpage.raw, first), 1) != round(pdfium_c.FPDFText_GetFontSize(textpage.raw, last), 1)
+            or pdfium_c.FPDFText_GetFontWeight(textpage.raw, first) != pdfium_c.FPDFText_GetFontWeight(textpage.raw, last))
+
+
+def _frame_pieces(textpage: PdfTextPage, boxes: _Boxes, raw: str, start: int, height: float) -> list[tuple[str, int]]:
+    """A line cut at wide gaps where the font changes: PDFium joined a box's title to the body line beside it.
+
+    Table rows keep one font across their cells, so they are left whole (and split into cells later).
+    """
+    import pypdfium2.raw as pdfium_c
+
+    def font(index: int) -> tuple[float, int]:
+        return (round(pdfium_c.FPDFText_GetFontSize(textpage.raw, index), 1),
+                pdfium_c.FPDFText_GetFontWeight(textpage.raw, index))
+
+    pieces, position = [], 0
+    for match in re.finditer(r" +", raw):
+        if match.start() == 0 or match.end() >= len(raw):
+            continue
+        before, after = start + match.start() - 1, start + match.end()
+        if boxes(after)[0] - boxes(before)[2] > _CELL_GAP * height and font(before) != font(after):
+            pieces.append((raw[position:match.start()], start + position))
+            position = match.end()
+    if not pieces:
+        return []
     pieces.append((raw[position:], start + position))
     return [(piece, at) for piece, at in pieces if piece.strip()]
 
