@@ -8,7 +8,8 @@ can be matched exactly). Each stands for one layout feature of issue 23:
 ``two_columns``      two-column pages; the content stream draws the footer first, the right
                      column before the left and the headings last
 ``three_columns``    three-column pages with a spanning ingress, drawn right to left
-``spread``           landscape sheets holding two pages each, with their own page numbers
+``spread``           landscape sheets holding two pages each, with their own page numbers (on the
+                     second sheet drawn first, together, on one baseline)
 ``running_heads``    plan title in the head of even pages, chapter name on odd pages
 ``photos``           photos with credits («Foto: …») and captions in a smaller font
 ``pull_quote``       a pull quote repeating a body sentence, set inside the column
@@ -255,7 +256,10 @@ def spread(folder: Path) -> Gold:
             blocks = _body_blocks(gold, source, [next(chapters), 4, 3, 4, 3, 4, 2])
             flow(pdf, ops, blocks, [(20 + 210 * half, 25, 80, 280), (108 + 210 * half, 25, 80, 280)])
             gold.pages += [printed] * (len(gold.sentences) - before)
-            text_at(ops, 20 + 210 * half if half == 0 else 390, 290, str(printed), SMALL)
+            if sheet == 1:
+                text_at(ops, 20 + 210 * half if half == 0 else 390, 290, str(printed), SMALL)
+        if sheet == 2:  # both page numbers drawn first, one after the other on one baseline (a master page)
+            ops.frames.insert(0, [(20, 290, "Side 4", SMALL, False), (385, 290, "Side 5", SMALL, False)])
         draw(pdf, ops)
     pdf.output(str(gold.path))
     return gold

@@ -136,6 +136,11 @@ def page_lines(pdf: PdfDocument, index: int) -> PdfPage:
         # Positions are only trustworthy when every character has its own index.
         with_geometry = len(text) == textpage.count_chars()
         boxes = _Boxes(textpage, direction)
+        # character boxes are in the page's own space, not turned by /Rotate: so is the crop box
+        turned = boxes.turn(*page.get_cropbox())
+        left, bottom, right, top = min(turned[0], turned[2]), min(turned[1], turned[3]), max(turned[0], turned[2]), max(turned[1], turned[3])
+        # on a landscape sheet (perhaps a spread) a wide gap over the middle parts two pages' texts
+        middle = (left + right) / 2 if right - left > top - bottom else None
         lines = []
         for match in re.finditer(r"[^\r\n]+", text):
             raw = match.group()
@@ -146,7 +151,7 @@ def page_lines(pdf: PdfDocument, index: int) -> PdfPage:
                 if abs((line.last_bottom or 0.0) - (line.bottom or 0.0)) > 0.8 * (line.height or 0.0):
                     pieces = _pieces(boxes, raw, match.start())
                 elif line.cells or _font_changes(textpage, raw, match.start()):
-                    pieces = _frame_pieces(textpage, boxes, raw, match.start(), line.height or 0.0)
+                    pieces = _frame_pieces(textpage, boxes, raw, match.start(), line.height or 0.0, middle)
                 else:
                     pieces = []
                 if pieces:
@@ -155,9 +160,7 @@ def page_lines(pdf: PdfDocument, index: int) -> PdfPage:
                     lines.append(line)
             else:
                 lines.append(PdfLine(text=clean_line(raw)))
-        # character boxes are in the page's own space, not turned by /Rotate: so is the crop box
-        left, bottom, right, top = boxes.turn(*page.get_cropbox())
-        return PdfPage(lines, min(left, right), min(bottom, top), max(left, right), max(bottom, top))
+        return PdfPage(lines, left, bottom, right, top)
     finally:
         textpage.close()
         page.close()
@@ -188,8 +191,10 @@ def _font_changes(textpage: PdfTextPage, raw: str, start: int) -> bool:
             or pdfium_c.FPDFText_GetFontWeight(textpage.raw, first) != pdfium_c.FPDFText_GetFontWeight(textpage.raw, last))
 
 
-def _frame_pieces(textpage: PdfTextPage, boxes: _Boxes, raw: str, start: int, height: float) -> list[tuple[str, int]]:
-    """A line cut at wide gaps where the font changes: PDFium joined a box's title to the body line beside it.
+def _frame_pieces(textpage: PdfTextPage, boxes: _Boxes, raw: str, start: int, height: float,
+                  middle: float | None = None) -> list[tuple[str, int]]:
+    """A line cut at wide gaps where the font changes (PDFium joined a box's title to the body line beside
+    it) or that hold the middle of a landscape sheet (the page numbers of a spread's two pages).
 
     Table rows keep one font across their cells, so they are left whole (and split into cells later).
     """
@@ -204,7 +209,9 @@ def _frame_pieces(textpage: PdfTextPage, boxes: _Boxes, raw: str, start: int, he
         if match.start() == 0 or match.end() >= len(raw):
             continue
         before, after = start + match.start() - 1, start + match.end()
-        if boxes(after)[0] - boxes(before)[2] > _CELL_GAP * height and font(before) != font(after):
+        gap_left, gap_right = boxes(before)[2], boxes(after)[0]
+        if gap_right - gap_left > _CELL_GAP * height and (
+                font(before) != font(after) or (middle is not None and gap_left < middle < gap_right)):
             pieces.append((raw[position:match.start()], start + position))
             position = match.end()
     if not pieces:
