@@ -12,7 +12,8 @@ can be matched exactly). Each stands for one layout feature of issue 23:
                      second sheet drawn first, together, on one baseline)
 ``running_heads``    plan title in the head of even pages, chapter name on odd pages
 ``photos``           photos with credits («Foto: …») and captions in a smaller font
-``pull_quote``       a pull quote repeating a body sentence, set inside the column
+``pull_quote``       a pull quote repeating a body sentence, set inside the column (on page 2 with
+                     an attribution line under it)
 ``fact_box``         a «Fakta» box beside the body text, on page 2 drawn line by line between the
                      body's lines (PDFium joins a box line to a body line on the same baseline)
 ``word_layout``      a Word file with a two-column section, a «Fakta» text box (drawn and as VML
@@ -332,8 +333,9 @@ def pull_quote(folder: Path) -> Gold:
         blocks = _body_blocks(gold, source, ["Nærmiljø" if page == 1 else "Kultur og fritid", 4, 3, 4, 3, 4, 3, 4])
         quoted = gold.sentences[before + 3][0]
         # the left column stops above the quote and goes on below it
-        flow(pdf, ops, blocks, [(20, 20, 82, 110), (20, 150, 82, 280), (108, 20, 82, 280)])
-        flow(pdf, ops, [(f"«{quoted}»", 15, False)], [(22, 115, 78, 148)])
+        flow(pdf, ops, blocks, [(20, 20, 82, 105), (20, 155, 82, 280), (108, 20, 82, 280)])
+        quote = [(f"«{quoted}»", 14, False)] + ([("– Kari Hansen, ungdomsrådet", 8, False)] if page == 2 else [])
+        flow(pdf, ops, quote, [(22, 110, 78, 150)], gap=0.3)
         text_at(ops, 185, 290, str(page), SMALL)
         draw(pdf, ops, [len(ops.frames) - 2, *range(len(ops.frames) - 2), len(ops.frames) - 1])
     pdf.output(str(gold.path))

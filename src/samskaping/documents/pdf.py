@@ -46,6 +46,7 @@ from samskaping.documents.pdf_furniture import (
     drop_running_lines,
     is_credit,
     repeats_body,
+    with_attributions,
 )
 from samskaping.documents.pdf_layout import reading_order, split_spread
 from samskaping.documents.pdf_lines import PdfLine, PdfPage, page_lines
@@ -298,6 +299,7 @@ def _pdf_page_units(page: int, sheet: PdfPage, pitch: float | None,
     """
     blocks = reading_order(sheet.lines)
     roles: list[Role] = [block_role(lines, sheet, body[0]) for lines in blocks]
+    roles, blocks = with_attributions(roles, blocks)
     if all(role == "body" for role in roles):
         return _body_units(page, [line for lines in blocks for line in lines], sheet.lines, pitch, body)
     units: list[TextUnit] = []
@@ -314,6 +316,8 @@ def _pdf_page_units(page: int, sheet: PdfPage, pitch: float | None,
             continue
         aside = [TextUnit(page, TRAILING_CREDIT.sub("", unit.text) if role == "caption" else unit.text, role)
                  for unit in _body_units(page, lines, lines, pitch, body)]
+        if role == "quote" and aside:  # a quote and its attribution are one unit, kept or dropped together
+            aside = [TextUnit(page, " ".join(unit.text for unit in aside), role)]
         if not run or run[-1].text.rstrip().endswith((".", "!", "?", ":", "»", "”")):
             units.extend(_body_units(page, run, sheet.lines, pitch, body, resumed))
             units.extend(pending + aside)

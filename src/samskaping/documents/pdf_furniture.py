@@ -160,19 +160,43 @@ def block_role(lines: list[PdfLine], page: PdfPage, body_size: float | None) -> 
     right = max(line.right or 0.0 for line in lines)
     if FACT_TITLE.match(first) and len(first.split()) <= 6 and page.width and right - left < 0.5 * page.width:
         return "factbox"
-    sizes = [line.size or 0.0 for line in lines]
     text = " ".join(line.text for line in lines).strip()
-    if min(sizes) >= _QUOTE_MARKED_SIZE * body_size and text.startswith(QUOTE_OPENERS):
+    # the quote's own lines, without an attribution under it in a smaller size
+    said = [line for line in lines if not ATTRIBUTION.match(line.text)] or lines
+    large = min(line.size or 0.0 for line in said)
+    if large >= _QUOTE_MARKED_SIZE * body_size and text.startswith(QUOTE_OPENERS):
         return "quote"
-    if min(sizes) >= _QUOTE_SIZE * body_size and len(lines) >= 2 and text.endswith((".", "!", "?", "»", "”")):
+    if large >= _QUOTE_SIZE * body_size and len(said) >= 2 and text.endswith((".", "!", "?", "»", "”")):
         return "quote"
+    sizes = [line.size or 0.0 for line in lines]
     bottom = min(line.bottom or 0.0 for line in lines)
     if max(sizes) <= _CAPTION_SIZE * body_size and bottom > page.bottom + _FOOT_BAND * page.height:
         return "caption"
     return "body"
 
 
+# The quoted words of a pull quote: «…», “…”, „…“ or "…", before any attribution («– Ola, 16 år»).
+QUOTED = re.compile(r"[«“„\"](.+?)[»”“\"]")
+# A short line under a pull quote naming who said it: «– Kari Hansen, ungdomsrådet».
+ATTRIBUTION = re.compile(r"^[-–—]\s*\S")
+
+
 def repeats_body(quote: str, body: str) -> bool:
-    """Whether a pull quote's text (without its quotation marks) stands in the body text."""
-    core = SPACES.sub(" ", quote.strip(QUOTE_MARKS)).strip()
+    """Whether a pull quote's words (inside its quotation marks, or the whole of it) stand in the body text."""
+    quoted = QUOTED.search(quote)
+    core = SPACES.sub(" ", quoted.group(1) if quoted else quote.strip(QUOTE_MARKS)).strip(QUOTE_MARKS)
     return len(core) >= 12 and core in body
+
+
+def with_attributions(roles: list[Role], blocks: list[list[PdfLine]]) -> tuple[list[Role], list[list[PdfLine]]]:
+    """A short dash-led block right after a pull quote («– Kari, 16 år») joined to the quote."""
+    kept_roles: list[Role] = []
+    kept: list[list[PdfLine]] = []
+    for role, lines in zip(roles, blocks, strict=True):
+        text = " ".join(line.text for line in lines)
+        if kept_roles and kept_roles[-1] == "quote" and ATTRIBUTION.match(text) and len(text.split()) <= 10:
+            kept[-1] = kept[-1] + lines
+            continue
+        kept_roles.append(role)
+        kept.append(lines)
+    return kept_roles, kept
