@@ -16,7 +16,10 @@ always agree:
    «usikker» (uncertain) in a label set unless its set is exactly the label it
    is given, so a sure label, its set and its probability never disagree
    (a model saved before the calibration kept its probabilities falls back to
-   sets under the training priors, with the same rule for «usikker»);
+   sets under the training priors, with the same rule for «usikker»); the
+   polarity set holds ``none`` whenever the factor set does (polarity is
+   ``none`` exactly when factor is), which keeps its coverage where the polarity
+   head alone would leave out a ``none`` that the factor decision gives;
 4. the three most probable labels with their probabilities.
 """
 
@@ -29,7 +32,7 @@ import numpy as np
 import pandas as pd
 
 from samskaping import priors as prior_rules
-from samskaping.labels import LABEL_SETS
+from samskaping.labels import LABEL_SETS, NONE
 from samskaping.models.base import Classifier, decode_predictions
 
 TOP_K = 3
@@ -62,6 +65,10 @@ def decide(model: Classifier, probs: dict[str, np.ndarray], setting: Any = None,
     adjusted, record = prior_rules.apply(probs, model.training_priors, setting, model.cfg.prediction.prior_strength)
     labels, scores = decode_predictions(adjusted)
     sets = {ls: _prediction_sets(model, ls, probs[ls], adjusted[ls], record, confidence) for ls in probs if ls in model.conformal}
+    if "factor" in sets and "polarity" in sets:
+        # polarity is none exactly when factor is none (the label scheme; decode_predictions applies it to the labels):
+        # a factor set that holds none admits polarity none too, so the polarity set covers what the labels can say
+        sets["polarity"][:, LABEL_SETS["polarity"].index(NONE)] |= sets["factor"][:, LABEL_SETS["factor"].index(NONE)]
     return Decisions(adjusted, labels, scores, sets, record, confidence if sets else None)
 
 

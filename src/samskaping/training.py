@@ -191,7 +191,9 @@ def _evaluate_split(
             members = decided.sets[ls]
             extra[f"{split}_{ls}_set_coverage"] = float(members[np.arange(len(y)), y].mean()) if len(y) else 0.0
             extra[f"{split}_{ls}_set_size"] = float(members.sum(axis=1).mean()) if len(y) else 0.0
-            extra[f"{split}_{ls}_uncertain_share"] = float((members.sum(axis=1) != 1).mean()) if len(y) else 0.0
+            given = encode(ls, decided.labels[ls])
+            only_the_label = (members.sum(axis=1) == 1) & members[np.arange(len(given)), given]  # «usikker» as the outputs say it
+            extra[f"{split}_{ls}_uncertain_share"] = float((~only_the_label).mean()) if len(y) else 0.0
     return reports, table, extra
 
 
