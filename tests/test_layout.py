@@ -75,3 +75,18 @@ def test_web_page_keeps_fact_box_caption_and_collapsed_section(built: dict[str, 
     assert kinds["Innbyggere og politikere på planverksted i Solbakken samfunnshus."] == "caption"
     assert "Les mer om medvirkningen" in kinds
     assert not [text for text in kinds if "informasjonskapsler" in text or "chatboten" in text]
+
+
+def test_web_accordion_title_and_hidden_panel_stay_while_cookie_buttons_go(tmp_path: Path) -> None:
+    path = tmp_path / "trekkspill.html"
+    path.write_text(
+        "<html><body><div class='cookie-banner'><p>Vi bruker informasjonskapsler.</p><button>Godta</button></div>"
+        "<main><h1>Planen</h1><p>Kommunen vil samskape med innbyggerne.</p>"
+        "<h3><button aria-expanded='false'>Mål for frivilligheten</button></h3>"
+        "<div hidden><p>Frivilligheten skal ha gode kår.</p></div></main></body></html>",
+        encoding="utf-8",
+    )
+    assert [(unit.kind, unit.text) for unit in extract_units(path)] == [
+        ("heading", "Planen"), ("paragraph", "Kommunen vil samskape med innbyggerne."),
+        ("heading", "Mål for frivilligheten"), ("paragraph", "Frivilligheten skal ha gode kår."),
+    ]

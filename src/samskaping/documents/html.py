@@ -65,8 +65,9 @@ def _c1_for_undefined(error: UnicodeError) -> tuple[str, int]:
         raise error
     return error.object[error.start:error.end].decode("latin-1"), error.end
 
-_HTML_DROP = ("script", "style", "noscript", "template", "nav", "header", "footer", "iframe", "svg",
-              "button", "select")
+_HTML_DROP = ("script", "style", "noscript", "template", "nav", "header", "footer", "iframe", "svg")
+# Controls that are chrome outside the article (cookie buttons); inside it a button can be an accordion's title.
+_CONTROLS = frozenset({"button", "select"})
 # Landmark roles that are never the plan text (WAI-ARIA 1.2); "complementary" only outside the article.
 _CHROME_ROLES = frozenset({"banner", "navigation", "contentinfo", "search", "dialog", "alertdialog"})
 # Class or id words of page chrome, after Readability's unlikelyCandidates, with Norwegian ones.
@@ -157,7 +158,7 @@ def drop_chrome(soup: BeautifulSoup) -> Tag | BeautifulSoup:
         names = " ".join([*(tag.get("class") or []), str(tag.get("id") or ""), str(tag.get("aria-label") or "")])
         in_article = tag.find_parent(("article", "main")) is not None or root.name in ("article", "main")
         if (role in _CHROME_ROLES or (role == "complementary" and not in_article)
-                or (tag.name == "aside" and not in_article)
+                or (tag.name == "aside" and not in_article) or (tag.name in _CONTROLS and not in_article)
                 or (_CHROME_NAMES.search(names) and not _FACT_NAMES.search(names))):
             tag.decompose()
     return root
