@@ -49,6 +49,8 @@ class PdfLine:
         return self.top - self.bottom
 
 
+# The top and bottom bands of a page (a share of its height), where running heads and page numbers sit.
+_BAND = 0.12
 # A gap this many times the font height inside a line separates table cells.
 _CELL_GAP = 2.0
 
@@ -151,7 +153,11 @@ def page_lines(pdf: PdfDocument, index: int) -> PdfPage:
                 if abs((line.last_bottom or 0.0) - (line.bottom or 0.0)) > 0.8 * (line.height or 0.0):
                     pieces = _pieces(boxes, raw, match.start())
                 elif line.cells or _font_changes(textpage, raw, match.start()):
-                    pieces = _frame_pieces(textpage, boxes, raw, match.start(), line.height or 0.0, middle)
+                    # only in the top and bottom bands, where page numbers and footers sit: not a landscape table's rows
+                    band = middle is not None and not (bottom + _BAND * (top - bottom) < (line.bottom or 0.0)
+                                                       and (line.top or 0.0) < top - _BAND * (top - bottom))
+                    pieces = _frame_pieces(textpage, boxes, raw, match.start(), line.height or 0.0,
+                                           middle if band else None)
                 else:
                     pieces = []
                 if pieces:
