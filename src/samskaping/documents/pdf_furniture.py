@@ -33,8 +33,9 @@ from samskaping.documents.pdf_lines import PdfLine, PdfPage
 
 Role = Literal["body", "caption", "quote", "factbox"]
 
+# A credit names its kind with a colon: «Foto: Ola Nordmann», «Foto/ill.: Kari Hansen», «Illustrasjon: …».
 CREDIT = re.compile(
-    r"^(?:foto(?:graf)?|fotos|bilde|ill(?:ustrasjon)?\.?|foto\s*/\s*ill(?:ustrasjon)?\.?|photo|kart)\s*[:.]\s*\S",
+    r"^(?:foto(?:graf)?|fotos|bilde|ill(?:ustrasjon)?\.?|foto\s*/\s*ill(?:ustrasjon)?\.?|photo)\s*:\s*\S",
     re.IGNORECASE,
 )
 # A credit at the end of a caption: «… ved elva. Foto: Ola Nordmann».
@@ -57,7 +58,7 @@ _FOOT_BAND = 0.12
 
 def is_credit(text: str) -> bool:
     """Whether a line is a photo or illustration credit («Foto: Ola Nordmann»)."""
-    return len(text.split()) <= 8 and bool(CREDIT.match(text))
+    return len(text.split()) <= 8 and text[:1].isupper() and bool(CREDIT.match(text))
 
 
 def running_key(text: str) -> str:
