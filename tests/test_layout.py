@@ -90,3 +90,14 @@ def test_web_accordion_title_and_hidden_panel_stay_while_cookie_buttons_go(tmp_p
         ("heading", "Planen"), ("paragraph", "Kommunen vil samskape med innbyggerne."),
         ("heading", "Mål for frivilligheten"), ("paragraph", "Frivilligheten skal ha gode kår."),
     ]
+
+
+@pytest.mark.parametrize(("line", "credit"), [
+    ("Foto: Ola Nordmann", True), ("FOTO: Birkeland kommune", True), ("Foto/ill.: Kari Hansen", True),
+    ("Illustrasjon: Arkitektkontoret", True), ("bilde. Kommunen vil styrke møteplassene", False),
+    ("Foto: " + "ord " * 10, False), ("Fotografering er lov i rådhuset.", False),
+])
+def test_photo_credit_lines(line: str, credit: bool) -> None:
+    from samskaping.documents.pdf_furniture import is_credit
+
+    assert is_credit(line) is credit
