@@ -16,8 +16,8 @@ can be matched exactly). Each stands for one layout feature of issue 23:
                      an attribution line under it)
 ``fact_box``         a «Fakta» box beside the body text, on page 2 drawn line by line between the
                      body's lines (PDFium joins a box line to a body line on the same baseline)
-``word_layout``      a Word file with a two-column section, a «Fakta» text box (drawn and as VML
-                     fallback) and a one-row layout table holding two columns of text
+``word_layout``      a Word file with a TOC field, a two-column section, a «Fakta» text box (drawn
+                     and as VML fallback) and a one-row layout table holding two columns of text
 ``web_page``         an HTML page with cookie banner, breadcrumbs, share links, sidebar and
                      chat widget around an article with a fact box, a figure caption and a
                      collapsed section
@@ -462,6 +462,23 @@ def word_layout(folder: Path) -> Gold:
         return document.add_paragraph(" ".join(sentences))
 
     heading("Kommuneplan for Eidsberget")
+    # a table of contents as Word writes it: a TOC field whose entries are plain paragraphs
+    entries = [("Samarbeid med frivilligheten", 2), ("Barn og unge", 3), ("Veien videre", 4)]
+    for number, (entry, page) in enumerate(entries):
+        paragraph_ = document.add_paragraph()
+        if number == 0:
+            for kind in ("begin", "instr", "separate"):
+                run = paragraph_.add_run()._r
+                if kind == "instr":
+                    code = run.makeelement(qn("w:instrText"), {})
+                    code.text = 'TOC \\o "1-3" \\h \\z \\u'
+                    run.append(code)
+                else:
+                    run.append(run.makeelement(qn("w:fldChar"), {qn("w:fldCharType"): kind}))
+        paragraph_.add_run(f"{entry}\t{page}")
+        if number == len(entries) - 1:
+            run = paragraph_.add_run()._r
+            run.append(run.makeelement(qn("w:fldChar"), {qn("w:fldCharType"): "end"}))
     prose(3)
     # a new section set in two columns
     document.add_section(0)  # WD_SECTION.CONTINUOUS

@@ -8,7 +8,8 @@ from the WordprocessingML elements themselves, because ``Paragraph.text`` and
   list items and table cells (merged cells once), in document order; a layout
   table (one or two rows whose cells hold several paragraphs or a heading) is
   read as text, its cells one after the other, not as ``cell`` units; column
-  sections need nothing, as Word's text runs through the columns in order;
+  sections need nothing, as Word's text runs through the columns in order; the
+  entries of a table of contents are left out (TOC styles, or inside a TOC field);
 - text inside content controls (``w:sdt``, block and inline), custom XML and
   smart tags, hyperlinks, tracked insertions and moves (``w:ins``, ``w:moveTo``);
 - fields by their displayed result, never their instruction (``w:fldSimple``,
@@ -121,6 +122,7 @@ class _Reader:
         self.styles = styles
         self.part = part  # the main document part: its relationships lead to embedded chunks
         self.path = path
+        self.toc_depth = 0  # fields open inside a TOC field that runs over paragraphs (0: not in one)
 
     # -- blocks -----------------------------------------------------------
     def blocks(self, parent: Any, in_cell: bool, kind: UnitKind | None = None) -> Iterator[TextUnit]:
@@ -208,6 +210,8 @@ class _Reader:
 
     # -- paragraphs -------------------------------------------------------
     def paragraph(self, p: Any, in_cell: bool, forced: UnitKind | None) -> Iterator[TextUnit]:
+        if self._in_toc_field(p):
+            return  # the entries of a table of contents, whatever their style
         style = self._style(p)
         boxes: list[Any] = []
         text = "".join(_inline_text(p, boxes))
@@ -229,6 +233,18 @@ class _Reader:
                 yield from units_from_lines(None, kind, [first, *lines[1:]])
         for box in boxes:
             yield from self.blocks(box, in_cell=False, kind=forced or _box_kind(box))
+
+    def _in_toc_field(self, p: Any) -> bool:
+        """Whether ``p`` lies in a TOC field (``w:fldChar`` begin … ``TOC \\o`` … end), which may span paragraphs."""
+        was_in = self.toc_depth > 0
+        for node in p.iter(f"{W}fldChar", f"{W}instrText"):
+            if node.tag == f"{W}instrText":
+                if self.toc_depth == 0 and (node.text or "").strip().upper().startswith("TOC"):
+                    self.toc_depth = 1
+            elif self.toc_depth:
+                kind = node.get(f"{W}fldCharType")
+                self.toc_depth += 1 if kind == "begin" else -1 if kind == "end" else 0
+        return was_in or self.toc_depth > 0
 
     def _style(self, p: Any) -> str:
         node = p.find(f"{W}pPr/{W}pStyle")
