@@ -27,6 +27,7 @@ rules work on the lines that PDFium already measured.
 from __future__ import annotations
 
 import heapq
+import re
 from dataclasses import dataclass
 
 from samskaping.documents.lines import PAGE_NUMBER
@@ -40,6 +41,8 @@ _BLOCK_GAP = 1.0
 _OVERLAP = 1.0
 # A page-number line is looked for in this share of the page height at the top and bottom.
 _NUMBER_BAND = 0.12
+# A page number beside a running head or footer: «12 | Kommuneplan for Lindal», «Oppvekst 13».
+_NUMBER_BESIDE_TEXT = re.compile(r"^(?:(\d{1,3})\s*[|·•–-]?\s+\D.*|.*\D\s+[|·•–-]?\s*(\d{1,3}))$")
 # No text may cross this share of the page width on either side of a spread's middle.
 _SPREAD_GUTTER = 0.02
 
@@ -216,4 +219,7 @@ def _printed_number(lines: list[PdfLine], page: PdfPage) -> int | None:
             digits = "".join(ch if ch.isdigit() else " " for ch in line.text).split()
             if digits:
                 return int(digits[0])
+        beside = _NUMBER_BESIDE_TEXT.match(line.text)
+        if beside:
+            return int(beside.group(1) or beside.group(2))
     return None
