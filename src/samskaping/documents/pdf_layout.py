@@ -192,10 +192,10 @@ def split_spread(page: PdfPage) -> list[tuple[PdfPage, int | None]]:
     gutter = _SPREAD_GUTTER * page.width
     halves: tuple[list[PdfLine], list[PdfLine]] = ([], [])
     for line in lines:
-        assert line.left is not None and line.right is not None
-        if line.right <= middle + gutter and line.left < middle - gutter:
+        left, right = line.left or 0.0, line.right or 0.0  # measured: checked above
+        if right <= middle + gutter and left < middle - gutter:
             halves[0].append(line)
-        elif line.left >= middle - gutter and line.right > middle + gutter:
+        elif left >= middle - gutter and right > middle + gutter:
             halves[1].append(line)
         else:
             return [(page, None)]
@@ -212,8 +212,7 @@ def _printed_number(lines: list[PdfLine], page: PdfPage) -> int | None:
     """The page number printed in the top or bottom band of these lines, or None."""
     band = _NUMBER_BAND * page.height
     for line in lines:
-        assert line.top is not None and line.bottom is not None
-        if line.bottom > page.bottom + band and line.top < page.top - band:
+        if (line.bottom or 0.0) > page.bottom + band and (line.top or 0.0) < page.top - band:
             continue
         if PAGE_NUMBER.match(line.text):
             digits = "".join(ch if ch.isdigit() else " " for ch in line.text).split()
