@@ -40,6 +40,7 @@ class PdfLine:
     weight: int | None = None
     size: float | None = None
     bold: bool = False
+    font_changes: bool = False  # the last character is set in another size or weight than the first
 
     @property
     def height(self) -> float | None:
@@ -152,7 +153,7 @@ def page_lines(pdf: PdfDocument, index: int) -> PdfPage:
                 line = _measured_line(textpage, boxes, raw, match.start())
                 if abs((line.last_bottom or 0.0) - (line.bottom or 0.0)) > 0.8 * (line.height or 0.0):
                     pieces = _pieces(boxes, raw, match.start())
-                elif line.cells or _font_changes(textpage, raw, match.start()):
+                elif line.cells or line.font_changes:
                     # only in the top and bottom bands, where page numbers and footers sit: not a landscape table's rows
                     band = middle is not None and not (bottom + _BAND * (top - bottom) < (line.bottom or 0.0)
                                                        and (line.top or 0.0) < top - _BAND * (top - bottom))
@@ -185,16 +186,6 @@ def _pieces(boxes: _Boxes, raw: str, start: int) -> list[tuple[str, int]]:
             position = offset + match.end()
     pieces.append((raw[position:], start + position))
     return [(piece, at) for piece, at in pieces if piece.strip()]
-
-
-def _font_changes(textpage: PdfTextPage, raw: str, start: int) -> bool:
-    """Whether a line's last character is set in another size or weight than its first."""
-    import pypdfium2.raw as pdfium_c
-
-    first = start + len(raw) - len(raw.lstrip())
-    last = start + len(raw.rstrip()) - 1
-    return (round(pdfium_c.FPDFText_GetFontSize(textpage.raw, first), 1) != round(pdfium_c.FPDFText_GetFontSize(textpage.raw, last), 1)
-            or pdfium_c.FPDFText_GetFontWeight(textpage.raw, first) != pdfium_c.FPDFText_GetFontWeight(textpage.raw, last))
 
 
 def _frame_pieces(textpage: PdfTextPage, boxes: _Boxes, raw: str, start: int, height: float,
@@ -251,6 +242,8 @@ def _measured_line(textpage: PdfTextPage, boxes: _Boxes, raw: str, start: int) -
         weight=weight if weight > 0 else None,
         size=round(size, 1) if size > 0 else None,
         bold=weight >= _BOLD_WEIGHT or "bold" in _font_name(textpage, first).lower(),
+        font_changes=(round(pdfium_c.FPDFText_GetFontSize(textpage.raw, last), 1) != round(size, 1)
+                      or pdfium_c.FPDFText_GetFontWeight(textpage.raw, last) != weight),
     )
 
 
