@@ -6,7 +6,7 @@ heads, photo credits and captions, pull quotes, fact boxes, a web page with its
 chrome), each with its gold sentences in reading order. Run::
 
     python benchmarks/layout.py [--show-errors]
-    python benchmarks/layout.py --speed      # seconds to read generated 100-page plan PDFs (one and two columns)
+    python benchmarks/layout.py --speed [--rounds 15]   # seconds to read generated 100-page plans (one and two columns)
 
 It prints one row per feature: recall, order, precision, the share of found
 sentences with the right unit (caption, factbox, ...), and the share with the
@@ -71,12 +71,13 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--show-errors", action="store_true", help="print the missed and extra sentences")
     parser.add_argument("--speed", action="store_true", help="time reading generated 100-page plan PDFs instead")
+    parser.add_argument("--rounds", type=int, default=5, help="timed reads per plan; the best counts (default 5)")
     args = parser.parse_args()
     if args.speed:
         for layout in ("one-column", "two-column"):
             with tempfile.TemporaryDirectory() as folder:
-                seconds, count, pages = read_speed(Path(folder), layout)
-            print(f"{pages}-page {layout} plan PDF: {count} sentences read in {seconds:.2f} s (best of 5)")
+                seconds, count, pages = read_speed(Path(folder), layout, rounds=args.rounds)
+            print(f"{pages}-page {layout} plan PDF: {count} sentences read in {seconds:.3f} s (best of {args.rounds})")
         return 0
     with tempfile.TemporaryDirectory() as folder:
         scores = [score(gold) for gold in build_all(Path(folder))]
