@@ -15,7 +15,13 @@ that starts with a section number («3.2 Levende lokalsamfunn»). The body text'
 size and weight are those of most of the document's characters.
 
 The lines of a page and their geometry come from
-:mod:`~samskaping.documents.pdf_lines` (turned pages included).
+:mod:`~samskaping.documents.pdf_lines` (turned pages included); they are read in
+the page's reading order, not the file's drawing order, and a spread is read as
+its two pages (:mod:`~samskaping.documents.pdf_layout`); running heads, credits,
+captions, pull quotes and fact boxes are told apart by
+:mod:`~samskaping.documents.pdf_furniture`. Captions, quotes and fact boxes become
+units of their own kind, read after the paragraph they interrupt; a pull quote
+that repeats the body text is dropped.
 """
 
 from __future__ import annotations
