@@ -371,7 +371,7 @@ import sys
 import samskaping.predict
 
 def crash(*args, **kwargs):
-    raise {exc}("{message}")
+    raise {exc}({message})
 
 samskaping.predict.classify = crash
 from samskaping.cli.predict import predict_main
@@ -386,10 +386,13 @@ sys.exit(predict_main(sys.argv[1:]))
 ])
 def test_exit_status_3_for_an_internal_error_and_130_for_ctrl_c(model_dir: Path, control: Path, tmp_path: Path,
                                                                  exc: str, status: int, words: str) -> None:
-    """A bug in the program itself (here: classify raising) is not exit 1, which means «some inputs not read»."""
+    """A bug in the program itself (here: classify raising) is not exit 1, which means «some inputs not read».
+
+    Ctrl-C raises a bare KeyboardInterrupt (one raised with a message prints that message instead).
+    """
     env = {**os.environ, "TMPDIR": str(tmp_path)}
     run = subprocess.run(
-        [sys.executable, "-c", _CRASH.format(exc=exc, message="a bug"), "--model", str(model_dir), str(control),
+        [sys.executable, "-c", _CRASH.format(exc=exc, message='"a bug"' if exc != "KeyboardInterrupt" else ""), "--model", str(model_dir), str(control),
          "--output", str(tmp_path / "o")],
         capture_output=True, text=True, timeout=300, env=env, check=False,
     )

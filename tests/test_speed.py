@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from conftest import SHIPPED, small_frame
+from conftest import shipped_split_sizes, SHIPPED, small_frame
 from torch import nn
 
 from samskaping.config import validate_config
@@ -38,7 +38,7 @@ MINILM_OFFLINE = ROOT / "models" / "minilm-offline"
 
 
 def shipped_test_sentences() -> list[str]:
-    """The 620 sentences of the shipped test split."""
+    """The sentences of the shipped test split."""
     frame = pd.read_json(SHIPPED, lines=True, dtype=False)
     return frame.loc[frame["split"] == "test", "text"].tolist()
 
@@ -152,7 +152,7 @@ def test_calibration_is_saved_with_the_model_and_keeps_99_percent(calibrated: Pa
     saved = json.loads((calibrated / INT8_FILE).read_text())
     model = load_model(calibrated)
     assert saved["weights_digest"] == weights_digest(model)
-    assert saved["sentences"] == {"validation": 619, "test": 620}  # the shipped splits
+    assert saved["sentences"] == shipped_split_sizes()  # the shipped splits
     assert saved["agreement"]["test"]["all"] >= MIN_AGREEMENT
     assert saved["agreement"]["validation"]["all"] >= saved["goal"]["validation"]
     assert len(saved["ranking"]) == 8  # 2 layers x (qkv, attention output, intermediate, output)
