@@ -223,7 +223,7 @@ def plan_shares(
 
     Returns:
         ``estimate``, ``low``, ``high``: (D, k) shares; ``seen``: (k,) labels present in the sample's truth;
-        ``boot`` (B, D, k) and ``boot_rates`` (B, k, k): the bootstrap replicates.
+        ``boot`` (B, D, k): the bootstrap replicates.
     """
     rng = np.random.default_rng(seed)
     sample_true = np.asarray(sample_true, dtype=int)
@@ -242,7 +242,7 @@ def plan_shares(
     boot = acc_solve(boot_m, boot_q)  # (B, D, k)
     tail = (1 - CONFIDENCE) / 2
     low, high = np.quantile(boot, [tail, 1 - tail], axis=0)
-    return {"estimate": estimate, "low": low, "high": high, "seen": seen, "boot": boot, "boot_rates": boot_m}
+    return {"estimate": estimate, "low": low, "high": high, "seen": seen, "boot": boot}
 
 
 def binary_plan_shares(
@@ -295,7 +295,7 @@ def binary_plan_shares(
 
     rng = np.random.default_rng(seed + 1)
     counts = np.zeros(resamples, dtype=float)
-    for b in range(resamples):  # the hard rates of the same bootstrap draw of the sample as the shares' replicate
+    for b in range(resamples):  # hard rates from a fresh resample of the sample (not the one behind replicate b's shares)
         draw = rng.multinomial(len(sample_true), np.full(len(sample_true), 1.0 / len(sample_true)))
         b_rates = rates(sample_true, np.eye(2)[sample_hard], 2, draw)[0]
         counts[b] = (rng.random(len(sizes)) < p_any(result["boot"][b, :, 1], b_rates[1, 1], b_rates[1, 0])).sum()

@@ -53,6 +53,11 @@ INSTRUCTIONS = [
 ]
 
 
+def row_ids(sentences: pd.DataFrame) -> pd.Series:
+    """The stable id of each sentence row, ``document#sentence_index`` (what workbooks and coded files carry)."""
+    return sentences["document"].astype(str) + "#" + sentences["sentence_index"].astype(str)
+
+
 def _neighbours(sentences: pd.DataFrame) -> pd.DataFrame:
     """Add the previous and next sentence of the same document (in document order) and a stable row id."""
     frame = sentences.copy()
@@ -61,7 +66,7 @@ def _neighbours(sentences: pd.DataFrame) -> pd.DataFrame:
     grouped = frame.groupby("document", sort=False)["text"]
     frame["previous"] = grouped.shift(1).fillna("")
     frame["next"] = grouped.shift(-1).fillna("")
-    frame["row_id"] = frame["document"].astype(str) + "#" + frame["sentence_index"].astype(str)
+    frame["row_id"] = row_ids(frame)
     for column in ("heading", "context", "page"):
         if column not in frame.columns:
             frame[column] = ""

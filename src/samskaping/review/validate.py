@@ -36,7 +36,7 @@ from samskaping.labels import LABEL_SETS, NONE
 from samskaping.outputs import OutputFolder, read_output, write_json
 from samskaping.review.choices import ANSWER_COLUMNS
 from samskaping.review.importer import answered_rows
-from samskaping.review.export import BLIND, SAMPLE_SHEET
+from samskaping.review.export import BLIND, SAMPLE_SHEET, row_ids
 
 log = logging.getLogger(__name__)
 
@@ -123,8 +123,7 @@ def read_coded(paths: list[Path], folder: OutputFolder) -> Coded:
         DataError: a file is missing, unreadable, of the wrong kind, or no usable row remains.
     """
     sentences = folder.sentences
-    ids = sentences["document"].astype(str) + "#" + sentences["sentence_index"].astype(str)
-    text_of = dict(zip(ids, sentences["text"], strict=True))
+    text_of = dict(zip(row_ids(sentences), sentences["text"], strict=True))
     frames, problems, empty, designs = [], [], 0, []
     for path in paths:
         if not path.is_file():
@@ -201,7 +200,7 @@ def validate(output_dir: str | Path, label_files: list[str | Path], seed: int = 
     from samskaping.evaluation import evaluate_label_set, macro_f1_interval
 
     folder = read_output(output_dir)
-    label_sets = [ls for ls in folder.label_sets]
+    label_sets = list(folder.label_sets)
     if "conception" not in label_sets:
         raise SamskapingError(f"{output_dir}: the sentences have no conception labels; classify with a model that predicts all label sets")
     paths = [Path(p) for p in label_files]
@@ -209,7 +208,7 @@ def validate(output_dir: str | Path, label_files: list[str | Path], seed: int = 
         raise DataError(f"give one or two coded files (--labels A.xlsx [--labels B.xlsx]), got {len(paths)}")
     coded = read_coded(paths, folder)
     sentences = folder.sentences.reset_index(drop=True)
-    sentences["row_id"] = sentences["document"].astype(str) + "#" + sentences["sentence_index"].astype(str)
+    sentences["row_id"] = row_ids(sentences)
     position = pd.Series(np.arange(len(sentences)), index=sentences["row_id"])
     sample = sentences.iloc[position[coded.rows["row_id"]].to_numpy()].reset_index(drop=True)
     truth = coded.rows.reset_index(drop=True)
