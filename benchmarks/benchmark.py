@@ -76,7 +76,9 @@ CALIBRATION_SENTENCES = 128  # PyTorch int8 smoothing: activation ranges measure
 MEMORY_SENTENCES = 128  # sentences each memory child classifies (two batches of 64)
 TRAIN_SPLIT_SIZE = 2890  # sentences in the shipped train split; checked against the data at run time
 MIN_AGREEMENT = 0.99
-FLOP_FORMULA = "per layer 2*T*(4*h^2 + 2*h*ff) + 4*T^2*h (projections + attention), T = real tokens, padding not counted"
+FLOP_FORMULA = (
+    "per layer 2*T*(4*h^2 + 2*h*ff) + 4*T^2*h (projections + attention), T = real tokens, padding not counted"
+)
 # name -> what it is; the order is the table's
 PATHS = {
     "pytorch-fp32": "TransformerClassifier.predict_proba in PyTorch (predict.py default)",
@@ -89,10 +91,26 @@ PATHS = {
     "pytorch-bf16": "PyTorch bf16 autocast on the CPU, heads in fp32 (predict.py --bf16; CPUs with AMX or AVX512-BF16)",
 }
 
-FULL = {"rounds": 4, "reference_per_round": 24, "test_sentences": None, "plan_sentences": 2000, "train_steps": 5,
-        "train_batch": 16, "matmul_repeats": 10, "memory": True}
-QUICK = {"rounds": 2, "reference_per_round": 8, "test_sentences": 96, "plan_sentences": 200, "train_steps": 2,
-         "train_batch": 8, "matmul_repeats": 5, "memory": False}
+FULL = {
+    "rounds": 4,
+    "reference_per_round": 24,
+    "test_sentences": None,
+    "plan_sentences": 2000,
+    "train_steps": 5,
+    "train_batch": 16,
+    "matmul_repeats": 10,
+    "memory": True,
+}
+QUICK = {
+    "rounds": 2,
+    "reference_per_round": 8,
+    "test_sentences": 96,
+    "plan_sentences": 200,
+    "train_steps": 2,
+    "train_batch": 8,
+    "matmul_repeats": 5,
+    "memory": False,
+}
 
 log = logging.getLogger("benchmark")
 
@@ -101,10 +119,20 @@ log = logging.getLogger("benchmark")
 # small helpers
 # ---------------------------------------------------------------------------
 
+
 def lscpu() -> dict[str, str]:
     """A few lines of lscpu (the model name alone can be as vague as «AMD EPYC» in a VM)."""
-    wanted = ("Model name", "Vendor ID", "CPU family", "Model", "Thread(s) per core", "Core(s) per socket",
-              "L2 cache", "L3 cache", "Hypervisor vendor")
+    wanted = (
+        "Model name",
+        "Vendor ID",
+        "CPU family",
+        "Model",
+        "Thread(s) per core",
+        "Core(s) per socket",
+        "L2 cache",
+        "L3 cache",
+        "Hypervisor vendor",
+    )
     try:
         out = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
     except (OSError, subprocess.CalledProcessError):
@@ -212,6 +240,7 @@ def _proc_status_kb(field: str) -> int:
 # the models
 # ---------------------------------------------------------------------------
 
+
 @dataclass
 class Subject:
     """A model the benchmark measures."""
@@ -226,8 +255,10 @@ def build_classifier(config_file: str, model_name: str, overrides: Sequence[str]
     from samskaping.config import load_config
     from samskaping.models.transformer import TransformerClassifier
 
-    cfg = load_config(ROOT / "configs" / config_file,
-                      [f"model.name={model_name}", f"data.path={DATA}", "tracking.enabled=false", *overrides])
+    cfg = load_config(
+        ROOT / "configs" / config_file,
+        [f"model.name={model_name}", f"data.path={DATA}", "tracking.enabled=false", *overrides],
+    )
     return TransformerClassifier.from_config(cfg, progress=False)
 
 
@@ -266,10 +297,16 @@ def nb_bert_subject(seed: int) -> Subject:
                 staging = folder.with_name(folder.name + ".partial")
                 shutil.rmtree(staging, ignore_errors=True)
                 classifier._fitted = True
-                classifier.save(staging, extra={"benchmark": f"NB-BERT's configuration, random weights (torch.manual_seed({seed}))"})
+                classifier.save(
+                    staging, extra={"benchmark": f"NB-BERT's configuration, random weights (torch.manual_seed({seed}))"}
+                )
                 os.replace(staging, folder)
-    return Subject("nb-bert-shaped", folder, f"random (torch.manual_seed({seed})), NB-BERT's configuration",
-                   "speed model: its labels are those of random heads on a random encoder")
+    return Subject(
+        "nb-bert-shaped",
+        folder,
+        f"random (torch.manual_seed({seed})), NB-BERT's configuration",
+        "speed model: its labels are those of random heads on a random encoder",
+    )
 
 
 def e5_pretrained_subject() -> Subject:
@@ -289,8 +326,12 @@ def e5_pretrained_subject() -> Subject:
             shutil.rmtree(staging, ignore_errors=True)
             classifier.save(staging, extra={"benchmark": "pretrained multilingual-e5-small, heads untrained (seeded)"})
             os.replace(staging, folder)
-    return Subject("e5-untrained-heads", folder, "pretrained multilingual-e5-small encoder, heads untrained (seeded)",
-                   "no fine-tuned e5 here: e5's speed, with the labels of untrained heads")
+    return Subject(
+        "e5-untrained-heads",
+        folder,
+        "pretrained multilingual-e5-small encoder, heads untrained (seeded)",
+        "no fine-tuned e5 here: e5's speed, with the labels of untrained heads",
+    )
 
 
 def ensure_calibrated(subject: Subject) -> dict[str, Any]:
@@ -299,7 +340,12 @@ def ensure_calibrated(subject: Subject) -> dict[str, Any]:
 
     saved = read_int8_calibration(subject.folder)
     if saved is None:
-        log.info("%s has no %s: calibrating it once (python -m samskaping.speed calibrate %s)", subject.name, INT8_FILE, subject.folder)
+        log.info(
+            "%s has no %s: calibrating it once (python -m samskaping.speed calibrate %s)",
+            subject.name,
+            INT8_FILE,
+            subject.folder,
+        )
         saved = calibrate_folder(subject.folder, data=[DATA])
     return saved
 
@@ -307,6 +353,7 @@ def ensure_calibrated(subject: Subject) -> dict[str, Any]:
 # ---------------------------------------------------------------------------
 # the reference pipelines
 # ---------------------------------------------------------------------------
+
 
 def reference_pipelines(classifier: Any) -> dict[str, Any]:
     """One ``text-classification`` pipeline per label set, on the classifier's encoder and head weights.
@@ -340,12 +387,22 @@ def reference_pipelines(classifier: Any) -> dict[str, Any]:
     pipes = {}
     for ls in classifier.label_sets:
         names = LABEL_SETS[ls]
-        config = BertConfig.from_dict({**encoder.config.to_dict(), "num_labels": len(names),
-                                       "id2label": dict(enumerate(names)), "label2id": {n: i for i, n in enumerate(names)}})
+        config = BertConfig.from_dict(
+            {
+                **encoder.config.to_dict(),
+                "num_labels": len(names),
+                "id2label": dict(enumerate(names)),
+                "label2id": {n: i for i, n in enumerate(names)},
+            }
+        )
         model = BertForSequenceClassification(config)
         missing, unexpected = model.bert.load_state_dict(encoder.state_dict(), strict=False)
-        if unexpected or any(not key.startswith("pooler.") for key in missing):  # only the pooler (replaced below) may be missing
-            raise RuntimeError(f"the reference did not take the encoder's weights: missing {missing}, unexpected {unexpected}")
+        if unexpected or any(
+            not key.startswith("pooler.") for key in missing
+        ):  # only the pooler (replaced below) may be missing
+            raise RuntimeError(
+                f"the reference did not take the encoder's weights: missing {missing}, unexpected {unexpected}"
+            )
         if classifier.network.pooling == "cls":
             model.bert.pooler = ClsToken()
         else:
@@ -367,15 +424,20 @@ def reference_pipelines(classifier: Any) -> dict[str, Any]:
 
 def run_reference(pipes: dict[str, Any], texts: list[str], max_length: int) -> dict[str, list[dict[str, Any]]]:
     """Each pipeline's output (top label and its probability per sentence), as a user would call it."""
-    return {ls: pipe(texts, batch_size=REFERENCE_BATCH, truncation=True, max_length=max_length) for ls, pipe in pipes.items()}
+    return {
+        ls: pipe(texts, batch_size=REFERENCE_BATCH, truncation=True, max_length=max_length)
+        for ls, pipe in pipes.items()
+    }
 
 
 # ---------------------------------------------------------------------------
 # the paths
 # ---------------------------------------------------------------------------
 
-def prepare_path(name: str, fp32: Any, saved: dict[str, Any] | None, seed: int, threads: int,
-                 in_place: bool = False) -> tuple[Any, Any]:
+
+def prepare_path(
+    name: str, fp32: Any, saved: dict[str, Any] | None, seed: int, threads: int, in_place: bool = False
+) -> tuple[Any, Any]:
     """``(classifier, backend)`` of one path: PyTorch int8 and bf16 paths are copies, ONNX paths are sessions
     on ``fp32``; with ``in_place`` (a child process that gives the model away) bf16 and ONNX go as predict.py
     does them (bf16 in place; ONNX with the PyTorch weights freed)."""
@@ -393,8 +455,11 @@ def prepare_path(name: str, fp32: Any, saved: dict[str, Any] | None, seed: int, 
         return quantize_int8(fp32), None
     if name == "pytorch-int8-smoothed":
         return quantize_int8(fp32, calibration_texts=calibration_sentences(seed)), None
-    recipes = {"onnx-int8-8bit": ox.Int8Recipe(reduce_range=False), "onnx-int8-7bit": ox.Int8Recipe(),
-               "onnx-int8-calibrated": ox.Int8Recipe.from_dict(saved["recipe"]) if saved else None}
+    recipes = {
+        "onnx-int8-8bit": ox.Int8Recipe(reduce_range=False),
+        "onnx-int8-7bit": ox.Int8Recipe(),
+        "onnx-int8-calibrated": ox.Int8Recipe.from_dict(saved["recipe"]) if saved else None,
+    }
     if name == "onnx-fp32" or name in recipes:
         recipe = None if name == "onnx-fp32" else recipes[name]
         if in_place:  # as predict.py --runtime onnx / --int8 runs it: the PyTorch weights freed first
@@ -405,7 +470,9 @@ def prepare_path(name: str, fp32: Any, saved: dict[str, Any] | None, seed: int, 
     raise ValueError(f"unknown path {name}")
 
 
-def predict_labels(classifier: Any, backend: Any, texts: list[str], batch: int) -> tuple[dict[str, np.ndarray], dict[str, list[str]]]:
+def predict_labels(
+    classifier: Any, backend: Any, texts: list[str], batch: int
+) -> tuple[dict[str, np.ndarray], dict[str, list[str]]]:
     """Probabilities and labels as predict.py writes them (argmax under the training priors, polarity rule)."""
     from samskaping.models.base import decode_predictions
 
@@ -417,7 +484,9 @@ def predict_labels(classifier: Any, backend: Any, texts: list[str], batch: int) 
     return probs, decode_predictions(probs)[0]
 
 
-def bench_model(subject: Subject, size: dict[str, Any], seed: int, threads: int, paths: Sequence[str]) -> dict[str, Any]:
+def bench_model(
+    subject: Subject, size: dict[str, Any], seed: int, threads: int, paths: Sequence[str]
+) -> dict[str, Any]:
     """Reference and every path on the test split, in interleaved rounds."""
     from samskaping.labels import LABEL_SETS
     from samskaping.models import load_model
@@ -461,11 +530,19 @@ def bench_model(subject: Subject, size: dict[str, Any], seed: int, threads: int,
         chunk = texts[bounds[r] : bounds[r + 1]]
         chunk_len = lengths[bounds[r] : bounds[r + 1]]
         ref_chunk = chunk[:per_ref]
-        row: dict[str, Any] = {"round": r + 1, "sentences": len(chunk), "reference_sentences": len(ref_chunk),
-                               "mean_tokens": float(np.mean(chunk_len))}
-        got_ref, row["reference_seconds"] = timed(lambda ref_chunk=ref_chunk: run_reference(pipes, [prefix + t for t in ref_chunk], fp32.max_length))
+        row: dict[str, Any] = {
+            "round": r + 1,
+            "sentences": len(chunk),
+            "reference_sentences": len(ref_chunk),
+            "mean_tokens": float(np.mean(chunk_len)),
+        }
+        got_ref, row["reference_seconds"] = timed(
+            lambda ref_chunk=ref_chunk: run_reference(pipes, [prefix + t for t in ref_chunk], fp32.max_length)
+        )
         for name, (classifier, backend) in prepared.items():
-            (p, lab), row[f"{name}_seconds"] = timed(lambda c=classifier, b=backend, chunk=chunk: predict_labels(c, b, chunk, batch))
+            (p, lab), row[f"{name}_seconds"] = timed(
+                lambda c=classifier, b=backend, chunk=chunk: predict_labels(c, b, chunk, batch)
+            )
             for ls in fp32.label_sets:
                 labels[name][ls] += lab[ls]
                 probs[name][ls].append(p[ls])
@@ -479,7 +556,9 @@ def bench_model(subject: Subject, size: dict[str, Any], seed: int, threads: int,
                     fp32_argmax_on_ref[ls] += arg[ls]
                     columns = [LABEL_SETS[ls].index(out["label"]) for out in got_ref[ls]]
                     ours = raw[ls][np.arange(len(ref_chunk)), columns]
-                    max_ref_prob_diff = max(max_ref_prob_diff, float(np.abs(ours - [o["score"] for o in got_ref[ls]]).max()))
+                    max_ref_prob_diff = max(
+                        max_ref_prob_diff, float(np.abs(ours - [o["score"] for o in got_ref[ls]]).max())
+                    )
         flops = sum(encoder_flops(t, layers, h, ff) for t in chunk_len)
         row["reference_sps"] = len(ref_chunk) / row["reference_seconds"]
         for name in paths:
@@ -487,8 +566,14 @@ def bench_model(subject: Subject, size: dict[str, Any], seed: int, threads: int,
             row[f"{name}_ratio"] = row[f"{name}_sps"] / row["reference_sps"]
             row[f"{name}_gflops"] = flops / row[f"{name}_seconds"] / 1e9
         rows.append(row)
-        log.info("%s round %d/%d: reference %.2f | %s sentences/s", subject.name, r + 1, rounds, row["reference_sps"],
-                 ", ".join(f"{n} {row[f'{n}_sps']:.1f}" for n in paths))
+        log.info(
+            "%s round %d/%d: reference %.2f | %s sentences/s",
+            subject.name,
+            r + 1,
+            rounds,
+            row["reference_sps"],
+            ", ".join(f"{n} {row[f'{n}_sps']:.1f}" for n in paths),
+        )
 
     def med(key: str) -> float:
         return float(statistics.median(row[key] for row in rows))
@@ -501,8 +586,10 @@ def bench_model(subject: Subject, size: dict[str, Any], seed: int, threads: int,
             "what": PATHS[name],
             "sentences_per_second": med(f"{name}_sps"),
             "ratio_to_reference": med(f"{name}_ratio"),
-            "ratio_to_reference_pooled": (sum(row["sentences"] for row in rows) / sum(row[f"{name}_seconds"] for row in rows))
-                                         / (sum(row["reference_sentences"] for row in rows) / sum(row["reference_seconds"] for row in rows)),
+            "ratio_to_reference_pooled": (
+                sum(row["sentences"] for row in rows) / sum(row[f"{name}_seconds"] for row in rows)
+            )
+            / (sum(row["reference_sentences"] for row in rows) / sum(row["reference_seconds"] for row in rows)),
             "agreement_with_fp32": agreement(labels["pytorch-fp32"], labels[name]),
             "max_probability_difference": diff,
             "accuracy": agreement(gold, labels[name]),
@@ -515,32 +602,67 @@ def bench_model(subject: Subject, size: dict[str, Any], seed: int, threads: int,
             measured = read_bf16_measurement(subject.folder)
             result_paths[name]["saved_test_agreement"] = measured["agreement"]["test"]["all"] if measured else None
         if name == "onnx-int8-calibrated" and saved:
-            result_paths[name].update({"recipe": saved["recipe_text"], "saved_test_agreement": saved["agreement"]["test"]["all"],
-                                       "fp32_layer_parts": len(saved["recipe"]["fp32_layers"]),
-                                       "layer_parts": len(saved.get("ranking", []))})
+            result_paths[name].update(
+                {
+                    "recipe": saved["recipe_text"],
+                    "saved_test_agreement": saved["agreement"]["test"]["all"],
+                    "fp32_layer_parts": len(saved["recipe"]["fp32_layers"]),
+                    "layer_parts": len(saved.get("ranking", [])),
+                }
+            )
     prepared.clear()
     pipes.clear()
     gc.collect()
     ref_sentences = sum(row["reference_sentences"] for row in rows)
     ref_lengths = [x for r in range(rounds) for x in lengths[bounds[r] : bounds[r] + per_ref]]
     return {
-        "name": subject.name, "folder": str(subject.folder), "weights": subject.weights, "note": subject.note,
-        "encoder": {"layers": layers, "hidden": h, "intermediate": ff, "vocab": enc.vocab_size,
-                    "parameters": sum(p.numel() for p in fp32.network.parameters()),
-                    "pooling": fp32.network.pooling, "prefix": prefix, "max_length": fp32.max_length},
+        "name": subject.name,
+        "folder": str(subject.folder),
+        "weights": subject.weights,
+        "note": subject.note,
+        "encoder": {
+            "layers": layers,
+            "hidden": h,
+            "intermediate": ff,
+            "vocab": enc.vocab_size,
+            "parameters": sum(p.numel() for p in fp32.network.parameters()),
+            "pooling": fp32.network.pooling,
+            "prefix": prefix,
+            "max_length": fp32.max_length,
+        },
         "batch_size": batch,
-        "input": {"split": "test", "sentences": len(texts), "mean_tokens": float(np.mean(lengths)), "max_tokens": int(max(lengths)),
-                  "reference_sentences": ref_sentences, "reference_mean_tokens": float(np.mean(ref_lengths)),
-                  "padding_efficiency_predictor": sum(lengths) / sum(padded_tokens(lengths[bounds[r] : bounds[r + 1]], batch, True) for r in range(rounds)),
-                  "padding_efficiency_reference": sum(ref_lengths) / sum(padded_tokens(lengths[bounds[r] : bounds[r] + per_ref], REFERENCE_BATCH, False) for r in range(rounds))},
-        "reference": {"what": f"3 x transformers pipeline('text-classification', BertForSequenceClassification, batch_size={REFERENCE_BATCH}), fp32, input order",
-                      "sentences_per_second": med("reference_sps"),
-                      "labels_equal_fp32_argmax": agreement(ref_labels, fp32_argmax_on_ref),
-                      "max_probability_difference": max_ref_prob_diff},
+        "input": {
+            "split": "test",
+            "sentences": len(texts),
+            "mean_tokens": float(np.mean(lengths)),
+            "max_tokens": int(max(lengths)),
+            "reference_sentences": ref_sentences,
+            "reference_mean_tokens": float(np.mean(ref_lengths)),
+            "padding_efficiency_predictor": sum(lengths)
+            / sum(padded_tokens(lengths[bounds[r] : bounds[r + 1]], batch, True) for r in range(rounds)),
+            "padding_efficiency_reference": sum(ref_lengths)
+            / sum(
+                padded_tokens(lengths[bounds[r] : bounds[r] + per_ref], REFERENCE_BATCH, False) for r in range(rounds)
+            ),
+        },
+        "reference": {
+            "what": f"3 x transformers pipeline('text-classification', BertForSequenceClassification, batch_size={REFERENCE_BATCH}), fp32, input order",
+            "sentences_per_second": med("reference_sps"),
+            "labels_equal_fp32_argmax": agreement(ref_labels, fp32_argmax_on_ref),
+            "max_probability_difference": max_ref_prob_diff,
+        },
         "paths": result_paths,
-        "calibration": {k: saved[k] for k in ("recipe_text", "agreement", "search", "measured_with", "calibrated_at", "seconds") if k in saved} if saved else None,
-        "method": (f"{rounds} rounds over the {len(texts)} test sentences; each round: the reference on its first {per_ref}, then every path "
-                   "on all of the round's sentences; medians over rounds; agreement over the whole test split"),
+        "calibration": {
+            k: saved[k]
+            for k in ("recipe_text", "agreement", "search", "measured_with", "calibrated_at", "seconds")
+            if k in saved
+        }
+        if saved
+        else None,
+        "method": (
+            f"{rounds} rounds over the {len(texts)} test sentences; each round: the reference on its first {per_ref}, then every path "
+            "on all of the round's sentences; medians over rounds; agreement over the whole test split"
+        ),
         "rounds": rows,
     }
 
@@ -549,20 +671,35 @@ def bench_model(subject: Subject, size: dict[str, Any], seed: int, threads: int,
 # peak memory: one child process per model and path, as predict.py would run it
 # ---------------------------------------------------------------------------
 
+
 def bench_memory(subject: Subject, paths: Sequence[str], seed: int, batch_size: int | None) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for name in paths:
-        cmd = [sys.executable, str(Path(__file__).resolve()), "--child-memory", str(subject.folder), name, "--seed", str(seed)]
+        cmd = [
+            sys.executable,
+            str(Path(__file__).resolve()),
+            "--child-memory",
+            str(subject.folder),
+            name,
+            "--seed",
+            str(seed),
+        ]
         if batch_size:
             cmd += ["--batch-size", str(batch_size)]
         proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
         lines = proc.stdout.strip().splitlines()
         if proc.returncode != 0 or not lines:
-            raise RuntimeError(f"the memory child for {subject.name} {name} failed (exit {proc.returncode}):\n{proc.stderr[-3000:]}")
+            raise RuntimeError(
+                f"the memory child for {subject.name} {name} failed (exit {proc.returncode}):\n{proc.stderr[-3000:]}"
+            )
         child = json.loads(lines[-1])
-        out[name] = {"peak_rss_mb": child["peak_kb"] / 1024, "rss_after_load_mb": child["rss_after_load_kb"] / 1024,
-                     "rss_after_prepare_mb": child["rss_after_prepare_kb"] / 1024, "load_seconds": child["load_seconds"],
-                     "prepare_seconds": child["prepare_seconds"]}
+        out[name] = {
+            "peak_rss_mb": child["peak_kb"] / 1024,
+            "rss_after_load_mb": child["rss_after_load_kb"] / 1024,
+            "rss_after_prepare_mb": child["rss_after_prepare_kb"] / 1024,
+            "load_seconds": child["load_seconds"],
+            "prepare_seconds": child["prepare_seconds"],
+        }
         log.info("%s %s: peak %.0f MB", subject.name, name, out[name]["peak_rss_mb"])
     return out
 
@@ -577,21 +714,33 @@ def child_memory(folder: str, name: str, seed: int, batch_size: int | None) -> i
     model, load_seconds = timed(lambda: load_model(Path(folder)))
     rss_after_load = _proc_status_kb("VmRSS")
     saved = json.loads((Path(folder) / "int8.json").read_text()) if (Path(folder) / "int8.json").is_file() else None
-    (classifier, backend), prepare_seconds = timed(lambda: prepare_path(name, model, saved, seed, threads, in_place=True))
+    (classifier, backend), prepare_seconds = timed(
+        lambda: prepare_path(name, model, saved, seed, threads, in_place=True)
+    )
     if classifier is not model:
         del model  # predict.py quantises in place: only one copy is held
         gc.collect()
     rss_after_prepare = _proc_status_kb("VmRSS")
     texts = split_frame("test")["text"].tolist()[:MEMORY_SENTENCES]
     predict_labels(classifier, backend, texts, batch_size or classifier.cfg.training.eval_batch_size)
-    print(json.dumps({"peak_kb": _proc_status_kb("VmHWM"), "rss_after_load_kb": rss_after_load,
-                      "rss_after_prepare_kb": rss_after_prepare, "load_seconds": load_seconds, "prepare_seconds": prepare_seconds}))
+    print(
+        json.dumps(
+            {
+                "peak_kb": _proc_status_kb("VmHWM"),
+                "rss_after_load_kb": rss_after_load,
+                "rss_after_prepare_kb": rss_after_prepare,
+                "load_seconds": load_seconds,
+                "prepare_seconds": prepare_seconds,
+            }
+        )
+    )
     return 0
 
 
 # ---------------------------------------------------------------------------
 # predict.py at scale: a PDF plan
 # ---------------------------------------------------------------------------
+
 
 def build_plan_pdf(path: Path, n_sentences: int, seed: int) -> dict[str, Any]:
     """A plan PDF from which at least ``n_sentences`` sentences are extracted.
@@ -610,8 +759,10 @@ def build_plan_pdf(path: Path, n_sentences: int, seed: int) -> dict[str, Any]:
     while True:
         texts = seeded_sentences(written, seed + 1)
         paragraphs = [" ".join(texts[i : i + 4]) for i in range(0, len(texts), 4)]
-        pages = [[plan_files.Heading(f"{k + 1}. Tema {k + 1}"), *paragraphs[i : i + 5]]
-                 for k, i in enumerate(range(0, len(paragraphs), 5))]
+        pages = [
+            [plan_files.Heading(f"{k + 1}. Tema {k + 1}"), *paragraphs[i : i + 5]]
+            for k, i in enumerate(range(0, len(paragraphs), 5))
+        ]
         plan_files.make_plan_pdf(path, pages)
         extracted = len(read_sentences(path))
         if extracted >= n_sentences:
@@ -622,11 +773,17 @@ def build_plan_pdf(path: Path, n_sentences: int, seed: int) -> dict[str, Any]:
     document = pypdfium2.PdfDocument(str(path))
     n_pages = len(document)
     document.close()
-    return {"pages": n_pages, "sentences_written": written, "sentences_extracted_here": extracted, "pdf_bytes": path.stat().st_size}
+    return {
+        "pages": n_pages,
+        "sentences_written": written,
+        "sentences_extracted_here": extracted,
+        "pdf_bytes": path.stat().st_size,
+    }
 
 
-def bench_plan(model_dir: Path, pdf: Path, facts: dict[str, Any], work: Path, batch_size: int | None,
-               seed: int, path: str) -> dict[str, Any]:
+def bench_plan(
+    model_dir: Path, pdf: Path, facts: dict[str, Any], work: Path, batch_size: int | None, seed: int, path: str
+) -> dict[str, Any]:
     """Run classify() on a PDF plan in a child process and read its peak resident memory.
 
     The peak is the child's VmHWM (its own address space, after exec), cross-checked
@@ -653,11 +810,19 @@ def bench_plan(model_dir: Path, pdf: Path, facts: dict[str, Any], work: Path, ba
     gnu_peak_kb = int(time_file.read_text().split()[-1]) if time_file.is_file() else None
     extraction, model = child["extraction_seconds"], child["model_seconds"]
     return {
-        **facts, "path": path, "sentences": child["sentences"], "mean_tokens": child["mean_tokens"], "wall_seconds": wall,
-        "peak_rss_mb": child["peak_kb"] / 1024, "peak_rss_source": "VmHWM of the child process",
+        **facts,
+        "path": path,
+        "sentences": child["sentences"],
+        "mean_tokens": child["mean_tokens"],
+        "wall_seconds": wall,
+        "peak_rss_mb": child["peak_kb"] / 1024,
+        "peak_rss_source": "VmHWM of the child process",
         "gnu_time_max_rss_mb": gnu_peak_kb / 1024 if gnu_peak_kb else None,
-        "rss_after_load_mb": child["rss_after_load_kb"] / 1024, "load_seconds": child["load_seconds"],
-        "extraction_seconds": extraction, "model_seconds": model, "threads": child["threads"],
+        "rss_after_load_mb": child["rss_after_load_kb"] / 1024,
+        "load_seconds": child["load_seconds"],
+        "extraction_seconds": extraction,
+        "model_seconds": model,
+        "threads": child["threads"],
         "pages_per_second_extraction": facts["pages"] / extraction,
         "model_seconds_per_page": model / facts["pages"],
         "extraction_share_of_predict": extraction / (extraction + model),
@@ -676,7 +841,9 @@ def child_plan(model_dir: str, pdf: str, out: str, path: str, batch_size: int | 
 
     threads = tune_threads()["intra_op"]
     model, load_seconds = timed(lambda: load_model(Path(model_dir)))
-    saved = json.loads((Path(model_dir) / "int8.json").read_text()) if (Path(model_dir) / "int8.json").is_file() else None
+    saved = (
+        json.loads((Path(model_dir) / "int8.json").read_text()) if (Path(model_dir) / "int8.json").is_file() else None
+    )
     model, backend = prepare_path(path, model, saved, seed, threads, in_place=True)
     model.backend = backend
     rss_after_load = _proc_status_kb("VmRSS")
@@ -685,13 +852,23 @@ def child_plan(model_dir: str, pdf: str, out: str, path: str, batch_size: int | 
     peak = _proc_status_kb("VmHWM")  # before tokenizing again below
     tokens = [len(x) for x in model._encode(result.sentences["text"].tolist())]
     enc = model.network.encoder.config
-    print(json.dumps({
-        "sentences": int(result.summary["sentences"]), "extraction_seconds": t["extraction_seconds"],
-        "model_seconds": t["model_seconds"], "load_seconds": load_seconds, "rss_after_load_kb": rss_after_load,
-        "peak_kb": peak, "mean_tokens": float(np.mean(tokens)),
-        "flops": sum(encoder_flops(n, enc.num_hidden_layers, enc.hidden_size, enc.intermediate_size) for n in tokens),
-        "threads": threads,
-    }))
+    print(
+        json.dumps(
+            {
+                "sentences": int(result.summary["sentences"]),
+                "extraction_seconds": t["extraction_seconds"],
+                "model_seconds": t["model_seconds"],
+                "load_seconds": load_seconds,
+                "rss_after_load_kb": rss_after_load,
+                "peak_kb": peak,
+                "mean_tokens": float(np.mean(tokens)),
+                "flops": sum(
+                    encoder_flops(n, enc.num_hidden_layers, enc.hidden_size, enc.intermediate_size) for n in tokens
+                ),
+                "threads": threads,
+            }
+        )
+    )
     return 0
 
 
@@ -699,13 +876,22 @@ def child_plan(model_dir: str, pdf: str, out: str, path: str, batch_size: int | 
 # training
 # ---------------------------------------------------------------------------
 
+
 def bench_training_steps(config_file: str, model_name: str, steps: int, batch: int, seed: int) -> dict[str, Any]:
     """Time ``steps`` optimizer steps of ``fit`` after one warm-up step (a step-post hook marks each end)."""
     from torch.optim.optimizer import register_optimizer_step_post_hook
 
-    classifier = build_classifier(config_file, model_name, [
-        "training.epochs=1", f"training.max_steps={steps + 1}", f"training.batch_size={batch}",
-        "training.gradient_accumulation_steps=1", "training.early_stopping_patience=0"])
+    classifier = build_classifier(
+        config_file,
+        model_name,
+        [
+            "training.epochs=1",
+            f"training.max_steps={steps + 1}",
+            f"training.batch_size={batch}",
+            "training.gradient_accumulation_steps=1",
+            "training.early_stopping_patience=0",
+        ],
+    )
     train = split_frame("train")
     if len(train) != TRAIN_SPLIT_SIZE:
         log.warning("the train split has %d sentences, not %d: update TRAIN_SPLIT_SIZE", len(train), TRAIN_SPLIT_SIZE)
@@ -720,8 +906,11 @@ def bench_training_steps(config_file: str, model_name: str, steps: int, batch: i
     per_step = statistics.median(step_seconds)
     steps_per_epoch = math.ceil(len(split_frame("train")) / batch)
     return {
-        "batch_size": batch, "measured_steps": len(step_seconds), "warmup_steps": 1,
-        "step_seconds": step_seconds, "median_step_seconds": per_step,
+        "batch_size": batch,
+        "measured_steps": len(step_seconds),
+        "warmup_steps": 1,
+        "step_seconds": step_seconds,
+        "median_step_seconds": per_step,
         "sentences_per_second": batch / per_step,
         "epoch_seconds_extrapolated": per_step * steps_per_epoch,
         "epoch_note": f"extrapolated from {len(step_seconds)} measured steps: {steps_per_epoch} steps of {batch} over the train split",
@@ -736,13 +925,20 @@ def bench_baseline() -> dict[str, Any]:
     cfg = load_config(ROOT / "configs" / "baseline.yaml", [f"data.path={DATA}", "tracking.enabled=false"])
     train = split_frame("train")
     model = build_model(cfg, progress=False)
-    _, seconds = timed(lambda: model.fit(train["text"].tolist(), {ls: train[ls].tolist() for ls in cfg.model.label_sets}))
-    return {"train_sentences": len(train), "fit_seconds": seconds, "what": "TF-IDF + logistic regression (configs/baseline.yaml), 3 label sets, one fit"}
+    _, seconds = timed(
+        lambda: model.fit(train["text"].tolist(), {ls: train[ls].tolist() for ls in cfg.model.label_sets})
+    )
+    return {
+        "train_sentences": len(train),
+        "fit_seconds": seconds,
+        "what": "TF-IDF + logistic regression (configs/baseline.yaml), 3 label sets, one fit",
+    }
 
 
 # ---------------------------------------------------------------------------
 # targets and the table
 # ---------------------------------------------------------------------------
+
 
 def fastest_faithful(model: dict[str, Any]) -> tuple[str, dict[str, Any]] | None:
     """The fastest path whose labels agree with PyTorch fp32 on at least 99 % of the test split."""
@@ -755,34 +951,72 @@ def targets(res: dict[str, Any]) -> list[dict[str, Any]]:
     for name, model in res["models"].items():
         best = fastest_faithful(model)
         if best is None:
-            out.append({"target": f"{name}: fastest path with >= 99% agreement >= 5x reference", "measured": "no path", "met": False})
+            out.append(
+                {
+                    "target": f"{name}: fastest path with >= 99% agreement >= 5x reference",
+                    "measured": "no path",
+                    "met": False,
+                }
+            )
             continue
         path, figures = best
-        out.append({"target": f"{name}: fastest path with >= 99% agreement >= 5x reference",
-                    "measured": f"{path} {figures['ratio_to_reference']:.2f}x ({figures['agreement_with_fp32']['all']:.2%})",
-                    "met": figures["ratio_to_reference"] >= 5.0})
+        out.append(
+            {
+                "target": f"{name}: fastest path with >= 99% agreement >= 5x reference",
+                "measured": f"{path} {figures['ratio_to_reference']:.2f}x ({figures['agreement_with_fp32']['all']:.2%})",
+                "met": figures["ratio_to_reference"] >= 5.0,
+            }
+        )
         onnx = model["paths"].get("onnx-fp32")
         if onnx:
-            out.append({"target": f"{name}: ONNX fp32 labels = PyTorch >= 99.9%, probabilities within 1e-4",
-                        "measured": f"{onnx['agreement_with_fp32']['all']:.2%}, {onnx['max_probability_difference']:.1e}",
-                        "met": onnx["agreement_with_fp32"]["all"] >= 0.999 and onnx["max_probability_difference"] <= 1e-4})
+            out.append(
+                {
+                    "target": f"{name}: ONNX fp32 labels = PyTorch >= 99.9%, probabilities within 1e-4",
+                    "measured": f"{onnx['agreement_with_fp32']['all']:.2%}, {onnx['max_probability_difference']:.1e}",
+                    "met": onnx["agreement_with_fp32"]["all"] >= 0.999 and onnx["max_probability_difference"] <= 1e-4,
+                }
+            )
         cal = model["paths"].get("onnx-int8-calibrated")
         if cal:
-            out.append({"target": f"{name}: --int8 (calibrated) >= 99% agreement", "measured": f"{cal['agreement_with_fp32']['all']:.2%}",
-                        "met": cal["agreement_with_fp32"]["all"] >= MIN_AGREEMENT})
+            out.append(
+                {
+                    "target": f"{name}: --int8 (calibrated) >= 99% agreement",
+                    "measured": f"{cal['agreement_with_fp32']['all']:.2%}",
+                    "met": cal["agreement_with_fp32"]["all"] >= MIN_AGREEMENT,
+                }
+            )
         bf16 = model["paths"].get("pytorch-bf16")
         if bf16:
-            out.append({"target": f"{name}: --bf16 >= 99% agreement", "measured": f"{bf16['agreement_with_fp32']['all']:.2%}",
-                        "met": bf16["agreement_with_fp32"]["all"] >= MIN_AGREEMENT})
-        out.append({"target": f"{name}: reference labels = PyTorch fp32", "measured": f"{model['reference']['labels_equal_fp32_argmax']['all']:.2%}",
-                    "met": model["reference"]["labels_equal_fp32_argmax"]["all"] == 1.0})
+            out.append(
+                {
+                    "target": f"{name}: --bf16 >= 99% agreement",
+                    "measured": f"{bf16['agreement_with_fp32']['all']:.2%}",
+                    "met": bf16["agreement_with_fp32"]["all"] >= MIN_AGREEMENT,
+                }
+            )
+        out.append(
+            {
+                "target": f"{name}: reference labels = PyTorch fp32",
+                "measured": f"{model['reference']['labels_equal_fp32_argmax']['all']:.2%}",
+                "met": model["reference"]["labels_equal_fp32_argmax"]["all"] == 1.0,
+            }
+        )
     if "plan" in res:
         p = res["plan"]
-        out.append({"target": f"peak RSS <= 2 GB on the {res['settings']['plan_sentences']:,}-sentence plan ({p['path']})",
-                    "measured": f"{p['peak_rss_mb']:.0f} MB ({p['sentences']} sentences)",
-                    "met": p["peak_rss_mb"] * 2**20 <= 2e9 and p["sentences"] >= res["settings"]["plan_sentences"]})
-        out.append({"target": "extraction + segmentation <= 10% of predict time (PDF)", "measured": f"{p['extraction_share_of_predict']:.1%}",
-                    "met": p["extraction_share_of_predict"] <= 0.10})
+        out.append(
+            {
+                "target": f"peak RSS <= 2 GB on the {res['settings']['plan_sentences']:,}-sentence plan ({p['path']})",
+                "measured": f"{p['peak_rss_mb']:.0f} MB ({p['sentences']} sentences)",
+                "met": p["peak_rss_mb"] * 2**20 <= 2e9 and p["sentences"] >= res["settings"]["plan_sentences"],
+            }
+        )
+        out.append(
+            {
+                "target": "extraction + segmentation <= 10% of predict time (PDF)",
+                "measured": f"{p['extraction_share_of_predict']:.1%}",
+                "met": p["extraction_share_of_predict"] <= 0.10,
+            }
+        )
     return out
 
 
@@ -797,57 +1031,85 @@ def render_table(res: dict[str, Any]) -> str:
 
     lines.append(f"samskaping CPU benchmark{' (--quick)' if res['settings']['quick'] else ''} — {res['started']}")
     cpu = m.get("lscpu", {})
-    lines.append(f"{m['cpu_model']} (family {cpu.get('CPU family', '?')} model {cpu.get('Model', '?')}, L3 {cpu.get('L3 cache', '?')}"
-                 f"{', ' + cpu['Hypervisor vendor'] + ' VM' if cpu.get('Hypervisor vendor') else ''}), {m['physical_cores']} physical cores "
-                 f"({m['logical_cpus']} logical, {m['cpu_capability']}; int8 features: {', '.join(m['int8_flags']) or 'none'}; "
-                 f"bf16: {', '.join(m.get('bf16_flags', [])) or 'none'}), "
-                 f"torch {m['torch']}, onnxruntime {m['onnxruntime']}, transformers {m['transformers']}; threads {res['threads']}")
-    lines.append(f"load average at start {m['load_average_at_start'][0]:.2f}, at end {res['load_average_at_end'][0]:.2f}")
+    lines.append(
+        f"{m['cpu_model']} (family {cpu.get('CPU family', '?')} model {cpu.get('Model', '?')}, L3 {cpu.get('L3 cache', '?')}"
+        f"{', ' + cpu['Hypervisor vendor'] + ' VM' if cpu.get('Hypervisor vendor') else ''}), {m['physical_cores']} physical cores "
+        f"({m['logical_cpus']} logical, {m['cpu_capability']}; int8 features: {', '.join(m['int8_flags']) or 'none'}; "
+        f"bf16: {', '.join(m.get('bf16_flags', [])) or 'none'}), "
+        f"torch {m['torch']}, onnxruntime {m['onnxruntime']}, transformers {m['transformers']}; threads {res['threads']}"
+    )
+    lines.append(
+        f"load average at start {m['load_average_at_start'][0]:.2f}, at end {res['load_average_at_end'][0]:.2f}"
+    )
     section("Hardware limit")
-    lines.append(f"  fp32 matmul {hw['start']['n']}x{hw['start']['n']} (median of {hw['start']['repeats']}): {hw['start']['gflops']:.1f} GFLOP/s "
-                 f"at the start, {hw['end']['gflops']:.1f} at the end; the limit below is the higher, {hw['limit_gflops']:.1f}")
+    lines.append(
+        f"  fp32 matmul {hw['start']['n']}x{hw['start']['n']} (median of {hw['start']['repeats']}): {hw['start']['gflops']:.1f} GFLOP/s "
+        f"at the start, {hw['end']['gflops']:.1f} at the end; the limit below is the higher, {hw['limit_gflops']:.1f}"
+    )
     lines.append(f"  FLOPs: {FLOP_FORMULA}")
     for name, model in res["models"].items():
         e, i = model["encoder"], model["input"]
-        section(f"{name}: {e['layers']} layers x {e['hidden']}, {e['parameters'] / 1e6:.0f}M parameters, {model['weights']}")
+        section(
+            f"{name}: {e['layers']} layers x {e['hidden']}, {e['parameters'] / 1e6:.0f}M parameters, {model['weights']}"
+        )
         if model["note"]:
             lines.append(f"  note: {model['note']}")
-        lines.append(f"  input: the shipped test split, {i['sentences']} sentences, mean {i['mean_tokens']:.1f} tokens (max {i['max_tokens']}); "
-                     f"batch {model['batch_size']}; reference on {i['reference_sentences']} of them")
+        lines.append(
+            f"  input: the shipped test split, {i['sentences']} sentences, mean {i['mean_tokens']:.1f} tokens (max {i['max_tokens']}); "
+            f"batch {model['batch_size']}; reference on {i['reference_sentences']} of them"
+        )
         lines.append(f"  {model['method']}")
         mem = res.get("memory", {}).get(name, {})
         header = f"  {'path':<22} {'sent/s':>8} {'x ref':>7} {'labels=fp32':>12} {'accuracy':>9} {'GFLOP/s':>8} {'of matmul':>10} {'peak MB':>8}"
         lines.append(header)
         ref = model["reference"]
-        lines.append(f"  {'reference (3 pipelines)':<22} {ref['sentences_per_second']:>8.2f} {1.0:>7.2f} "
-                     f"{ref['labels_equal_fp32_argmax']['all']:>12.2%} {'':>9} {'':>8} {'':>10} {'':>8}  (argmax per head)")
+        lines.append(
+            f"  {'reference (3 pipelines)':<22} {ref['sentences_per_second']:>8.2f} {1.0:>7.2f} "
+            f"{ref['labels_equal_fp32_argmax']['all']:>12.2%} {'':>9} {'':>8} {'':>10} {'':>8}  (argmax per head)"
+        )
         best = fastest_faithful(model)
         for path, p in model["paths"].items():
             peak = mem.get(path, {}).get("peak_rss_mb")
             mark = "  <- fastest with >= 99%" if best and best[0] == path else ""
-            lines.append(f"  {path:<22} {p['sentences_per_second']:>8.2f} {p['ratio_to_reference']:>7.2f} {p['agreement_with_fp32']['all']:>12.2%} "
-                         f"{p['accuracy']['all']:>9.3f} {p['gflops']:>8.1f} {p['fraction_of_matmul']:>10.0%} "
-                         f"{(f'{peak:.0f}' if peak else '-'):>8}{mark}")
+            lines.append(
+                f"  {path:<22} {p['sentences_per_second']:>8.2f} {p['ratio_to_reference']:>7.2f} {p['agreement_with_fp32']['all']:>12.2%} "
+                f"{p['accuracy']['all']:>9.3f} {p['gflops']:>8.1f} {p['fraction_of_matmul']:>10.0%} "
+                f"{(f'{peak:.0f}' if peak else '-'):>8}{mark}"
+            )
         cal = model["paths"].get("onnx-int8-calibrated")
         if cal:
-            lines.append(f"  calibrated recipe: {cal['recipe']}; saved test agreement {cal['saved_test_agreement']:.2%}")
-        lines.append(f"  reference probabilities = PyTorch fp32 within {ref['max_probability_difference']:.1e}; "
-                     f"ONNX fp32 within {model['paths'].get('onnx-fp32', {}).get('max_probability_difference', float('nan')):.1e}")
+            lines.append(
+                f"  calibrated recipe: {cal['recipe']}; saved test agreement {cal['saved_test_agreement']:.2%}"
+            )
+        lines.append(
+            f"  reference probabilities = PyTorch fp32 within {ref['max_probability_difference']:.1e}; "
+            f"ONNX fp32 within {model['paths'].get('onnx-fp32', {}).get('max_probability_difference', float('nan')):.1e}"
+        )
     if "plan" in res:
-        section(f"predict.py at scale: classify() on a PDF plan in a subprocess (nb-bert-shaped, {res['plan']['path']})")
+        section(
+            f"predict.py at scale: classify() on a PDF plan in a subprocess (nb-bert-shaped, {res['plan']['path']})"
+        )
         p = res["plan"]
-        lines.append(f"  {p['pages']} pages, {p['sentences']} sentences, mean {p['mean_tokens']:.1f} tokens; peak memory {p['peak_rss_mb']:.0f} MB "
-                     f"(after loading {p['rss_after_load_mb']:.0f} MB{', GNU time ' + format(p['gnu_time_max_rss_mb'], '.0f') + ' MB' if p.get('gnu_time_max_rss_mb') else ''})")
-        lines.append(f"  model {p['model_sentences_per_second']:.2f} sent/s ({p['model_gflops']:.1f} GFLOP/s = {p['model_fraction_of_matmul']:.0%} of matmul); "
-                     f"extraction + segmentation {p['extraction_seconds']:.1f} s = {p['extraction_share_of_predict']:.1%} of predict time")
+        lines.append(
+            f"  {p['pages']} pages, {p['sentences']} sentences, mean {p['mean_tokens']:.1f} tokens; peak memory {p['peak_rss_mb']:.0f} MB "
+            f"(after loading {p['rss_after_load_mb']:.0f} MB{', GNU time ' + format(p['gnu_time_max_rss_mb'], '.0f') + ' MB' if p.get('gnu_time_max_rss_mb') else ''})"
+        )
+        lines.append(
+            f"  model {p['model_sentences_per_second']:.2f} sent/s ({p['model_gflops']:.1f} GFLOP/s = {p['model_fraction_of_matmul']:.0%} of matmul); "
+            f"extraction + segmentation {p['extraction_seconds']:.1f} s = {p['extraction_share_of_predict']:.1%} of predict time"
+        )
     if "training" in res:
         section("Training")
         for name, tr in res["training"].items():
             if name == "baseline":
-                lines.append(f"  baseline (TF-IDF + logreg) fit: {tr['fit_seconds']:.1f} s on {tr['train_sentences']} sentences")
+                lines.append(
+                    f"  baseline (TF-IDF + logreg) fit: {tr['fit_seconds']:.1f} s on {tr['train_sentences']} sentences"
+                )
                 continue
-            lines.append(f"  {name}: {tr['sentences_per_second']:.2f} sent/s (median of {tr['measured_steps']} steps of {tr['batch_size']}); "
-                         f"one epoch {tr['epoch_seconds_extrapolated'] / 60:.1f} min (extrapolated)")
+            lines.append(
+                f"  {name}: {tr['sentences_per_second']:.2f} sent/s (median of {tr['measured_steps']} steps of {tr['batch_size']}); "
+                f"one epoch {tr['epoch_seconds_extrapolated'] / 60:.1f} min (extrapolated)"
+            )
     section("Targets")
     for t in res["targets"]:
         mark = "n/a" if t["met"] is None else ("MET" if t["met"] else "MISSED")
@@ -856,7 +1118,11 @@ def render_table(res: dict[str, Any]) -> str:
         lines.append(f"  not measured: {skipped}")
     lines.append("")
     quiet = res["quiet_machine"]
-    lines.append("machine quiet during the run" if quiet["quiet"] else "WARNING: the machine was busy: " + "; ".join(quiet["reasons"]))
+    lines.append(
+        "machine quiet during the run"
+        if quiet["quiet"]
+        else "WARNING: the machine was busy: " + "; ".join(quiet["reasons"])
+    )
     lines.append(f"total benchmark time {res['seconds'] / 60:.1f} min")
     return "\n".join(lines)
 
@@ -864,6 +1130,7 @@ def render_table(res: dict[str, Any]) -> str:
 # ---------------------------------------------------------------------------
 # entry point
 # ---------------------------------------------------------------------------
+
 
 def subjects(args: argparse.Namespace) -> tuple[list[Subject], list[str]]:
     found, skipped = [nb_bert_subject(args.seed)], []
@@ -883,7 +1150,10 @@ def run(args: argparse.Namespace, size: dict[str, Any]) -> dict[str, Any]:
     from samskaping.speed import matmul_gflops, tune_threads
 
     started = time.perf_counter()
-    res: dict[str, Any] = {"started": time.strftime("%Y-%m-%d %H:%M:%S"), "settings": {"quick": args.quick, "seed": args.seed, **size}}
+    res: dict[str, Any] = {
+        "started": time.strftime("%Y-%m-%d %H:%M:%S"),
+        "settings": {"quick": args.quick, "seed": args.seed, **size},
+    }
     res["threads"] = tune_threads()
     threads = res["threads"]["intra_op"]
     res["machine"] = machine_facts()
@@ -893,7 +1163,9 @@ def run(args: argparse.Namespace, size: dict[str, Any]) -> dict[str, Any]:
     paths = [p for p in PATHS if p not in (args.skip_path or [])]
     if "pytorch-bf16" in paths and not res["machine"]["bf16_flags"]:
         paths.remove("pytorch-bf16")
-        res["skipped_paths"] = ["pytorch-bf16: this CPU has no bf16 instructions (AMX or AVX512-BF16); predict.py --bf16 refuses it"]
+        res["skipped_paths"] = [
+            "pytorch-bf16: this CPU has no bf16 instructions (AMX or AVX512-BF16); predict.py --bf16 refuses it"
+        ]
     res["models"], res["memory"] = {}, {}
     for subject in models:
         res["models"][subject.name] = bench_model(subject, size, args.seed, threads, paths)
@@ -913,9 +1185,14 @@ def run(args: argparse.Namespace, size: dict[str, Any]) -> dict[str, Any]:
         log.info("training")
         with tempfile.TemporaryDirectory(prefix="nb-bert-encoder-") as tmp:
             encoder = build_nb_bert_encoder(Path(tmp) / "encoder", args.seed)
-            res["training"] = {"nb-bert-shaped": bench_training_steps("nb-bert-base.yaml", str(encoder), size["train_steps"],
-                                                                      size["train_batch"], args.seed)}
-        res["training"]["minilm-offline"] = bench_training_steps("minilm-offline.yaml", MINILM, size["train_steps"], size["train_batch"], args.seed)
+            res["training"] = {
+                "nb-bert-shaped": bench_training_steps(
+                    "nb-bert-base.yaml", str(encoder), size["train_steps"], size["train_batch"], args.seed
+                )
+            }
+        res["training"]["minilm-offline"] = bench_training_steps(
+            "minilm-offline.yaml", MINILM, size["train_steps"], size["train_batch"], args.seed
+        )
         res["training"]["baseline"] = bench_baseline()
     res["hardware"]["end"] = matmul_gflops(2048, size["matmul_repeats"])
     res["load_average_at_end"] = list(os.getloadavg())
@@ -951,20 +1228,43 @@ def noise_check(res: dict[str, Any]) -> dict[str, Any]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="samskaping CPU speed, memory and int8 faithfulness benchmark (offline).")
-    parser.add_argument("--quick", action="store_true", help="small sizes, for development (figures are not the benchmark's)")
+    parser = argparse.ArgumentParser(
+        description="samskaping CPU speed, memory and int8 faithfulness benchmark (offline)."
+    )
+    parser.add_argument(
+        "--quick", action="store_true", help="small sizes, for development (figures are not the benchmark's)"
+    )
     parser.add_argument("--out", type=Path, help="write the figures as JSON here (and the table next to it as .txt)")
-    parser.add_argument("--e5-model", type=Path, default=DEFAULT_E5, help=f"fine-tuned e5 model folder (default {DEFAULT_E5.relative_to(ROOT)})")
-    parser.add_argument("--minilm-model", type=Path, default=DEFAULT_MINILM,
-                        help=f"fine-tuned minilm-offline model folder (default {DEFAULT_MINILM.relative_to(ROOT)})")
+    parser.add_argument(
+        "--e5-model",
+        type=Path,
+        default=DEFAULT_E5,
+        help=f"fine-tuned e5 model folder (default {DEFAULT_E5.relative_to(ROOT)})",
+    )
+    parser.add_argument(
+        "--minilm-model",
+        type=Path,
+        default=DEFAULT_MINILM,
+        help=f"fine-tuned minilm-offline model folder (default {DEFAULT_MINILM.relative_to(ROOT)})",
+    )
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--batch-size", type=int, help="predictor batch size (default: each model config's eval_batch_size, as predict.py)")
+    parser.add_argument(
+        "--batch-size",
+        type=int,
+        help="predictor batch size (default: each model config's eval_batch_size, as predict.py)",
+    )
     parser.add_argument("--skip-path", action="append", choices=list(PATHS), help="leave a path out (repeatable)")
-    parser.add_argument("--plan-path", choices=list(PATHS), help="the path of the PDF plan child (default: nb-bert-shaped's fastest with >= 99%% agreement)")
+    parser.add_argument(
+        "--plan-path",
+        choices=list(PATHS),
+        help="the path of the PDF plan child (default: nb-bert-shaped's fastest with >= 99%% agreement)",
+    )
     parser.add_argument("--skip-plan", action="store_true", help="leave out the PDF plan child")
     parser.add_argument("--skip-training", action="store_true", help="leave out the training section")
     for key in ("rounds", "reference_per_round", "plan_sentences", "train_steps"):
-        parser.add_argument(f"--{key.replace('_', '-')}", type=int, help=f"override {key} (default {FULL[key]}, --quick {QUICK[key]})")
+        parser.add_argument(
+            f"--{key.replace('_', '-')}", type=int, help=f"override {key} (default {FULL[key]}, --quick {QUICK[key]})"
+        )
     parser.add_argument("--child-plan", nargs=4, help=argparse.SUPPRESS)
     parser.add_argument("--child-memory", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)

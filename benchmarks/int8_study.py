@@ -112,16 +112,25 @@ def study(folder: Path, threads: int, seed: int) -> dict[str, Any]:
             "test_sentences_per_second": got["test_sentences_per_second"],
             "note": note,
         }
-        log.info("%s %-34s validation %.2f%%, test %.2f%% of fp32's labels, %.1f sent/s", folder.name, name,
-                 100 * results[name]["validation_agreement"]["all"], 100 * results[name]["test_agreement"]["all"],
-                 got["test_sentences_per_second"])
+        log.info(
+            "%s %-34s validation %.2f%%, test %.2f%% of fp32's labels, %.1f sent/s",
+            folder.name,
+            name,
+            100 * results[name]["validation_agreement"]["all"],
+            100 * results[name]["test_agreement"]["all"],
+            got["test_sentences_per_second"],
+        )
 
     record("pytorch-fp32", reference, "the reference")
     fused = ox.ensure_export(fp32)
     record("onnx-fp32", measure(fp32, ox.OnnxBackend(fused / ox.FP32_FILE, fp32.label_sets, threads)))
 
     # PyTorch dynamic int8, plain and smoothed
-    record("pytorch-int8", measure(quantize_int8(fp32)), "torch.ao quantize_dynamic, per-channel weights (fbgemm: 7-bit activations)")
+    record(
+        "pytorch-int8",
+        measure(quantize_int8(fp32)),
+        "torch.ao quantize_dynamic, per-channel weights (fbgemm: 7-bit activations)",
+    )
     maxima = input_channel_maxima(fp32, calibration)
     for alpha in (0.5, 0.8):
         record(f"pytorch-int8-smoothed-{alpha}", measure(quantize_int8(fp32, activation_maxima=maxima, alpha=alpha)))
@@ -132,28 +141,47 @@ def study(folder: Path, threads: int, seed: int) -> dict[str, Any]:
         "onnx-int8-per-tensor-8bit": ox.Int8Recipe(per_channel=False, reduce_range=False),
         "onnx-int8-per-channel-8bit": ox.Int8Recipe(reduce_range=False),
         "onnx-int8-per-channel-7bit": ox.Int8Recipe(),
-        "onnx-int8-7bit-last-layer-fp32": ox.Int8Recipe(fp32_layers=tuple(f"layer.{layers - 1}.{p}" for p in ox.LAYER_PARTS)),
+        "onnx-int8-7bit-last-layer-fp32": ox.Int8Recipe(
+            fp32_layers=tuple(f"layer.{layers - 1}.{p}" for p in ox.LAYER_PARTS)
+        ),
         "onnx-int8-7bit-ffn-output-fp32": ox.Int8Recipe(fp32_layers=tuple(f"layer.{i}.output" for i in range(layers))),
-        "onnx-int8-7bit-attention-output-fp32": ox.Int8Recipe(fp32_layers=tuple(f"layer.{i}.attention_output" for i in range(layers))),
+        "onnx-int8-7bit-attention-output-fp32": ox.Int8Recipe(
+            fp32_layers=tuple(f"layer.{i}.attention_output" for i in range(layers))
+        ),
     }
     with tempfile.TemporaryDirectory(prefix="int8-study-") as tmp:
         work = Path(tmp)
         for name, recipe in variants.items():  # written here, not into the model's onnx/ folder
             ox.quantize_export(fused / ox.FP32_FILE, work / f"{name}.onnx", recipe)
-            record(name, measure(fp32, ox.OnnxBackend(work / f"{name}.onnx", fp32.label_sets, threads, "int8")), recipe.describe())
+            record(
+                name,
+                measure(fp32, ox.OnnxBackend(work / f"{name}.onnx", fp32.label_sets, threads, "int8")),
+                recipe.describe(),
+            )
         # static int8 on the unfused graph (the fused Attention has no static QDQ form)
         ox.export_onnx(fp32, work / "plain", fuse=False)
         feed = Texts(fp32, static_texts)
         for method in ("MinMax", "Percentile"):
             target = work / f"static-{method}.onnx"
             with _quiet_onnx_tools():
-                quantize_static(work / "plain" / ox.FP32_FILE, target, feed.reader(), quant_format=QuantFormat.QDQ,
-                                op_types_to_quantize=["MatMul"], per_channel=True, reduce_range=True,
-                                activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
-                                calibrate_method=getattr(CalibrationMethod, method),
-                                extra_options={"MatMulConstBOnly": True, "CalibMovingAverage": method == "MinMax"})
-            record(f"onnx-int8-static-{method.lower()}", measure(fp32, ox.OnnxBackend(target, fp32.label_sets, threads, "int8")),
-                   "quantize_static QDQ, per-channel 7-bit weights, uint8 activations, 256 train sentences")
+                quantize_static(
+                    work / "plain" / ox.FP32_FILE,
+                    target,
+                    feed.reader(),
+                    quant_format=QuantFormat.QDQ,
+                    op_types_to_quantize=["MatMul"],
+                    per_channel=True,
+                    reduce_range=True,
+                    activation_type=QuantType.QUInt8,
+                    weight_type=QuantType.QInt8,
+                    calibrate_method=getattr(CalibrationMethod, method),
+                    extra_options={"MatMulConstBOnly": True, "CalibMovingAverage": method == "MinMax"},
+                )
+            record(
+                f"onnx-int8-static-{method.lower()}",
+                measure(fp32, ox.OnnxBackend(target, fp32.label_sets, threads, "int8")),
+                "quantize_static QDQ, per-channel 7-bit weights, uint8 activations, 256 train sentences",
+            )
         # SmoothQuant before ONNX Runtime's dynamic int8 (the Mul before each product stops the attention fusion)
         smoothed = copy.copy(fp32)
         smoothed.network = copy.deepcopy(fp32.network)
@@ -163,10 +191,20 @@ def study(folder: Path, threads: int, seed: int) -> dict[str, Any]:
         with _quiet_onnx_tools():
             from onnxruntime.quantization import quantize_dynamic
 
-            quantize_dynamic(work / "smoothed" / ox.FP32_FILE, target, op_types_to_quantize=["MatMul"], per_channel=True,
-                             reduce_range=True, weight_type=QuantType.QInt8, extra_options={"MatMulConstBOnly": True})
-        record("onnx-int8-7bit-smoothed-0.5", measure(fp32, ox.OnnxBackend(target, fp32.label_sets, threads, "int8")),
-               "SmoothQuant alpha 0.5 (128 train sentences) then dynamic int8, unfused graph")
+            quantize_dynamic(
+                work / "smoothed" / ox.FP32_FILE,
+                target,
+                op_types_to_quantize=["MatMul"],
+                per_channel=True,
+                reduce_range=True,
+                weight_type=QuantType.QInt8,
+                extra_options={"MatMulConstBOnly": True},
+            )
+        record(
+            "onnx-int8-7bit-smoothed-0.5",
+            measure(fp32, ox.OnnxBackend(target, fp32.label_sets, threads, "int8")),
+            "SmoothQuant alpha 0.5 (128 train sentences) then dynamic int8, unfused graph",
+        )
 
     # the search of python -m samskaping.speed calibrate, with each ranking of the layer parts
     from samskaping.speed import calibrate
@@ -176,8 +214,11 @@ def study(folder: Path, threads: int, seed: int) -> dict[str, Any]:
         found = calibrate(fp32, parts["validation"], parts["test"], threads=threads, ranking=ranking)
         searches[ranking] = {k: found[k] for k in ("recipe_text", "search", "ranking", "agreement", "seconds")}
         recipe = ox.Int8Recipe.from_dict(found["recipe"])
-        record(f"onnx-int8-search-{ranking}", measure(fp32, ox.OnnxBackend(ox.ensure_int8(fp32, recipe), fp32.label_sets, threads, "int8")),
-               f"calibrate(ranking={ranking!r}): {recipe.describe()}")
+        record(
+            f"onnx-int8-search-{ranking}",
+            measure(fp32, ox.OnnxBackend(ox.ensure_int8(fp32, recipe), fp32.label_sets, threads, "int8")),
+            f"calibrate(ranking={ranking!r}): {recipe.describe()}",
+        )
 
     saved = read_int8_calibration(folder)
     if saved is None or saved.get("weights_digest") != ox.weights_digest(fp32):
@@ -185,24 +226,40 @@ def study(folder: Path, threads: int, seed: int) -> dict[str, Any]:
 
         saved = calibrate_folder(folder, data=[DATA], threads=threads)
     recipe = ox.Int8Recipe.from_dict(saved["recipe"])
-    record("onnx-int8-calibrated", measure(fp32, ox.OnnxBackend(ox.ensure_int8(fp32, recipe), fp32.label_sets, threads, "int8")),
-           f"python -m samskaping.speed calibrate: {recipe.describe()}")
-    return {"model": str(folder), "name": fp32.cfg.model.name, "sentences": {k: len(v) for k, v in texts.items()},
-            "calibration": {k: saved[k] for k in ("recipe_text", "search", "ranking", "ranked_by", "agreement") if k in saved},
-            "searches": searches, "variants": results}
+    record(
+        "onnx-int8-calibrated",
+        measure(fp32, ox.OnnxBackend(ox.ensure_int8(fp32, recipe), fp32.label_sets, threads, "int8")),
+        f"python -m samskaping.speed calibrate: {recipe.describe()}",
+    )
+    return {
+        "model": str(folder),
+        "name": fp32.cfg.model.name,
+        "sentences": {k: len(v) for k, v in texts.items()},
+        "calibration": {
+            k: saved[k] for k in ("recipe_text", "search", "ranking", "ranked_by", "agreement") if k in saved
+        },
+        "searches": searches,
+        "variants": results,
+    }
 
 
 def render(res: dict[str, Any]) -> str:
     lines = [f"int8 study — {res['started']} — {res['machine']}", ""]
     for model in res["models"]:
-        lines.append(f"{model['model']} ({model['name']}); validation {model['sentences']['validation']}, test {model['sentences']['test']} sentences x 3 label sets")
+        lines.append(
+            f"{model['model']} ({model['name']}); validation {model['sentences']['validation']}, test {model['sentences']['test']} sentences x 3 label sets"
+        )
         lines.append(f"  {'variant':<38} {'valid.':>8} {'test':>8} {'accuracy':>9} {'sent/s':>8}")
         for name, v in model["variants"].items():
-            lines.append(f"  {name:<38} {v['validation_agreement']['all']:>8.2%} {v['test_agreement']['all']:>8.2%} "
-                         f"{v['test_accuracy']['all']:>9.3f} {v['test_sentences_per_second']:>8.1f}")
+            lines.append(
+                f"  {name:<38} {v['validation_agreement']['all']:>8.2%} {v['test_agreement']['all']:>8.2%} "
+                f"{v['test_accuracy']['all']:>9.3f} {v['test_sentences_per_second']:>8.1f}"
+            )
         lines.append(f"  calibrated: {model['calibration'].get('recipe_text')}")
         lines.append("")
-    lines.append("agreement: labels equal to PyTorch fp32's (as predict.py writes them); speed: one pass, rough (compare within a model)")
+    lines.append(
+        "agreement: labels equal to PyTorch fp32's (as predict.py writes them); speed: one pass, rough (compare within a model)"
+    )
     return "\n".join(lines)
 
 
@@ -223,8 +280,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     threads = tune_threads()["intra_op"]
     import os
 
-    res = {"started": time.strftime("%Y-%m-%d %H:%M:%S"), "machine": f"{_cpu_name()}, {threads} threads",
-           "load_average_at_start": list(os.getloadavg()), "models": [study(folder, threads, args.seed) for folder in args.models]}
+    res = {
+        "started": time.strftime("%Y-%m-%d %H:%M:%S"),
+        "machine": f"{_cpu_name()}, {threads} threads",
+        "load_average_at_start": list(os.getloadavg()),
+        "models": [study(folder, threads, args.seed) for folder in args.models],
+    }
     res["load_average_at_end"] = list(os.getloadavg())
     table = render(res)
     print(table)

@@ -89,9 +89,15 @@ def measure(script: Path, folder: Path, rounds: int) -> dict[str, object]:
             times[mode].append(seconds)
     isolated, in_process = statistics.median(times["isolated"]), statistics.median(times["in_process"])
     files = sum(1 for p in folder.iterdir() if p.suffix in (".pdf", ".txt", ".docx"))
-    return {"files": files, "sentences": sentences, "isolated_s": round(isolated, 2), "in_process_s": round(in_process, 2),
-            "cost_s": round(isolated - in_process, 2), "cost_percent": round(100 * (isolated / in_process - 1), 1),
-            "rounds": {k: [round(v, 2) for v in vs] for k, vs in times.items()}}
+    return {
+        "files": files,
+        "sentences": sentences,
+        "isolated_s": round(isolated, 2),
+        "in_process_s": round(in_process, 2),
+        "cost_s": round(isolated - in_process, 2),
+        "cost_percent": round(100 * (isolated / in_process - 1), 1),
+        "rounds": {k: [round(v, 2) for v in vs] for k, vs in times.items()},
+    }
 
 
 def cpu_name() -> str:
@@ -114,14 +120,20 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="samskaping-isolation-") as tmp:
         script = Path(tmp) / "read_all.py"
         script.write_text(_READ_ALL, encoding="utf-8")
-        results = {"cpu": cpu_name(), "cores": os.cpu_count(), "load_average": os.getloadavg()[0],
-                   "python": platform.python_version(),
-                   "sample_plans": measure(script, SAMPLE_PDF.parent, args.rounds),
-                   f"{args.plans}_plans": measure(script, make_folder(Path(tmp) / "plans", args.plans), args.rounds)}
+        results = {
+            "cpu": cpu_name(),
+            "cores": os.cpu_count(),
+            "load_average": os.getloadavg()[0],
+            "python": platform.python_version(),
+            "sample_plans": measure(script, SAMPLE_PDF.parent, args.rounds),
+            f"{args.plans}_plans": measure(script, make_folder(Path(tmp) / "plans", args.plans), args.rounds),
+        }
     for name in ("sample_plans", f"{args.plans}_plans"):
         r = results[name]
-        print(f"{name:>12}: {r['files']} files, {r['sentences']} sentences; isolated {r['isolated_s']} s, "
-              f"in-process {r['in_process_s']} s; cost {r['cost_s']:+} s ({r['cost_percent']:+} %)")
+        print(
+            f"{name:>12}: {r['files']} files, {r['sentences']} sentences; isolated {r['isolated_s']} s, "
+            f"in-process {r['in_process_s']} s; cost {r['cost_s']:+} s ({r['cost_percent']:+} %)"
+        )
     if args.out:
         args.out.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
     return 0

@@ -51,9 +51,15 @@ def read_speed(folder: Path, layout: str = "one-column", pages: int = 100, round
     if layout == "two-column":
         path = _two_column_plan(folder / "plan-100-two-column.pdf", pages)
     else:
-        plan = [[Heading(f"Kapittel {page}"), " ".join(source() for _ in range(8)),
-                 Bullets([source()[:-1], source()[:-1]]), " ".join(source() for _ in range(8))]
-                for page in range(1, pages + 1)]
+        plan = [
+            [
+                Heading(f"Kapittel {page}"),
+                " ".join(source() for _ in range(8)),
+                Bullets([source()[:-1], source()[:-1]]),
+                " ".join(source() for _ in range(8)),
+            ]
+            for page in range(1, pages + 1)
+        ]
         path = make_plan_pdf(folder / "plan-100.pdf", plan)
     import pypdfium2
 
@@ -84,8 +90,10 @@ def main() -> int:
     print(f"{'feature':<15} {'recall':>7} {'order':>7} {'precision':>9} {'units':>7} {'pages':>7}")
     for result in scores:
         pages = f"{result.pages:7.2f}" if result.pages is not None else f"{'-':>7}"
-        print(f"{result.feature:<15} {result.recall:7.2f} {result.order:7.2f} {result.precision:9.2f} "
-              f"{result.units:7.2f} {pages}")
+        print(
+            f"{result.feature:<15} {result.recall:7.2f} {result.order:7.2f} {result.precision:9.2f} "
+            f"{result.units:7.2f} {pages}"
+        )
         if args.show_errors:
             for text in result.missed:
                 print(f"    missed: {text}")

@@ -23,14 +23,47 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 # Nordland's 41 municipalities in the 2020 structure (kommunenummer, name)
 NORDLAND = [
-    ("1804", "Bodø"), ("1806", "Narvik"), ("1811", "Bindal"), ("1812", "Sømna"), ("1813", "Brønnøy"), ("1815", "Vega"),
-    ("1816", "Vevelstad"), ("1818", "Herøy"), ("1820", "Alstahaug"), ("1822", "Leirfjord"), ("1824", "Vefsn"),
-    ("1825", "Grane"), ("1826", "Hattfjelldal"), ("1827", "Dønna"), ("1828", "Nesna"), ("1832", "Hemnes"), ("1833", "Rana"),
-    ("1834", "Lurøy"), ("1835", "Træna"), ("1836", "Rødøy"), ("1837", "Meløy"), ("1838", "Gildeskål"), ("1839", "Beiarn"),
-    ("1840", "Saltdal"), ("1841", "Fauske"), ("1845", "Sørfold"), ("1848", "Steigen"), ("1851", "Lødingen"),
-    ("1853", "Evenes"), ("1856", "Røst"), ("1857", "Værøy"), ("1859", "Flakstad"), ("1860", "Vestvågøy"),
-    ("1865", "Vågan"), ("1866", "Hadsel"), ("1867", "Bø"), ("1868", "Øksnes"), ("1870", "Sortland"), ("1871", "Andøy"),
-    ("1874", "Moskenes"), ("1875", "Hamarøy"),
+    ("1804", "Bodø"),
+    ("1806", "Narvik"),
+    ("1811", "Bindal"),
+    ("1812", "Sømna"),
+    ("1813", "Brønnøy"),
+    ("1815", "Vega"),
+    ("1816", "Vevelstad"),
+    ("1818", "Herøy"),
+    ("1820", "Alstahaug"),
+    ("1822", "Leirfjord"),
+    ("1824", "Vefsn"),
+    ("1825", "Grane"),
+    ("1826", "Hattfjelldal"),
+    ("1827", "Dønna"),
+    ("1828", "Nesna"),
+    ("1832", "Hemnes"),
+    ("1833", "Rana"),
+    ("1834", "Lurøy"),
+    ("1835", "Træna"),
+    ("1836", "Rødøy"),
+    ("1837", "Meløy"),
+    ("1838", "Gildeskål"),
+    ("1839", "Beiarn"),
+    ("1840", "Saltdal"),
+    ("1841", "Fauske"),
+    ("1845", "Sørfold"),
+    ("1848", "Steigen"),
+    ("1851", "Lødingen"),
+    ("1853", "Evenes"),
+    ("1856", "Røst"),
+    ("1857", "Værøy"),
+    ("1859", "Flakstad"),
+    ("1860", "Vestvågøy"),
+    ("1865", "Vågan"),
+    ("1866", "Hadsel"),
+    ("1867", "Bø"),
+    ("1868", "Øksnes"),
+    ("1870", "Sortland"),
+    ("1871", "Andøy"),
+    ("1874", "Moskenes"),
+    ("1875", "Hamarøy"),
 ]
 
 
@@ -82,7 +115,11 @@ def main() -> int:
     predict_s = time.perf_counter() - started
     project = work / "plans.qdpx"
     started = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "samskaping.export", "qdpx", str(out), "--output", str(project), "--quiet"], cwd=ROOT, check=True)
+    subprocess.run(
+        [sys.executable, "-m", "samskaping.export", "qdpx", str(out), "--output", str(project), "--quiet"],
+        cwd=ROOT,
+        check=True,
+    )
     export_s = time.perf_counter() - started
 
     from lxml import etree
@@ -96,10 +133,18 @@ def main() -> int:
     selections = len(root.findall(".//{urn:QDA-XML:project:1.0}PlainTextSelection"))
     with open(out / "sentences.csv", encoding="utf-8-sig") as table:
         sentences = sum(1 for _ in table) - 1
-    cpu = next((line.split(":", 1)[1].strip() for line in subprocess.run(["lscpu"], capture_output=True, text=True).stdout.splitlines()
-                if line.startswith("Model name")), "?")
-    print(f"{sources} plans, {sentences} sentences, {selections} coded; predict.py {predict_s:.1f} s; "
-          f"export {export_s:.1f} s ({project.stat().st_size / 1e6:.1f} MB .qdpx); CPU {cpu}, {len(__import__('os').sched_getaffinity(0))} cores")
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in subprocess.run(["lscpu"], capture_output=True, text=True).stdout.splitlines()
+            if line.startswith("Model name")
+        ),
+        "?",
+    )
+    print(
+        f"{sources} plans, {sentences} sentences, {selections} coded; predict.py {predict_s:.1f} s; "
+        f"export {export_s:.1f} s ({project.stat().st_size / 1e6:.1f} MB .qdpx); CPU {cpu}, {len(__import__('os').sched_getaffinity(0))} cores"
+    )
     return 0
 
 

@@ -80,8 +80,14 @@ def score(gold: int, predicted: int, correct: int) -> dict[str, float | int]:
     precision = correct / predicted if predicted else 1.0
     recall = correct / gold if gold else 1.0
     f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-    return {"precision": round(precision, 4), "recall": round(recall, 4), "f1": round(f1, 4),
-            "gold": gold, "predicted": predicted, "correct": correct}
+    return {
+        "precision": round(precision, 4),
+        "recall": round(recall, 4),
+        "f1": round(f1, 4),
+        "gold": gold,
+        "predicted": predicted,
+        "correct": correct,
+    }
 
 
 # ---------------------------------------------------------------- splitters
@@ -133,8 +139,8 @@ def punkt_peer() -> tuple[Splitter | None, str]:
 def error_kind(paragraph_text: str, position: int, missed: bool) -> str:
     """A rough kind for one wrong boundary: what stands just before it and what follows."""
     text = _compact(paragraph_text)
-    before, after = text[max(0, position - 12):position], text[position:position + 3]
-    opener = after[:1] in "-–—«\"“(["
+    before, after = text[max(0, position - 12) : position], text[position : position + 3]
+    opener = after[:1] in '-–—«"“(['
     if not missed:
         if before.endswith("."):
             word = re.search(r"([\wæøåÆØÅ.§-]+)\.$", before)
@@ -161,7 +167,7 @@ def _context(paragraph_text: str, position: int) -> str:
         if not char.isspace():
             count += 1
             if count == position:
-                return paragraph_text[max(0, index - 40):index] + " ‖ " + paragraph_text[index:index + 30]
+                return paragraph_text[max(0, index - 40) : index] + " ‖ " + paragraph_text[index : index + 30]
     return paragraph_text[-60:]
 
 
@@ -183,31 +189,57 @@ def evaluate(rows: list[dict], splitter: Splitter, keep_errors: bool = False) ->
         if keep_errors:
             for position in sorted(gold ^ predicted):
                 missed = position in gold
-                errors.append({"genre": row["genre"], "kind": error_kind(paragraph, position, missed),
-                               "missed": missed, "where": _context(paragraph, position)})
+                errors.append(
+                    {
+                        "genre": row["genre"],
+                        "kind": error_kind(paragraph, position, missed),
+                        "missed": missed,
+                        "where": _context(paragraph, position),
+                    }
+                )
     seconds = time.perf_counter() - started
     result = {key: score(*values) for key, values in totals.items()}
-    return {"overall": result.pop("all"), "genres": dict(sorted(result.items())), "seconds": round(seconds, 3),
-            **({"errors": errors} if keep_errors else {})}
+    return {
+        "overall": result.pop("all"),
+        "genres": dict(sorted(result.items())),
+        "seconds": round(seconds, 3),
+        **({"errors": errors} if keep_errors else {}),
+    }
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=None,
-                        help="default: benchmarks/results/segmentation.json (heldout: segmentation-heldout.json)")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="default: benchmarks/results/segmentation.json (heldout: segmentation-heldout.json)",
+    )
     parser.add_argument("--examples", type=int, default=3, help="examples printed per error kind")
-    parser.add_argument("--corpus", choices=("main", "heldout"), default="main",
-                        help="main: nb/nn.jsonl (the rules were tuned on it); heldout: heldout-nb/nn.jsonl")
+    parser.add_argument(
+        "--corpus",
+        choices=("main", "heldout"),
+        default="main",
+        help="main: nb/nn.jsonl (the rules were tuned on it); heldout: heldout-nb/nn.jsonl",
+    )
     args = parser.parse_args(argv)
 
     if args.out is None:
         args.out = HERE / "results" / ("segmentation.json" if args.corpus == "main" else "segmentation-heldout.json")
     punkt_splitter, punkt_note = punkt_peer()
-    report: dict = {"machine": {"python": platform.python_version(), "processor": platform.processor() or platform.machine()},
-                    "corpus": args.corpus, "punkt": punkt_note, "languages": {}}
+    report: dict = {
+        "machine": {"python": platform.python_version(), "processor": platform.processor() or platform.machine()},
+        "corpus": args.corpus,
+        "punkt": punkt_note,
+        "languages": {},
+    }
     for language, name in LANGUAGES.items():
         name_of_file = f"{language}.jsonl" if args.corpus == "main" else f"heldout-{language}.jsonl"
-        rows = [json.loads(line) for line in (CORPUS / name_of_file).read_text(encoding="utf-8").splitlines() if line.strip()]
+        rows = [
+            json.loads(line)
+            for line in (CORPUS / name_of_file).read_text(encoding="utf-8").splitlines()
+            if line.strip()
+        ]
         peers: dict[str, Splitter] = {
             "samskaping": ours(),
             "sentence-splitter (no)": sentence_splitter_peer(language),
@@ -216,8 +248,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         if punkt_splitter is not None:
             peers["Punkt (norwegian)"] = punkt_splitter
         results = {peer: evaluate(rows, splitter, keep_errors=peer == "samskaping") for peer, splitter in peers.items()}
-        report["languages"][language] = {"name": name, "paragraphs": len(rows),
-                                         "sentences": sum(len(r["sentences"]) for r in rows), "results": results}
+        report["languages"][language] = {
+            "name": name,
+            "paragraphs": len(rows),
+            "sentences": sum(len(r["sentences"]) for r in rows),
+            "results": results,
+        }
         _print_language(language, name, rows, results, args.examples)
     print(f"\nPunkt: {punkt_note}")
     args.out.parent.mkdir(parents=True, exist_ok=True)

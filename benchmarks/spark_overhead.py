@@ -68,15 +68,26 @@ def build_plans(folder: Path, plans: int, sentences: int, seed: int) -> dict[str
         chosen = [texts[(k * sentences + i) % len(texts)] for i in range(sentences)]
         paragraphs = [" ".join(chosen[i : i + 4]) for i in range(0, len(chosen), 4)]
         if k % 2 == 0:
-            pages = [[plan_files.Heading(f"{p + 1}. Tema {p + 1}"), *paragraphs[i : i + 5]]
-                     for p, i in enumerate(range(0, len(paragraphs), 5))]
+            pages = [
+                [plan_files.Heading(f"{p + 1}. Tema {p + 1}"), *paragraphs[i : i + 5]]
+                for p, i in enumerate(range(0, len(paragraphs), 5))
+            ]
             plan_files.make_plan_pdf(folder / f"plan-{k:03d}.pdf", pages)
         else:
-            blocks = [b for i in range(0, len(paragraphs), 5) for b in (plan_files.Heading(f"Tema {i // 5 + 1}"), *paragraphs[i : i + 5])]
+            blocks = [
+                b
+                for i in range(0, len(paragraphs), 5)
+                for b in (plan_files.Heading(f"Tema {i // 5 + 1}"), *paragraphs[i : i + 5])
+            ]
             plan_files.make_plan_docx(folder / f"plan-{k:03d}.docx", blocks)
     files = sorted(folder.iterdir())
-    return {"plans": len(files), "pdf": sum(f.suffix == ".pdf" for f in files), "docx": sum(f.suffix == ".docx" for f in files),
-            "bytes": sum(f.stat().st_size for f in files), "sentences_written_per_plan": sentences}
+    return {
+        "plans": len(files),
+        "pdf": sum(f.suffix == ".pdf" for f in files),
+        "docx": sum(f.suffix == ".docx" for f in files),
+        "bytes": sum(f.stat().st_size for f in files),
+        "sentences_written_per_plan": sentences,
+    }
 
 
 def timed_command(command: list[str], env: dict[str, str]) -> float:
@@ -101,7 +112,9 @@ def same_labels(spark_out: Path, predict_out: Path) -> bool:
         if column.endswith("_score") or "_p_" in column:
             if not np.allclose(a[column].to_numpy(float), b[column].to_numpy(float), rtol=0, atol=1e-6):
                 return False
-        elif column in ("document", "text", "conception", "factor", "polarity") and not a[column].astype(str).equals(b[column].astype(str)):
+        elif column in ("document", "text", "conception", "factor", "polarity") and not a[column].astype(str).equals(
+            b[column].astype(str)
+        ):
             return False
     return True
 
@@ -112,12 +125,19 @@ def machine_facts() -> dict[str, Any]:
     java = subprocess.run(["java", "-version"], capture_output=True, text=True, check=False).stderr.splitlines()
     try:
         lscpu = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
-        model = next((line.split(":", 1)[1].strip() for line in lscpu.splitlines() if line.startswith("Model name")), "unknown")
+        model = next(
+            (line.split(":", 1)[1].strip() for line in lscpu.splitlines() if line.startswith("Model name")), "unknown"
+        )
     except (OSError, subprocess.CalledProcessError):
         model = platform.processor() or "unknown"
-    return {"cpu_model": model, "logical_cpus": os.cpu_count(), "python": platform.python_version(),
-            "pyspark": pyspark.__version__, "java": java[0] if java else "unknown",
-            "load_average_at_start": list(os.getloadavg())}
+    return {
+        "cpu_model": model,
+        "logical_cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "pyspark": pyspark.__version__,
+        "java": java[0] if java else "unknown",
+        "load_average_at_start": list(os.getloadavg()),
+    }
 
 
 def run(plans: int, larger: int, sentences: int, rounds: int, seed: int) -> dict[str, Any]:
@@ -141,13 +161,44 @@ def run(plans: int, larger: int, sentences: int, rounds: int, seed: int) -> dict
         # the commands as a user runs them, alternating
         commands: dict[str, list[float]] = {"predict.py": [], "samskaping.spark": []}
         for r in range(rounds):
-            commands["predict.py"].append(timed_command(
-                [sys.executable, "predict.py", *inputs, "--model", str(model_dir), "--output", str(work / f"p{r}"), "--quiet"], env))
-            commands["samskaping.spark"].append(timed_command(
-                [sys.executable, "-m", "samskaping.spark", *inputs, "--model", str(model_dir), "--output", str(work / f"s{r}"),
-                 "--master", MASTER, "--quiet"], env))
-            print(f"round {r + 1}: predict.py {commands['predict.py'][-1]:.1f} s, "
-                  f"samskaping.spark {commands['samskaping.spark'][-1]:.1f} s", file=sys.stderr)
+            commands["predict.py"].append(
+                timed_command(
+                    [
+                        sys.executable,
+                        "predict.py",
+                        *inputs,
+                        "--model",
+                        str(model_dir),
+                        "--output",
+                        str(work / f"p{r}"),
+                        "--quiet",
+                    ],
+                    env,
+                )
+            )
+            commands["samskaping.spark"].append(
+                timed_command(
+                    [
+                        sys.executable,
+                        "-m",
+                        "samskaping.spark",
+                        *inputs,
+                        "--model",
+                        str(model_dir),
+                        "--output",
+                        str(work / f"s{r}"),
+                        "--master",
+                        MASTER,
+                        "--quiet",
+                    ],
+                    env,
+                )
+            )
+            print(
+                f"round {r + 1}: predict.py {commands['predict.py'][-1]:.1f} s, "
+                f"samskaping.spark {commands['samskaping.spark'][-1]:.1f} s",
+                file=sys.stderr,
+            )
 
         # the jobs alone, in one process and one Spark session, on the corpus and on a larger one
         result["larger_corpus"] = build_plans(work / "plans-larger", larger, sentences, seed)
@@ -160,35 +211,49 @@ def run(plans: int, larger: int, sentences: int, rounds: int, seed: int) -> dict
         try:
             classify_on_spark(spark, inputs, model, ModelSource(folder=model_dir), work / "cold", model_info=info)
             jobs["first_spark_job_of_the_session"] = time.perf_counter() - t0 - session_seconds  # type: ignore[assignment]
-            classify(inputs, model, work / "warm-up", progress=False, model_info=info)  # readers imported, caches filled
+            classify(
+                inputs, model, work / "warm-up", progress=False, model_info=info
+            )  # readers imported, caches filled
             for r in range(rounds):
                 for size, folder in (("corpus", inputs), ("larger", [str(work / "plans-larger")])):
                     t0 = time.perf_counter()
                     predicted = classify(folder, model, work / f"jp-{size}-{r}", progress=False, model_info=info)
                     jobs[size]["predict"].append(time.perf_counter() - t0)
                     t0 = time.perf_counter()
-                    classify_on_spark(spark, folder, model, ModelSource(folder=model_dir), work / f"js-{size}-{r}", model_info=info)
+                    classify_on_spark(
+                        spark, folder, model, ModelSource(folder=model_dir), work / f"js-{size}-{r}", model_info=info
+                    )
                     jobs[size]["spark"].append(time.perf_counter() - t0)
                     counts[size] = int(predicted.summary["sentences"])
-                print(f"round {r + 1}: jobs {jobs['corpus']['predict'][-1]:.1f}/{jobs['corpus']['spark'][-1]:.1f} s, "
-                      f"larger corpus {jobs['larger']['predict'][-1]:.1f}/{jobs['larger']['spark'][-1]:.1f} s", file=sys.stderr)
+                print(
+                    f"round {r + 1}: jobs {jobs['corpus']['predict'][-1]:.1f}/{jobs['corpus']['spark'][-1]:.1f} s, "
+                    f"larger corpus {jobs['larger']['predict'][-1]:.1f}/{jobs['larger']['spark'][-1]:.1f} s",
+                    file=sys.stderr,
+                )
         finally:
             spark.stop()
         n = counts["corpus"]
         result["corpus"]["sentences"] = n
         result["larger_corpus"]["sentences"] = counts["larger"]
-        result["labels_identical"] = all(same_labels(work / s, work / p) for s, p in
-                                         (("s0", "p0"), ("js-corpus-0", "jp-corpus-0"), ("js-larger-0", "jp-larger-0")))
+        result["labels_identical"] = all(
+            same_labels(work / s, work / p)
+            for s, p in (("s0", "p0"), ("js-corpus-0", "jp-corpus-0"), ("js-larger-0", "jp-larger-0"))
+        )
 
     cmd_p, cmd_s = statistics.median(commands["predict.py"]), statistics.median(commands["samskaping.spark"])
-    median = {size: {way: statistics.median(jobs[size][way]) for way in ("predict", "spark")} for size in ("corpus", "larger")}
+    median = {
+        size: {way: statistics.median(jobs[size][way]) for way in ("predict", "spark")} for size in ("corpus", "larger")
+    }
     extra = counts["larger"] - counts["corpus"]
     # T(n) = fixed + n * per_sentence, from the two corpus sizes
     marginal = {way: (median["larger"][way] - median["corpus"][way]) / extra for way in ("predict", "spark")}
     fixed = {way: median["corpus"][way] - marginal[way] * n for way in ("predict", "spark")}
     result["commands_seconds"] = {k: [round(v, 2) for v in vs] for k, vs in commands.items()}
     result["jobs_seconds"] = {
-        **{size: {way: [round(v, 2) for v in jobs[size][way]] for way in ("predict", "spark")} for size in ("corpus", "larger")},
+        **{
+            size: {way: [round(v, 2) for v in jobs[size][way]] for way in ("predict", "spark")}
+            for size in ("corpus", "larger")
+        },
         "spark_session_start": round(session_seconds, 2),
         "first_spark_job_of_the_session": round(jobs["first_spark_job_of_the_session"], 2),  # type: ignore[arg-type]
     }
@@ -206,7 +271,9 @@ def run(plans: int, larger: int, sentences: int, rounds: int, seed: int) -> dict
         "predict_job_seconds_larger": round(median["larger"]["predict"], 2),
         "spark_job_seconds_larger": round(median["larger"]["spark"], 2),
         "spark_job_sentences_per_second_larger": round(counts["larger"] / median["larger"]["spark"], 1),
-        "spark_command_startup_seconds": round(cmd_s - median["corpus"]["spark"], 2),  # JVM, session, imports, model on the driver
+        "spark_command_startup_seconds": round(
+            cmd_s - median["corpus"]["spark"], 2
+        ),  # JVM, session, imports, model on the driver
         "predict_ms_per_sentence_marginal": round(1000 * marginal["predict"], 3),
         "spark_ms_per_sentence_marginal": round(1000 * marginal["spark"], 3),
         "predict_job_fixed_seconds": round(fixed["predict"], 2),

@@ -61,7 +61,9 @@ def build_corpus(folder: Path, plans: int, seed: int = 0) -> dict[str, float]:
     for d in range(plans):
         size = int(rng.integers(150, 401))
         k = int(rng.binomial(size, rng.beta(1.0, 8.0)))
-        rows = pd.concat([yes.sample(k, replace=True, random_state=rng), no.sample(size - k, replace=True, random_state=rng)])
+        rows = pd.concat(
+            [yes.sample(k, replace=True, random_state=rng), no.sample(size - k, replace=True, random_state=rng)]
+        )
         rows = rows.sample(frac=1.0, random_state=rng)[["text", "context", "conception", "factor", "polarity"]]
         name = f"plan{d + 1:02d}"
         rows.to_json(folder / f"{name}.jsonl", orient="records", lines=True, force_ascii=False)
@@ -89,8 +91,12 @@ def train_weak(folder: Path) -> Path:
 
     shipped = pd.read_json(ROOT / "data" / "samskaping-sentences.jsonl", lines=True, dtype=False)
     per_class = {"train": 15, "validation": 2, "test": 2}
-    rows = pd.concat([shipped[shipped["split"] == split].groupby("conception").sample(n, random_state=0)
-                      for split, n in per_class.items()])
+    rows = pd.concat(
+        [
+            shipped[shipped["split"] == split].groupby("conception").sample(n, random_state=0)
+            for split, n in per_class.items()
+        ]
+    )
     data = folder / "weak.jsonl"
     rows.to_json(data, orient="records", lines=True, force_ascii=False)
     cfg = validate_config({"data": {"path": str(data)}, "tracking": {"enabled": False}})
@@ -116,31 +122,52 @@ def simulate(frame: pd.DataFrame, draws: int, margin: float, resamples: int) -> 
         sample = stratified_sample(frame, n, seed).index.to_numpy()
         ppi = ppi_share(true_yes[sample], model_yes[sample], model_yes)
         _, only_low, only_high = classical_share(true_yes[sample])
-        plans = binary_plan_shares(true_yes[sample], model_yes[sample], model_prob[sample],
-                                   [model_yes[i] for i in groups.values()], [model_prob[i] for i in groups.values()],
-                                   seed=seed, resamples=resamples)
-        row = {"covers": ppi.low <= truth <= ppi.high, "width": ppi.high - ppi.low,
-               "only_covers": only_low <= truth <= only_high, "only_width": only_high - only_low,
-               "raw_error": float(np.abs(plans["raw"] - plan_true).mean())}
+        plans = binary_plan_shares(
+            true_yes[sample],
+            model_yes[sample],
+            model_prob[sample],
+            [model_yes[i] for i in groups.values()],
+            [model_prob[i] for i in groups.values()],
+            seed=seed,
+            resamples=resamples,
+        )
+        row = {
+            "covers": ppi.low <= truth <= ppi.high,
+            "width": ppi.high - ppi.low,
+            "only_covers": only_low <= truth <= only_high,
+            "only_width": only_high - only_low,
+            "raw_error": float(np.abs(plans["raw"] - plan_true).mean()),
+        }
         if plans["estimate"] is not None:
-            row.update(corrected_error=float(np.abs(plans["estimate"] - plan_true).mean()),
-                       plan_coverage=float(np.mean((plans["low"] <= plan_true + 1e-12) & (plan_true <= plans["high"] + 1e-12))),
-                       plans_covers=plans["plans"]["low"] <= plans_true <= plans["plans"]["high"],
-                       plans_estimate=plans["plans"]["estimate"])
+            row.update(
+                corrected_error=float(np.abs(plans["estimate"] - plan_true).mean()),
+                plan_coverage=float(
+                    np.mean((plans["low"] <= plan_true + 1e-12) & (plan_true <= plans["high"] + 1e-12))
+                ),
+                plans_covers=plans["plans"]["low"] <= plans_true <= plans["plans"]["high"],
+                plans_estimate=plans["plans"]["estimate"],
+            )
         rows.append(row)
     table = pd.DataFrame(rows)
     corrected = table.dropna(subset=["corrected_error"]) if "corrected_error" in table else table.iloc[0:0]
     return {
-        "sentences": len(frame), "plans": len(groups), "sample_size": n, "draws": draws, "margin": margin,
-        "true_share": round(truth, 4), "raw_share": round(float(model_yes.mean()), 4),
-        "coverage": round(float(table["covers"].mean()), 4), "mean_width": round(float(table["width"].mean()), 4),
+        "sentences": len(frame),
+        "plans": len(groups),
+        "sample_size": n,
+        "draws": draws,
+        "margin": margin,
+        "true_share": round(truth, 4),
+        "raw_share": round(float(model_yes.mean()), 4),
+        "coverage": round(float(table["covers"].mean()), 4),
+        "mean_width": round(float(table["width"].mean()), 4),
         "sample_only_coverage": round(float(table["only_covers"].mean()), 4),
         "sample_only_mean_width": round(float(table["only_width"].mean()), 4),
         "per_plan_raw_error": round(float(table["raw_error"].mean()), 4),
         "per_plan_corrected_error": round(float(corrected["corrected_error"].mean()), 4) if len(corrected) else None,
         "per_plan_coverage": round(float(corrected["plan_coverage"].mean()), 4) if len(corrected) else None,
         "draws_corrected": len(corrected),
-        "plans_true": plans_true, "plans_raw": int((frame.assign(y=model_yes).groupby("document")["y"].sum() > 0).sum()),
+        "plans_true": plans_true,
+        "plans_raw": int((frame.assign(y=model_yes).groupby("document")["y"].sum() > 0).sum()),
         "plans_estimate_mean": round(float(corrected["plans_estimate"].mean()), 2) if len(corrected) else None,
         "plans_coverage": round(float(corrected["plans_covers"].mean()), 4) if len(corrected) else None,
     }

@@ -46,8 +46,10 @@ def pdf_text_stream(lines: Sequence[str]) -> str:
 
 def pdf_page(contents: int, parent: int = 2) -> str:
     """A page object drawing the content stream object ``contents`` with font object 5."""
-    return (f"<< /Type /Page /Parent {parent} 0 R /MediaBox [0 0 595 842] "
-            f"/Resources << /Font << /F1 5 0 R >> >> /Contents {contents} 0 R >>")
+    return (
+        f"<< /Type /Page /Parent {parent} 0 R /MediaBox [0 0 595 842] "
+        f"/Resources << /Font << /F1 5 0 R >> >> /Contents {contents} 0 R >>"
+    )
 
 
 def pdf_with_page_tree(kids: str, extra: dict[int, str], count: int) -> bytes:
@@ -56,8 +58,12 @@ def pdf_with_page_tree(kids: str, extra: dict[int, str], count: int) -> bytes:
     Object 1 is the catalogue, 2 the page tree, 5 the font; ``extra`` holds
     the pages, content streams and anything broken.
     """
-    objects = {1: "<< /Type /Catalog /Pages 2 0 R >>", 2: f"<< /Type /Pages /Kids [{kids}] /Count {count} >>",
-               5: _PDF_FONT, **extra}
+    objects = {
+        1: "<< /Type /Catalog /Pages 2 0 R >>",
+        2: f"<< /Type /Pages /Kids [{kids}] /Count {count} >>",
+        5: _PDF_FONT,
+        **extra,
+    }
     return raw_pdf(objects)
 
 
@@ -65,6 +71,7 @@ def rotated_pdf(path: Path, pages: Sequence[Sequence[str]], rotations: Sequence[
     """A PDF whose pages are drawn upright with fpdf2, then turned with pypdf's ``Page.rotate``."""
     import pypdf
     from fpdf import FPDF
+
     from plan_files import dejavu_font_path
 
     pdf = FPDF()
@@ -93,6 +100,7 @@ def landscape_pdf(path: Path, lines: Sequence[str], angle: int) -> Path:
     """
     import pypdf
     from fpdf import FPDF
+
     from plan_files import dejavu_font_path
 
     pdf = FPDF()
@@ -170,8 +178,10 @@ def text_box(paragraphs: Sequence[str]) -> str:
 def vml_text_box(paragraphs: Sequence[str]) -> str:
     """A text box as older Word versions write it: VML only (``w:pict``), no alternate content."""
     body = "".join(p(r(text)) for text in paragraphs)
-    return (f'<w:r><w:pict><v:shape id="Boks2" type="#_x0000_t202"><v:textbox><w:txbxContent>{body}'
-            "</w:txbxContent></v:textbox></v:shape></w:pict></w:r>")
+    return (
+        f'<w:r><w:pict><v:shape id="Boks2" type="#_x0000_t202"><v:textbox><w:txbxContent>{body}'
+        "</w:txbxContent></v:textbox></v:shape></w:pict></w:r>"
+    )
 
 
 def block_sdt(inner: str, tag: str = "Visjon") -> str:
@@ -181,7 +191,11 @@ def block_sdt(inner: str, tag: str = "Visjon") -> str:
 
 def inline_sdt(text: str, date: bool = False) -> str:
     """An inline content control (a date picker with ``date``) showing ``text``."""
-    kind = '<w:date w:fullDate="2024-03-14T00:00:00Z"><w:dateFormat w:val="d. MMMM yyyy"/></w:date>' if date else "<w:text/>"
+    kind = (
+        '<w:date w:fullDate="2024-03-14T00:00:00Z"><w:dateFormat w:val="d. MMMM yyyy"/></w:date>'
+        if date
+        else "<w:text/>"
+    )
     return f"<w:sdt><w:sdtPr>{kind}</w:sdtPr><w:sdtContent>{r(text)}</w:sdtContent></w:sdt>"
 
 
@@ -217,8 +231,10 @@ def inserted(text: str) -> str:
 
 
 def deleted(text: str) -> str:
-    return (f'<w:del w:id="2" w:author="Saksbehandler" w:date="2024-03-01T00:00:00Z">'
-            f'<w:r><w:delText xml:space="preserve">{text}</w:delText></w:r></w:del>')
+    return (
+        f'<w:del w:id="2" w:author="Saksbehandler" w:date="2024-03-01T00:00:00Z">'
+        f'<w:r><w:delText xml:space="preserve">{text}</w:delText></w:r></w:del>'
+    )
 
 
 def moved_from(text: str) -> str:
@@ -240,8 +256,10 @@ def table(rows: Sequence[Sequence[str]]) -> str:
 
 
 def _notes_xml(kind: str, notes: Sequence[str]) -> str:
-    separators = (f'<w:{kind} w:type="separator" w:id="-1"><w:p><w:r><w:separator/></w:r></w:p></w:{kind}>'
-                  f'<w:{kind} w:type="continuationSeparator" w:id="0"><w:p><w:r><w:continuationSeparator/></w:r></w:p></w:{kind}>')
+    separators = (
+        f'<w:{kind} w:type="separator" w:id="-1"><w:p><w:r><w:separator/></w:r></w:p></w:{kind}>'
+        f'<w:{kind} w:type="continuationSeparator" w:id="0"><w:p><w:r><w:continuationSeparator/></w:r></w:p></w:{kind}>'
+    )
     body = "".join(
         f'<w:{kind} w:id="{number}"><w:p><w:r><w:{kind}Ref/></w:r>{r(" " + text)}</w:p></w:{kind}>'
         for number, text in enumerate(notes, start=1)
@@ -254,8 +272,12 @@ def alt_chunk(rid: str) -> str:
     return f'<w:altChunk r:id="{rid}"/>'
 
 
-def docx_bytes(body: str, footnotes: Sequence[str] = (), endnotes: Sequence[str] = (),
-               chunks: Mapping[str, tuple[str, str, bytes | str]] | None = None) -> bytes:
+def docx_bytes(
+    body: str,
+    footnotes: Sequence[str] = (),
+    endnotes: Sequence[str] = (),
+    chunks: Mapping[str, tuple[str, str, bytes | str]] | None = None,
+) -> bytes:
     """A complete DOCX package (content types, relationships, document, notes) around ``body`` XML.
 
     ``chunks``: relationship id -> (file name under word/, content type, content) of embedded
@@ -288,7 +310,8 @@ def docx_bytes(body: str, footnotes: Sequence[str] = (), endnotes: Sequence[str]
         "word/_rels/document.xml.rels": (
             '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
             '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
-            + "".join(rels) + "</Relationships>"
+            + "".join(rels)
+            + "</Relationships>"
         ),
         "word/document.xml": (
             f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?><w:document {_XMLNS} mc:Ignorable="w14 wp14">'
@@ -303,8 +326,13 @@ def docx_bytes(body: str, footnotes: Sequence[str] = (), endnotes: Sequence[str]
     return buffer.getvalue()
 
 
-def write_docx(path: Path, body: str, footnotes: Sequence[str] = (), endnotes: Sequence[str] = (),
-               chunks: Mapping[str, tuple[str, str, bytes | str]] | None = None) -> Path:
+def write_docx(
+    path: Path,
+    body: str,
+    footnotes: Sequence[str] = (),
+    endnotes: Sequence[str] = (),
+    chunks: Mapping[str, tuple[str, str, bytes | str]] | None = None,
+) -> Path:
     path.write_bytes(docx_bytes(body, footnotes, endnotes, chunks))
     return path
 

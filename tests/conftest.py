@@ -36,7 +36,9 @@ def small_frame(per_split: dict[str, int] | None = None) -> pd.DataFrame:
 
 
 def write_jsonl(frame: pd.DataFrame, path: Path) -> Path:
-    path.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in frame.to_dict(orient="records")) + "\n", encoding="utf-8")
+    path.write_text(
+        "\n".join(json.dumps(r, ensure_ascii=False) for r in frame.to_dict(orient="records")) + "\n", encoding="utf-8"
+    )
     return path
 
 
@@ -106,15 +108,25 @@ def tiny_fitted_dir(tiny_bert: Path, tmp_path_factory: pytest.TempPathFactory) -
     frame = small_frame({"train": 400, "validation": 8, "test": 8})
     work = tmp_path_factory.mktemp("tiny-fitted")
     data = write_jsonl(frame, work / "d.jsonl")
-    cfg = validate_config({
-        "data": {"path": str(data)},
-        "model": {"kind": "transformer", "name": str(tiny_bert), "transformer": {"max_length": 64}},
-        # one thread: a 32-wide model is all overhead, and extra threads only add synchronisation
-        # 150 steps: 3-5 distinct labels per label set on the shipped test split, in seconds
-        "training": {"seed": 3, "epochs": 6, "batch_size": 16, "learning_rate": 8e-3, "head_learning_rate": 2e-2,
-                     "warmup_ratio": 0.0, "early_stopping_patience": 0, "threads": 1},
-        "tracking": {"enabled": False},
-    })
+    cfg = validate_config(
+        {
+            "data": {"path": str(data)},
+            "model": {"kind": "transformer", "name": str(tiny_bert), "transformer": {"max_length": 64}},
+            # one thread: a 32-wide model is all overhead, and extra threads only add synchronisation
+            # 150 steps: 3-5 distinct labels per label set on the shipped test split, in seconds
+            "training": {
+                "seed": 3,
+                "epochs": 6,
+                "batch_size": 16,
+                "learning_rate": 8e-3,
+                "head_learning_rate": 2e-2,
+                "warmup_ratio": 0.0,
+                "early_stopping_patience": 0,
+                "threads": 1,
+            },
+            "tracking": {"enabled": False},
+        }
+    )
     threads = torch.get_num_threads()
     try:
         model = build_model(cfg, progress=False)

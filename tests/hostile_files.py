@@ -30,7 +30,7 @@ def deflated(fill: bytes, size: int, head: bytes = b"", tail: bytes = b"", raw: 
     block = (fill * (_CHUNK // len(fill) + 1))[:_CHUNK]
     left = size
     while left > 0:
-        out.append(packer.compress(block[:min(left, _CHUNK)]))
+        out.append(packer.compress(block[: min(left, _CHUNK)]))
         left -= _CHUNK
     out.append(packer.compress(tail))
     out.append(packer.flush())
@@ -85,7 +85,7 @@ def _zip_with_huge_part(parts: dict[str, bytes], name: str, head: bytes, fill: b
             block = (fill * (_CHUNK // len(fill) + 1))[:_CHUNK]
             left = size
             while left > 0:
-                handle.write(block[:min(left, _CHUNK)])
+                handle.write(block[: min(left, _CHUNK)])
                 left -= _CHUNK
             handle.write(tail)
     return buffer.getvalue()
@@ -124,7 +124,9 @@ def xlsx_bomb(path: Path, inflated_mb: int) -> Path:
     parts = zip_parts(buffer.getvalue())
     xml = parts["xl/worksheets/sheet1.xml"]
     cut = xml.index(b"<sheetData>") + len(b"<sheetData>")
-    path.write_bytes(_zip_with_huge_part(parts, "xl/worksheets/sheet1.xml", xml[:cut], b" ", inflated_mb * MB, xml[cut:]))
+    path.write_bytes(
+        _zip_with_huge_part(parts, "xl/worksheets/sheet1.xml", xml[:cut], b" ", inflated_mb * MB, xml[cut:])
+    )
     return path
 
 

@@ -56,15 +56,54 @@ class Gold:
 
 # --- text -------------------------------------------------------------------------------------
 
-_SUBJECTS = ["Kommunen", "Innbyggerne", "Ungdomsrådet", "Frivillige lag", "Næringslivet", "Skolene",
-             "Eldrerådet", "Grendelagene", "Biblioteket", "Helsestasjonen", "Idrettslagene", "Kulturhuset"]
-_VERBS = ["vil utvikle", "skal prøve ut", "ønsker å styrke", "planlegger", "tar ansvar for", "vil følge opp",
-          "skal evaluere", "vil dele erfaringer om"]
-_OBJECTS = ["nye møteplasser", "trygge skoleveier", "et grønnere sentrum", "flere turstier", "bedre bussruter",
-            "tiltak mot ensomhet", "lokale matfestivaler", "felles dugnader", "digitale innbyggertjenester",
-            "klimavennlige boliger", "aktiviteter for barn", "rent vann i elvene"]
-_PLACES = ["i Nordbygda", "langs fjorden", "på Storøya", "i sentrum", "i hele kommunen", "ved skolene",
-           "i grendene", "sammen med nabokommunene"]
+_SUBJECTS = [
+    "Kommunen",
+    "Innbyggerne",
+    "Ungdomsrådet",
+    "Frivillige lag",
+    "Næringslivet",
+    "Skolene",
+    "Eldrerådet",
+    "Grendelagene",
+    "Biblioteket",
+    "Helsestasjonen",
+    "Idrettslagene",
+    "Kulturhuset",
+]
+_VERBS = [
+    "vil utvikle",
+    "skal prøve ut",
+    "ønsker å styrke",
+    "planlegger",
+    "tar ansvar for",
+    "vil følge opp",
+    "skal evaluere",
+    "vil dele erfaringer om",
+]
+_OBJECTS = [
+    "nye møteplasser",
+    "trygge skoleveier",
+    "et grønnere sentrum",
+    "flere turstier",
+    "bedre bussruter",
+    "tiltak mot ensomhet",
+    "lokale matfestivaler",
+    "felles dugnader",
+    "digitale innbyggertjenester",
+    "klimavennlige boliger",
+    "aktiviteter for barn",
+    "rent vann i elvene",
+]
+_PLACES = [
+    "i Nordbygda",
+    "langs fjorden",
+    "på Storøya",
+    "i sentrum",
+    "i hele kommunen",
+    "ved skolene",
+    "i grendene",
+    "sammen med nabokommunene",
+]
 
 
 def sentence_source(seed: int) -> Callable[[], str]:
@@ -85,6 +124,7 @@ def paragraph(source: Callable[[], str], count: int) -> list[str]:
 
 
 # --- PDF drawing --------------------------------------------------------------------------------
+
 
 @dataclass
 class Ops:
@@ -112,8 +152,13 @@ def _wrap(pdf: object, text: str, width: float, size: float, bold: bool) -> list
     return pdf.multi_cell(width, size * PT * 1.4, text, dry_run=True, output="LINES")
 
 
-def flow(pdf: object, ops: Ops, blocks: Sequence[tuple[str, float, bool]], columns: Sequence[tuple[float, float, float, float]],
-         gap: float = 1.0) -> None:
+def flow(
+    pdf: object,
+    ops: Ops,
+    blocks: Sequence[tuple[str, float, bool]],
+    columns: Sequence[tuple[float, float, float, float]],
+    gap: float = 1.0,
+) -> None:
     """Lay ``blocks`` (text, size, bold) into ``columns`` (x, top, width, bottom), line by line, one frame per column."""
     column = 0
     frame = ops.frame()
@@ -191,8 +236,10 @@ def two_columns(folder: Path) -> Gold:
     gold = Gold("two_columns", folder / "fjellvik-tokolonner.pdf")
     source = sentence_source(1)
     pdf = _pdf()
-    plans = [["Levende lokalsamfunn", 3, 4, "Samskaping i praksis", 3, 2, 4, 3, 3],
-             ["Arbeid og næring", 4, 3, 2, "Klima og miljø", 4, 3, 4, 2]]
+    plans = [
+        ["Levende lokalsamfunn", 3, 4, "Samskaping i praksis", 3, 2, 4, 3, 3],
+        ["Arbeid og næring", 4, 3, 2, "Klima og miljø", 4, 3, 4, 2],
+    ]
     for page, plan in enumerate(plans, start=1):
         pdf.add_page()
         ops = Ops()
@@ -226,7 +273,9 @@ def three_columns(folder: Path) -> Gold:
         gold.sentences.extend((sentence, "paragraph") for sentence in ingress)
         flow(pdf, ops, [(heading, HEADING + 4, True)], [(15, 15, 180, 40)])
         flow(pdf, ops, [(" ".join(ingress), INGRESS, False)], [(15, 32, 180, 60)])
-        blocks = _body_blocks(gold, source, [3, 4, "Tiltak for unge" if page == 1 else "Tiltak for eldre", 3, 3, 4, 3, 2])
+        blocks = _body_blocks(
+            gold, source, [3, 4, "Tiltak for unge" if page == 1 else "Tiltak for eldre", 3, 3, 4, 3, 2]
+        )
         flow(pdf, ops, blocks, [(15, 55, 56, 280), (77, 55, 56, 280), (139, 55, 56, 280)])
         text_at(ops, 15, 290, f"Havøy kommune | side {page}", SMALL)
         draw(pdf, ops, [len(ops.frames) - 1, *range(len(ops.frames) - 2, -1, -1)])
@@ -243,8 +292,10 @@ def spread(folder: Path) -> Gold:
     ops = Ops()
     for text in ("Kommuneplanens samfunnsdel for Lindal", "Vedtatt av kommunestyret i juni 2025"):
         flow(pdf, ops, [(text, HEADING + 4, True)], [(20, 60 + 20 * len(ops.frames), 170, 200)])
-    gold.sentences += [("Kommuneplanens samfunnsdel for Lindal", "heading"),
-                       ("Vedtatt av kommunestyret i juni 2025", "heading")]
+    gold.sentences += [
+        ("Kommuneplanens samfunnsdel for Lindal", "heading"),
+        ("Vedtatt av kommunestyret i juni 2025", "heading"),
+    ]
     gold.pages += [1, 1]
     draw(pdf, ops)
     chapters = iter(["Innledning", "Befolkning og bosetting", "Oppvekst", "Helse og omsorg"])
@@ -295,9 +346,11 @@ def photos(folder: Path) -> Gold:
     gold = Gold("photos", folder / "birkeland-foto.pdf")
     source = sentence_source(5)
     pdf = _pdf()
-    captions = ["Ungdomsrådet la fram sine forslag for kommunestyret i mars.",
-                "Mange møtte opp da den nye gangbrua over elva ble åpnet.",
-                "Frivillige rydder strendene ved Birkelandsvatnet hver vår."]
+    captions = [
+        "Ungdomsrådet la fram sine forslag for kommunestyret i mars.",
+        "Mange møtte opp da den nye gangbrua over elva ble åpnet.",
+        "Frivillige rydder strendene ved Birkelandsvatnet hver vår.",
+    ]
     credits = iter(["Foto: Ola Nordmann", "Foto: Birkeland kommune", "Foto/ill.: Kari Hansen"])
     captions_iter = iter(captions)
     for page in (1, 2):
@@ -347,10 +400,18 @@ def fact_box(folder: Path) -> Gold:
     gold = Gold("fact_box", folder / "vestre-asen-fakta.pdf")
     source = sentence_source(7)
     pdf = _pdf()
-    facts = [["Vestre Åsen har om lag 8 400 innbyggere.", "Kommunen har fire skolekretser og to sykehjem.",
-              "Nesten halvparten av innbyggerne bor utenfor sentrum."],
-             ["Kommunen har 23 frivillige lag med egne hus.", "Over 600 innbyggere deltok i planarbeidet.",
-              "Medvirkningen skjedde i tolv åpne verksteder."]]
+    facts = [
+        [
+            "Vestre Åsen har om lag 8 400 innbyggere.",
+            "Kommunen har fire skolekretser og to sykehjem.",
+            "Nesten halvparten av innbyggerne bor utenfor sentrum.",
+        ],
+        [
+            "Kommunen har 23 frivillige lag med egne hus.",
+            "Over 600 innbyggere deltok i planarbeidet.",
+            "Medvirkningen skjedde i tolv åpne verksteder.",
+        ],
+    ]
     for page in (1, 2):
         pdf.add_page()
         ops = Ops()
@@ -392,7 +453,9 @@ def web_page(folder: Path) -> Gold:
     article.append(f'<figure><img src="verksted.jpg" alt=""><figcaption>{caption[0]}</figcaption></figure>')
     gold.sentences.append((caption[0], "caption"))
     facts = ["Solbakken har om lag 5 200 innbyggere.", "Planen gjelder fram til 2037."]
-    article.append('<aside class="faktaboks"><h3>Fakta</h3><ul>' + "".join(f"<li>{f}</li>" for f in facts) + "</ul></aside>")
+    article.append(
+        '<aside class="faktaboks"><h3>Fakta</h3><ul>' + "".join(f"<li>{f}</li>" for f in facts) + "</ul></aside>"
+    )
     gold.sentences.append(("Fakta", "factbox"))
     gold.sentences.extend((fact, "factbox") for fact in facts)
     add("p", paragraph(source, 3), "paragraph")
@@ -488,8 +551,13 @@ def word_layout(folder: Path) -> Gold:
     anchor = prose(4)
     facts = ["Fakta", "Eidsberget har 31 lag og foreninger.", "Frivilligsentralen ble åpnet i 2019."]
     box = "".join(f'<w:p><w:r><w:t xml:space="preserve">{fact}</w:t></w:r></w:p>' for fact in facts)
-    anchor._p.append(parse_xml(_TEXT_BOX.replace("{paragraphs}", box).replace(
-        "<w:p>", '<w:p xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main">')))
+    anchor._p.append(
+        parse_xml(
+            _TEXT_BOX.replace("{paragraphs}", box).replace(
+                "<w:p>", '<w:p xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main">'
+            )
+        )
+    )
     gold.sentences.extend((fact, "factbox") for fact in facts)
     prose(3)
     # a one-row table used to set two columns of text side by side
@@ -509,7 +577,15 @@ def word_layout(folder: Path) -> Gold:
 
 
 BUILDERS: tuple[Callable[[Path], Gold], ...] = (
-    two_columns, three_columns, spread, running_heads, photos, pull_quote, fact_box, word_layout, web_page,
+    two_columns,
+    three_columns,
+    spread,
+    running_heads,
+    photos,
+    pull_quote,
+    fact_box,
+    word_layout,
+    web_page,
 )
 
 
@@ -520,6 +596,7 @@ def build_all(folder: Path) -> list[Gold]:
 
 
 # --- scoring ----------------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Score:
@@ -546,7 +623,7 @@ def _longest_increasing(values: Sequence[int]) -> int:
     tails: list[int] = []
     for value in values:
         at = bisect.bisect_left(tails, value)
-        tails[at:at + 1] = [value]
+        tails[at : at + 1] = [value]
     return len(tails)
 
 

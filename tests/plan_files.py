@@ -61,9 +61,7 @@ def dejavu_font_path() -> Path:
     for candidate in candidates:
         if candidate.is_file():
             return candidate
-    raise FileNotFoundError(
-        "DejaVuSans.ttf not found; install matplotlib or the Debian package fonts-dejavu-core"
-    )
+    raise FileNotFoundError("DejaVuSans.ttf not found; install matplotlib or the Debian package fonts-dejavu-core")
 
 
 def toc_line(title: str, page: int, dots: int = 30) -> str:

@@ -38,7 +38,11 @@ def _top_level_imports(path: Path, known: set[str]) -> set[str]:
 
 
 def test_no_module_is_over_450_lines() -> None:
-    long = {name: n for name, path in _modules().items() if (n := len(path.read_text(encoding="utf-8").splitlines())) > MAX_LINES}
+    long = {
+        name: n
+        for name, path in _modules().items()
+        if (n := len(path.read_text(encoding="utf-8").splitlines())) > MAX_LINES
+    }
     assert not long, long
 
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import shipped_split_sizes, SHIPPED
 
+from conftest import SHIPPED, shipped_split_sizes
 from samskaping.errors import SamskapingError
 from samskaping.speed import BF16_FILE, MIN_AGREEMENT, bf16_model, measure_bf16_folder, native_bf16_flags, to_bf16
 from samskaping.speed.bf16 import _precision
@@ -27,8 +27,11 @@ def shipped_test_sentences() -> list[str]:
 @pytest.fixture(scope="module")
 def measured(tiny_fitted_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A copy of the tiny fine-tuned model with bf16 measured on the shipped validation and test splits."""
-    folder = shutil.copytree(tiny_fitted_dir, tmp_path_factory.mktemp("bf16") / "model",
-                             ignore=shutil.ignore_patterns("onnx", "int8.json", BF16_FILE))
+    folder = shutil.copytree(
+        tiny_fitted_dir,
+        tmp_path_factory.mktemp("bf16") / "model",
+        ignore=shutil.ignore_patterns("onnx", "int8.json", BF16_FILE),
+    )
     measure_bf16_folder(folder, data=[SHIPPED], threads=1)
     return folder
 
@@ -69,7 +72,9 @@ def test_bf16_reproduces_the_saved_agreement_and_keeps_probabilities_close(measu
     assert min(len(set(labels)) for labels in expected.values()) >= 2  # a model that tells classes apart
     with _precision(model, "bf16"):
         got, p16 = model.predict(texts), model.predict_proba(texts)
-    agreement = sum(np.sum(np.array(expected[ls]) == np.array(got[ls])) for ls in expected) / sum(len(v) for v in expected.values())
+    agreement = sum(np.sum(np.array(expected[ls]) == np.array(got[ls])) for ls in expected) / sum(
+        len(v) for v in expected.values()
+    )
     saved = json.loads((measured / BF16_FILE).read_text())["agreement"]["test"]["all"]
     assert agreement >= MIN_AGREEMENT
     assert agreement == pytest.approx(saved, abs=1e-9)
@@ -93,13 +98,20 @@ def test_predict_bf16_runs_and_says_so(measured: Path, tmp_path: Path) -> None:
 
 
 @needs_native
-@pytest.mark.parametrize(("edit", "message"), [
-    (lambda saved: saved["agreement"]["test"].update({"all": 0.974}),
-     "--bf16 refused: bf16 kept only 97.4% of fp32's labels on this model's test split (at least 99% needed); leave out --bf16"),
-    (lambda saved: saved.update({"weights_digest": "0" * 64}), "the bf16 measurement in"),
-    (None, "has no bf16 measurement; run 'python -m samskaping.speed calibrate"),
-])
-def test_predict_bf16_refuses_in_one_line(measured: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], edit, message) -> None:
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (
+            lambda saved: saved["agreement"]["test"].update({"all": 0.974}),
+            "--bf16 refused: bf16 kept only 97.4% of fp32's labels on this model's test split (at least 99% needed); leave out --bf16",
+        ),
+        (lambda saved: saved.update({"weights_digest": "0" * 64}), "the bf16 measurement in"),
+        (None, "has no bf16 measurement; run 'python -m samskaping.speed calibrate"),
+    ],
+)
+def test_predict_bf16_refuses_in_one_line(
+    measured: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], edit, message
+) -> None:
     from samskaping.cli.predict import predict_main
 
     folder = shutil.copytree(measured, tmp_path / "model")
@@ -114,7 +126,9 @@ def test_predict_bf16_refuses_in_one_line(measured: Path, tmp_path: Path, capsys
 
 
 @pytest.mark.skipif(NATIVE, reason="this CPU has bf16 instructions")
-def test_predict_bf16_refuses_a_cpu_without_bf16_instructions(measured: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_predict_bf16_refuses_a_cpu_without_bf16_instructions(
+    measured: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     from samskaping.cli.predict import predict_main
 
     assert predict_main(predict_args(measured, tmp_path, "--bf16")) == 2

@@ -19,10 +19,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from test_report import build_output, train_report_model
-from test_runs import train_baseline, write_fixture
 
 from samskaping.report import write_report
+from test_report import build_output, train_report_model
+from test_runs import train_baseline, write_fixture
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
@@ -78,11 +78,18 @@ def test_runs_ui_prints_the_address_of_the_sorted_runs_table(tmp_path: Path, bro
     started = time.monotonic()
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     data = write_fixture(tmp_path / "fixture.jsonl", per_conception=20, per_factor=12)
-    runs = {name: train_baseline(data, tmp_path / "models" / name, uri, name, C=C)
-            for name, C in (("baseline-c8", 8.0), ("baseline-c0.05", 0.05))}
+    runs = {
+        name: train_baseline(data, tmp_path / "models" / name, uri, name, C=C)
+        for name, C in (("baseline-c8", 8.0), ("baseline-c0.05", 0.05))
+    }
     port = free_port()
-    command = subprocess.Popen([sys.executable, "-m", "samskaping.runs", "ui", "--port", str(port), "--tracking-uri", uri, "--quiet"],
-                               cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    command = subprocess.Popen(
+        [sys.executable, "-m", "samskaping.runs", "ui", "--port", str(port), "--tracking-uri", uri, "--quiet"],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
     try:
         assert command.stdout is not None
         line = command.stdout.readline()

@@ -27,6 +27,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+
 from case_files import (
     alt_chunk,
     block_sdt,
@@ -57,14 +58,15 @@ from case_files import (
     write_docx,
 )
 from conftest import write_jsonl
-
 from samskaping import outputs
 from samskaping.errors import DocumentError, SamskapingError
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "cases"
-CONTROL_TEXT = ["Kommunen vil bruke samskaping for å løse oppgaver sammen med innbyggerne.",
-                "Frivillige lag og foreninger er viktige partnere i nærmiljøet."]
+CONTROL_TEXT = [
+    "Kommunen vil bruke samskaping for å løse oppgaver sammen med innbyggerne.",
+    "Frivillige lag og foreninger er viktige partnere i nærmiljøet.",
+]
 FORMATS = ("csv", "jsonl", "xlsx", "parquet")
 
 
@@ -99,13 +101,26 @@ def shared() -> Path:
     return SHARED
 
 
-def run_predict(model_dir: Path, inputs: list[Path], out: Path, *extra: str,
-                env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def run_predict(
+    model_dir: Path, inputs: list[Path], out: Path, *extra: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     """``python predict.py --model MODEL INPUT... --output OUT`` as a user types it."""
     return subprocess.run(
-        [sys.executable, str(ROOT / "predict.py"), "--model", str(model_dir), *map(str, inputs),
-         "--output", str(out), *extra],
-        capture_output=True, text=True, timeout=600, env=env, check=False,
+        [
+            sys.executable,
+            str(ROOT / "predict.py"),
+            "--model",
+            str(model_dir),
+            *map(str, inputs),
+            "--output",
+            str(out),
+            *extra,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=env,
+        check=False,
     )
 
 
@@ -115,7 +130,7 @@ def failure_list(stderr: str) -> list[str]:
     starts = [i for i, line in enumerate(lines) if line.endswith("input(s) could not be read:")]
     if not starts:
         return []
-    return [line for line in lines[starts[-1] + 1:] if line.startswith("  ")]
+    return [line for line in lines[starts[-1] + 1 :] if line.startswith("  ")]
 
 
 def assert_failures(stderr: str, expected: dict[Path, str]) -> None:
@@ -178,17 +193,31 @@ def test_c01_pdf_with_a_null_page_slot(shared: Path, model_dir: Path, tmp_path: 
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(("case", "expected"), [
-    ("c03-tekstboks.docx", ["Samskaping er kommunens viktigste arbeidsform i planperioden."]),
-    ("c04-innholdskontroll.docx", ["Visjonen er at innbyggere, næringsliv og frivillighet skaper kommunen sammen gjennom samskaping.",
-                                   "Vedtatt i kommunestyret 14. mars 2024 etter offentlig ettersyn."]),
-    ("c06-lenke-smarttag-felt.docx", ["Les mer om samskaping i kapittel 3 før høringen.",
-                                      "Planen gjelder for Eksempelkommune og alle innbyggerne der.",
-                                      "Se vedlegget Handlingsdel for samskaping for tiltakene.",
-                                      "Flere møteplasser for frivilligheten"]),
-])
-def test_docx_cases_read_as_word_shows_them(shared: Path, model_dir: Path, tmp_path: Path, case: str,
-                                            expected: list[str]) -> None:
+@pytest.mark.parametrize(
+    ("case", "expected"),
+    [
+        ("c03-tekstboks.docx", ["Samskaping er kommunens viktigste arbeidsform i planperioden."]),
+        (
+            "c04-innholdskontroll.docx",
+            [
+                "Visjonen er at innbyggere, næringsliv og frivillighet skaper kommunen sammen gjennom samskaping.",
+                "Vedtatt i kommunestyret 14. mars 2024 etter offentlig ettersyn.",
+            ],
+        ),
+        (
+            "c06-lenke-smarttag-felt.docx",
+            [
+                "Les mer om samskaping i kapittel 3 før høringen.",
+                "Planen gjelder for Eksempelkommune og alle innbyggerne der.",
+                "Se vedlegget Handlingsdel for samskaping for tiltakene.",
+                "Flere møteplasser for frivilligheten",
+            ],
+        ),
+    ],
+)
+def test_docx_cases_read_as_word_shows_them(
+    shared: Path, model_dir: Path, tmp_path: Path, case: str, expected: list[str]
+) -> None:
     run = run_predict(model_dir, [shared / "c00-kontroll.txt", shared / case], tmp_path / "o")
     assert run.returncode == 0, run.stderr
     assert_control_classified(tmp_path / "o", shared / "c00-kontroll.txt")
@@ -242,7 +271,9 @@ def test_c15_jsonl_with_a_byte_order_mark(shared: Path, model_dir: Path, tmp_pat
     run = run_predict(model_dir, [shared / "c00-kontroll.txt", shared / "c15-bom.jsonl"], tmp_path / "o")
     assert run.returncode == 0, run.stderr
     assert texts_of(tmp_path / "o", shared / "c15-bom.jsonl") == [
-        "Kommunen vil bruke samskaping i planarbeidet.", "Frivilligheten er en viktig ressurs."]
+        "Kommunen vil bruke samskaping i planarbeidet.",
+        "Frivilligheten er en viktig ressurs.",
+    ]
 
 
 @pytest.mark.slow
@@ -250,8 +281,14 @@ def test_c20_folder_with_word_files_that_are_not_read(shared: Path, model_dir: P
     folder = shared / "c20-mappe"
     run = run_predict(model_dir, [shared / "c00-kontroll.txt", folder], tmp_path / "o")
     assert run.returncode == 1, run.stderr
-    assert_failures(run.stderr, {folder / "plan-b.doc": "save it as .docx", folder / "plan-c.docm": "save it as .docx",
-                                 folder / "plan-d.odt": "save it as .docx or PDF"})
+    assert_failures(
+        run.stderr,
+        {
+            folder / "plan-b.doc": "save it as .docx",
+            folder / "plan-c.docm": "save it as .docx",
+            folder / "plan-d.odt": "save it as .docx or PDF",
+        },
+    )
     assert_control_classified(tmp_path / "o", shared / "c00-kontroll.txt")
     assert texts_of(tmp_path / "o", folder / "plan-a.txt")
 
@@ -263,19 +300,27 @@ def _own_inputs(folder: Path) -> dict[str, Path]:
     """One input of every kind, built here, in ``folder``."""
     folder.mkdir()
     made = {
-        "broken-page.pdf": pdf_with_page_tree("3 0 R 9 0 R 6 0 R", {
-            3: pdf_page(4), 4: pdf_text_stream(["Kommunen vil samskape med frivillige lag."]),
-            6: pdf_page(7), 7: pdf_text_stream(["Den tredje siden handler om folkehelse."])}, count=3),
+        "broken-page.pdf": pdf_with_page_tree(
+            "3 0 R 9 0 R 6 0 R",
+            {
+                3: pdf_page(4),
+                4: pdf_text_stream(["Kommunen vil samskape med frivillige lag."]),
+                6: pdf_page(7),
+                7: pdf_text_stream(["Den tredje siden handler om folkehelse."]),
+            },
+            count=3,
+        ),
         "tekstboks.docx": docx_bytes(
             p(r("Planen peker ut retningen."), text_box(["Samskaping er arbeidsformen i planperioden."]))
-            + block_sdt(p(r("Visjonen er felles.")))),
+            + block_sdt(p(r("Visjonen er felles.")))
+        ),
         "avkuttet.docx": truncated_docx(docx_bytes(p(r("Dette blir aldri lest.")))),
         "skadet-zip.docx": damaged_zip_docx(docx_bytes(p(r("Heller ikke dette blir lest. " * 20)))),
         "latin1.html": b'<html><head><meta charset="iso-8859-1"></head><body><p>Bygda \x96 og byen \x93samskaper\x94'
-                       b' for \x80 5 mill. i \xe5r.</p></body></html>',
-        "kontroll.csv": b"id;text\n1;\"Kommunen vil\x0bsamskape\x07 med\x1b[31m alle.\"\n",
+        b" for \x80 5 mill. i \xe5r.</p></body></html>",
+        "kontroll.csv": b'id;text\n1;"Kommunen vil\x0bsamskape\x07 med\x1b[31m alle."\n',
         "formel.csv": '\ufefftext,=kolonne\n"=1+2 er ikke en formel.",a\n"+47 er landkoden.",b\n"-bidra til samskaping",c\n'
-                      '"@kommunen deler nyheter.",d\n"\t=SUM(A1) med tabulator.",e\n'.encode("utf-8"),
+        '"@kommunen deler nyheter.",d\n"\t=SUM(A1) med tabulator.",e\n'.encode("utf-8"),
         "skadet.xlsx": b"PK\x03\x04 not really a workbook",
     }
     for name, data in made.items():
@@ -296,25 +341,40 @@ def test_own_inputs_of_every_kind_in_one_run(model_dir: Path, control: Path, tmp
     assert run.returncode == 1, run.stderr
     assert "Traceback" not in run.stderr
     folder = tmp_path / "in" / "mappe"
-    assert_failures(run.stderr, {
-        files["avkuttet.docx"]: "not a valid Word file (the XML inside it is broken or cut short)",
-        files["skadet-zip.docx"]: "not a valid Word file (its ZIP archive is damaged)",
-        files["skadet.xlsx"]: "cannot be read as XLSX",
-        folder / "gammel.doc": "save it as .docx", folder / "makro.docm": "save it as .docx",
-        folder / "open.odt": "save it as .docx or PDF", folder / "rik.rtf": "save it as .docx or PDF",
-    })
+    assert_failures(
+        run.stderr,
+        {
+            files["avkuttet.docx"]: "not a valid Word file (the XML inside it is broken or cut short)",
+            files["skadet-zip.docx"]: "not a valid Word file (its ZIP archive is damaged)",
+            files["skadet.xlsx"]: "cannot be read as XLSX",
+            folder / "gammel.doc": "save it as .docx",
+            folder / "makro.docm": "save it as .docx",
+            folder / "open.odt": "save it as .docx or PDF",
+            folder / "rik.rtf": "save it as .docx or PDF",
+        },
+    )
     assert "broken-page.pdf: page 2 could not be read" in run.stderr
     frame = outputs.read_table(out / f"sentences.{fmt}", fmt)
     by_doc = frame.groupby("document")["text"].apply(list).to_dict()
     assert by_doc[str(control)] == CONTROL_TEXT
-    assert by_doc[str(files["broken-page.pdf"])] == ["Kommunen vil samskape med frivillige lag.",
-                                                     "Den tredje siden handler om folkehelse."]
-    assert by_doc[str(files["tekstboks.docx"])] == ["Planen peker ut retningen.", "Samskaping er arbeidsformen i planperioden.",
-                                                    "Visjonen er felles."]
+    assert by_doc[str(files["broken-page.pdf"])] == [
+        "Kommunen vil samskape med frivillige lag.",
+        "Den tredje siden handler om folkehelse.",
+    ]
+    assert by_doc[str(files["tekstboks.docx"])] == [
+        "Planen peker ut retningen.",
+        "Samskaping er arbeidsformen i planperioden.",
+        "Visjonen er felles.",
+    ]
     assert by_doc[str(files["latin1.html"])] == ["Bygda – og byen “samskaper” for € 5 mill. i år."]
     assert by_doc[str(files["kontroll.csv"])] == ["Kommunen vil samskape med[31m alle."]
-    assert by_doc[str(files["formel.csv"])] == ["=1+2 er ikke en formel.", "+47 er landkoden.", "-bidra til samskaping",
-                                                "@kommunen deler nyheter.", "=SUM(A1) med tabulator."]
+    assert by_doc[str(files["formel.csv"])] == [
+        "=1+2 er ikke en formel.",
+        "+47 er landkoden.",
+        "-bidra til samskaping",
+        "@kommunen deler nyheter.",
+        "=SUM(A1) med tabulator.",
+    ]
     assert by_doc[str(folder / "plan.txt")] == ["Eldrerådet skal involveres tidlig."]
     assert "=kolonne" in frame.columns
     assert_spreadsheet_safe(out, fmt)
@@ -380,21 +440,37 @@ sys.exit(predict_main(sys.argv[1:]))
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(("exc", "status", "words"), [
-    ("RuntimeError", 3, "internal error: RuntimeError: a bug"),
-    ("KeyboardInterrupt", 130, "interrupted: finished documents are kept in"),
-])
-def test_exit_status_3_for_an_internal_error_and_130_for_ctrl_c(model_dir: Path, control: Path, tmp_path: Path,
-                                                                 exc: str, status: int, words: str) -> None:
+@pytest.mark.parametrize(
+    ("exc", "status", "words"),
+    [
+        ("RuntimeError", 3, "internal error: RuntimeError: a bug"),
+        ("KeyboardInterrupt", 130, "interrupted: finished documents are kept in"),
+    ],
+)
+def test_exit_status_3_for_an_internal_error_and_130_for_ctrl_c(
+    model_dir: Path, control: Path, tmp_path: Path, exc: str, status: int, words: str
+) -> None:
     """A bug in the program itself (here: classify raising) is not exit 1, which means «some inputs not read».
 
     Ctrl-C raises a bare KeyboardInterrupt (one raised with a message prints that message instead).
     """
     env = {**os.environ, "TMPDIR": str(tmp_path)}
     run = subprocess.run(
-        [sys.executable, "-c", _CRASH.format(exc=exc, message='"a bug"' if exc != "KeyboardInterrupt" else ""), "--model", str(model_dir), str(control),
-         "--output", str(tmp_path / "o")],
-        capture_output=True, text=True, timeout=300, env=env, check=False,
+        [
+            sys.executable,
+            "-c",
+            _CRASH.format(exc=exc, message='"a bug"' if exc != "KeyboardInterrupt" else ""),
+            "--model",
+            str(model_dir),
+            str(control),
+            "--output",
+            str(tmp_path / "o"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+        check=False,
     )
     assert run.returncode == status, run.stderr
     assert words in run.stderr
@@ -405,7 +481,9 @@ def test_exit_status_3_for_an_internal_error_and_130_for_ctrl_c(model_dir: Path,
         assert str(reports[0]) in run.stderr
 
 
-def test_run_command_statuses(capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_run_command_statuses(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from samskaping.cli.common import EXIT_ERROR, EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_OK, EXIT_PARTIAL, run_command
 
     monkeypatch.setenv("TMPDIR", str(tmp_path))
@@ -433,8 +511,9 @@ def test_run_command_statuses(capsys: pytest.CaptureFixture[str], tmp_path: Path
     assert "stopped" in capsys.readouterr().err
 
 
-def test_an_unexpected_exception_of_one_reader_is_that_files_failure(model, control: Path, tmp_path: Path,
-                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_unexpected_exception_of_one_reader_is_that_files_failure(
+    model, control: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A table reader (or any reader) raising something unexpected fails that file only, in one line.
 
     Read in this process (``isolated=False``), so that the patched reader is the one called.
@@ -472,23 +551,41 @@ def test_each_failure_is_named_once_on_all_of_stderr(model_dir: Path, control: P
 # ====================================================================== PDF
 
 
-@pytest.mark.parametrize(("kids", "extra", "count", "lost"), [
-    ("3 0 R null", {}, 2, "page 2"),  # a null slot in /Kids
-    ("9 0 R 3 0 R", {}, 2, "page 1"),  # a reference to an object that does not exist
-    ("3 0 R 6 0 R", {6: "42"}, 2, "page 2"),  # a page that is not a dictionary
-    ("3 0 R", {}, 4, "pages 2-4"),  # /Count larger than the pages there are
-], ids=["null-kid", "missing-object", "not-a-dictionary", "count-too-large"])
-def test_pdf_page_that_cannot_be_loaded_is_skipped_with_a_warning(tmp_path: Path, caplog: pytest.LogCaptureFixture,
-                                                                  kids: str, extra: dict[int, str], count: int,
-                                                                  lost: str) -> None:
+@pytest.mark.parametrize(
+    ("kids", "extra", "count", "lost"),
+    [
+        ("3 0 R null", {}, 2, "page 2"),  # a null slot in /Kids
+        ("9 0 R 3 0 R", {}, 2, "page 1"),  # a reference to an object that does not exist
+        ("3 0 R 6 0 R", {6: "42"}, 2, "page 2"),  # a page that is not a dictionary
+        ("3 0 R", {}, 4, "pages 2-4"),  # /Count larger than the pages there are
+    ],
+    ids=["null-kid", "missing-object", "not-a-dictionary", "count-too-large"],
+)
+def test_pdf_page_that_cannot_be_loaded_is_skipped_with_a_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, kids: str, extra: dict[int, str], count: int, lost: str
+) -> None:
     from samskaping.documents import read_sentences
 
     path = tmp_path / "plan.pdf"
-    path.write_bytes(pdf_with_page_tree(kids, {3: pdf_page(4), 4: pdf_text_stream(
-        ["Kommunen vil samskape med frivillige lag.", "Innbyggerne skal involveres tidlig."]), **extra}, count))
+    path.write_bytes(
+        pdf_with_page_tree(
+            kids,
+            {
+                3: pdf_page(4),
+                4: pdf_text_stream(
+                    ["Kommunen vil samskape med frivillige lag.", "Innbyggerne skal involveres tidlig."]
+                ),
+                **extra,
+            },
+            count,
+        )
+    )
     with caplog.at_level(logging.WARNING):
         sentences = read_sentences(path)
-    assert [s.text for s in sentences] == ["Kommunen vil samskape med frivillige lag.", "Innbyggerne skal involveres tidlig."]
+    assert [s.text for s in sentences] == [
+        "Kommunen vil samskape med frivillige lag.",
+        "Innbyggerne skal involveres tidlig.",
+    ]
     warnings = [rec.getMessage() for rec in caplog.records if rec.levelno == logging.WARNING]
     assert len(warnings) == 1 and f"{path}: {lost} could not be read" in warnings[0]
 
@@ -504,12 +601,14 @@ def test_pdf_whose_only_page_cannot_be_loaded_is_one_document_error(tmp_path: Pa
 
 
 PAGES = [
-    [f"Om {topic}: det første avsnittet handler om samskaping med innbyggerne i hele kommunen og om",
-     f"hvordan vi skal arbeide sammen om {topic} fram mot {year}.",
-     "",
-     f"Det andre avsnittet om {topic} beskriver frivilligheten.",
-     "",
-     f"Til slutt: {topic} er en del av folkehelsearbeidet."]
+    [
+        f"Om {topic}: det første avsnittet handler om samskaping med innbyggerne i hele kommunen og om",
+        f"hvordan vi skal arbeide sammen om {topic} fram mot {year}.",
+        "",
+        f"Det andre avsnittet om {topic} beskriver frivilligheten.",
+        "",
+        f"Til slutt: {topic} er en del av folkehelsearbeidet.",
+    ]
     for topic, year in (("skole", 2030), ("kultur", 2032), ("helse", 2034))
 ]
 
@@ -523,8 +622,10 @@ def test_pdf_rotated_page_comes_out_in_reading_order(tmp_path: Path, angle: int)
     turned = read_sentences(rotated_pdf(tmp_path / "turned.pdf", PAGES, [0, angle, 0]))
     assert [s.text for s in turned] == upright
     assert [s.text for s in turned if s.page == 2] == [
-        ("Om kultur: det første avsnittet handler om samskaping med innbyggerne i hele kommunen og om hvordan vi "
-         "skal arbeide sammen om kultur fram mot 2032."),
+        (
+            "Om kultur: det første avsnittet handler om samskaping med innbyggerne i hele kommunen og om hvordan vi "
+            "skal arbeide sammen om kultur fram mot 2032."
+        ),
         "Det andre avsnittet om kultur beskriver frivilligheten.",
         "Til slutt: kultur er en del av folkehelsearbeidet.",
     ]
@@ -535,14 +636,21 @@ def test_pdf_landscape_page_drawn_sideways_reads_in_order(tmp_path: Path, angle:
     """Content drawn turned and shown upright by ``/Rotate`` (a landscape page in a portrait plan)."""
     from samskaping.documents import read_sentences
 
-    lines = ["Tabell over tiltak i planperioden", "Tiltaket om møteplasser gjelder alle bydelene og skal være på plass",
-             "innen utgangen av 2026.", "Det neste tiltaket gjelder frivilligheten.", "Det siste tiltaket gjelder ungdommen."]
+    lines = [
+        "Tabell over tiltak i planperioden",
+        "Tiltaket om møteplasser gjelder alle bydelene og skal være på plass",
+        "innen utgangen av 2026.",
+        "Det neste tiltaket gjelder frivilligheten.",
+        "Det siste tiltaket gjelder ungdommen.",
+    ]
     sentences = [s.text for s in read_sentences(landscape_pdf(tmp_path / "l.pdf", lines, angle))]
     assert " ".join(sentences) == " ".join(lines)  # every line, in order, none twice
     assert sentences[-3:] == [
         # the table title has the body's font, so it is not told apart as a heading
-        ("Tabell over tiltak i planperioden Tiltaket om møteplasser gjelder alle bydelene og skal være på plass "
-         "innen utgangen av 2026."),
+        (
+            "Tabell over tiltak i planperioden Tiltaket om møteplasser gjelder alle bydelene og skal være på plass "
+            "innen utgangen av 2026."
+        ),
         "Det neste tiltaket gjelder frivilligheten.",
         "Det siste tiltaket gjelder ungdommen.",
     ]
@@ -558,73 +666,130 @@ def _docx_texts(path: Path) -> list[tuple[str, str]]:
 
 
 def test_docx_text_boxes_once_drawingml_and_vml(tmp_path: Path) -> None:
-    body = (p(r("Før boksen står dette."), text_box(["Samskaping er arbeidsformen i boksen."]))
-            + p(r("Gammel boks: "), vml_text_box(["Teksten i den gamle VML-boksen."]))
-            + table([["Celle med boks", ""]]).replace("<w:p><w:r><w:t xml:space=\"preserve\"></w:t></w:r></w:p>",
-                                                   p(text_box(["Boks i en celle."]))))
+    body = (
+        p(r("Før boksen står dette."), text_box(["Samskaping er arbeidsformen i boksen."]))
+        + p(r("Gammel boks: "), vml_text_box(["Teksten i den gamle VML-boksen."]))
+        + table([["Celle med boks", ""]]).replace(
+            '<w:p><w:r><w:t xml:space="preserve"></w:t></w:r></w:p>', p(text_box(["Boks i en celle."]))
+        )
+    )
     texts = [text for _, text in _docx_texts(write_docx(tmp_path / "b.docx", body))]
-    assert texts == ["Før boksen står dette.", "Samskaping er arbeidsformen i boksen.", "Gammel boks:",
-                     "Teksten i den gamle VML-boksen.", "Celle med boks", "Boks i en celle."]
+    assert texts == [
+        "Før boksen står dette.",
+        "Samskaping er arbeidsformen i boksen.",
+        "Gammel boks:",
+        "Teksten i den gamle VML-boksen.",
+        "Celle med boks",
+        "Boks i en celle.",
+    ]
 
 
 def test_docx_content_controls_block_inline_and_custom_xml(tmp_path: Path) -> None:
-    body = (block_sdt(p(r("Visjonen er felles.")) + table([["Mål i kontroll", "Tiltak"]]))
-            + p(r("Vedtatt "), inline_sdt("14. mars 2024", date=True), r(" i kommunestyret."))
-            + p(r("Navn: "), inline_sdt("Eksempelkommune")) + custom_xml(p(r("Avsnitt i egendefinert XML."))))
+    body = (
+        block_sdt(p(r("Visjonen er felles.")) + table([["Mål i kontroll", "Tiltak"]]))
+        + p(r("Vedtatt "), inline_sdt("14. mars 2024", date=True), r(" i kommunestyret."))
+        + p(r("Navn: "), inline_sdt("Eksempelkommune"))
+        + custom_xml(p(r("Avsnitt i egendefinert XML.")))
+    )
     assert _docx_texts(write_docx(tmp_path / "c.docx", body)) == [
-        ("paragraph", "Visjonen er felles."), ("cell", "Mål i kontroll"), ("cell", "Tiltak"),
-        ("paragraph", "Vedtatt 14. mars 2024 i kommunestyret."), ("paragraph", "Navn: Eksempelkommune"),
+        ("paragraph", "Visjonen er felles."),
+        ("cell", "Mål i kontroll"),
+        ("cell", "Tiltak"),
+        ("paragraph", "Vedtatt 14. mars 2024 i kommunestyret."),
+        ("paragraph", "Navn: Eksempelkommune"),
         ("paragraph", "Avsnitt i egendefinert XML."),
     ]
 
 
 def test_docx_smart_tags_hyperlinks_and_fields_show_their_result(tmp_path: Path) -> None:
-    body = (p(r("Planen gjelder "), smart_tag("Eksempelkommune"), r(" og "), custom_xml(r("Nabobygda")), r("."))
-            + p(r("Les "), hyperlink("kapittel 3"), r(" før høringen."))
-            + p(r("Se side "), simple_field("PAGEREF _Ref1 \\h", "12"), r(" og tabell "),
-                complex_field("REF _Ref2 \\h", "4", nested=complex_field("SEQ Tabell \\* ARABIC", "99")), r(".")))
+    body = (
+        p(r("Planen gjelder "), smart_tag("Eksempelkommune"), r(" og "), custom_xml(r("Nabobygda")), r("."))
+        + p(r("Les "), hyperlink("kapittel 3"), r(" før høringen."))
+        + p(
+            r("Se side "),
+            simple_field("PAGEREF _Ref1 \\h", "12"),
+            r(" og tabell "),
+            complex_field("REF _Ref2 \\h", "4", nested=complex_field("SEQ Tabell \\* ARABIC", "99")),
+            r("."),
+        )
+    )
     assert [t for _, t in _docx_texts(write_docx(tmp_path / "f.docx", body))] == [
-        "Planen gjelder Eksempelkommune og Nabobygda.", "Les kapittel 3 før høringen.", "Se side 12 og tabell 4."]
+        "Planen gjelder Eksempelkommune og Nabobygda.",
+        "Les kapittel 3 før høringen.",
+        "Se side 12 og tabell 4.",
+    ]
 
 
 def test_docx_tracked_changes_as_accepted(tmp_path: Path) -> None:
-    body = (p(r("Tiltaket "), inserted("gjelder alle "), deleted("gjaldt noen "), r("innbyggere."))
-            + p(r("Vi flytter "), moved_from("gammel tekst "), moved_to("ny tekst "), r("hit.")))
+    body = p(r("Tiltaket "), inserted("gjelder alle "), deleted("gjaldt noen "), r("innbyggere.")) + p(
+        r("Vi flytter "), moved_from("gammel tekst "), moved_to("ny tekst "), r("hit.")
+    )
     assert [t for _, t in _docx_texts(write_docx(tmp_path / "t.docx", body))] == [
-        "Tiltaket gjelder alle innbyggere.", "Vi flytter ny tekst hit."]
+        "Tiltaket gjelder alle innbyggere.",
+        "Vi flytter ny tekst hit.",
+    ]
 
 
 def test_docx_footnotes_and_endnotes_marked_as_such(tmp_path: Path) -> None:
-    body = p(r("Kommunen har en fotnote"), note_reference("footnote", 1), r(" og en sluttnote"),
-             note_reference("endnote", 1), r("."))
-    path = write_docx(tmp_path / "n.docx", body, footnotes=["Fotnoten forklarer ordet."],
-                      endnotes=["Sluttnoten viser til loven."])
-    assert _docx_texts(path) == [("paragraph", "Kommunen har en fotnote og en sluttnote."),
-                                 ("footnote", "Fotnoten forklarer ordet."), ("footnote", "Sluttnoten viser til loven.")]
+    body = p(
+        r("Kommunen har en fotnote"),
+        note_reference("footnote", 1),
+        r(" og en sluttnote"),
+        note_reference("endnote", 1),
+        r("."),
+    )
+    path = write_docx(
+        tmp_path / "n.docx", body, footnotes=["Fotnoten forklarer ordet."], endnotes=["Sluttnoten viser til loven."]
+    )
+    assert _docx_texts(path) == [
+        ("paragraph", "Kommunen har en fotnote og en sluttnote."),
+        ("footnote", "Fotnoten forklarer ordet."),
+        ("footnote", "Sluttnoten viser til loven."),
+    ]
 
 
 def test_docx_embedded_chunks_are_read_in_their_place(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     """w:altChunk: programs that generate plans put HTML, text or another .docx in the file for Word to merge."""
-    html = ("<html><head><meta charset='windows-1252'></head><body><h2>Mål</h2><p>Kommunen skal samskape med "
-            "frivilligheten.</p><ul><li>Felles møteplasser</li></ul></body></html>").encode("windows-1252")
+    html = (
+        "<html><head><meta charset='windows-1252'></head><body><h2>Mål</h2><p>Kommunen skal samskape med "
+        "frivilligheten.</p><ul><li>Felles møteplasser</li></ul></body></html>"
+    ).encode("windows-1252")
     inner = docx_bytes(p(r("Innbyggerne deltar i utviklingen av tjenestene.")))
-    main_xml = zipfile.ZipFile(io.BytesIO(docx_bytes(p(r("Avsnittet fra et flettet dokument."))))).read("word/document.xml")
-    body = (p(r("Før innlimingen."))
-            + alt_chunk("rIdHtml") + alt_chunk("rIdText") + alt_chunk("rIdDocx") + alt_chunk("rIdXml") + alt_chunk("rIdRtf")
-            + p(r("Etter innlimingen.")))
+    main_xml = zipfile.ZipFile(io.BytesIO(docx_bytes(p(r("Avsnittet fra et flettet dokument."))))).read(
+        "word/document.xml"
+    )
+    body = (
+        p(r("Før innlimingen."))
+        + alt_chunk("rIdHtml")
+        + alt_chunk("rIdText")
+        + alt_chunk("rIdDocx")
+        + alt_chunk("rIdXml")
+        + alt_chunk("rIdRtf")
+        + p(r("Etter innlimingen."))
+    )
     chunks = {
         "rIdHtml": ("chunk1.html", "text/html", html),
-        "rIdText": ("chunk2.txt", "text/plain", "Teksten i en ren tekstfil.\n".encode()),
+        "rIdText": ("chunk2.txt", "text/plain", b"Teksten i en ren tekstfil.\n"),
         "rIdDocx": ("chunk3.docx", "application/vnd.openxmlformats-officedocument.wordprocessingml.document", inner),
-        "rIdXml": ("chunk4.xml", "application/vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml", main_xml),
+        "rIdXml": (
+            "chunk4.xml",
+            "application/vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml",
+            main_xml,
+        ),
         "rIdRtf": ("chunk5.rtf", "application/rtf", b"{\\rtf1 Tekst i RTF.}"),
     }
     with caplog.at_level("WARNING", logger="samskaping.documents"):
         got = _docx_texts(write_docx(tmp_path / "a.docx", body, chunks=chunks))
-    assert got == [("paragraph", "Før innlimingen."), ("heading", "Mål"), ("paragraph", "Kommunen skal samskape med frivilligheten."),
-                   ("bullet", "Felles møteplasser"), ("paragraph", "Teksten i en ren tekstfil."),
-                   ("paragraph", "Innbyggerne deltar i utviklingen av tjenestene."),
-                   ("paragraph", "Avsnittet fra et flettet dokument."), ("paragraph", "Etter innlimingen.")]
+    assert got == [
+        ("paragraph", "Før innlimingen."),
+        ("heading", "Mål"),
+        ("paragraph", "Kommunen skal samskape med frivilligheten."),
+        ("bullet", "Felles møteplasser"),
+        ("paragraph", "Teksten i en ren tekstfil."),
+        ("paragraph", "Innbyggerne deltar i utviklingen av tjenestene."),
+        ("paragraph", "Avsnittet fra et flettet dokument."),
+        ("paragraph", "Etter innlimingen."),
+    ]
     # the RTF chunk is not read, and the user is told which file and what to do
     assert "a.docx: an embedded part in application/rtf (w:altChunk) is not read; open the file in Word" in caplog.text
 
@@ -638,21 +803,27 @@ def test_what_a_reader_warned_about_is_kept_in_the_outputs(tmp_path: Path, model
     result = classify([control, docx], model, tmp_path / "out", progress=False)
     notes = dict(zip(result.documents["document"], result.documents["reading_notes"], strict=True))
     assert notes[str(control)] == ""
-    assert notes[str(docx)] == ("an embedded part in application/rtf (w:altChunk) is not read; open the file in Word and "
-                                "save it again as .docx, which merges it into the document")
+    assert notes[str(docx)] == (
+        "an embedded part in application/rtf (w:altChunk) is not read; open the file in Word and "
+        "save it again as .docx, which merges it into the document"
+    )
     written = pd.read_csv(tmp_path / "out" / "documents.csv", encoding="utf-8-sig", keep_default_na=False)
     assert written.set_index("document").loc[str(docx), "reading_notes"] == notes[str(docx)]
     summary = json.loads((tmp_path / "out" / "summary.json").read_text(encoding="utf-8"))
     assert summary["reading_notes"] == {str(docx): notes[str(docx)]}
 
 
-@pytest.mark.parametrize(("damage", "words"), [
-    (lambda good: truncated_docx(good), "the XML inside it is broken or cut short"),
-    (lambda good: truncated_docx(good, "word/footnotes.xml"), "the XML inside it is broken or cut short"),
-    (lambda good: damaged_zip_docx(good), "its ZIP archive is damaged"),
-    (lambda good: good[: len(good) // 2], "not a ZIP/Office Open XML package"),
-    (lambda good: b"%PDF-1.4 not a word file", "not a ZIP/Office Open XML package"),
-], ids=["truncated-xml", "truncated-notes", "damaged-zip", "cut-file", "not-a-zip"])
+@pytest.mark.parametrize(
+    ("damage", "words"),
+    [
+        (lambda good: truncated_docx(good), "the XML inside it is broken or cut short"),
+        (lambda good: truncated_docx(good, "word/footnotes.xml"), "the XML inside it is broken or cut short"),
+        (lambda good: damaged_zip_docx(good), "its ZIP archive is damaged"),
+        (lambda good: good[: len(good) // 2], "not a ZIP/Office Open XML package"),
+        (lambda good: b"%PDF-1.4 not a word file", "not a ZIP/Office Open XML package"),
+    ],
+    ids=["truncated-xml", "truncated-notes", "damaged-zip", "cut-file", "not-a-zip"],
+)
 def test_damaged_docx_is_one_line(tmp_path: Path, damage, words: str) -> None:
     from samskaping.documents import read_sentences
 
@@ -669,24 +840,58 @@ def test_damaged_docx_is_one_line(tmp_path: Path, damage, words: str) -> None:
 # ====================================================================== HTML
 
 
-@pytest.mark.parametrize(("data", "expected"), [
-    (b'<html><head><meta charset="iso-8859-1"></head><body><p>Bygda \x96 og \x93byen\x94 f\xe5r \x80 5.</p></body></html>',
-     "Bygda – og “byen” får € 5."),
-    ((b'<html><head><meta http-equiv="Content-Type" content="text/html; charset=us-ascii"></head>'
-      b'<body><p>Planen \x96 vedtatt p\xe5 m\xf8tet.</p></body></html>'), "Planen – vedtatt på møtet."),
-    (b'<?xml version="1.0" encoding="latin1"?><html><body><p>Sj\xf8en \x96 og havet.</p></body></html>',
-     "Sjøen – og havet."),
-    (b'<html><body><p>Uten erkl\xe6ring \x96 som nettlesere.</p></body></html>', "Uten erklæring – som nettlesere."),
-    (b'\xef\xbb\xbf<html><head><meta charset="iso-8859-1"></head><body><p>B\xc3\xb8rge \xe2\x80\x93 BOM vinner.</p></body></html>',
-     "Børge – BOM vinner."),
-    ('\ufeff<html><head><meta charset="utf-8"></head><body><p>Tromsø – UTF-16.</p></body></html>'.encode("utf-16-le"),
-     "Tromsø – UTF-16."),
-    (b'<html><head><meta charset="windows-1252"></head><body><p>Ord\x81med\x8dkontroll\x9dtegn her.</p></body></html>',
-     "Ordmedkontrolltegn her."),
-    ('<html><head><meta charset="utf-8"></head><body><p>C1\u0085 og\u0096 tegn &#150; referanse.</p></body></html>'.encode(),
-     "C1 og tegn – referanse."),
-], ids=["latin1-label", "us-ascii-label", "xml-declaration", "no-declaration", "utf8-bom-over-meta", "utf16-bom",
-        "undefined-cp1252-bytes", "c1-in-utf8"])
+@pytest.mark.parametrize(
+    ("data", "expected"),
+    [
+        (
+            b'<html><head><meta charset="iso-8859-1"></head><body><p>Bygda \x96 og \x93byen\x94 f\xe5r \x80 5.</p></body></html>',
+            "Bygda – og “byen” får € 5.",
+        ),
+        (
+            (
+                b'<html><head><meta http-equiv="Content-Type" content="text/html; charset=us-ascii"></head>'
+                b"<body><p>Planen \x96 vedtatt p\xe5 m\xf8tet.</p></body></html>"
+            ),
+            "Planen – vedtatt på møtet.",
+        ),
+        (
+            b'<?xml version="1.0" encoding="latin1"?><html><body><p>Sj\xf8en \x96 og havet.</p></body></html>',
+            "Sjøen – og havet.",
+        ),
+        (
+            b"<html><body><p>Uten erkl\xe6ring \x96 som nettlesere.</p></body></html>",
+            "Uten erklæring – som nettlesere.",
+        ),
+        (
+            b'\xef\xbb\xbf<html><head><meta charset="iso-8859-1"></head><body><p>B\xc3\xb8rge \xe2\x80\x93 BOM vinner.</p></body></html>',
+            "Børge – BOM vinner.",
+        ),
+        (
+            '\ufeff<html><head><meta charset="utf-8"></head><body><p>Tromsø – UTF-16.</p></body></html>'.encode(
+                "utf-16-le"
+            ),
+            "Tromsø – UTF-16.",
+        ),
+        (
+            b'<html><head><meta charset="windows-1252"></head><body><p>Ord\x81med\x8dkontroll\x9dtegn her.</p></body></html>',
+            "Ordmedkontrolltegn her.",
+        ),
+        (
+            '<html><head><meta charset="utf-8"></head><body><p>C1\u0085 og\u0096 tegn &#150; referanse.</p></body></html>'.encode(),
+            "C1 og tegn – referanse.",
+        ),
+    ],
+    ids=[
+        "latin1-label",
+        "us-ascii-label",
+        "xml-declaration",
+        "no-declaration",
+        "utf8-bom-over-meta",
+        "utf16-bom",
+        "undefined-cp1252-bytes",
+        "c1-in-utf8",
+    ],
+)
 def test_html_decoded_as_browsers_do_and_no_c1_controls(tmp_path: Path, data: bytes, expected: str) -> None:
     from samskaping.documents import read_sentences
 
@@ -701,17 +906,19 @@ def test_html_decoded_as_browsers_do_and_no_c1_controls(tmp_path: Path, data: by
 
 
 def _read(path: Path) -> pd.DataFrame:
-    from samskaping.predict import read_input
+    from samskaping.reading import read_input
 
     return read_input(path)
 
 
 def test_tables_cleaned_like_documents(tmp_path: Path) -> None:
     csv = tmp_path / "k.csv"
-    csv.write_bytes(b"id,text\n1,\"Kommunen\x00 vil\x0bsam\xc2\xadskape\xe2\x80\x8b.\"\n2,\"Bygda\xc2\x85 og\x07 byen.\"\n")
+    csv.write_bytes(b'id,text\n1,"Kommunen\x00 vil\x0bsam\xc2\xadskape\xe2\x80\x8b."\n2,"Bygda\xc2\x85 og\x07 byen."\n')
     jsonl = tmp_path / "k.jsonl"
-    jsonl.write_text(json.dumps({"text": "Kommunen vil\u000bsam\u00adskape\u200b.", "n": 7, "ok": True, "x": None}) + "\n",
-                     encoding="utf-8")
+    jsonl.write_text(
+        json.dumps({"text": "Kommunen vil\u000bsam\u00adskape\u200b.", "n": 7, "ok": True, "x": None}) + "\n",
+        encoding="utf-8",
+    )
     from openpyxl import Workbook
 
     book = Workbook()
@@ -739,7 +946,10 @@ def test_xlsx_codes_keep_the_leading_zeros_excel_shows(tmp_path: Path) -> None:
     sheet["D4"].number_format = "00000"
     book.save(tmp_path / "koder.xlsx")
     frame = _read(tmp_path / "koder.xlsx")
-    assert frame[["kommunenummer", "andel", "id"]].to_numpy().tolist() == [["0301", "0.5", "0042"], ["1804", "1", "00007"]]
+    assert frame[["kommunenummer", "andel", "id"]].to_numpy().tolist() == [
+        ["0301", "0.5", "0042"],
+        ["1804", "1", "00007"],
+    ]
 
 
 @pytest.mark.parametrize("encoding", ["utf-8-sig", "utf-16", "utf-16-be", "utf-32"])
@@ -757,20 +967,29 @@ def test_csv_and_jsonl_with_a_byte_order_mark(tmp_path: Path, encoding: str) -> 
 def test_nfc_and_nfd_copies_give_the_same_labels_scores_and_mentions(model, tmp_path: Path) -> None:
     from samskaping.predict import classify
 
-    texts = ["Bodø kommune skal samskape med næringslivet og frivilligheten.",
-             "Innbyggerne i Tromsø inviteres til åpne møter om samskapingen.", "Vi løser oppgaver sammen."]
+    texts = [
+        "Bodø kommune skal samskape med næringslivet og frivilligheten.",
+        "Innbyggerne i Tromsø inviteres til åpne møter om samskapingen.",
+        "Vi løser oppgaver sammen.",
+    ]
     made = {}
     for form in ("NFC", "NFD"):
-        rows = [{"id": str(i), "text": unicodedata.normalize(form, t), "kommune": unicodedata.normalize(form, "Bodø")}
-                for i, t in enumerate(texts)]
+        rows = [
+            {"id": str(i), "text": unicodedata.normalize(form, t), "kommune": unicodedata.normalize(form, "Bodø")}
+            for i, t in enumerate(texts)
+        ]
         frame = pd.DataFrame(rows)
         folder = tmp_path / form
         folder.mkdir()
         frame.to_csv(folder / "plan.csv", index=False)
         write_jsonl(frame, folder / "plan.jsonl")
         frame.to_excel(folder / "plan.xlsx", index=False)
-        made[form] = classify([folder / "plan.csv", folder / "plan.jsonl", folder / "plan.xlsx"], model,
-                              tmp_path / f"out-{form}", progress=False)
+        made[form] = classify(
+            [folder / "plan.csv", folder / "plan.jsonl", folder / "plan.xlsx"],
+            model,
+            tmp_path / f"out-{form}",
+            progress=False,
+        )
     nfc, nfd = made["NFC"], made["NFD"]
     labels = [c for c in nfc.sentences.columns if c.startswith(("conception", "factor", "polarity"))]
     assert nfd.sentences["text"].tolist() == nfc.sentences["text"].tolist() == texts * 3
@@ -790,7 +1009,9 @@ def test_outputs_never_hold_a_formula(tmp_path: Path) -> None:
         outputs.write_table(frame, path, fmt)
         back = outputs.read_table(path, fmt)
         assert back["text"].tolist() == cells  # read back as written
-        assert list(back.columns) == ["text", "=kolonne", "n"] and back["n"].astype(int).tolist() == list(range(len(cells)))
+        assert list(back.columns) == ["text", "=kolonne", "n"] and back["n"].astype(int).tolist() == list(
+            range(len(cells))
+        )
     raw = pd.read_csv(tmp_path / "t.csv", encoding="utf-8-sig", dtype=str, header=None, keep_default_na=False)
     assert raw.iloc[0].tolist() == ["text", "'=kolonne", "n"]
     assert raw[0].tolist()[1:] == ["'" + c if c[0] in "=+-@\t\r'" else c for c in cells]
@@ -800,9 +1021,12 @@ def test_outputs_never_hold_a_formula(tmp_path: Path) -> None:
         assert all(cell.data_type != "f" for cell in row)
 
 
-def test_xlsx_drops_control_characters_and_cuts_long_cells_naming_the_row(tmp_path: Path,
-                                                                          caplog: pytest.LogCaptureFixture) -> None:
-    frame = pd.DataFrame({"document": ["a.txt", "b.txt"], "text": ["Tekst\x01 med\x1b kontroll\x0btegn.", "x" * 40_000]})
+def test_xlsx_drops_control_characters_and_cuts_long_cells_naming_the_row(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    frame = pd.DataFrame(
+        {"document": ["a.txt", "b.txt"], "text": ["Tekst\x01 med\x1b kontroll\x0btegn.", "x" * 40_000]}
+    )
     with caplog.at_level(logging.WARNING):
         outputs.write_table(frame, tmp_path / "t.xlsx", "xlsx")
     back = outputs.read_table(tmp_path / "t.xlsx", "xlsx")
@@ -816,11 +1040,14 @@ def test_xlsx_drops_control_characters_and_cuts_long_cells_naming_the_row(tmp_pa
 
 def _resume_inputs(folder: Path) -> list[Path]:
     folder.mkdir()
-    (folder / "a.csv").write_text('kommunenummer,id,text\n0301,0042,"Kommunen vil samskape i byen."\n'
-                                  '0301,0043,"=SUM(A1) er ikke en formel."\n', encoding="utf-8")
+    (folder / "a.csv").write_text(
+        'kommunenummer,id,text\n0301,0042,"Kommunen vil samskape i byen."\n0301,0043,"=SUM(A1) er ikke en formel."\n',
+        encoding="utf-8",
+    )
     (folder / "b.txt").write_text("Innbyggerne skal involveres tidlig. Frivilligheten er viktig.\n", encoding="utf-8")
-    (folder / "c.csv").write_text('kommunenummer,id,text\n1804,0007,"Næringslivet i Bodø samskaper med oss."\n',
-                                  encoding="utf-8")
+    (folder / "c.csv").write_text(
+        'kommunenummer,id,text\n1804,0007,"Næringslivet i Bodø samskaper med oss."\n', encoding="utf-8"
+    )
     return [folder / "a.csv", folder / "b.txt", folder / "c.csv"]
 
 
@@ -846,8 +1073,9 @@ def test_resume_is_exact_when_earlier_runs_did_later_inputs(model, tmp_path: Pat
     from samskaping.predict import classify
 
     inputs = _resume_inputs(tmp_path / "in")
-    (tmp_path / "in" / "d.jsonl").write_text(json.dumps({"text": "Vi skal samskape.", "kilde": "høring"},
-                                                        ensure_ascii=False) + "\n", encoding="utf-8")
+    (tmp_path / "in" / "d.jsonl").write_text(
+        json.dumps({"text": "Vi skal samskape.", "kilde": "høring"}, ensure_ascii=False) + "\n", encoding="utf-8"
+    )
     inputs.append(tmp_path / "in" / "d.jsonl")
     info = {"model": "m", "digest": "d1"}
     classify(inputs, model, tmp_path / "whole", progress=False, model_info=info)
@@ -865,13 +1093,21 @@ def test_resume_with_another_model_or_format_is_refused(model, control: Path, tm
     with pytest.raises(SamskapingError, match="--resume: .* was classified with model 'models/a'"):
         classify([control], model, out, progress=False, resume=True, model_info={"model": "models/b", "digest": "bbb"})
     with pytest.raises(SamskapingError, match="resume with --format csv"):
-        classify([control], model, out, fmt="xlsx", progress=False, resume=True,
-                 model_info={"model": "models/a", "digest": "aaa"})
+        classify(
+            [control],
+            model,
+            out,
+            fmt="xlsx",
+            progress=False,
+            resume=True,
+            model_info={"model": "models/a", "digest": "aaa"},
+        )
     assert (out / "sentences.csv").read_bytes() == before
 
 
-def test_reusing_a_folder_without_resume_says_so_and_leaves_nothing_stale(model, control: Path, tmp_path: Path,
-                                                                          caplog: pytest.LogCaptureFixture) -> None:
+def test_reusing_a_folder_without_resume_says_so_and_leaves_nothing_stale(
+    model, control: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     from samskaping.predict import classify
 
     out = tmp_path / "o"

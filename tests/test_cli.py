@@ -9,18 +9,24 @@ from samskaping.cli.train import parser as train_parser
 from samskaping.onnx_runtime.quantize import Int8Recipe
 
 
-@pytest.mark.parametrize("make, argv", [
-    (train_parser, ["--ouput", "models/x"]),
-    (predict_parser, ["plan.pdf", "--ouput", "out"]),
-    (predict_parser, ["plan.pdf", "--ouput=out"]),
-])
+@pytest.mark.parametrize(
+    "make, argv",
+    [
+        (train_parser, ["--ouput", "models/x"]),
+        (predict_parser, ["plan.pdf", "--ouput", "out"]),
+        (predict_parser, ["plan.pdf", "--ouput=out"]),
+    ],
+)
 def test_a_mistyped_option_is_named_with_did_you_mean(make, argv, capsys) -> None:
     with pytest.raises(SystemExit) as caught:
         make().parse_args(argv)
     assert caught.value.code == 2
     err = capsys.readouterr().err
-    assert err.strip().splitlines()[-1].endswith("error: unknown option --ouput (did you mean --output?); "
-                                                 f"see {make().prog} --help for the options")
+    assert (
+        err.strip()
+        .splitlines()[-1]
+        .endswith(f"error: unknown option --ouput (did you mean --output?); see {make().prog} --help for the options")
+    )
     assert "required" not in err
 
 

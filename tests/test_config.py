@@ -21,7 +21,9 @@ def test_every_shipped_config_loads(name):
 
 
 def test_override_changes_value_and_type():
-    cfg = load_config("configs/baseline.yaml", ["training.epochs=2", "training.learning_rate=1e-4", "model.label_sets=[conception]"])
+    cfg = load_config(
+        "configs/baseline.yaml", ["training.epochs=2", "training.learning_rate=1e-4", "model.label_sets=[conception]"]
+    )
     assert cfg.training.epochs == 2
     assert cfg.training.learning_rate == pytest.approx(1e-4)
     assert cfg.model.label_sets == ("conception",)
@@ -46,7 +48,10 @@ def test_unknown_key_names_file_key_and_suggestion(tmp_path):
 
 def test_all_problems_reported_together():
     with pytest.raises(ConfigError) as err:
-        load_config("configs/baseline.yaml", ["training.learning_rate=-1", "model.label_sets=[conception, stance]", "training.epochs=many"])
+        load_config(
+            "configs/baseline.yaml",
+            ["training.learning_rate=-1", "model.label_sets=[conception, stance]", "training.epochs=many"],
+        )
     message = str(err.value)
     assert "3 problems" in message
     assert "training.learning_rate" in message and "greater than 0" in message
@@ -55,7 +60,9 @@ def test_all_problems_reported_together():
 
 
 def test_missing_data_file_is_rejected_before_work():
-    with pytest.raises(ConfigError, match=r"data.path: file nowhere/plan.csv not found .*allowed: a CSV, JSONL or XLSX file"):
+    with pytest.raises(
+        ConfigError, match=r"data.path: file nowhere/plan.csv not found .*allowed: a CSV, JSONL or XLSX file"
+    ):
         load_config("configs/baseline.yaml", ["data.path=nowhere/plan.csv"])
 
 

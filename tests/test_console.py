@@ -18,10 +18,19 @@ ROOT = Path(__file__).resolve().parents[1]
 BASELINE = ROOT / "configs" / "baseline.yaml"
 
 
-def run(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None, timeout: int = 300) -> subprocess.CompletedProcess[str]:
+def run(
+    *args: str, cwd: Path | None = None, env: dict[str, str] | None = None, timeout: int = 300
+) -> subprocess.CompletedProcess[str]:
     """A command as a user types it, with stderr a pipe (not a terminal), as in a log file."""
-    return subprocess.run([sys.executable, *args], capture_output=True, text=True, timeout=timeout, cwd=cwd,
-                          env={**os.environ, **(env or {})}, check=False)
+    return subprocess.run(
+        [sys.executable, *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=cwd,
+        env={**os.environ, **(env or {})},
+        check=False,
+    )
 
 
 # ---------------------------------------------------------------- config messages
@@ -52,7 +61,10 @@ def test_did_you_mean_catches_a_case_slip() -> None:
 
 
 def test_a_bad_priors_setting_lists_what_is_allowed() -> None:
-    with pytest.raises(ConfigError, match=r"--set prediction.priors=estimert: prediction.priors: 'estimert' is not a priors setting; allowed: training, uniform, estimated"):
+    with pytest.raises(
+        ConfigError,
+        match=r"--set prediction.priors=estimert: prediction.priors: 'estimert' is not a priors setting; allowed: training, uniform, estimated",
+    ):
         load_config(BASELINE, ["prediction.priors=estimert"])
 
 
@@ -71,11 +83,29 @@ def test_cuda_asked_for_without_a_gpu_is_one_clear_line(tmp_path: Path, tiny_ber
 
     if torch.cuda.is_available():
         pytest.skip("a GPU is present here; the absence message cannot be shown")
-    done = run(str(ROOT / "train.py"), "--config", str(BASELINE), "--no-tracking", "--device", "cuda",
-               "--set", "model.kind=transformer", "--set", f"model.name={tiny_bert}", "--set", f"data.path={small_data}",
-               "--output", str(tmp_path / "m"), cwd=tmp_path)
+    done = run(
+        str(ROOT / "train.py"),
+        "--config",
+        str(BASELINE),
+        "--no-tracking",
+        "--device",
+        "cuda",
+        "--set",
+        "model.kind=transformer",
+        "--set",
+        f"model.name={tiny_bert}",
+        "--set",
+        f"data.path={small_data}",
+        "--output",
+        str(tmp_path / "m"),
+        cwd=tmp_path,
+    )
     assert done.returncode == 2
-    assert done.stderr.strip().splitlines()[-1].startswith("error: CUDA was asked for (training.device: cuda or --device cuda) but torch sees no GPU")
+    assert (
+        done.stderr.strip()
+        .splitlines()[-1]
+        .startswith("error: CUDA was asked for (training.device: cuda or --device cuda) but torch sees no GPU")
+    )
 
 
 # ---------------------------------------------------------------- runs ui
@@ -107,14 +137,35 @@ def test_runs_ui_on_a_busy_port_says_so_and_prints_no_address(tmp_path: Path) ->
 def test_a_normal_train_and_predict_print_no_noise(tmp_path: Path, small_data: Path) -> None:
     store = f"sqlite:///{tmp_path / 'mlflow.db'}"
     project_mlruns = sorted((ROOT / "mlruns").rglob("*")) if (ROOT / "mlruns").exists() else []
-    trained = run(str(ROOT / "train.py"), "--config", str(BASELINE), "--output", str(tmp_path / "m"),
-                  "--set", f"data.path={small_data}", "--tracking-uri", store, cwd=tmp_path)
+    trained = run(
+        str(ROOT / "train.py"),
+        "--config",
+        str(BASELINE),
+        "--output",
+        str(tmp_path / "m"),
+        "--set",
+        f"data.path={small_data}",
+        "--tracking-uri",
+        store,
+        cwd=tmp_path,
+    )
     assert trained.returncode == 0, trained.stderr
     assert trained.stdout.count("model saved to") == 1
     plan = tmp_path / "plan.txt"
     plan.write_text("Kommunen skal samskape med innbyggerne.\n\nVegen er 12 km lang.\n", encoding="utf-8")
-    predicted = run(str(ROOT / "predict.py"), str(plan), "--model", "models:/samskaping/1", "--tracking-uri", store,
-                    "--output", str(tmp_path / "out"), "--format", "xlsx", cwd=tmp_path)
+    predicted = run(
+        str(ROOT / "predict.py"),
+        str(plan),
+        "--model",
+        "models:/samskaping/1",
+        "--tracking-uri",
+        store,
+        "--output",
+        str(tmp_path / "out"),
+        "--format",
+        "xlsx",
+        cwd=tmp_path,
+    )
     assert predicted.returncode == 0, predicted.stderr
     for output in (trained, predicted):
         noise = output.stderr + output.stdout
@@ -128,23 +179,58 @@ def test_a_normal_train_and_predict_print_no_noise(tmp_path: Path, small_data: P
 
 @pytest.mark.slow
 def test_training_log_has_a_plain_line_per_epoch(tmp_path: Path, small_data: Path, tiny_bert: Path) -> None:
-    done = run(str(ROOT / "train.py"), "--config", str(BASELINE), "--no-tracking", "--output", str(tmp_path / "m"),
-               "--set", "model.kind=transformer", "--set", f"model.name={tiny_bert}", "--set", f"data.path={small_data}",
-               "--set", "training.epochs=2", "--set", "model.transformer.max_length=32", cwd=tmp_path)
+    done = run(
+        str(ROOT / "train.py"),
+        "--config",
+        str(BASELINE),
+        "--no-tracking",
+        "--output",
+        str(tmp_path / "m"),
+        "--set",
+        "model.kind=transformer",
+        "--set",
+        f"model.name={tiny_bert}",
+        "--set",
+        f"data.path={small_data}",
+        "--set",
+        "training.epochs=2",
+        "--set",
+        "model.transformer.max_length=32",
+        cwd=tmp_path,
+    )
     assert done.returncode == 0, done.stderr
     lines = [line for line in done.stderr.splitlines() if line.startswith("INFO epoch ")]
     assert len(lines) == 2
     for number, line in enumerate(lines, start=1):
-        assert re.fullmatch(rf"INFO epoch {number}/2: train loss \d+\.\d{{4}}, validation mean macro-F1 \d\.\d{{4}}, \d+ s", line)
+        assert re.fullmatch(
+            rf"INFO epoch {number}/2: train loss \d+\.\d{{4}}, validation mean macro-F1 \d\.\d{{4}}, \d+ s", line
+        )
     assert "\r" not in done.stderr  # no progress bar redrawn into a log file
 
 
 @pytest.mark.slow
 def test_two_train_runs_started_together_on_a_new_folder_both_succeed(tmp_path: Path, small_data: Path) -> None:
-    command = [sys.executable, str(ROOT / "train.py"), "--config", str(BASELINE), "--set", f"data.path={small_data}",
-               "--tracking-uri", f"sqlite:///{tmp_path / 'mlflow.db'}", "--quiet"]
-    procs = [subprocess.Popen([*command, "--output", str(tmp_path / f"m{i}")], cwd=tmp_path, stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True) for i in range(2)]
+    command = [
+        sys.executable,
+        str(ROOT / "train.py"),
+        "--config",
+        str(BASELINE),
+        "--set",
+        f"data.path={small_data}",
+        "--tracking-uri",
+        f"sqlite:///{tmp_path / 'mlflow.db'}",
+        "--quiet",
+    ]
+    procs = [
+        subprocess.Popen(
+            [*command, "--output", str(tmp_path / f"m{i}")],
+            cwd=tmp_path,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for i in range(2)
+    ]
     results = [p.communicate(timeout=600) for p in procs]
     assert [p.returncode for p in procs] == [0, 0], [r[1] for r in results]
 
@@ -154,10 +240,24 @@ def test_a_missing_champion_alias_says_how_to_promote(tmp_path: Path, small_data
     from samskaping.cli.predict import load_any_model
 
     store = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    trained = run(str(ROOT / "train.py"), "--config", str(BASELINE), "--output", str(tmp_path / "m"),
-                  "--set", f"data.path={small_data}", "--tracking-uri", store, "--quiet", cwd=tmp_path)
+    trained = run(
+        str(ROOT / "train.py"),
+        "--config",
+        str(BASELINE),
+        "--output",
+        str(tmp_path / "m"),
+        "--set",
+        f"data.path={small_data}",
+        "--tracking-uri",
+        store,
+        "--quiet",
+        cwd=tmp_path,
+    )
     assert trained.returncode == 0, trained.stderr
-    with pytest.raises(ModelLoadError, match=r"no version of samskaping has the alias @champion yet; set it with 'python -m samskaping.runs promote --run RUN_ID --alias champion'"):
+    with pytest.raises(
+        ModelLoadError,
+        match=r"no version of samskaping has the alias @champion yet; set it with 'python -m samskaping.runs promote --run RUN_ID --alias champion'",
+    ):
         load_any_model("models:/samskaping@champion", store)
 
 

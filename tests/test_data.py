@@ -33,7 +33,13 @@ def test_reads_every_format_identically(tmp_path, suffix):
 @pytest.mark.parametrize(
     ("suffix", "column", "value", "row", "expected"),
     [
-        (".csv", "factor", "resourcs", 5, "row 5, column 'factor': 'resourcs' is not a factor label (did you mean 'resources'?); allowed: concept_role"),
+        (
+            ".csv",
+            "factor",
+            "resourcs",
+            5,
+            "row 5, column 'factor': 'resourcs' is not a factor label (did you mean 'resources'?); allowed: concept_role",
+        ),
         (".jsonl", "conception", "social", 4, "row 4, column 'conception': 'social' is not a conception label"),
         (".xlsx", "text", "  ", 3, "row 3, column 'text': '' is empty"),
         (".csv", "split", "dev", 2, "row 2, column 'split': 'dev' is not a split; allowed: train, validation, test"),
@@ -70,7 +76,10 @@ def test_duplicate_ids_and_texts(tmp_path):
 
 def test_missing_label_column(tmp_path):
     frame = small_frame().drop(columns=["polarity"])
-    with pytest.raises(DataError, match=r"m.csv: missing column\(s\) polarity; needed: text, conception, factor, polarity; found: id, text"):
+    with pytest.raises(
+        DataError,
+        match=r"m.csv: missing column\(s\) polarity; needed: text, conception, factor, polarity; found: id, text",
+    ):
         load_labelled(_write(frame, tmp_path / "m.csv"), on_invalid="skip")
 
 
@@ -135,7 +144,9 @@ def test_shipped_dataset_passes_validation_with_required_coverage(tmp_path):
     out = tmp_path / "stats.json"
     result = subprocess.run(
         [sys.executable, "-m", "samskaping.data", "validate", str(SHIPPED), "--json", str(out)],
-        capture_output=True, text=True, check=False,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "OK: no violations" in result.stdout
@@ -186,7 +197,9 @@ def test_one_column_csv_with_commas_in_text(tmp_path):
     from samskaping.data import read_table
 
     path = tmp_path / "sentences.csv"
-    pd.DataFrame({"text": ["Vi skal, sammen med innbyggerne, lage planen.", "Veien er lang; den er smal."]}).to_csv(path, index=False)
+    pd.DataFrame({"text": ["Vi skal, sammen med innbyggerne, lage planen.", "Veien er lang; den er smal."]}).to_csv(
+        path, index=False
+    )
     frame, _ = read_table(path)
     assert list(frame.columns) == ["text"]
     assert frame["text"].tolist() == ["Vi skal, sammen med innbyggerne, lage planen.", "Veien er lang; den er smal."]

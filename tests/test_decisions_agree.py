@@ -79,10 +79,14 @@ def test_headings_are_not_report_examples(model, tmp_path: Path) -> None:
     assert table.at[heading, "unit"] == "heading"
     # make the heading the most confident sure «democratic» sentence of the plan
     table.loc[heading, ["conception", "conception_score", "conception_set", "conception_uncertain"]] = [
-        "democratic", 0.9999, "democratic", False]
+        "democratic",
+        0.9999,
+        "democratic",
+        False,
+    ]
     table.to_csv(tmp_path / "out" / "sentences.csv", index=False)
     page = write_report(result.output_dir).read_text(encoding="utf-8")
-    examples = page[page.index('<section id="eksempler-conception">'):]
+    examples = page[page.index('<section id="eksempler-conception">') :]
     examples = examples[: examples.index("</section>")]
     assert "<q>Samskaping som arbeidsform</q>" not in examples
     assert "Demokratisk" in examples or "demokrat" in examples.lower()

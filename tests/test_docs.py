@@ -13,13 +13,20 @@ LINK = re.compile(r"\]\(([^)\s]+)(?:\s+\"[^\"]*\")?\)")
 
 
 def tracked_markdown() -> list[Path]:
-    listed = subprocess.run(["git", "ls-files", "*.md"], cwd=ROOT, capture_output=True, text=True, check=True).stdout.split()
+    listed = subprocess.run(
+        ["git", "ls-files", "*.md"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout.split()
     return [ROOT / name for name in listed if (ROOT / name).is_file()]
 
 
 def test_the_label_scheme_is_in_the_repository_with_all_its_clarifications() -> None:
     scheme = (ROOT / "docs" / "label-scheme.md").read_text(encoding="utf-8")
-    for heading in ("## Label 1: `conception`", "## Label 2: `factor`", "## Label 3: `polarity`", "## Clarifications for borderline cases"):
+    for heading in (
+        "## Label 1: `conception`",
+        "## Label 2: `factor`",
+        "## Label 3: `polarity`",
+        "## Clarifications for borderline cases",
+    ):
         assert heading in scheme
     clarifications = scheme.split("## Clarifications for borderline cases", 1)[1]
     numbers = [int(n) for n in re.findall(r"^(\d+)\. \*\*", clarifications, flags=re.M)]
@@ -60,8 +67,10 @@ def test_models_readme_describes_what_a_baseline_folder_holds(small_baseline_dir
     assert _described(small_baseline_dir) <= named
     baseline_part = readme.split("A baseline folder", 1)[1].split("A transformer folder", 1)[0]
     for name in re.findall(r"`(baseline-[^`]+)`", baseline_part):
-        assert any(re.fullmatch(re.escape(name).replace(re.escape("<label set>"), r"\w+"), n) for n in
-                   (e.name for e in small_baseline_dir.iterdir())), name
+        assert any(
+            re.fullmatch(re.escape(name).replace(re.escape("<label set>"), r"\w+"), n)
+            for n in (e.name for e in small_baseline_dir.iterdir())
+        ), name
 
 
 @pytest.mark.slow
@@ -82,7 +91,7 @@ def test_the_quick_start_installs_what_a_planner_needs_and_names_the_extras() ->
     quick = _section(readme, "## Quick start")
     setup = quick.split("```bash", 1)[1].split("```", 1)[0]
     assert "pip install -e .\n" in setup  # the planner's set-up: no extras
-    assert "pip install -e \".[dev,spark]\"" not in setup
+    assert 'pip install -e ".[dev,spark]"' not in setup
     extras = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]["optional-dependencies"]
     for extra in extras:
         assert f"| `{extra}` |" in quick, f"the extra {extra} is not named in the Quick start's table"
@@ -92,9 +101,9 @@ def test_the_test_command_says_it_needs_the_dev_extra_as_ci_installs_it() -> Non
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     tests = _section(readme, "## Tests")
     assert "The test command needs the `dev` extra" in tests
-    assert "pip install -e \".[dev,spark]\"" in tests
+    assert 'pip install -e ".[dev,spark]"' in tests
     ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
-    assert "pip install -e \".[dev,spark]\"" in ci
+    assert 'pip install -e ".[dev,spark]"' in ci
     assert "python -m pytest" in ci
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from plan_files import (
     Bullets,
     Heading,
@@ -19,7 +20,6 @@ from plan_files import (
     make_plan_txt,
     toc_line,
 )
-
 from samskaping.documents import (
     DOCUMENT_SUFFIXES,
     Sentence,
@@ -66,15 +66,21 @@ OVERFLOW = " ".join(
 def plan_pages() -> list[list[object]]:
     """A four-page plan: contents page, intro with bullets, a table, an overflowing paragraph."""
     return [
-        [Heading("Innhold"), toc_line("Innledning", 2), toc_line("Samskaping i praksis", 3),
-         toc_line("Oppfølging", 4)],
-        [Heading("Innledning"), INTRO, HYPHENATED, "Vi vil særlig prioritere:",
-         Bullets(["Flere møteplasser for unge", "Bedre kollektivtilbud mellom bygdene og sentrum"]),
-         WRAPPED],
-        [Heading("Samskaping i praksis"),
-         "Innbyggerne har deltatt i verksteder, folkemøter osv. Neste steg er handlingsdelen.",
-         DASHED,
-         Table([["Mål", "Tiltak", "Ansvar"], ["Bedre folkehelse", "Nytt helsehus", "Helse og omsorg"]])],
+        [Heading("Innhold"), toc_line("Innledning", 2), toc_line("Samskaping i praksis", 3), toc_line("Oppfølging", 4)],
+        [
+            Heading("Innledning"),
+            INTRO,
+            HYPHENATED,
+            "Vi vil særlig prioritere:",
+            Bullets(["Flere møteplasser for unge", "Bedre kollektivtilbud mellom bygdene og sentrum"]),
+            WRAPPED,
+        ],
+        [
+            Heading("Samskaping i praksis"),
+            "Innbyggerne har deltatt i verksteder, folkemøter osv. Neste steg er handlingsdelen.",
+            DASHED,
+            Table([["Mål", "Tiltak", "Ansvar"], ["Bedre folkehelse", "Nytt helsehus", "Helse og omsorg"]]),
+        ],
         [Heading("Oppfølging"), OVERFLOW],
     ]
 
@@ -122,7 +128,7 @@ def test_pdf_sentences_of_intro_page_in_order(pdf_sentences: list[Sentence]) -> 
         WRAPPED,
     ]
     start = found.index("Innledning")
-    assert found[start:start + len(expected)] == expected
+    assert found[start : start + len(expected)] == expected
 
 
 def test_pdf_drops_headers_footers_page_numbers_and_contents(pdf_sentences: list[Sentence]) -> None:
@@ -178,14 +184,20 @@ def test_pdf_bullets_and_table_cells_are_separate_units(plan_pdf: Path) -> None:
 
 def test_pdf_single_page_keeps_its_only_line(tmp_path: Path) -> None:
     # With one page nothing can "repeat on half the pages": no line is a header.
-    path = make_plan_pdf(tmp_path / "en.pdf", [["Kommunen vil samarbeide med frivilligheten."]],
-                         header=None, footer=None, page_number=None)
+    path = make_plan_pdf(
+        tmp_path / "en.pdf",
+        [["Kommunen vil samarbeide med frivilligheten."]],
+        header=None,
+        footer=None,
+        page_number=None,
+    )
     assert texts(read_sentences(path)) == ["Kommunen vil samarbeide med frivilligheten."]
 
 
 def test_pdf_page_without_text_is_logged_and_skipped(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    path = make_plan_pdf(tmp_path / "delvis.pdf", [["Kommunen vil samskape."], []],
-                         header=None, footer=None, page_number=None)
+    path = make_plan_pdf(
+        tmp_path / "delvis.pdf", [["Kommunen vil samskape."], []], header=None, footer=None, page_number=None
+    )
     with caplog.at_level("WARNING", logger="samskaping.documents"):
         assert texts(read_sentences(path)) == ["Kommunen vil samskape."]
     assert "no text layer on page(s) [2]" in caplog.text
@@ -214,8 +226,7 @@ BODY = [
 ]
 BODY_UNITS = [
     TextUnit(None, "Samskaping i praksis", "heading"),
-    TextUnit(None, "Kommunen vil bl.a. styrke samarbeidet med frivilligheten. Vi inviterer til dialog.",
-             "paragraph"),
+    TextUnit(None, "Kommunen vil bl.a. styrke samarbeidet med frivilligheten. Vi inviterer til dialog.", "paragraph"),
     TextUnit(None, "Flere møteplasser for unge", "bullet"),
     TextUnit(None, "Gratis lokaler for lag og foreninger", "bullet"),
     TextUnit(None, "Mål", "cell"),
@@ -324,8 +335,9 @@ def test_txt_paragraphs_bullets_hyphenation_and_junk_lines(tmp_path: Path) -> No
         TextUnit(None, "gi gratis lokaler til lag og foreninger", "bullet"),
         TextUnit(None, "lage møteplasser", "bullet"),
         TextUnit(None, "Vi skal bygge 200 boliger.", "bullet"),
-        TextUnit(None, "Tiltakene koster 2,5 mill. kroner i 2025. Planen ble vedtatt 1. januar 2024. Målene er:",
-                 "paragraph"),
+        TextUnit(
+            None, "Tiltakene koster 2,5 mill. kroner i 2025. Planen ble vedtatt 1. januar 2024. Målene er:", "paragraph"
+        ),
         TextUnit(None, "bedre folkehelse", "bullet"),
         TextUnit(None, "flere arbeidsplasser", "bullet"),
     ]
@@ -373,51 +385,81 @@ def test_text_is_normalised(tmp_path: Path) -> None:
 
 SEGMENTATION_CASES = [
     # The measured spaCy mistakes: a split after «kap.» and none after «2026.».
-    (("Vi viser til planen, jf. kap. 3. Vi vil f.eks. bygge ca. 200 boliger innen 2026. "
-      "Planen ble vedtatt 1. januar 2024."),
-     ["Vi viser til planen, jf. kap. 3.", "Vi vil f.eks. bygge ca. 200 boliger innen 2026.",
-      "Planen ble vedtatt 1. januar 2024."]),
+    (
+        (
+            "Vi viser til planen, jf. kap. 3. Vi vil f.eks. bygge ca. 200 boliger innen 2026. "
+            "Planen ble vedtatt 1. januar 2024."
+        ),
+        [
+            "Vi viser til planen, jf. kap. 3.",
+            "Vi vil f.eks. bygge ca. 200 boliger innen 2026.",
+            "Planen ble vedtatt 1. januar 2024.",
+        ],
+    ),
     ("Planen ble vedtatt 1. januar 2024.", ["Planen ble vedtatt 1. januar 2024."]),
-    ("Vi vil bl.a. styrke frivilligheten. Kommunen skal samarbeide med lag og foreninger.",
-     ["Vi vil bl.a. styrke frivilligheten.", "Kommunen skal samarbeide med lag og foreninger."]),
-    ("Vi trenger skoler, barnehager osv. Neste steg er en handlingsdel.",
-     ["Vi trenger skoler, barnehager osv.", "Neste steg er en handlingsdel."]),
-    ("Vi samarbeider med lag, foreninger mv. Kommunen tar ansvar.",
-     ["Vi samarbeider med lag, foreninger mv.", "Kommunen tar ansvar."]),
-    ("Kommunen samarbeider med NAV, fylkeskommunen m.fl. Samarbeidet er viktig.",
-     ["Kommunen samarbeider med NAV, fylkeskommunen m.fl.", "Samarbeidet er viktig."]),
-    ("Kommunen har ansvar for helse, skule o.l. Frivillige lag har ansvar for resten.",
-     ["Kommunen har ansvar for helse, skule o.l.", "Frivillige lag har ansvar for resten."]),
+    (
+        "Vi vil bl.a. styrke frivilligheten. Kommunen skal samarbeide med lag og foreninger.",
+        ["Vi vil bl.a. styrke frivilligheten.", "Kommunen skal samarbeide med lag og foreninger."],
+    ),
+    (
+        "Vi trenger skoler, barnehager osv. Neste steg er en handlingsdel.",
+        ["Vi trenger skoler, barnehager osv.", "Neste steg er en handlingsdel."],
+    ),
+    (
+        "Vi samarbeider med lag, foreninger mv. Kommunen tar ansvar.",
+        ["Vi samarbeider med lag, foreninger mv.", "Kommunen tar ansvar."],
+    ),
+    (
+        "Kommunen samarbeider med NAV, fylkeskommunen m.fl. Samarbeidet er viktig.",
+        ["Kommunen samarbeider med NAV, fylkeskommunen m.fl.", "Samarbeidet er viktig."],
+    ),
+    (
+        "Kommunen har ansvar for helse, skule o.l. Frivillige lag har ansvar for resten.",
+        ["Kommunen har ansvar for helse, skule o.l.", "Frivillige lag har ansvar for resten."],
+    ),
     ("Mål 3.2: Bedre folkehelse for alle innbyggere.", ["Mål 3.2: Bedre folkehelse for alle innbyggere."]),
     ("Tiltaket koster 2,5 mill. kroner i 2025.", ["Tiltaket koster 2,5 mill. kroner i 2025."]),
     ("Møtet starter kl. 18.00 i kommunestyresalen.", ["Møtet starter kl. 18.00 i kommunestyresalen."]),
     ("Møtet starter kl. 18.00. Alle er velkomne.", ["Møtet starter kl. 18.00.", "Alle er velkomne."]),
-    ("Arbeidet ledes av dr. Hansen. Han har lang erfaring.",
-     ["Arbeidet ledes av dr. Hansen.", "Han har lang erfaring."]),
-    ("Se f.eks. Folkehelseloven og jf. Plan- og bygningsloven § 11-2.",
-     ["Se f.eks. Folkehelseloven og jf. Plan- og bygningsloven § 11-2."]),
-    ("Dette gjelder t.o.m. 2030. Etter det skal planen rulleres.",
-     ["Dette gjelder t.o.m. 2030.", "Etter det skal planen rulleres."]),
+    (
+        "Arbeidet ledes av dr. Hansen. Han har lang erfaring.",
+        ["Arbeidet ledes av dr. Hansen.", "Han har lang erfaring."],
+    ),
+    (
+        "Se f.eks. Folkehelseloven og jf. Plan- og bygningsloven § 11-2.",
+        ["Se f.eks. Folkehelseloven og jf. Plan- og bygningsloven § 11-2."],
+    ),
+    (
+        "Dette gjelder t.o.m. 2030. Etter det skal planen rulleres.",
+        ["Dette gjelder t.o.m. 2030.", "Etter det skal planen rulleres."],
+    ),
     ("Folketallet økte med 5 pst. Kommunen vokser.", ["Folketallet økte med 5 pst.", "Kommunen vokser."]),
     ("Vi kom på 3. plass i kåringen.", ["Vi kom på 3. plass i kåringen."]),
     ("Dette ble vedtatt 3. mars. Neste møte er 5. Mai.", ["Dette ble vedtatt 3. mars.", "Neste møte er 5. Mai."]),
     ("1. Vi skal bygge flere boliger.", ["1. Vi skal bygge flere boliger."]),
     ("Dette er Fylkeskomm. sitt ansvar.", ["Dette er Fylkeskomm. sitt ansvar."]),
-    ("Hva vil vi oppnå? Et godt lokalsamfunn! Det krever innsats.",
-     ["Hva vil vi oppnå?", "Et godt lokalsamfunn!", "Det krever innsats."]),
+    (
+        "Hva vil vi oppnå? Et godt lokalsamfunn! Det krever innsats.",
+        ["Hva vil vi oppnå?", "Et godt lokalsamfunn!", "Det krever innsats."],
+    ),
     ("Kommunen vil: styrke samarbeidet.", ["Kommunen vil: styrke samarbeidet."]),
     ("Kommunen vil:\nstyrke samarbeidet.", ["Kommunen vil:", "styrke samarbeidet."]),
     ("Første avsnitt uten punktum\n\nAndre avsnitt", ["Første avsnitt uten punktum", "Andre avsnitt"]),
     ("Ei linje som held\nfram på neste linje.", ["Ei linje som held fram på neste linje."]),
     # Nynorsk
-    ("Vi skal t.d. lage planar for skulen. Kommunen skal m.a. satse på barn og unge.",
-     ["Vi skal t.d. lage planar for skulen.", "Kommunen skal m.a. satse på barn og unge."]),
-    ("Dei to tiltaka kostar høvesvis 2 og 3 mill. kroner.",
-     ["Dei to tiltaka kostar høvesvis 2 og 3 mill. kroner."]),
-    ("Vi gjer det no. Planen vart vedteken den 17. mai 2024.",
-     ["Vi gjer det no.", "Planen vart vedteken den 17. mai 2024."]),
-    ("Kommunen skal samskape med innbyggjarane, jf. kap. 2. Dette gjeld òg frivillige lag.",
-     ["Kommunen skal samskape med innbyggjarane, jf. kap. 2.", "Dette gjeld òg frivillige lag."]),
+    (
+        "Vi skal t.d. lage planar for skulen. Kommunen skal m.a. satse på barn og unge.",
+        ["Vi skal t.d. lage planar for skulen.", "Kommunen skal m.a. satse på barn og unge."],
+    ),
+    ("Dei to tiltaka kostar høvesvis 2 og 3 mill. kroner.", ["Dei to tiltaka kostar høvesvis 2 og 3 mill. kroner."]),
+    (
+        "Vi gjer det no. Planen vart vedteken den 17. mai 2024.",
+        ["Vi gjer det no.", "Planen vart vedteken den 17. mai 2024."],
+    ),
+    (
+        "Kommunen skal samskape med innbyggjarane, jf. kap. 2. Dette gjeld òg frivillige lag.",
+        ["Kommunen skal samskape med innbyggjarane, jf. kap. 2.", "Dette gjeld òg frivillige lag."],
+    ),
     # Nothing to keep
     ("2024 – 2036 ...", []),
     ("", []),
@@ -522,7 +564,9 @@ def test_legacy_encoded_text_keeps_norwegian_letters(tmp_path: Path, codec: str,
     from samskaping.documents import text_encoding
 
     path = tmp_path / "gammel.txt"
-    path.write_bytes("Kommunen vil samskape løsninger med innbyggjarane på Ærøy – «sammen».".encode(codec, errors="replace"))
+    path.write_bytes(
+        "Kommunen vil samskape løsninger med innbyggjarane på Ærøy – «sammen».".encode(codec, errors="replace")
+    )
     sentences = read_sentences(path)
     assert "løsninger" in sentences[0].text and "Ærøy" in sentences[0].text
     assert text_encoding(path) == recorded

@@ -15,10 +15,13 @@ ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "data" / "samskaping-sentences.jsonl"
 
 
-@pytest.mark.parametrize("config, hub_id", [
-    ("norbert3-base", "ltg/norbert3-base"),
-    ("norbert3-small", "ltg/norbert3-small"),
-])
+@pytest.mark.parametrize(
+    "config, hub_id",
+    [
+        ("norbert3-base", "ltg/norbert3-base"),
+        ("norbert3-small", "ltg/norbert3-small"),
+    ],
+)
 def test_norbert3_configs_ask_for_remote_code_and_the_hub(config, hub_id):
     cfg = load_config(ROOT / "configs" / f"{config}.yaml", [])
     t = cfg.model.transformer
@@ -40,19 +43,27 @@ def test_model_with_its_own_code_and_trust_remote_code_off_says_how(tiny_bert, t
     folder = tmp_path / "custom-bert"
     shutil.copytree(tiny_bert, folder)
     config = json.loads((folder / "config.json").read_text())
-    config.update(model_type="samskaping-custom", architectures=["CustomModel"],
-                  auto_map={"AutoConfig": "configuration_custom.CustomConfig",
-                            "AutoModel": "modeling_custom.CustomModel"})
+    config.update(
+        model_type="samskaping-custom",
+        architectures=["CustomModel"],
+        auto_map={"AutoConfig": "configuration_custom.CustomConfig", "AutoModel": "modeling_custom.CustomModel"},
+    )
     (folder / "config.json").write_text(json.dumps(config))
     # never imported here: refusing to run it is the point
     (folder / "configuration_custom.py").write_text(
         "from transformers import BertConfig\n\n\n"
-        "class CustomConfig(BertConfig):\n    model_type = 'samskaping-custom'\n")
+        "class CustomConfig(BertConfig):\n    model_type = 'samskaping-custom'\n"
+    )
     (folder / "modeling_custom.py").write_text(
-        "raise RuntimeError('remote code ran although trust_remote_code is false')\n")
-    cfg = validate_config({"data": {"path": str(DATA)},
-                           "model": {"kind": "transformer", "name": str(folder), "transformer": {"max_length": 32}},
-                           "tracking": {"enabled": False}})
+        "raise RuntimeError('remote code ran although trust_remote_code is false')\n"
+    )
+    cfg = validate_config(
+        {
+            "data": {"path": str(DATA)},
+            "model": {"kind": "transformer", "name": str(folder), "transformer": {"max_length": 32}},
+            "tracking": {"enabled": False},
+        }
+    )
     with pytest.raises(ModelLoadError) as err:
         TransformerClassifier.from_config(cfg, progress=False)
     message = str(err.value)

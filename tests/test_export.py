@@ -23,7 +23,7 @@ from samskaping.labels import NORWEGIAN
 
 ROOT = Path(__file__).resolve().parents[1]
 NS = {"q": "urn:QDA-XML:project:1.0"}
-EMOJI = "\U0001F642"  # one code point, two UTF-16 units
+EMOJI = "\U0001f642"  # one code point, two UTF-16 units
 COMBINING = "m\u0304"  # m + combining macron: no precomposed form, so NFKC keeps two code points
 PLAN = f"""Samskaping i Ærøy kommune
 
@@ -75,7 +75,9 @@ def test_qdpx_validates_reads_back_and_every_range_is_its_sentence(classified: P
     with zipfile.ZipFile(path) as archive:
         names = archive.namelist()
         sources = [n for n in names if n != "project.qde"]
-        assert len(sources) == 1 and re.fullmatch(r"sources/[0-9A-F-]{36}\.txt", sources[0])  # lower-case folder, GUID name
+        assert len(sources) == 1 and re.fullmatch(
+            r"sources/[0-9A-F-]{36}\.txt", sources[0]
+        )  # lower-case folder, GUID name
         raw = archive.read(sources[0])
     assert not raw.startswith(b"\xef\xbb\xbf") and b"\r" not in raw  # no BOM, LF only
     text = raw.decode("utf-8")
@@ -86,8 +88,8 @@ def test_qdpx_validates_reads_back_and_every_range_is_its_sentence(classified: P
     assert len(selections) == len(sentences)  # include_none: every sentence is coded
     ordered = sorted(selections, key=lambda s: int(s.start_position))
     for selection, sentence in zip(ordered, sentences["text"], strict=True):
-        assert text[int(selection.start_position):int(selection.end_position)] == sentence
-    emoji = next(s for s in ordered if EMOJI in text[int(s.start_position):int(s.end_position)])
+        assert text[int(selection.start_position) : int(selection.end_position)] == sentence
+    emoji = next(s for s in ordered if EMOJI in text[int(s.start_position) : int(s.end_position)])
     after = ordered[ordered.index(emoji) + 1]
     start = int(after.start_position)
     # counted in code points: the same place counted in UTF-16 units would be one further on
@@ -126,25 +128,44 @@ def test_codebook_has_norwegian_and_english_names_descriptions_and_colours(tmp_p
 
 def test_codes_follow_the_decided_labels_and_usikker() -> None:
     assert code_keys_for({"conception": "democratic", "factor": "resources", "polarity": "hindering"}) == [
-        "conception/democratic", "factor/resources/hindering"]
+        "conception/democratic",
+        "factor/resources/hindering",
+    ]
     assert code_keys_for({"conception": "none", "factor": "none", "polarity": "none"}) == []
     assert code_keys_for({"conception": "none", "factor": "none", "polarity": "none"}, include_none=True) == [
-        "conception/none", "factor/none"]
-    assert code_keys_for({"conception": None, "factor": None, "polarity": None}) == ["conception/uncertain", "factor/uncertain"]
+        "conception/none",
+        "factor/none",
+    ]
+    assert code_keys_for({"conception": None, "factor": None, "polarity": None}) == [
+        "conception/uncertain",
+        "factor/uncertain",
+    ]
     assert code_keys_for({"conception": "service", "factor": "anchoring", "polarity": None}) == [
-        "conception/service", "factor/anchoring", "polarity/uncertain"]
+        "conception/service",
+        "factor/anchoring",
+        "polarity/uncertain",
+    ]
 
 
 def test_the_model_is_its_own_user_and_says_its_probabilities(classified: Path, tmp_path: Path) -> None:
     path = export_qdpx(classified, tmp_path / "plans.qdpx", created=STAMP).path
     root = _qde(path)
     users = root.findall("q:Users/q:User", NS)
-    assert len(users) == 1 and users[0].get("id") == "samskaping:model" and users[0].get("name").startswith("samskaping-modell ")
+    assert (
+        len(users) == 1
+        and users[0].get("id") == "samskaping:model"
+        and users[0].get("name").startswith("samskaping-modell ")
+    )
     model = users[0].get("guid")
     codings = root.findall(".//q:Coding", NS)
     assert codings and {c.get("creatingUser") for c in codings} == {model}
     sentences = _sentences(classified)
-    unsure = sentences[["conception_uncertain", "factor_uncertain"]].astype(str).apply(lambda c: c.str.lower() == "true").any(axis=1)
+    unsure = (
+        sentences[["conception_uncertain", "factor_uncertain"]]
+        .astype(str)
+        .apply(lambda c: c.str.lower() == "true")
+        .any(axis=1)
+    )
     coded = sentences[(sentences["conception"] != "none") | (sentences["factor"] != "none") | unsure]
     selections = root.findall(".//q:PlainTextSelection", NS)
     assert len(selections) == len(coded)
@@ -154,7 +175,9 @@ def test_the_model_is_its_own_user_and_says_its_probabilities(classified: Path, 
     case = root.find("q:Cases/q:Case", NS)
     assert case.get("name") == "ærøy-samfunnsdel.txt" and case.find("q:SourceRef", NS) is not None
     again = export_qdpx(classified, tmp_path / "again.qdpx", created=STAMP).path
-    assert _qde(again) is not None and zipfile.ZipFile(again).read("project.qde") == zipfile.ZipFile(path).read("project.qde")
+    assert _qde(again) is not None and zipfile.ZipFile(again).read("project.qde") == zipfile.ZipFile(path).read(
+        "project.qde"
+    )
 
 
 def test_crlf_line_ends_count_as_one_character(classified: Path, tmp_path: Path) -> None:
@@ -165,7 +188,9 @@ def test_crlf_line_ends_count_as_one_character(classified: Path, tmp_path: Path)
         raw = next(archive.read(n) for n in archive.namelist() if n.startswith("sources/"))
     assert raw.count(b"\r\n") == raw.count(b"\n") > 5  # every line end is CRLF
     text = raw.decode("utf-8").replace("\r\n", "\n")
-    selections = sorted((int(e.get("startPosition")), int(e.get("endPosition"))) for e in _qde(path).iter("{*}PlainTextSelection"))
+    selections = sorted(
+        (int(e.get("startPosition")), int(e.get("endPosition"))) for e in _qde(path).iter("{*}PlainTextSelection")
+    )
     assert [text[s:e] for s, e in selections] == _sentences(classified)["text"].tolist()
     project = read_project(path)  # read back with CRLF as one character, as written
     assert next(iter(project.sources.values())).text == text
@@ -174,22 +199,36 @@ def test_crlf_line_ends_count_as_one_character(classified: Path, tmp_path: Path)
 
 
 def test_line_breaks_inside_a_sentence_keep_every_range() -> None:
-    units = pd.DataFrame({"sentence_index": [0, 1, 2], "unit": ["heading", "paragraph", "bullet"],
-                          "text": ["Innledning", "To linjer\r\ni én setning\u2028her.", f"Siste {EMOJI}"]})
+    units = pd.DataFrame(
+        {
+            "sentence_index": [0, 1, 2],
+            "unit": ["heading", "paragraph", "bullet"],
+            "text": ["Innledning", "To linjer\r\ni én setning\u2028her.", f"Siste {EMOJI}"],
+        }
+    )
     text, placed = source_text(units)
     assert "\r" not in text and "\u2028" not in text
-    assert [text[p.start:p.end] for p in placed] == ["Innledning", "To linjer  i én setning her.", f"Siste {EMOJI}"]
+    assert [text[p.start : p.end] for p in placed] == ["Innledning", "To linjer  i én setning her.", f"Siste {EMOJI}"]
     assert text.splitlines() == ["Innledning", "To linjer  i én setning her.", f"• Siste {EMOJI}"]
 
 
 def _code(parent: etree._Element, key: str, user: str, n: int) -> None:
-    coding = etree.SubElement(parent, "{urn:QDA-XML:project:1.0}Coding", guid=f"00000000-0000-4000-8000-{n:012d}", creatingUser=user)
-    etree.SubElement(coding, "{urn:QDA-XML:project:1.0}CodeRef", targetGUID=CODES_BY_KEY[key].guid if "/" in key else key)
+    coding = etree.SubElement(
+        parent, "{urn:QDA-XML:project:1.0}Coding", guid=f"00000000-0000-4000-8000-{n:012d}", creatingUser=user
+    )
+    etree.SubElement(
+        coding, "{urn:QDA-XML:project:1.0}CodeRef", targetGUID=CODES_BY_KEY[key].guid if "/" in key else key
+    )
 
 
 def _select(source: etree._Element, start: int, end: int, codes: list[str], user: str, n: int) -> None:
-    selection = etree.Element("{urn:QDA-XML:project:1.0}PlainTextSelection", guid=f"00000000-0000-4000-9000-{n:012d}",
-                              startPosition=str(start), endPosition=str(end), creatingUser=user)
+    selection = etree.Element(
+        "{urn:QDA-XML:project:1.0}PlainTextSelection",
+        guid=f"00000000-0000-4000-9000-{n:012d}",
+        startPosition=str(start),
+        endPosition=str(end),
+        creatingUser=user,
+    )
     source.find("q:Description", NS).addnext(selection)  # selections come right after the Description
     for i, key in enumerate(codes):
         _code(selection, key, user, n * 10 + i)
@@ -217,8 +256,12 @@ def test_review_import_takes_a_coders_qdpx_back(classified: Path, tmp_path: Path
     _select(source, *bullet, ["conception/democratic", "factor/none"], kari, 3)
     two = span("Kommunen vil:")[0], bullet[1]
     _select(source, *two, ["conception/service"], kari, 4)  # three sentences in one range
-    _select(source, *span(f"Stedsnavnet Sa{COMBINING}i-tunet"), ["conception/uncertain"], kari, 5)  # «usikker» is no answer
-    _select(source, *span("Samskaping i Ærøy kommune"), ["FFFFFFFF-0000-4000-8000-000000000000"], kari, 6)  # not our code
+    _select(
+        source, *span(f"Stedsnavnet Sa{COMBINING}i-tunet"), ["conception/uncertain"], kari, 5
+    )  # «usikker» is no answer
+    _select(
+        source, *span("Samskaping i Ærøy kommune"), ["FFFFFFFF-0000-4000-8000-000000000000"], kari, 6
+    )  # not our code
     # as a program might write it back: Sources with a capital S, a BOM before the text
     edited = tmp_path / "coded.qdpx"
     with zipfile.ZipFile(edited, "w", zipfile.ZIP_DEFLATED) as archive:
@@ -227,8 +270,13 @@ def test_review_import_takes_a_coders_qdpx_back(classified: Path, tmp_path: Path
     assert etree.XMLSchema(etree.parse(str(SCHEMA_DIR / "Project.xsd"))).validate(_qde(edited))
 
     target = tmp_path / "labels.jsonl"
-    run = subprocess.run([sys.executable, "-m", "samskaping.review", "import", str(edited), "--to", str(target)],
-                         capture_output=True, text=True, cwd=ROOT, timeout=300)
+    run = subprocess.run(
+        [sys.executable, "-m", "samskaping.review", "import", str(edited), "--to", str(target)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=300,
+    )
     assert run.returncode == 1, run.stderr  # rows imported, some ranges listed
     problems = [line for line in run.stderr.splitlines() if "not imported" in line]
     assert len(problems) == 3 and len(run.stderr.strip().splitlines()) == 3, run.stderr  # one line each
@@ -236,16 +284,29 @@ def test_review_import_takes_a_coders_qdpx_back(classified: Path, tmp_path: Path
     assert any("«usikker»" in p for p in problems)
     assert any("is not a samskaping code" in p for p in problems)
     rows = {r["text"]: r for r in map(json.loads, target.read_text(encoding="utf-8").splitlines())}
-    economy_text = text[economy[0]:economy[1]]
-    assert set(rows) == {economy_text,
-                         f"Vi skal bygge tillit gjennom dialog {EMOJI} med frivillige lag og foreninger.", text[bullet[0]:bullet[1]]}
+    economy_text = text[economy[0] : economy[1]]
+    assert set(rows) == {
+        economy_text,
+        f"Vi skal bygge tillit gjennom dialog {EMOJI} med frivillige lag og foreninger.",
+        text[bullet[0] : bullet[1]],
+    }
     sentences = _sentences(classified).set_index("text")
     model_conception = sentences.loc[economy_text, "conception"]
-    expected = model_conception if str(sentences.loc[economy_text, "conception_uncertain"]).lower() != "true" else "none"
-    assert (rows[economy_text]["conception"], rows[economy_text]["factor"], rows[economy_text]["polarity"]) == (expected, "resources", "hindering")
+    expected = (
+        model_conception if str(sentences.loc[economy_text, "conception_uncertain"]).lower() != "true" else "none"
+    )
+    assert (rows[economy_text]["conception"], rows[economy_text]["factor"], rows[economy_text]["polarity"]) == (
+        expected,
+        "resources",
+        "hindering",
+    )
     emoji_row = rows[f"Vi skal bygge tillit gjennom dialog {EMOJI} med frivillige lag og foreninger."]
-    assert (emoji_row["conception"], emoji_row["factor"], emoji_row["polarity"]) == ("democratic", "social_process", "promoting")
-    bullet_row = rows[text[bullet[0]:bullet[1]]]
+    assert (emoji_row["conception"], emoji_row["factor"], emoji_row["polarity"]) == (
+        "democratic",
+        "social_process",
+        "promoting",
+    )
+    bullet_row = rows[text[bullet[0] : bullet[1]]]
     assert (bullet_row["conception"], bullet_row["factor"], bullet_row["polarity"]) == ("democratic", "none", "none")
     assert bullet_row["context"] == "Kommunen vil:"  # a bullet keeps its lead-in
     index = int(sentences.loc[bullet_row["text"], "sentence_index"])
@@ -270,11 +331,31 @@ def test_predict_qdpx_flag_and_the_export_command(small_baseline_dir: Path, tmp_
     plan = tmp_path / "plan.txt"
     plan.write_text(PLAN, encoding="utf-8")
     out = tmp_path / "out"
-    run = subprocess.run([sys.executable, "predict.py", str(plan), "--output", str(out), "--model", str(small_baseline_dir), "--qdpx", "--quiet"],
-                         capture_output=True, text=True, cwd=ROOT, timeout=600)
+    run = subprocess.run(
+        [
+            sys.executable,
+            "predict.py",
+            str(plan),
+            "--output",
+            str(out),
+            "--model",
+            str(small_baseline_dir),
+            "--qdpx",
+            "--quiet",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=600,
+    )
     assert run.returncode == 0, run.stderr
     schema = etree.XMLSchema(etree.parse(str(SCHEMA_DIR / "Project.xsd")))
     assert schema.validate(_qde(out / "samskaping.qdpx"))
-    run = subprocess.run([sys.executable, "-m", "samskaping.export", "qdc", "--output", str(tmp_path / "s.qdc")],
-                         capture_output=True, text=True, cwd=ROOT, timeout=300)
+    run = subprocess.run(
+        [sys.executable, "-m", "samskaping.export", "qdc", "--output", str(tmp_path / "s.qdc")],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=300,
+    )
     assert run.returncode == 0 and (tmp_path / "s.qdc").is_file(), run.stderr

@@ -17,8 +17,12 @@ from samskaping.documents import read_sentences
 ROOT = Path(__file__).resolve().parents[1]
 GOLDEN = Path(__file__).parent / "golden"
 # the PDF is the sample folder's one plan; its text version sits beside it, out of the default input folder
-SAMPLES = sorted([*(ROOT / "data" / "sample-plans").glob("eksempelkommune-*"),
-                  *(ROOT / "data" / "sample-plan-text").glob("eksempelkommune-*")])
+SAMPLES = sorted(
+    [
+        *(ROOT / "data" / "sample-plans").glob("eksempelkommune-*"),
+        *(ROOT / "data" / "sample-plan-text").glob("eksempelkommune-*"),
+    ]
+)
 
 
 @pytest.mark.parametrize("plan", SAMPLES, ids=lambda p: p.name)
@@ -34,5 +38,6 @@ def test_sample_plan_sentences_unchanged(plan: Path) -> None:
 
 def test_both_sample_plans_are_covered() -> None:
     assert {p.name for p in SAMPLES} == {
-        "eksempelkommune-samfunnsdel.pdf", "eksempelkommune-samfunnsdel.txt",
+        "eksempelkommune-samfunnsdel.pdf",
+        "eksempelkommune-samfunnsdel.txt",
     }

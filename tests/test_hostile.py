@@ -25,6 +25,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+
 from case_files import docx_bytes, p, r
 from hostile_files import (
     alt_chunk_bomb_docx,
@@ -34,15 +35,16 @@ from hostile_files import (
     million_page_pdf,
     xlsx_bomb,
 )
-
 from samskaping.display import display_name, safe_text
 from samskaping.documents.limits import ReadingLimits, check_package, using
 from samskaping.errors import DocumentError
 from samskaping.reading import IsolatedReader
 
 ROOT = Path(__file__).resolve().parents[1]
-GOOD = ["Kommunen vil bruke samskaping for å løse oppgaver sammen med innbyggerne.",
-        "Frivillige lag og foreninger er viktige partnere i nærmiljøet."]
+GOOD = [
+    "Kommunen vil bruke samskaping for å løse oppgaver sammen med innbyggerne.",
+    "Frivillige lag og foreninger er viktige partnere i nærmiljøet.",
+]
 # A name made to split a failure line, colour the terminal and turn the text after it backwards.
 BAD_NAME = "ond\n\x1b[31mrød\u202efdp.txt"
 PARENT_MEMORY = 3 * 1024**3  # predict.py's own address space in these runs
@@ -63,16 +65,30 @@ def _limited() -> None:  # runs in the child before predict.py starts
 def run_limited(model_dir: Path, inputs: list[Path], out: Path, *extra: str) -> subprocess.CompletedProcess[str]:
     """``python predict.py`` under a 3 GB address-space limit, as the issue's own check runs it."""
     return subprocess.run(
-        [sys.executable, str(ROOT / "predict.py"), "--model", str(model_dir), *map(str, inputs),
-         "--output", str(out), "--read-memory-mb", str(WORKER_MEMORY_MB), *extra],
-        capture_output=True, text=True, timeout=600, check=False, preexec_fn=_limited,
+        [
+            sys.executable,
+            str(ROOT / "predict.py"),
+            "--model",
+            str(model_dir),
+            *map(str, inputs),
+            "--output",
+            str(out),
+            "--read-memory-mb",
+            str(WORKER_MEMORY_MB),
+            *extra,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+        preexec_fn=_limited,
     )
 
 
 def failure_lines(stderr: str) -> list[str]:
     lines = stderr.splitlines()
     starts = [i for i, line in enumerate(lines) if line.endswith("input(s) could not be read:")]
-    return [line for line in lines[starts[-1] + 1:] if line.startswith("  ")] if starts else []
+    return [line for line in lines[starts[-1] + 1 :] if line.startswith("  ")] if starts else []
 
 
 def assert_nothing_raw(run: subprocess.CompletedProcess[str]) -> None:
@@ -114,10 +130,14 @@ def test_inputs_that_are_not_files_are_named_for_what_they_are(tmp_path: Path) -
 
 def test_zip_packages_are_checked_before_anything_is_inflated(tmp_path: Path) -> None:
     bomb = docx_bomb(inflated_mb=20)  # 20 MB of whitespace in word/document.xml, about 1000:1
-    with pytest.raises(DocumentError, match=r"word/document.xml' would inflate from .* to 20 MB \(1,0\d\d:1, over the 200:1"):
+    with pytest.raises(
+        DocumentError, match=r"word/document.xml' would inflate from .* to 20 MB \(1,0\d\d:1, over the 200:1"
+    ):
         check_package(bomb, tmp_path / "x.docx")
-    with using(ReadingLimits(compression_ratio=2000, unpacked_mb=10)), \
-            pytest.raises(DocumentError, match="would inflate to 20 MB, over the 10 MB allowed for one package"):
+    with (
+        using(ReadingLimits(compression_ratio=2000, unpacked_mb=10)),
+        pytest.raises(DocumentError, match="would inflate to 20 MB, over the 10 MB allowed for one package"),
+    ):
         check_package(bomb, tmp_path / "x.docx")
     with using(ReadingLimits(compression_ratio=2000)):
         check_package(bomb, tmp_path / "x.docx")  # within both limits
@@ -129,8 +149,11 @@ def test_docx_with_an_embedded_zip_bomb_is_one_document_error(tmp_path: Path) ->
     from samskaping.documents import read_sentences
 
     path = alt_chunk_bomb_docx(tmp_path / "chunk.docx", inflated_mb=20)
-    with pytest.raises(DocumentError, match=r"an embedded Word document \(w:altChunk\): part 'word/document.xml' "
-                                            r"would inflate .* \(a ZIP bomb\?\)"):
+    with pytest.raises(
+        DocumentError,
+        match=r"an embedded Word document \(w:altChunk\): part 'word/document.xml' "
+        r"would inflate .* \(a ZIP bomb\?\)",
+    ):
         read_sentences(path)
 
 
@@ -150,12 +173,13 @@ def test_pdf_declaring_a_million_pages_reads_its_page_fast(tmp_path: Path, caplo
         sentences = read_sentences(million_page_pdf(tmp_path / "million.pdf"))
     assert time.perf_counter() - started < 20
     assert [s.text for s in sentences] == ["Kommunen vil samskape med innbyggerne."]
-    assert "declares 1000000 pages, but pages 2-51 could not be loaded, so the other 999949 were not tried" in caplog.text
+    assert (
+        "declares 1000000 pages, but pages 2-51 could not be loaded, so the other 999949 were not tried" in caplog.text
+    )
 
 
 def test_pdf_pages_past_the_limit_are_left_out_with_a_warning(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     from case_files import pdf_page, pdf_text_stream, pdf_with_page_tree
-
     from samskaping.documents import read_sentences
 
     objects = {3: pdf_page(4), 4: pdf_text_stream(["Side en."]), 6: pdf_page(7), 7: pdf_text_stream(["Side to."])}
@@ -166,8 +190,9 @@ def test_pdf_pages_past_the_limit_are_left_out_with_a_warning(tmp_path: Path, ca
     assert "only the first 1 of its 2 pages are read" in caplog.text
 
 
-def test_table_cells_and_rows_past_the_limits_are_cut_naming_the_row(tmp_path: Path,
-                                                                      caplog: pytest.LogCaptureFixture) -> None:
+def test_table_cells_and_rows_past_the_limits_are_cut_naming_the_row(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     from samskaping.data import read_table
 
     path = tmp_path / "t.csv"
@@ -201,7 +226,9 @@ def test_worker_records_reach_the_callers_log(tmp_path: Path, caplog: pytest.Log
         outcome = reader.read(path)
     assert outcome.error is None and len(outcome.frame) == 3
     assert "celle.csv, row 3, column 'text': 1048587 characters, cut to the first 20000" in caplog.text
-    assert outcome.warnings == [record.getMessage() for record in caplog.records if record.name.startswith("samskaping.documents")]
+    assert outcome.warnings == [
+        record.getMessage() for record in caplog.records if record.name.startswith("samskaping.documents")
+    ]
 
 
 @pytest.mark.slow
@@ -227,9 +254,13 @@ def test_hostile_set_beside_a_good_plan(small_baseline_dir: Path, good: Path, tm
     assert run.returncode == 1, run.stderr
     assert_nothing_raw(run)
     listed = failure_lines(run.stderr)
-    expected = {bomb: "the reader stopped with SIG", chunk: "an embedded Word document (w:altChunk): part",
-                sheet: "xl/worksheets/sheet1.xml' would inflate", named: "file is empty",
-                pipe: "is a named pipe, not a file"}
+    expected = {
+        bomb: "the reader stopped with SIG",
+        chunk: "an embedded Word document (w:altChunk): part",
+        sheet: "xl/worksheets/sheet1.xml' would inflate",
+        named: "file is empty",
+        pipe: "is a named pipe, not a file",
+    }
     assert len(listed) == len(expected), run.stderr
     for path, words in expected.items():
         lines = [line for line in listed if line.startswith(f"  {display_name(path)}: ")]
@@ -240,7 +271,9 @@ def test_hostile_set_beside_a_good_plan(small_baseline_dir: Path, good: Path, tm
 
     sentences = pd.read_csv(out / "sentences.csv", encoding="utf-8-sig", dtype=str, keep_default_na=False)
     assert sentences.loc[sentences["document"] == str(good), "text"].tolist() == GOOD
-    assert sentences.loc[sentences["document"] == str(million), "text"].tolist() == ["Kommunen vil samskape med innbyggerne."]
+    assert sentences.loc[sentences["document"] == str(million), "text"].tolist() == [
+        "Kommunen vil samskape med innbyggerne."
+    ]
     assert len(sentences.loc[sentences["document"] == str(cell)]) == 3
     summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
     by_path = {f["path"]: f for f in summary["failed_documents"]}
@@ -263,7 +296,12 @@ def test_report_and_summary_show_names_escaped(small_baseline_dir: Path, good: P
     assert "\u202e" not in html and "\x1b" not in html
     assert "ond\\n\\x1b[31mrød\\u202efdp.txt" in html and "tom\\u202efdp.txt" in html
     assert result.summary["failed_documents"] == [
-        {"path": str(empty), "display_name": display_name(empty), "reason": "file is empty (0 bytes); export or download the plan again"}]
+        {
+            "path": str(empty),
+            "display_name": display_name(empty),
+            "reason": "file is empty (0 bytes); export or download the plan again",
+        }
+    ]
 
 
 @pytest.mark.slow

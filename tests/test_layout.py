@@ -10,8 +10,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from layout_set import BUILDERS, Gold, score
 
+from layout_set import BUILDERS, Gold, score
 from samskaping.documents import extract_units, read_sentences
 
 # issue 23: recall and order at least 0.99, precision at least 0.97 on every document of the set
@@ -87,16 +87,25 @@ def test_web_accordion_title_and_hidden_panel_stay_while_cookie_buttons_go(tmp_p
         encoding="utf-8",
     )
     assert [(unit.kind, unit.text) for unit in extract_units(path)] == [
-        ("heading", "Planen"), ("paragraph", "Kommunen vil samskape med innbyggerne."),
-        ("heading", "Mål for frivilligheten"), ("paragraph", "Frivilligheten skal ha gode kår."),
+        ("heading", "Planen"),
+        ("paragraph", "Kommunen vil samskape med innbyggerne."),
+        ("heading", "Mål for frivilligheten"),
+        ("paragraph", "Frivilligheten skal ha gode kår."),
     ]
 
 
-@pytest.mark.parametrize(("line", "credit"), [
-    ("Foto: Ola Nordmann", True), ("FOTO: Birkeland kommune", True), ("Foto/ill.: Kari Hansen", True),
-    ("Illustrasjon: Arkitektkontoret", True), ("bilde. Kommunen vil styrke møteplassene", False),
-    ("Foto: " + "ord " * 10, False), ("Fotografering er lov i rådhuset.", False),
-])
+@pytest.mark.parametrize(
+    ("line", "credit"),
+    [
+        ("Foto: Ola Nordmann", True),
+        ("FOTO: Birkeland kommune", True),
+        ("Foto/ill.: Kari Hansen", True),
+        ("Illustrasjon: Arkitektkontoret", True),
+        ("bilde. Kommunen vil styrke møteplassene", False),
+        ("Foto: " + "ord " * 10, False),
+        ("Fotografering er lov i rådhuset.", False),
+    ],
+)
 def test_photo_credit_lines(line: str, credit: bool) -> None:
     from samskaping.documents.pdf_furniture import is_credit
 

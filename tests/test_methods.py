@@ -11,8 +11,12 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def _summary(data_files: list[dict], priors: str = "estimated") -> dict:
-    return {"documents": 1, "sentences": 10, "decision_rules": {"priors": {"setting": priors}, "confidence": 0.9},
-            "model": {"kind": "baseline", "name": "tfidf-logreg", "data_files": data_files}}
+    return {
+        "documents": 1,
+        "sentences": 10,
+        "decision_rules": {"priors": {"setting": priors}, "confidence": 0.9},
+        "model": {"kind": "baseline", "name": "tfidf-logreg", "data_files": data_files},
+    }
 
 
 def test_the_card_names_no_absolute_path(small_baseline_dir: Path) -> None:
@@ -35,9 +39,11 @@ def test_the_shipped_data_is_named_from_the_project_and_said_to_be_written_by_la
 
 def test_the_card_gives_the_real_text_scores_beside_the_test_split() -> None:
     card = methods_markdown(_summary([{"path": "mine.xlsx", "rows": 12, "sha256": "ff"}], priors="training"))
-    assert ("Measured outside the project, on a few hundred real, public plan sentences labelled by two annotators, the "
-            "baseline trained on the shipped data reached macro-F1 conception 0.64; factor 0.36 with estimated priors, "
-            "0.53 with training priors; polarity 0.57 with estimated priors, 0.63 with training priors") in card
+    assert (
+        "Measured outside the project, on a few hundred real, public plan sentences labelled by two annotators, the "
+        "baseline trained on the shipped data reached macro-F1 conception 0.64; factor 0.36 with estimated priors, "
+        "0.53 with training priors; polarity 0.57 with estimated priors, 0.63 with training priors"
+    ) in card
     assert "makro-F1 conception 0,64; factor 0,36 med estimerte priors, 0,53 med treningsdataenes priors" in card
     assert "not the accuracy to expect on real plan text" in card
     assert "language models" not in card  # only said of the shipped file, which this model was not trained on

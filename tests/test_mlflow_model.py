@@ -41,18 +41,25 @@ pytestmark = pytest.mark.slow  # trains and registers models; the quick loop lea
 @pytest.fixture(scope="module")
 def registered(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
     """(store URI, model folder) of a baseline registered as samskaping version 1."""
-    from test_runs import write_fixture
-
     from samskaping.config import validate_config
     from samskaping.training import train
+    from test_runs import write_fixture
 
     root = tmp_path_factory.mktemp("mlflow-model")
     uri = f"sqlite:///{root / 'mlflow.db'}"
-    cfg = validate_config({
-        "data": {"path": str(write_fixture(root / "fixture.jsonl"))},
-        "model": {"kind": "baseline", "name": "tfidf-logreg"},
-        "tracking": {"enabled": True, "tracking_uri": uri, "run_name": "clean", "registered_model_name": "samskaping"},
-    }, source="test config")
+    cfg = validate_config(
+        {
+            "data": {"path": str(write_fixture(root / "fixture.jsonl"))},
+            "model": {"kind": "baseline", "name": "tfidf-logreg"},
+            "tracking": {
+                "enabled": True,
+                "tracking_uri": uri,
+                "run_name": "clean",
+                "registered_model_name": "samskaping",
+            },
+        },
+        source="test config",
+    )
     with pytest.MonkeyPatch.context() as mp:
         mp.chdir(root)  # MLflow puts a new experiment's artifacts in ./mlruns
         result = train(cfg, root / "baseline", progress=False)
@@ -67,7 +74,9 @@ def downloaded(registered: tuple[str, Path], tmp_path_factory: pytest.TempPathFa
     uri, _ = registered
     mlflow.set_tracking_uri(uri)
     try:
-        return Path(mlflow.artifacts.download_artifacts(artifact_uri=MODEL_URI, dst_path=str(tmp_path_factory.mktemp("dl"))))
+        return Path(
+            mlflow.artifacts.download_artifacts(artifact_uri=MODEL_URI, dst_path=str(tmp_path_factory.mktemp("dl")))
+        )
     finally:
         mlflow.set_tracking_uri(None)
 
@@ -81,7 +90,9 @@ def test_the_registered_model_holds_no_pickle(downloaded: Path) -> None:
     import yaml
 
     flavour = yaml.safe_load((downloaded / "MLmodel").read_text(encoding="utf-8"))["flavors"]["python_function"]
-    assert flavour["loader_module"] == "mlflow.pyfunc.loaders.code_model"  # models from code: runs a file, unpickles nothing
+    assert (
+        flavour["loader_module"] == "mlflow.pyfunc.loaders.code_model"
+    )  # models from code: runs a file, unpickles nothing
     assert "python_model" not in flavour  # where a pickled PythonModel would be named
 
 
@@ -90,7 +101,13 @@ def test_requirements_have_no_local_tags_and_no_torch_for_a_baseline(downloaded:
     names = {line.split("==")[0].lower() for line in lines}
     assert not [line for line in lines if "+" in line]  # no local version tags such as torch==2.13.0+cpu
     assert not names & {"torch", "transformers", "tokenizers"}
-    assert {"mlflow", "scikit-learn", "numpy", "pandas", "crepes"} <= names  # crepes: the conformal sets load with the model
+    assert {
+        "mlflow",
+        "scikit-learn",
+        "numpy",
+        "pandas",
+        "crepes",
+    } <= names  # crepes: the conformal sets load with the model
     assert all("==" in line for line in lines)  # pinned to what trained it
 
 
@@ -101,13 +118,27 @@ def test_the_registered_model_loads_in_a_fresh_clean_process_and_predicts_as_the
     from samskaping.predict import classify_frame
 
     uri, model_dir = registered
-    clean = ["env", "-i", f"PATH={Path(sys.executable).parent}:/usr/bin:/bin", f"HOME={tmp_path}", f"MLFLOW_TRACKING_URI={uri}"]
-    run = subprocess.run([*clean, sys.executable, "-c", LOAD_SCRIPT, MODEL_URI, json.dumps(TEXTS)],
-                         cwd=tmp_path, capture_output=True, text=True, timeout=300, check=False)
+    clean = [
+        "env",
+        "-i",
+        f"PATH={Path(sys.executable).parent}:/usr/bin:/bin",
+        f"HOME={tmp_path}",
+        f"MLFLOW_TRACKING_URI={uri}",
+    ]
+    run = subprocess.run(
+        [*clean, sys.executable, "-c", LOAD_SCRIPT, MODEL_URI, json.dumps(TEXTS)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     assert run.returncode == 0, run.stderr[-3000:]
     loaded = json.loads(run.stdout.strip().splitlines()[-1])
     # the package the model carries, not this checkout's
-    assert "/code/samskaping/" in loaded["samskaping"] and not loaded["samskaping"].startswith(str(Path(__file__).parents[1]))
+    assert "/code/samskaping/" in loaded["samskaping"] and not loaded["samskaping"].startswith(
+        str(Path(__file__).parents[1])
+    )
 
     theirs = pd.DataFrame(loaded["table"])
     ours = classify_frame(load_model(model_dir), TEXTS)

@@ -11,9 +11,8 @@ from conftest import small_frame
 from samskaping.config import validate_config
 from samskaping.errors import ModelLoadError
 from samskaping.labels import LABEL_SETS
-from samskaping.models import load_model
+from samskaping.models import build_model, load_model
 from samskaping.models.base import decode_predictions
-from samskaping.models import build_model
 
 
 def make_config(kind: str, tmp_path: Path, tiny_bert: Path | None, **training) -> object:
@@ -25,8 +24,16 @@ def make_config(kind: str, tmp_path: Path, tiny_bert: Path | None, **training) -
     raw = {
         "data": {"path": str(data)},
         "model": {"kind": kind, "name": str(tiny_bert) if kind == "transformer" else "tfidf-logreg"},
-        "training": {"seed": 3, "epochs": 3, "batch_size": 8, "learning_rate": 1e-3, "head_learning_rate": 5e-3,
-                     "warmup_ratio": 0.0, "early_stopping_patience": 0, **training},
+        "training": {
+            "seed": 3,
+            "epochs": 3,
+            "batch_size": 8,
+            "learning_rate": 1e-3,
+            "head_learning_rate": 5e-3,
+            "warmup_ratio": 0.0,
+            "early_stopping_patience": 0,
+            **training,
+        },
         "tracking": {"enabled": False},
     }
     if kind == "transformer":
@@ -45,8 +52,11 @@ def _fit(kind, tmp_path, tiny_bert, **training):
     train = frame[frame["split"] == "train"]
     val = frame[frame["split"] == "validation"]
     model = build_model(cfg, progress=False)
-    info = model.fit(train["text"].tolist(), {ls: train[ls].tolist() for ls in LABEL_SETS},
-                     validation=(val["text"].tolist(), {ls: val[ls].tolist() for ls in LABEL_SETS}))
+    info = model.fit(
+        train["text"].tolist(),
+        {ls: train[ls].tolist() for ls in LABEL_SETS},
+        validation=(val["text"].tolist(), {ls: val[ls].tolist() for ls in LABEL_SETS}),
+    )
     return model, info, frame
 
 

@@ -51,20 +51,29 @@ def test_qdpx_cases_carry_the_municipality(small_baseline_dir: Path, tmp_path: P
     result = classify([plan], load_model(small_baseline_dir), tmp_path / "out", progress=False)
     row = result.documents.iloc[0]
     assert (row["kommunenummer"], row["kommune"], row["fylke"]) == ("1865", "Vågan", "Nordland")
-    assert result.summary["municipalities"] == {"structure": 2020, "documents_with_municipality": 1, "documents": 1,
-                                                "municipalities": 1, "by_county": {"Nordland": ["1865 Vågan"]}}
+    assert result.summary["municipalities"] == {
+        "structure": 2020,
+        "documents_with_municipality": 1,
+        "documents": 1,
+        "municipalities": 1,
+        "by_county": {"Nordland": ["1865 Vågan"]},
+    }
     path = export_qdpx(tmp_path / "out", tmp_path / "p.qdpx").path
     root = etree.fromstring(zipfile.ZipFile(path).read("project.qde"))
     ns = {"q": "urn:QDA-XML:project:1.0"}
     names = {v.get("guid"): v.get("name") for v in root.findall("q:Variables/q:Variable", ns)}
     case = root.find("q:Cases/q:Case", ns)
-    values = {names[v.find("q:VariableRef", ns).get("targetGUID")]: v[1].text for v in case.findall("q:VariableValue", ns)}
+    values = {
+        names[v.find("q:VariableRef", ns).get("targetGUID")]: v[1].text for v in case.findall("q:VariableValue", ns)
+    }
     assert case.get("name") == "Vågan"
     assert (values["kommunenummer"], values["kommune"], values["fylke"]) == ("1865", "Vågan", "Nordland")
 
 
 @pytest.mark.slow
-def test_predict_municipalities_file_reaches_documents_summary_and_qdpx(small_baseline_dir: Path, tmp_path: Path) -> None:
+def test_predict_municipalities_file_reaches_documents_summary_and_qdpx(
+    small_baseline_dir: Path, tmp_path: Path
+) -> None:
     import json
     import subprocess
     import sys
@@ -79,15 +88,57 @@ def test_predict_municipalities_file_reaches_documents_summary_and_qdpx(small_ba
     table = tmp_path / "kommuner.csv"
     table.write_text("document,kommunenummer\nplan-a.txt,1856\n", encoding="utf-8")
     out = tmp_path / "out"
-    run = subprocess.run([sys.executable, "predict.py", str(plans), "--output", str(out), "--model", str(small_baseline_dir),
-                          "--municipalities", str(table), "--qdpx", "--quiet"], capture_output=True, text=True, cwd=root, timeout=600)
+    run = subprocess.run(
+        [
+            sys.executable,
+            "predict.py",
+            str(plans),
+            "--output",
+            str(out),
+            "--model",
+            str(small_baseline_dir),
+            "--municipalities",
+            str(table),
+            "--qdpx",
+            "--quiet",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=root,
+        timeout=600,
+    )
     assert run.returncode == 0, run.stderr
     documents = pd.read_csv(out / "documents.csv", dtype=str, keep_default_na=False).set_index("document")
-    assert documents.loc[str(plans / "plan-a.txt"), "kommune"] == "Røst" and documents.loc[str(plans / "plan-b.txt"), "kommune"] == ""
-    assert json.loads((out / "summary.json").read_text(encoding="utf-8"))["municipalities"]["by_county"] == {"Nordland": ["1856 Røst"]}
+    assert (
+        documents.loc[str(plans / "plan-a.txt"), "kommune"] == "Røst"
+        and documents.loc[str(plans / "plan-b.txt"), "kommune"] == ""
+    )
+    assert json.loads((out / "summary.json").read_text(encoding="utf-8"))["municipalities"]["by_county"] == {
+        "Nordland": ["1856 Røst"]
+    }
     assert "Røst" in zipfile.ZipFile(out / "samskaping.qdpx").read("project.qde").decode("utf-8")
     bad = tmp_path / "bad.csv"
     bad.write_text("document,kommunenummer\nplan-a.txt,9999\n", encoding="utf-8")
-    run = subprocess.run([sys.executable, "predict.py", str(plans), "--output", str(tmp_path / "o2"), "--model", str(small_baseline_dir),
-                          "--municipalities", str(bad), "--quiet"], capture_output=True, text=True, cwd=root, timeout=600)
-    assert run.returncode == 2 and run.stderr.strip() == f"error: {bad}, row 2: '9999' is not a kommunenummer of the 2020 structure (four digits, e.g. 1804)"
+    run = subprocess.run(
+        [
+            sys.executable,
+            "predict.py",
+            str(plans),
+            "--output",
+            str(tmp_path / "o2"),
+            "--model",
+            str(small_baseline_dir),
+            "--municipalities",
+            str(bad),
+            "--quiet",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=root,
+        timeout=600,
+    )
+    assert (
+        run.returncode == 2
+        and run.stderr.strip()
+        == f"error: {bad}, row 2: '9999' is not a kommunenummer of the 2020 structure (four digits, e.g. 1804)"
+    )

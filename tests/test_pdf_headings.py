@@ -9,8 +9,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from plan_files import Heading, dejavu_font_path, make_plan_pdf, make_plan_txt
 
+from plan_files import Heading, dejavu_font_path, make_plan_pdf, make_plan_txt
 from samskaping.documents import read_sentences
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -54,9 +54,15 @@ def test_larger_headings_in_a_pdf_are_the_txt_versions_headings(tmp_path: Path) 
     txt = make_plan_txt(tmp_path / "plan.txt", BLOCKS)
     assert _units(pdf) == _units(txt)
     assert [text for unit, _, text in _units(pdf) if unit == "heading"] == [
-        "Samskaping som arbeidsform", "Mål og strategier", "Oppfølging"]
+        "Samskaping som arbeidsform",
+        "Mål og strategier",
+        "Oppfølging",
+    ]
     assert {heading for unit, heading, _ in _units(pdf) if unit == "paragraph"} == {
-        "Samskaping som arbeidsform", "Mål og strategier", "Oppfølging"}
+        "Samskaping som arbeidsform",
+        "Mål og strategier",
+        "Oppfølging",
+    }
 
 
 def test_bold_headings_at_the_body_size_are_headings(tmp_path: Path) -> None:
@@ -67,8 +73,10 @@ def test_bold_headings_at_the_body_size_are_headings(tmp_path: Path) -> None:
 
 
 def test_numbered_section_lines_are_headings_and_short_body_lines_are_not(tmp_path: Path) -> None:
-    long = ("Kommunen skal legge til rette for at lag, foreninger og innbyggere kan ta ansvar for møteplasser i "
-            "bygdene, og vi vil gi dem gratis lokaler, enkel søknad om tilskudd og en fast kontaktperson i kommunen. ") * 3
+    long = (
+        "Kommunen skal legge til rette for at lag, foreninger og innbyggere kan ta ansvar for møteplasser i "
+        "bygdene, og vi vil gi dem gratis lokaler, enkel søknad om tilskudd og en fast kontaktperson i kommunen. "
+    ) * 3
     blocks = ["3.2 Levende lokalsamfunn", long.strip(), "Mål 1: Gode levekår for alle.", "Kort avsnitt uten punktum"]
     pdf = make_plan_pdf(tmp_path / "numbered.pdf", [blocks], header=None, footer=None, page_number=None)
     kinds = [(s.unit, s.text) for s in read_sentences(pdf)]

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from plan_files import Bullets, make_plan_docx, make_plan_html, make_plan_pdf, make_plan_txt
 
+from plan_files import Bullets, make_plan_docx, make_plan_html, make_plan_pdf, make_plan_txt
 from samskaping.errors import SamskapingError
 from samskaping.outputs import read_table as read_existing
 from samskaping.predict import classify
@@ -19,9 +19,14 @@ from samskaping.summaries import count_cocreation_words, summarise_documents
 ROOT = Path(__file__).resolve().parents[1]
 
 PLAN_A = [
-    ["Kommunen skal samskape nye løsninger med næringslivet og forskningsmiljøene.",
-     "Folketallet har gått ned med 4 prosent siden 2015."],
-    ["Vi vil f.eks. invitere innbyggerne til folkemøter i alle bygder.", Bullets(["Styrke samarbeidet med frivilligheten", "Utvikle tjenestene sammen med brukerne"])],
+    [
+        "Kommunen skal samskape nye løsninger med næringslivet og forskningsmiljøene.",
+        "Folketallet har gått ned med 4 prosent siden 2015.",
+    ],
+    [
+        "Vi vil f.eks. invitere innbyggerne til folkemøter i alle bygder.",
+        Bullets(["Styrke samarbeidet med frivilligheten", "Utvikle tjenestene sammen med brukerne"]),
+    ],
 ]
 PLAN_B = ["Samskaping krev tid og tillit mellom kommunen og innbyggjarane.", "Planen ble vedtatt 1. januar 2024."]
 
@@ -44,10 +49,16 @@ def plans(tmp_path) -> Path:
     (folder / "sub").mkdir(parents=True)
     make_plan_pdf(folder / "a-plan.pdf", PLAN_A)
     make_plan_docx(folder / "sub" / "b-plan.docx", PLAN_B)
-    make_plan_html(folder / "c-plan.html", ["Eldrerådet skal involveres tidlig i planarbeidet.", "Kommunen har 12 000 innbyggere."])
+    make_plan_html(
+        folder / "c-plan.html", ["Eldrerådet skal involveres tidlig i planarbeidet.", "Kommunen har 12 000 innbyggere."]
+    )
     make_plan_txt(folder / "d-plan.txt", ["Brukermedvirkning skal prege alle helse- og omsorgstjenester."])
-    pd.DataFrame({"id": ["x1", "x2"], "text": ["Vi skal samskape med ungdommen.", "Veien er 12 km lang."]}).to_csv(folder / "e-table.csv", index=False)
-    (folder / "f-legacy.txt").write_bytes("Avstanden til Tromsø er 250 km, og ferja går to ganger om dagen.".encode("cp1252"))
+    pd.DataFrame({"id": ["x1", "x2"], "text": ["Vi skal samskape med ungdommen.", "Veien er 12 km lang."]}).to_csv(
+        folder / "e-table.csv", index=False
+    )
+    (folder / "f-legacy.txt").write_bytes(
+        "Avstanden til Tromsø er 250 km, og ferja går to ganger om dagen.".encode("cp1252")
+    )
     return folder
 
 
@@ -93,16 +104,29 @@ def test_folder_of_plans_is_classified_with_three_outputs(plans, model, tmp_path
     assert sentences.loc[sentences["document"] == pdf, "page"].tolist() == [1, 1, 2, 2, 2]
     assert by_doc[str(plans / "sub" / "b-plan.docx")] == PLAN_B
     assert sentences.loc[sentences["document"] == str(plans / "e-table.csv"), "id"].tolist() == ["x1", "x2"]
-    for column in ("conception", "conception_score", "conception_p_service", "factor_p_anchoring", "polarity_p_hindering"):
+    for column in (
+        "conception",
+        "conception_score",
+        "conception_p_service",
+        "factor_p_anchoring",
+        "polarity_p_hindering",
+    ):
         assert column in sentences.columns
 
     assert len(documents) == 6
     assert summary["documents"] == 6
     mentions = documents.set_index("document")["cocreation_mentions"].to_dict()
-    assert mentions[pdf] == 1 and mentions[str(plans / "sub" / "b-plan.docx")] == 1 and mentions[str(plans / "e-table.csv")] == 1
+    assert (
+        mentions[pdf] == 1
+        and mentions[str(plans / "sub" / "b-plan.docx")] == 1
+        and mentions[str(plans / "e-table.csv")] == 1
+    )
     assert summary["documents_mentioning_cocreation"] == 3
     # the six bad inputs stay in the finding's denominator (issue 19, point 4)
-    assert summary["mention_finding"] == "3 of 6 documents mention samskaping (6 of 12 files read; 6 could not be read, listed below)"
+    assert (
+        summary["mention_finding"]
+        == "3 of 6 documents mention samskaping (6 of 12 files read; 6 could not be read, listed below)"
+    )
     assert summary["files"] == {"given": 12, "read": 6, "failed": 6}
     assert {f["path"] for f in summary["failed_documents"]} == {str(plans / n) for n in BAD_INPUTS}
     reasons = {Path(f["path"]).name: f["reason"] for f in summary["failed_documents"]}
@@ -124,21 +148,50 @@ def test_folder_of_plans_is_classified_with_three_outputs(plans, model, tmp_path
 def test_predict_cli_exit_status_and_failure_list(plans, baseline_model, tmp_path):
     _add_bad_inputs(plans)
     run = subprocess.run(
-        [sys.executable, str(ROOT / "predict.py"), "--model", str(baseline_model), str(plans), "--output", str(tmp_path / "o"), "--quiet"],
-        capture_output=True, text=True,
+        [
+            sys.executable,
+            str(ROOT / "predict.py"),
+            "--model",
+            str(baseline_model),
+            str(plans),
+            "--output",
+            str(tmp_path / "o"),
+            "--quiet",
+        ],
+        capture_output=True,
+        text=True,
     )
     assert run.returncode == 1, run.stderr
     assert "6 document(s)" in run.stdout
     assert f"{len(BAD_INPUTS)} input(s) could not be read" in run.stderr and "broken.pdf" in run.stderr
     only_bad = subprocess.run(
-        [sys.executable, str(ROOT / "predict.py"), "--model", str(baseline_model), str(plans / "broken.pdf"), "--output", str(tmp_path / "o2"), "--quiet"],
-        capture_output=True, text=True,
+        [
+            sys.executable,
+            str(ROOT / "predict.py"),
+            "--model",
+            str(baseline_model),
+            str(plans / "broken.pdf"),
+            "--output",
+            str(tmp_path / "o2"),
+            "--quiet",
+        ],
+        capture_output=True,
+        text=True,
     )
     assert only_bad.returncode == 2
     assert "error: nothing to classify:" in only_bad.stderr
     missing_model = subprocess.run(
-        [sys.executable, str(ROOT / "predict.py"), "--model", str(tmp_path / "nomodel"), str(plans), "--output", str(tmp_path / "o3")],
-        capture_output=True, text=True,
+        [
+            sys.executable,
+            str(ROOT / "predict.py"),
+            "--model",
+            str(tmp_path / "nomodel"),
+            str(plans),
+            "--output",
+            str(tmp_path / "o3"),
+        ],
+        capture_output=True,
+        text=True,
     )
     assert missing_model.returncode == 2 and "model folder not found" in missing_model.stderr
 
@@ -193,7 +246,9 @@ def test_interrupted_write_keeps_the_previous_file(plans, model, tmp_path, monke
     with pytest.raises(KeyboardInterrupt):
         classify([plans / "d-plan.txt", plans / "a-plan.pdf"], model, out, progress=False, resume=True)
     assert (out / "sentences.csv").read_bytes() == good
-    assert [p.name for p in out.iterdir() if p.name.startswith(".")] == [".samskaping"]  # no half-written temporary file
+    assert [p.name for p in out.iterdir() if p.name.startswith(".")] == [
+        ".samskaping"
+    ]  # no half-written temporary file
 
 
 def test_nothing_readable_raises(model, tmp_path):

@@ -19,8 +19,8 @@ import shutil
 from pathlib import Path
 
 import pytest
-from plan_files import make_plan_txt
 
+from plan_files import make_plan_txt
 from samskaping.errors import SamskapingError
 from samskaping.predict import classify
 from samskaping.report import write_report
@@ -53,7 +53,10 @@ def test_unread_files_are_in_the_headline_and_summary(model, tmp_path: Path) -> 
     summary = json.loads((tmp_path / "out" / "summary.json").read_text(encoding="utf-8"))
     assert summary["files"] == {"given": 4, "read": 1, "failed": 3}
     assert summary["documents"] == 1
-    assert summary["mention_finding"] == "1 of 1 documents mention samskaping (1 of 4 files read; 3 could not be read, listed below)"
+    assert (
+        summary["mention_finding"]
+        == "1 of 1 documents mention samskaping (1 of 4 files read; 3 could not be read, listed below)"
+    )
     assert len(result.failures) == 3
 
     page = write_report(result.output_dir).read_text(encoding="utf-8")
@@ -61,7 +64,7 @@ def test_unread_files_are_in_the_headline_and_summary(model, tmp_path: Path) -> 
     assert "<strong>1 av 4 filer lest; 3 kunne ikke leses</strong> — se listen nedenfor" in headline
     for name in ("tom.txt", "ødelagt.pdf", "finnes-ikke.pdf"):
         assert name in headline  # named near the top, not only at the bottom
-    overview = page[page.index('<section id="oversikt">'):]
+    overview = page[page.index('<section id="oversikt">') :]
     assert "<strong>1 av 1 leste plan</strong> nevner samskaping" in overview
     assert "<strong>3 av 4 filer kunne ikke leses</strong> og er ikke med i tallene" in overview
     assert "1 planer" not in page
@@ -73,13 +76,16 @@ def test_a_report_counts_one_plan_and_two_plans_in_norwegian(model, tmp_path: Pa
     assert re.search(r"· 1 plan, \d+ setninger ·", page)
     assert not re.search(r"\b1 (planer|setninger)\b", page)
     two = make_plan_txt(tmp_path / "b.txt", ["Brukerne skal være med og utvikle tjenestene.", "Veien er 12 km lang."])
-    page = write_report(classify([one, two], model, tmp_path / "two", progress=False).output_dir).read_text(encoding="utf-8")
+    page = write_report(classify([one, two], model, tmp_path / "two", progress=False).output_dir).read_text(
+        encoding="utf-8"
+    )
     assert re.search(r"· 2 planer, \d+ setninger ·", page)
     assert "av 2 planer</strong> nevner samskaping" in page
 
 
-def test_the_same_plan_as_pdf_and_txt_is_named_once_as_a_duplicate(model, tmp_path: Path,
-                                                                    caplog: pytest.LogCaptureFixture) -> None:
+def test_the_same_plan_as_pdf_and_txt_is_named_once_as_a_duplicate(
+    model, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     folder = tmp_path / "plans"
     folder.mkdir()
     pdf, txt = shutil.copy(SAMPLE_PDF, folder), shutil.copy(SAMPLE_TXT, folder)

@@ -12,8 +12,8 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import small_frame, write_jsonl
 
+from conftest import small_frame, write_jsonl
 from samskaping.runs.ui import F1_COLUMNS, VIEW_KEY, VIEW_TAG_PREFIX
 
 
@@ -26,8 +26,13 @@ def _train(tmp_path: Path, uri: str, name: str, **tracking: object):
         write_jsonl(small_frame({"train": 60, "validation": 8, "test": 8}), data)
     settings = dict(tracking)
     max_steps = settings.pop("max_steps", None)
-    cfg = validate_config({"data": {"path": str(data)}, "training": {"max_steps": max_steps},
-                           "tracking": {"enabled": True, "tracking_uri": uri, "run_name": name, **settings}})
+    cfg = validate_config(
+        {
+            "data": {"path": str(data)},
+            "training": {"max_steps": max_steps},
+            "tracking": {"enabled": True, "tracking_uri": uri, "run_name": name, **settings},
+        }
+    )
     return train(cfg, tmp_path / "models" / name, progress=False)
 
 
@@ -48,12 +53,14 @@ def test_only_full_trainings_and_asked_for_runs_are_registered(tmp_path: Path, m
     versions = client.search_model_versions("name='samskaping'")
     assert sorted(v.run_id for v in versions) == sorted([asked.run_id, full.run_id])
     # every run is still tracked, registered or not
-    assert {r.info.run_name for r in client.search_runs([client.get_experiment_by_name("samskaping").experiment_id])} == {
-        "smoke", "smoke-registered", "full", "full-not-registered"}
+    assert {
+        r.info.run_name for r in client.search_runs([client.get_experiment_by_name("samskaping").experiment_id])
+    } == {"smoke", "smoke-registered", "full", "full-not-registered"}
 
 
-def test_the_experiment_opens_on_the_training_view_with_the_f1_columns(tmp_path: Path,
-                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_experiment_opens_on_the_training_view_with_the_f1_columns(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import mlflow
 
     from samskaping.tracking import MlflowTracker

@@ -25,14 +25,14 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from plan_files import make_plan_pdf
-from test_runs import DATA, train_baseline, write_fixture
 
+from plan_files import make_plan_pdf
+from samskaping.cli.report import main
 from samskaping.errors import SamskapingError
 from samskaping.labels import LABEL_SETS, NONE, norwegian
 from samskaping.predict import FORMATS, PredictResult, classify
-from samskaping.cli.report import main
 from samskaping.report import EXAMPLES_PER_LABEL, REPORT_NAME, read_output, write_report
+from test_runs import DATA, train_baseline, write_fixture
 
 HOSTILE = "Vi vil <script>alert('x')</script> styrke samskaping & «dialog» med \"innbyggerne\"."
 PDF_PAGES = [
@@ -151,8 +151,10 @@ def test_report_of_each_output_format(tmp_path: Path, model, fmt: str) -> None:
     # All text from the data is escaped: plan names, failed inputs, sentences.
     assert "<script>" not in page
     assert "Øyby &amp; Sørvik &lt;utkast&gt;.jsonl" in page
-    assert (f"{html.escape(str(missing))} <small>(grunn: not found; check the path and the current folder)</small>"
-            in _section(page, "ikke-lest"))
+    assert (
+        f"{html.escape(str(missing))} <small>(grunn: not found; check the path and the current folder)</small>"
+        in _section(page, "ikke-lest")
+    )
     assert HOSTILE not in page  # shown only escaped, if among the examples (checked exactly below)
     assert '<html lang="nb">' in page
 

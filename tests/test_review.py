@@ -87,7 +87,10 @@ def test_export_fill_import_train_changes_the_answer(tmp_path: Path) -> None:
     from samskaping.review import export_for_review, import_answers
     from samskaping.training import train
 
-    cfg = load_config(ROOT / "configs" / "baseline.yaml", ["tracking.enabled=false", f"data.path={ROOT / 'data' / 'samskaping-sentences.jsonl'}"])
+    cfg = load_config(
+        ROOT / "configs" / "baseline.yaml",
+        ["tracking.enabled=false", f"data.path={ROOT / 'data' / 'samskaping-sentences.jsonl'}"],
+    )
     model_dir = train(cfg, tmp_path / "m0", progress=False).model_dir
     # sentences in a municipality's own wording that the shipped model reads as co-creation
     plan = tmp_path / "plan.txt"
@@ -104,14 +107,19 @@ def test_export_fill_import_train_changes_the_answer(tmp_path: Path) -> None:
 
     sheet = load_workbook(workbook)["Setninger"]
     header = [c.value for c in sheet[1]]
-    assert {"row_id", "document", "heading", "previous", "text", "next", "context", *ANSWER_COLUMNS.values()} <= set(header)
+    assert {"row_id", "document", "heading", "previous", "text", "next", "context", *ANSWER_COLUMNS.values()} <= set(
+        header
+    )
     assert sheet.freeze_panes == "A2"
     validations = sheet.data_validations.dataValidation
     assert len(validations) == 3 and all(v.type == "list" for v in validations)
     assert "Veiledning" in load_workbook(workbook).sheetnames
 
     before = load_model(model_dir).predict(local)["conception"]
-    target = {text: ("none", "none", "none") if label != "none" else ("democratic", "none", "none") for text, label in zip(local, before, strict=True)}
+    target = {
+        text: ("none", "none", "none") if label != "none" else ("democratic", "none", "none")
+        for text, label in zip(local, before, strict=True)
+    }
     filled = tmp_path / "filled.xlsx"
     _fill(workbook, target, filled)
     labels_file = tmp_path / "my-labels.jsonl"
@@ -121,8 +129,10 @@ def test_export_fill_import_train_changes_the_answer(tmp_path: Path) -> None:
     assert {r["annotator"] for r in rows} == {"Kari"} and all("filled.xlsx" in r["source"] for r in rows)
     assert import_answers(filled, labels_file, annotator="Kari").already_there == len(local)  # not added twice
 
-    cfg2 = load_config(ROOT / "configs" / "baseline.yaml", ["tracking.enabled=false",
-                                                           f"data.paths=[{ROOT / 'data' / 'samskaping-sentences.jsonl'}, {labels_file}]"])
+    cfg2 = load_config(
+        ROOT / "configs" / "baseline.yaml",
+        ["tracking.enabled=false", f"data.paths=[{ROOT / 'data' / 'samskaping-sentences.jsonl'}, {labels_file}]"],
+    )
     after = load_model(train(cfg2, tmp_path / "m1", progress=False).model_dir).predict(local)["conception"]
     assert sum(b != a for b, a in zip(before, after, strict=True)) >= 3, (before, after)
     for text, old, new in zip(local, before, after, strict=True):
@@ -148,10 +158,19 @@ def test_bad_answers_are_reported_with_row_and_column(tmp_path: Path) -> None:
     result = import_answers(path, tmp_path / "labels.jsonl")
     assert result.imported == 1 and result.not_labelled == 1
     shown = [str(p) for p in result.problems]
-    assert shown[0] == f"{path}, row 3, column 'answer_factor': 'ressurser' is not a factor label (did you mean 'resources'?); allowed: concept_role, resources, social_process, roles_power, holistic, anchoring, none"
-    assert shown[1].startswith(f"{path}, row 5, column 'answer_polarity': 'none' must be promoting or hindering when factor is resources")
-    done = subprocess.run([sys.executable, "-m", "samskaping.review", "import", str(path), "--to", str(tmp_path / "b.jsonl")],
-                          capture_output=True, text=True, timeout=120)
+    assert (
+        shown[0]
+        == f"{path}, row 3, column 'answer_factor': 'ressurser' is not a factor label (did you mean 'resources'?); allowed: concept_role, resources, social_process, roles_power, holistic, anchoring, none"
+    )
+    assert shown[1].startswith(
+        f"{path}, row 5, column 'answer_polarity': 'none' must be promoting or hindering when factor is resources"
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "samskaping.review", "import", str(path), "--to", str(tmp_path / "b.jsonl")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 1
     assert "row 3, column 'answer_factor'" in done.stderr
 
@@ -174,8 +193,12 @@ def test_agreement_command_on_two_workbooks(tmp_path: Path) -> None:
     a = workbook("a.xlsx", ["none", "none", "resources", "none"])
     b = workbook("b.xlsx", ["none", "none", "resources", "holistic"])
     out = tmp_path / "agreement.xlsx"
-    done = subprocess.run([sys.executable, "-m", "samskaping.review", "agreement", str(a), str(b), "--output", str(out)],
-                          capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-m", "samskaping.review", "agreement", str(a), str(b), "--output", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
     assert "4 sentences labelled by both" in done.stdout
     stats = pd.read_excel(out, sheet_name="agreement")

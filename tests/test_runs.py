@@ -27,11 +27,11 @@ from urllib.error import URLError
 from urllib.request import urlopen
 
 import numpy as np
-from mlflow import MlflowClient
 import pytest
+from mlflow import MlflowClient
 
-from samskaping.errors import TrackingError
 from samskaping.cli.runs import main
+from samskaping.errors import TrackingError
 from samskaping.runs import (
     absolute_store_uri,
     format_table,
@@ -436,8 +436,10 @@ def test_ui_command_serves_the_store_and_stops_its_server_on_sigterm(store: Stor
         line = cli.stdout.readline()
         experiment_id = MlflowClient(tracking_uri=store.uri).get_experiment_by_name("samskaping").experiment_id
         # the experiment's saved view (sort by test_mean_macro_f1, the F1 columns) and the training side bar
-        runs_table = (f"http://127.0.0.1:{port}/#/experiments/{experiment_id}/runs"
-                      "?viewStateShareKey=samskaping-training&workflowType=machine_learning")
+        runs_table = (
+            f"http://127.0.0.1:{port}/#/experiments/{experiment_id}/runs"
+            "?viewStateShareKey=samskaping-training&workflowType=machine_learning"
+        )
         assert line == f"MLflow UI for {store.uri}: {runs_table} (only this machine; Ctrl-C stops it)\n"
         wait_for_ui(port, timeout=60)
         with urlopen(

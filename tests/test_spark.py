@@ -22,8 +22,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from plan_files import Bullets, Heading, make_plan_docx, make_plan_pdf, make_plan_txt
 
+from plan_files import Bullets, Heading, make_plan_docx, make_plan_pdf, make_plan_txt
 from samskaping.outputs import read_output
 from samskaping.predict import Failure, classify
 from samskaping.spark.listing import Input, Listed, choose_files, is_uri, partition_name, spark_roots
@@ -45,8 +45,10 @@ def _java_missing() -> str | None:
 needs_spark = pytest.mark.skipif(_java_missing() is not None, reason=str(_java_missing()))
 
 PDF_PAGES = [
-    ["Kommunen skal samskape nye løsninger med næringslivet og forskningsmiljøene.",
-     "Folketallet har gått ned med 4 prosent siden 2015."],
+    [
+        "Kommunen skal samskape nye løsninger med næringslivet og forskningsmiljøene.",
+        "Folketallet har gått ned med 4 prosent siden 2015.",
+    ],
     [Heading("Medvirkning"), "Vi vil f.eks. invitere innbyggerne til folkemøter i alle bygder."],
 ]
 DOCX_BLOCKS = [
@@ -73,7 +75,8 @@ def plans(tmp_path_factory: pytest.TempPathFactory) -> Path:
     make_plan_docx(folder / GOOD[1], DOCX_BLOCKS)
     make_plan_txt(folder / GOOD[2], TXT_BLOCKS)
     pd.DataFrame({"id": ["x1", "x2"], "text": ["Vi skal samskape med ungdommen.", "Veien er 12 km lang."]}).to_csv(
-        folder / GOOD[3], index=False)  # a sentence table keeps its other columns
+        folder / GOOD[3], index=False
+    )  # a sentence table keeps its other columns
     (folder / "broken.pdf").write_bytes(b"%PDF-1.4 not really a pdf")
     (folder / "empty.txt").write_text("", encoding="utf-8")
     (folder / "gammel.doc").write_bytes(b"\xd0\xcf\x11\xe0 an old Word file")
@@ -83,18 +86,25 @@ def plans(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
     """A baseline that reads list lead-ins, trained into a temporary MLflow store and registered; (store URI, model folder)."""
-    from test_runs import write_fixture
-
     from samskaping.config import validate_config
     from samskaping.training import train
+    from test_runs import write_fixture
 
     root = tmp_path_factory.mktemp("spark-store")
     uri = f"sqlite:///{root / 'mlflow.db'}"
-    cfg = validate_config({
-        "data": {"path": str(write_fixture(root / "fixture.jsonl"))},
-        "model": {"kind": "baseline", "name": "tfidf-logreg", "use_context": True},
-        "tracking": {"enabled": True, "tracking_uri": uri, "run_name": "spark", "registered_model_name": "samskaping"},
-    }, source="test config")
+    cfg = validate_config(
+        {
+            "data": {"path": str(write_fixture(root / "fixture.jsonl"))},
+            "model": {"kind": "baseline", "name": "tfidf-logreg", "use_context": True},
+            "tracking": {
+                "enabled": True,
+                "tracking_uri": uri,
+                "run_name": "spark",
+                "registered_model_name": "samskaping",
+            },
+        },
+        source="test config",
+    )
     with pytest.MonkeyPatch.context() as mp:
         mp.chdir(root)  # MLflow puts a new experiment's artifacts in ./mlruns
         result = train(cfg, root / "baseline", progress=False)
@@ -159,7 +169,11 @@ def test_spark_and_predict_give_the_same_tables(kind, spark, plans, store, predi
     from samskaping.spark.job import ModelSource
 
     uri, folder = store
-    source = ModelSource(folder=folder) if kind == "folder" else ModelSource(mlflow_uri="models:/samskaping/1", tracking_uri=uri)
+    source = (
+        ModelSource(folder=folder)
+        if kind == "folder"
+        else ModelSource(mlflow_uri="models:/samskaping/1", tracking_uri=uri)
+    )
     result = _spark_run(spark, plans, source, store, tmp_path / "spark")
 
     _assert_same_outputs(tmp_path / "spark", predicted)
@@ -170,7 +184,9 @@ def test_spark_and_predict_give_the_same_tables(kind, spark, plans, store, predi
     assert sentences.loc[sentences["document"] == str(plans / GOOD[3]), "id"].tolist() == ["x1", "x2"]
     assert {Path(f.path).name for f in result.failures} == set(BAD)
     dataset = tmp_path / "spark" / "sentences.parquet"
-    assert sorted(p.name for p in dataset.iterdir() if p.is_dir()) == sorted(partition_name(str(plans / n)) for n in GOOD)
+    assert sorted(p.name for p in dataset.iterdir() if p.is_dir()) == sorted(
+        partition_name(str(plans / n)) for n in GOOD
+    )
 
 
 @pytest.mark.spark
@@ -179,9 +195,26 @@ def test_cli_reports_bad_files_with_exit_status_1_and_the_report_builds(plans, s
     out = tmp_path / "out"
     env = {**os.environ, "PYSPARK_PYTHON": sys.executable}
     run = subprocess.run(
-        [sys.executable, "-m", "samskaping.spark", str(plans), "--model", str(store[1]), "--output", str(out),
-         "--master", "local[2]", "--format", "xlsx", "--quiet"],
-        capture_output=True, text=True, env=env, timeout=600, check=False,
+        [
+            sys.executable,
+            "-m",
+            "samskaping.spark",
+            str(plans),
+            "--model",
+            str(store[1]),
+            "--output",
+            str(out),
+            "--master",
+            "local[2]",
+            "--format",
+            "xlsx",
+            "--quiet",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+        check=False,
     )
     assert run.returncode == 1, run.stderr[-3000:]
     assert f"{len(GOOD)} document(s)" in run.stdout
@@ -192,9 +225,15 @@ def test_cli_reports_bad_files_with_exit_status_1_and_the_report_builds(plans, s
     assert "no text" in reasons["empty.txt"] or "empty" in reasons["empty.txt"]
     assert "save it as .docx" in reasons["gammel.doc"]
     assert all("\n" not in r and "samskaping-spark-" not in r for r in reasons.values())  # no temporary path leaks
-    assert (out / "documents.xlsx").is_file() and (out / "methods.md").is_file() and summary["sentences_format"] == "parquet"
+    assert (
+        (out / "documents.xlsx").is_file()
+        and (out / "methods.md").is_file()
+        and summary["sentences_format"] == "parquet"
+    )
 
-    report = subprocess.run([sys.executable, "-m", "samskaping.report", str(out)], capture_output=True, text=True, check=False)
+    report = subprocess.run(
+        [sys.executable, "-m", "samskaping.report", str(out)], capture_output=True, text=True, check=False
+    )
     assert report.returncode == 0, report.stderr
     html = (out / "report.html").read_text(encoding="utf-8")
     assert "a-plan.pdf" in html and "Plan for Ås og Øyer.txt" in html
@@ -209,15 +248,29 @@ def _listed(*paths: str) -> list[Listed]:
 
 def test_folder_files_are_chosen_and_named_as_predict_names_them():
     inputs = [Input("plans/", "file:/w/plans", "folder")]
-    choice = choose_files(inputs, _listed("file:/w/plans/b.pdf", "file:/w/plans/sub/a.docx", "file:/w/plans/x.json",
-                                          "file:/w/plans/old.doc", "file:/w/plans/~$lock.docx"))
+    choice = choose_files(
+        inputs,
+        _listed(
+            "file:/w/plans/b.pdf",
+            "file:/w/plans/sub/a.docx",
+            "file:/w/plans/x.json",
+            "file:/w/plans/old.doc",
+            "file:/w/plans/~$lock.docx",
+        ),
+    )
     assert choice.documents == {"file:/w/plans/b.pdf": "plans/b.pdf", "file:/w/plans/sub/a.docx": "plans/sub/a.docx"}
-    assert choice.failures == [Failure("plans/old.doc", "not read: an old Word file; open it in Word and save it as .docx")]
+    assert choice.failures == [
+        Failure("plans/old.doc", "not read: an old Word file; open it in Word and save it as .docx")
+    ]
 
 
 def test_missing_inputs_unsupported_files_and_empty_folders_are_failures():
-    inputs = [Input("nowhere", "file:/w/nowhere", "missing"), Input("notes.rtf", "file:/w/notes.rtf", "file"),
-              Input("empty", "file:/w/empty", "folder"), Input("p.txt", "file:/w/p.txt", "file")]
+    inputs = [
+        Input("nowhere", "file:/w/nowhere", "missing"),
+        Input("notes.rtf", "file:/w/notes.rtf", "file"),
+        Input("empty", "file:/w/empty", "folder"),
+        Input("p.txt", "file:/w/p.txt", "file"),
+    ]
     choice = choose_files(inputs, _listed("file:/w/p.txt", "file:/w/empty/data.json"))
     assert choice.documents == {"file:/w/p.txt": "p.txt"}
     assert [f.path for f in choice.failures] == ["nowhere", "notes.rtf", "empty"]

@@ -9,9 +9,9 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from conftest import shipped_split_sizes, SHIPPED, small_frame
 from torch import nn
 
+from conftest import SHIPPED, shipped_split_sizes, small_frame
 from samskaping.config import validate_config
 from samskaping.errors import SamskapingError
 from samskaping.labels import LABEL_SETS
@@ -104,7 +104,9 @@ def test_smoothing_keeps_the_function_and_the_labels(tiny_fitted):
     assert label_agreement(tiny_fitted.predict(texts), smoothed.predict(texts)) >= MIN_AGREEMENT
     # maxima measured once (e.g. at training time) give the same model as calibrating at load time
     again = quantize_int8(tiny_fitted, activation_maxima=input_channel_maxima(tiny_fitted, calibration))
-    np.testing.assert_array_equal(again.predict_proba(texts[:50])["factor"], smoothed.predict_proba(texts[:50])["factor"])
+    np.testing.assert_array_equal(
+        again.predict_proba(texts[:50])["factor"], smoothed.predict_proba(texts[:50])["factor"]
+    )
     with pytest.raises(SamskapingError, match="alpha"):
         quantize_int8(tiny_fitted, calibration_texts=calibration, alpha=1.5)
 
@@ -180,13 +182,20 @@ def test_int8_model_reproduces_the_saved_agreement(calibrated: Path) -> None:
     assert np.mean([np.abs(p8[ls] - p32[ls]).mean() for ls in p32]) <= 1e-2
 
 
-@pytest.mark.parametrize(("edit", "message"), [
-    (lambda saved: saved["agreement"]["test"].update({"all": 0.974}),
-     "--int8 refused: int8 kept only 97.4% of fp32's labels on this model's test split (at least 99% needed); leave out --int8"),
-    (lambda saved: saved.update({"weights_digest": "0" * 64}), "was made for other weights"),
-    (None, "has no int8 calibration; run 'python -m samskaping.speed calibrate"),
-])
-def test_predict_int8_refuses_in_one_line(calibrated: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], edit, message) -> None:
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (
+            lambda saved: saved["agreement"]["test"].update({"all": 0.974}),
+            "--int8 refused: int8 kept only 97.4% of fp32's labels on this model's test split (at least 99% needed); leave out --int8",
+        ),
+        (lambda saved: saved.update({"weights_digest": "0" * 64}), "was made for other weights"),
+        (None, "has no int8 calibration; run 'python -m samskaping.speed calibrate"),
+    ],
+)
+def test_predict_int8_refuses_in_one_line(
+    calibrated: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], edit, message
+) -> None:
     import shutil
 
     from samskaping.cli.predict import predict_main
@@ -200,7 +209,9 @@ def test_predict_int8_refuses_in_one_line(calibrated: Path, tmp_path: Path, caps
         (folder / INT8_FILE).write_text(json.dumps(saved))
     table = tmp_path / "s.csv"
     pd.DataFrame({"text": shipped_test_sentences()[:5]}).to_csv(table, index=False)
-    assert predict_main([str(table), "--model", str(folder), "--output", str(tmp_path / "out"), "--int8", "--quiet"]) == 2
+    assert (
+        predict_main([str(table), "--model", str(folder), "--output", str(tmp_path / "out"), "--int8", "--quiet"]) == 2
+    )
     # (in-process, transformers' weight-loading bar also reaches stderr; a user with --quiet does not see it)
     err = [line for line in capsys.readouterr().err.strip().splitlines() if not line.startswith("Loading weights")]
     assert len(err) == 1 and err[0].startswith("error: ") and message in err[0], err
@@ -211,14 +222,31 @@ def test_predict_int8_runs_the_saved_recipe(calibrated: Path, tmp_path: Path) ->
 
     table = tmp_path / "s.csv"
     pd.DataFrame({"text": shipped_test_sentences()[:40]}).to_csv(table, index=False)
-    assert predict_main([str(table), "--model", str(calibrated), "--output", str(tmp_path / "out"), "--int8", "--quiet", "--threads", "1"]) == 0
+    assert (
+        predict_main(
+            [
+                str(table),
+                "--model",
+                str(calibrated),
+                "--output",
+                str(tmp_path / "out"),
+                "--int8",
+                "--quiet",
+                "--threads",
+                "1",
+            ]
+        )
+        == 0
+    )
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
     assert summary["model"]["int8"] is True and summary["model"]["runtime"] == "onnxruntime"
 
 
 def test_layer_part_errors_rank_every_part(tiny_fitted) -> None:
     errors = layer_part_errors(tiny_fitted, shipped_test_sentences()[:64])
-    assert sorted(errors) == sorted(f"layer.{i}.{p}" for i in range(2) for p in ("qkv", "attention_output", "intermediate", "output"))
+    assert sorted(errors) == sorted(
+        f"layer.{i}.{p}" for i in range(2) for p in ("qkv", "attention_output", "intermediate", "output")
+    )
     assert list(errors.values()) == sorted(errors.values(), reverse=True)
     assert all(0 < e < 0.05 for e in errors.values())  # int8 disturbs each product a little
     assert layer_part_of("encoder.layer.11.attention.self.key") == "layer.11.qkv"
@@ -233,9 +261,11 @@ def test_layer_part_errors_rank_every_part(tiny_fitted) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not (MINILM_OFFLINE / INT8_FILE).is_file(),
-                    reason="models/minilm-offline not trained and calibrated here (python train.py --config configs/minilm-offline.yaml "
-                           "--output models/minilm-offline; python -m samskaping.speed calibrate models/minilm-offline)")
+@pytest.mark.skipif(
+    not (MINILM_OFFLINE / INT8_FILE).is_file(),
+    reason="models/minilm-offline not trained and calibrated here (python train.py --config configs/minilm-offline.yaml "
+    "--output models/minilm-offline; python -m samskaping.speed calibrate models/minilm-offline)",
+)
 def test_int8_keeps_fp32_labels_on_the_test_split_minilm_offline():
     """The same guard on a fine-tuned 384-wide model, whose labels int8 does move."""
     from samskaping.models import load_model
@@ -248,8 +278,13 @@ def test_int8_keeps_fp32_labels_on_the_test_split_minilm_offline():
 
 
 def test_quantize_int8_refuses_a_baseline(tmp_path):
-    cfg = validate_config({"data": {"path": str(SHIPPED)}, "model": {"kind": "baseline", "name": "tfidf-logreg"},
-                           "tracking": {"enabled": False}})
+    cfg = validate_config(
+        {
+            "data": {"path": str(SHIPPED)},
+            "model": {"kind": "baseline", "name": "tfidf-logreg"},
+            "tracking": {"enabled": False},
+        }
+    )
     with pytest.raises(SamskapingError, match="needs a transformer model"):
         quantize_int8(build_model(cfg, progress=False))
 
@@ -273,24 +308,27 @@ def test_encoder_flops_formula():
 
 
 @pytest.mark.slow
-def test_training_time_calibration_saves_int8_json_and_logs_the_agreement(tiny_bert: Path, tmp_path: Path,
-                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+def test_training_time_calibration_saves_int8_json_and_logs_the_agreement(
+    tiny_bert: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """training.calibrate_int8: train.py leaves a model that --int8 accepts, and the run shows the agreement."""
-    from conftest import write_jsonl
     from mlflow.tracking import MlflowClient
 
+    from conftest import write_jsonl
     from samskaping.models import load_model
     from samskaping.training import train
 
     monkeypatch.setenv("SAMSKAPING_CACHE", str(tmp_path / "cache"))
     data = write_jsonl(small_frame({"train": 48, "validation": 24, "test": 24}), tmp_path / "d.jsonl")
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    cfg = validate_config({
-        "data": {"path": str(data)},
-        "model": {"kind": "transformer", "name": str(tiny_bert), "transformer": {"max_length": 48}},
-        "training": {"epochs": 1, "batch_size": 16, "threads": 1, "calibrate_int8": True},
-        "tracking": {"tracking_uri": uri, "experiment": "int8", "registered_model_name": None},
-    })
+    cfg = validate_config(
+        {
+            "data": {"path": str(data)},
+            "model": {"kind": "transformer", "name": str(tiny_bert), "transformer": {"max_length": 48}},
+            "training": {"epochs": 1, "batch_size": 16, "threads": 1, "calibrate_int8": True},
+            "tracking": {"tracking_uri": uri, "experiment": "int8", "registered_model_name": None},
+        }
+    )
     result = train(cfg, tmp_path / "model", progress=False)
     saved = json.loads((result.model_dir / INT8_FILE).read_text())
     assert saved["sentences"] == {"validation": 24, "test": 24}

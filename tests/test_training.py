@@ -51,22 +51,40 @@ def test_baseline_run_is_logged_registered_and_saved(tmp_path, small_data):
     assert len(run.data.params["dataset.digest"]) == 12
     assert run.data.tags["model.name"] == "tfidf-logreg"
     assert run.data.tags.get("git_commit")
-    contexts = {d.dataset.name: {t.key: t.value for t in d.tags}["mlflow.data.context"] for d in run.inputs.dataset_inputs}
+    contexts = {
+        d.dataset.name: {t.key: t.value for t in d.tags}["mlflow.data.context"] for d in run.inputs.dataset_inputs
+    }
     assert contexts == {f"small.jsonl:{s}": s for s in ("train", "validation", "test")}
 
     artifacts = {a.path for a in client.list_artifacts(result.run_id, "plots")}
     assert "plots/test_conception_confusion.png" in artifacts
     assert "plots/test_f1_per_class.png" in artifacts
     assert {a.path for a in client.list_artifacts(result.run_id, "predictions")} == {"predictions/test_predictions.csv"}
-    report = json.loads(Path(mlflow.artifacts.download_artifacts(run_id=result.run_id, artifact_path="reports/test_classification_report.json", tracking_uri=uri)).read_text())
-    assert set(report["factor"]["per_class"]) == {"concept_role", "resources", "social_process", "roles_power", "holistic", "anchoring", "none"}
+    report = json.loads(
+        Path(
+            mlflow.artifacts.download_artifacts(
+                run_id=result.run_id, artifact_path="reports/test_classification_report.json", tracking_uri=uri
+            )
+        ).read_text()
+    )
+    assert set(report["factor"]["per_class"]) == {
+        "concept_role",
+        "resources",
+        "social_process",
+        "roles_power",
+        "holistic",
+        "anchoring",
+        "none",
+    }
 
     version = client.get_model_version("samskaping-test", result.registered_version)
     assert version.run_id == result.run_id
 
     # the folder predicts without MLflow, the MLflow model predicts the same
     folder_model = load_model(result.model_dir)
-    assert json.loads((result.model_dir / "metrics.json").read_text())["test_conception_macro_f1"] == pytest.approx(result.metrics["test_conception_macro_f1"])
+    assert json.loads((result.model_dir / "metrics.json").read_text())["test_conception_macro_f1"] == pytest.approx(
+        result.metrics["test_conception_macro_f1"]
+    )
     import pandas as pd
 
     sentences = ["Vi skal utvikle tjenestene sammen med brukerne.", "Folketallet har gått ned siden 2010."]
@@ -88,7 +106,9 @@ def test_crashing_run_is_marked_failed(tmp_path, small_data, monkeypatch):
     monkeypatch.setattr(BaselineClassifier, "_save_files", disk_full)
     with pytest.raises(OSError):
         train(_config(small_data, uri), tmp_path / "models" / "b", progress=False)
-    runs = MlflowClient(tracking_uri=uri).search_runs([MlflowClient(tracking_uri=uri).get_experiment_by_name("test").experiment_id])
+    runs = MlflowClient(tracking_uri=uri).search_runs(
+        [MlflowClient(tracking_uri=uri).get_experiment_by_name("test").experiment_id]
+    )
     assert [r.info.status for r in runs] == ["FAILED"]
     assert sorted(p.name for p in (tmp_path / "models").iterdir()) == []  # neither the folder nor b.partial
 
@@ -97,7 +117,9 @@ def test_unwritable_output_is_found_before_training(tmp_path, small_data):
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     blocker = tmp_path / "models"
     blocker.write_text("a file where the models folder should be", encoding="utf-8")
-    with pytest.raises(SamskapingError, match=r"^--output .*models/b: cannot write to .*; choose a folder you can write to$"):
+    with pytest.raises(
+        SamskapingError, match=r"^--output .*models/b: cannot write to .*; choose a folder you can write to$"
+    ):
         train(_config(small_data, uri), blocker / "b", progress=False)
     assert not (tmp_path / "mlflow.db").exists()  # no run was started
 
@@ -116,7 +138,10 @@ def test_ctrl_c_marks_run_killed_and_keeps_best_checkpoint(tmp_path, small_data,
     out = tmp_path / "models" / "tiny"
     proc = subprocess.Popen(
         [sys.executable, str(ROOT / "train.py"), "--config", str(config), "--output", str(out)],
-        cwd=tmp_path, stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        cwd=tmp_path,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
     deadline = time.time() + 120
     seen = []
@@ -132,7 +157,12 @@ def test_ctrl_c_marks_run_killed_and_keeps_best_checkpoint(tmp_path, small_data,
     runs = client.search_runs([client.get_experiment_by_name("test").experiment_id])
     assert [r.info.status for r in runs] == ["KILLED"]
     kept = out.with_name("tiny-interrupted")
-    assert load_model(kept).predict(["Vi skal samskape med innbyggerne."])["conception"][0] in {"service", "democratic", "innovation", "none"}
+    assert load_model(kept).predict(["Vi skal samskape med innbyggerne."])["conception"][0] in {
+        "service",
+        "democratic",
+        "innovation",
+        "none",
+    }
     assert not out.exists()
 
 
@@ -142,11 +172,10 @@ def test_ctrl_c_during_a_store_write_waits_for_the_write() -> None:
 
     finished = []
     before = signal.getsignal(signal.SIGINT)
-    with pytest.raises(KeyboardInterrupt):
-        with deferred_interrupt():
-            os.kill(os.getpid(), signal.SIGINT)
-            time.sleep(0.05)  # the handler has run by now; the write would go on
-            finished.append(True)
+    with pytest.raises(KeyboardInterrupt), deferred_interrupt():
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(0.05)  # the handler has run by now; the write would go on
+        finished.append(True)
     assert finished == [True]
     assert signal.getsignal(signal.SIGINT) is before  # the previous handler is back
 
@@ -163,7 +192,9 @@ def test_a_folder_with_other_files_is_refused_before_any_work(tmp_path, small_da
         train(_config(small_data, uri), folder, progress=False)
     message = str(caught.value)
     assert "\n" not in message
-    assert message.startswith(f"--output {folder}: the folder is not empty and is not a model folder (no samskaping-model.json)")
+    assert message.startswith(
+        f"--output {folder}: the folder is not empty and is not a model folder (no samskaping-model.json)"
+    )
     assert "give a new folder" in message
     assert (folder / "notat.txt").read_text(encoding="utf-8") == "mine"
     assert not (tmp_path / "mlflow.db").exists()  # no run was started
@@ -174,7 +205,9 @@ def test_an_existing_file_as_output_is_refused_before_any_work(tmp_path, small_d
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     target = tmp_path / "model.txt"
     target.write_text("mine", encoding="utf-8")
-    with pytest.raises(SamskapingError, match=r"^--output .*model\.txt: this is a file, not a folder; give a new folder"):
+    with pytest.raises(
+        SamskapingError, match=r"^--output .*model\.txt: this is a file, not a folder; give a new folder"
+    ):
         train(_config(small_data, uri), target, progress=False)
     assert target.read_text(encoding="utf-8") == "mine"
     assert not (tmp_path / "mlflow.db").exists()
@@ -210,12 +243,26 @@ def test_a_model_folder_of_ours_and_an_empty_folder_are_written_in_place(tmp_pat
 def test_the_cli_refuses_an_existing_file_in_one_line_with_status_2(tmp_path, small_data):
     target = tmp_path / "model.txt"
     target.write_text("mine", encoding="utf-8")
-    done = subprocess.run([sys.executable, str(ROOT / "train.py"), "--config", str(ROOT / "configs" / "baseline.yaml"),
-                           "--set", f"data.path={small_data}", "--output", str(target)],
-                          cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "train.py"),
+            "--config",
+            str(ROOT / "configs" / "baseline.yaml"),
+            "--set",
+            f"data.path={small_data}",
+            "--output",
+            str(target),
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 2
-    assert done.stderr.strip().splitlines() == [f"error: --output {target}: this is a file, not a folder; "
-                                                "give a new folder, e.g. --output models/NAME"]
+    assert done.stderr.strip().splitlines() == [
+        f"error: --output {target}: this is a file, not a folder; give a new folder, e.g. --output models/NAME"
+    ]
     assert not (tmp_path / "mlflow.db").exists() and not (tmp_path / "mlruns").exists()
     assert target.read_text(encoding="utf-8") == "mine"
 
@@ -239,12 +286,21 @@ def _tiny_config(tmp_path: Path, data: Path, tiny_bert: Path, uri: str, calibrat
 def test_the_model_is_saved_before_the_int8_step_which_shows_progress(tmp_path, small_data, tiny_bert):
     config = _tiny_config(tmp_path, small_data, tiny_bert, f"sqlite:///{tmp_path / 'mlflow.db'}")
     out = tmp_path / "models" / "tiny"
-    done = subprocess.run([sys.executable, str(ROOT / "train.py"), "--config", str(config), "--output", str(out)],
-                          cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "train.py"), "--config", str(config), "--output", str(out)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr
     lines = done.stderr.splitlines()
     saved = lines.index(f"INFO model saved to {out}")
-    step = next(i for i, line in enumerate(lines) if re.match(r"INFO after training, step 1 of [12] \(training.calibrate_int8", line))
+    step = next(
+        i
+        for i, line in enumerate(lines)
+        if re.match(r"INFO after training, step 1 of [12] \(training.calibrate_int8", line)
+    )
     assert saved < step
     assert any(re.fullmatch(r"INFO int8: \d+ of \d+ layer parts ranked \(\d+ s\)", line) for line in lines[step:])
     assert any(line.startswith("INFO training.calibrate_int8 done in") for line in lines)
@@ -255,8 +311,22 @@ def test_the_model_is_saved_before_the_int8_step_which_shows_progress(tmp_path, 
 def test_no_post_training_skips_the_int8_step(tmp_path, small_data, tiny_bert):
     config = _tiny_config(tmp_path, small_data, tiny_bert, f"sqlite:///{tmp_path / 'mlflow.db'}")
     out = tmp_path / "models" / "tiny"
-    done = subprocess.run([sys.executable, str(ROOT / "train.py"), "--config", str(config), "--output", str(out),
-                           "--no-tracking", "--no-post-training"], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "train.py"),
+            "--config",
+            str(config),
+            "--output",
+            str(out),
+            "--no-tracking",
+            "--no-post-training",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr
     assert "after training, step" not in done.stderr
     assert not (out / "int8.json").exists()
@@ -273,8 +343,13 @@ def test_ctrl_c_during_the_int8_step_keeps_the_saved_model(tmp_path, tiny_bert):
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     config = _tiny_config(tmp_path, data, tiny_bert, uri)
     out = tmp_path / "models" / "tiny"
-    proc = subprocess.Popen([sys.executable, str(ROOT / "train.py"), "--config", str(config), "--output", str(out)],
-                            cwd=tmp_path, stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    proc = subprocess.Popen(
+        [sys.executable, str(ROOT / "train.py"), "--config", str(config), "--output", str(out)],
+        cwd=tmp_path,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
     seen = []
     for line in proc.stderr:
         seen.append(line)
@@ -284,14 +359,23 @@ def test_ctrl_c_during_the_int8_step_keeps_the_saved_model(tmp_path, tiny_bert):
     rest = proc.communicate(timeout=120)[1]
     assert proc.returncode == 130, "".join(seen) + rest
     last = rest.strip().splitlines()[-1]
-    assert last == (f"interrupted during training.calibrate_int8: the trained model is saved in {out} and complete "
-                    f"(predict.py --model {out} uses it); the MLflow run is marked KILLED and holds no model; "
-                    f"run the step later with: python -m samskaping.speed calibrate {out} --only int8")
-    assert load_model(out).predict(["Vi skal samskape med innbyggerne."])["conception"][0] in {"service", "democratic", "innovation", "none"}
+    assert last == (
+        f"interrupted during training.calibrate_int8: the trained model is saved in {out} and complete "
+        f"(predict.py --model {out} uses it); the MLflow run is marked KILLED and holds no model; "
+        f"run the step later with: python -m samskaping.speed calibrate {out} --only int8"
+    )
+    assert load_model(out).predict(["Vi skal samskape med innbyggerne."])["conception"][0] in {
+        "service",
+        "democratic",
+        "innovation",
+        "none",
+    }
     assert sorted(p.name for p in out.parent.iterdir()) == ["tiny"]  # no tiny.partial
     assert not (out / "onnx").exists() and not (out / "int8.json").exists()
     client = MlflowClient(tracking_uri=uri)
-    assert [r.info.status for r in client.search_runs([client.get_experiment_by_name("test").experiment_id])] == ["KILLED"]
+    assert [r.info.status for r in client.search_runs([client.get_experiment_by_name("test").experiment_id])] == [
+        "KILLED"
+    ]
 
 
 # ---------------------------------------------------------------- which data was used
@@ -304,7 +388,9 @@ def test_training_on_several_files_says_which_and_how_many_rows(tmp_path, small_
     mine = small_frame({"train": 12}).drop(columns=["split"]).assign(id=lambda f: "mine-" + f["id"].astype(str))
     mine.loc[0, "factor"] = "not-a-factor"
     own = write_jsonl(mine, tmp_path / "mine.jsonl")
-    cfg = validate_config({"data": {"paths": [str(small_data), str(own)], "on_invalid": "skip"}, "tracking": {"enabled": False}})
+    cfg = validate_config(
+        {"data": {"paths": [str(small_data), str(own)], "on_invalid": "skip"}, "tracking": {"enabled": False}}
+    )
     with caplog.at_level("INFO", logger="samskaping.training"):
         result = train(cfg, tmp_path / "m", progress=False)
     expected = f"{small_data} (40 rows), {own} ({len(mine) - 1} rows, 1 left out)"

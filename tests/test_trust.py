@@ -86,8 +86,11 @@ def test_explicit_priors_are_checked() -> None:
     with pytest.raises(ConfigError, match=r"unknown label\(s\) \['nothing'\]"):
         priors.check_setting({"conception": {"nothing": 1.0}})
     probs = {"conception": np.full((3, 4), 0.25)}
-    moved, record = priors.apply(probs, {"conception": np.full(4, 0.25)},
-                                 {"conception": {"service": 0.1, "democratic": 0.1, "innovation": 0.1, "none": 0.7}})
+    moved, record = priors.apply(
+        probs,
+        {"conception": np.full(4, 0.25)},
+        {"conception": {"service": 0.1, "democratic": 0.1, "innovation": 0.1, "none": 0.7}},
+    )
     assert moved["conception"][0] == pytest.approx([0.1, 0.1, 0.1, 0.7])
     assert record["setting"] == "explicit"
 
@@ -101,7 +104,9 @@ def test_bcts_fixes_an_overconfident_biased_model() -> None:
     after = np.exp(logits / temperature + bias)
     after /= after.sum(axis=1, keepdims=True)
     assert 2.0 < temperature < 4.5
-    assert expected_calibration_error(after[3000:], y[3000:]) < 0.03 < expected_calibration_error(before[3000:], y[3000:])
+    assert (
+        expected_calibration_error(after[3000:], y[3000:]) < 0.03 < expected_calibration_error(before[3000:], y[3000:])
+    )
 
 
 def test_conformal_sets_cover_every_label_at_the_asked_level() -> None:
@@ -123,8 +128,10 @@ def shipped_baseline(tmp_path_factory: pytest.TempPathFactory):
     from samskaping.models import load_model
     from samskaping.training import train
 
-    cfg = load_config(ROOT / "configs" / "baseline.yaml",
-                      ["tracking.enabled=false", f"data.path={ROOT / 'data' / 'samskaping-sentences.jsonl'}"])
+    cfg = load_config(
+        ROOT / "configs" / "baseline.yaml",
+        ["tracking.enabled=false", f"data.path={ROOT / 'data' / 'samskaping-sentences.jsonl'}"],
+    )
     result = train(cfg, tmp_path_factory.mktemp("trust") / "baseline", progress=False)
     return load_model(result.model_dir), result.metrics
 
@@ -134,9 +141,14 @@ def test_calibration_and_sets_on_the_shipped_test_split(shipped_baseline) -> Non
     _, metrics = shipped_baseline
     for ls in ("conception", "factor", "polarity"):
         assert metrics[f"test_{ls}_ece"] <= 0.05, (ls, metrics[f"test_{ls}_ece"])
-        assert metrics[f"test_{ls}_ece"] < metrics[f"test_{ls}_ece_uncalibrated"] or metrics[f"test_{ls}_ece_uncalibrated"] <= 0.05
+        assert (
+            metrics[f"test_{ls}_ece"] < metrics[f"test_{ls}_ece_uncalibrated"]
+            or metrics[f"test_{ls}_ece_uncalibrated"] <= 0.05
+        )
         assert abs(metrics[f"test_{ls}_set_coverage"] - 0.9) <= 0.03, (ls, metrics[f"test_{ls}_set_coverage"])
-        assert metrics[f"test_{ls}_macro_f1_low"] <= metrics[f"test_{ls}_macro_f1"] <= metrics[f"test_{ls}_macro_f1_high"]
+        assert (
+            metrics[f"test_{ls}_macro_f1_low"] <= metrics[f"test_{ls}_macro_f1"] <= metrics[f"test_{ls}_macro_f1_high"]
+        )
 
 
 @pytest.mark.slow
@@ -160,23 +172,46 @@ def test_estimated_priors_cut_false_positives_on_realistic_plans_and_keep_recall
 
 
 @pytest.mark.parametrize("kind", ["baseline", "transformer"])
-def test_priors_apply_to_both_model_kinds_and_are_logged(kind: str, tmp_path: Path, small_data: Path, tiny_bert: Path) -> None:
+def test_priors_apply_to_both_model_kinds_and_are_logged(
+    kind: str, tmp_path: Path, small_data: Path, tiny_bert: Path
+) -> None:
     from samskaping.config import validate_config
     from samskaping.models import load_model
     from samskaping.predict import classify
     from samskaping.training import train
 
-    model = {"kind": kind, "name": str(tiny_bert) if kind == "transformer" else "tfidf-logreg",
-             "transformer": {"max_length": 32}}
-    cfg = validate_config({"data": {"path": str(small_data)}, "model": model, "tracking": {"enabled": False},
-                           "training": {"epochs": 2, "batch_size": 8, "learning_rate": 1e-3},
-                           "prediction": {"prior_strength": 0.0}})  # plain EM: four near-uniform sentences must move it
+    model = {
+        "kind": kind,
+        "name": str(tiny_bert) if kind == "transformer" else "tfidf-logreg",
+        "transformer": {"max_length": 32},
+    }
+    cfg = validate_config(
+        {
+            "data": {"path": str(small_data)},
+            "model": model,
+            "tracking": {"enabled": False},
+            "training": {"epochs": 2, "batch_size": 8, "learning_rate": 1e-3},
+            "prediction": {"prior_strength": 0.0},
+        }
+    )  # plain EM: four near-uniform sentences must move it
     loaded = load_model(train(cfg, tmp_path / "m", progress=False).model_dir)
     plan = tmp_path / "plan.txt"
-    plan.write_text("\n\n".join(["Kommunen skal samskape med innbyggerne.", "Vegen er 12 km lang.",
-                                 "Budsjettet er vedtatt.", "Skolen har 200 elever."]) + "\n", encoding="utf-8")
+    plan.write_text(
+        "\n\n".join(
+            [
+                "Kommunen skal samskape med innbyggerne.",
+                "Vegen er 12 km lang.",
+                "Budsjettet er vedtatt.",
+                "Skolen har 200 elever.",
+            ]
+        )
+        + "\n",
+        encoding="utf-8",
+    )
     runs = {s: classify([plan], loaded, tmp_path / s, progress=False, priors=s) for s in ("uniform", "estimated")}
     record = runs["estimated"].summary["decision_rules"]["priors"]["label_sets"]["conception"]
     assert record["iterations"] >= 1 and abs(sum(record["priors"].values()) - 1) < 1e-5
     assert record["prior_strength"] == 0.0 and record["training_prior_weight"] == 0.0
-    assert not np.allclose(runs["uniform"].sentences["conception_p_none"], runs["estimated"].sentences["conception_p_none"])
+    assert not np.allclose(
+        runs["uniform"].sentences["conception_p_none"], runs["estimated"].sentences["conception_p_none"]
+    )

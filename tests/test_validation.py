@@ -35,7 +35,9 @@ def _code(workbook: Path, frame: pd.DataFrame, target: Path, extra_row_id: str |
     """Fill the answer columns of an exported workbook with the known labels (a perfect, blind coder)."""
     from openpyxl import load_workbook
 
-    truth = frame.assign(row_id=frame["document"].astype(str) + "#" + frame["sentence_index"].astype(str)).set_index("row_id")
+    truth = frame.assign(row_id=frame["document"].astype(str) + "#" + frame["sentence_index"].astype(str)).set_index(
+        "row_id"
+    )
     book = load_workbook(workbook)
     sheet = book["Setninger"]
     header = [c.value for c in sheet[1]]
@@ -55,7 +57,9 @@ def _code(workbook: Path, frame: pd.DataFrame, target: Path, extra_row_id: str |
 
 
 @pytest.mark.slow  # the classified corpus fixture takes ~20 s
-def test_blind_export_shows_no_model_label_or_probability_anywhere(corpus: tuple[Path, pd.DataFrame], tmp_path: Path) -> None:
+def test_blind_export_shows_no_model_label_or_probability_anywhere(
+    corpus: tuple[Path, pd.DataFrame], tmp_path: Path
+) -> None:
     from openpyxl import load_workbook
 
     from samskaping.review.export import export_for_review
@@ -70,8 +74,13 @@ def test_blind_export_shows_no_model_label_or_probability_anywhere(corpus: tuple
     for sheet in book.worksheets:  # hidden sheets too
         for row in sheet.iter_rows(values_only=True):
             for value in row:
-                assert not (isinstance(value, str) and any(m in value for m in ("_score", "_top3", "_p_"))), (sheet.title, value)
-                assert not (isinstance(value, float) and f"{value:.4f}" in model_values and sheet.title == "Setninger"), value
+                assert not (isinstance(value, str) and any(m in value for m in ("_score", "_top3", "_p_"))), (
+                    sheet.title,
+                    value,
+                )
+                assert not (
+                    isinstance(value, float) and f"{value:.4f}" in model_values and sheet.title == "Setninger"
+                ), value
     # every sentence equally likely: each plan gets its proportional share of the draws, within one
     drawn = pd.read_excel(done.path, sheet_name="Setninger")["document"].value_counts()
     sizes = frame["document"].value_counts()
@@ -80,7 +89,9 @@ def test_blind_export_shows_no_model_label_or_probability_anywhere(corpus: tuple
 
 
 @pytest.mark.slow  # the classified corpus fixture takes ~20 s
-def test_validate_refuses_a_workbook_from_an_uncertainty_export(corpus: tuple[Path, pd.DataFrame], tmp_path: Path) -> None:
+def test_validate_refuses_a_workbook_from_an_uncertainty_export(
+    corpus: tuple[Path, pd.DataFrame], tmp_path: Path
+) -> None:
     from samskaping.errors import DataError
     from samskaping.review.export import export_for_review
     from samskaping.review.validate import validate
@@ -88,13 +99,16 @@ def test_validate_refuses_a_workbook_from_an_uncertainty_export(corpus: tuple[Pa
     out, frame = corpus
     workbook = export_for_review(out, tmp_path / "uncertain.xlsx", 40, "uncertainty").path
     coded = _code(workbook, frame, tmp_path / "coded.xlsx")
-    with pytest.raises(DataError, match=r"exported with --strategy uncertainty.*not a random sample.*--strategy validation"):
+    with pytest.raises(
+        DataError, match=r"exported with --strategy uncertainty.*not a random sample.*--strategy validation"
+    ):
         validate(out, [coded])
 
 
 @pytest.mark.slow  # the classified corpus fixture takes ~20 s
-def test_validate_writes_the_figures_and_refuses_rows_not_in_the_folder(corpus: tuple[Path, pd.DataFrame], tmp_path: Path,
-                                                                       capsys: pytest.CaptureFixture[str]) -> None:
+def test_validate_writes_the_figures_and_refuses_rows_not_in_the_folder(
+    corpus: tuple[Path, pd.DataFrame], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     import shutil
 
     from samskaping.cli.review import main
@@ -118,16 +132,30 @@ def test_validate_writes_the_figures_and_refuses_rows_not_in_the_folder(corpus: 
     assert share["raw"] == pytest.approx(float((frame["conception"] != "none").mean()), abs=1e-4)
     assert share["low"] <= share["estimate"] <= share["high"]
     assert share["high"] - share["low"] < share["sample_only"]["high"] - share["sample_only"]["low"]
-    assert set(result["corpus"]["factor"]) == {"concept_role", "resources", "social_process", "roles_power", "holistic", "anchoring", "none"}
+    assert set(result["corpus"]["factor"]) == {
+        "concept_role",
+        "resources",
+        "social_process",
+        "roles_power",
+        "holistic",
+        "anchoring",
+        "none",
+    }
     for key in ("raw", "estimate", "low", "high"):
         assert key in result["corpus"]["conception"]["democratic"]
     documents = result["documents"]
     assert len(documents) == 8
     plan = next(iter(documents.values()))["cocreation_share"]
     assert plan["low"] <= plan["estimate"] <= plan["high"]
-    assert 0 <= result["documents_with_cocreation_sentences"]["low"] <= result["documents_with_cocreation_sentences"]["high"] <= 8
+    assert (
+        0
+        <= result["documents_with_cocreation_sentences"]["low"]
+        <= result["documents_with_cocreation_sentences"]["high"]
+        <= 8
+    )
     assert result["disagreements_total"] == sum(
-        any(str(d["coders"][ls]) != str(d["model"][ls]) for ls in d["differs"]) for d in result["disagreements"])
+        any(str(d["coders"][ls]) != str(d["model"][ls]) for ls in d["differs"]) for d in result["disagreements"]
+    )
     assert abs(share["estimate"] - true_share) < abs(share["raw"] - true_share) + 0.05
     summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
     assert summary["validation"]["sample_sentences"] == n
@@ -153,7 +181,9 @@ def test_report_says_figures_are_uncorrected_until_validated(corpus: tuple[Path,
 
 
 @pytest.mark.slow
-def test_validated_corpus_interval_covers_the_true_share_and_beats_the_sample_alone(corpus: tuple[Path, pd.DataFrame]) -> None:
+def test_validated_corpus_interval_covers_the_true_share_and_beats_the_sample_alone(
+    corpus: tuple[Path, pd.DataFrame],
+) -> None:
     """The small version of benchmarks/validation_coverage.py: 200 seeded blind samples of the suggested size."""
     _, frame = corpus
     figures = _benchmark().simulate(frame, draws=200, margin=0.05, resamples=100)
@@ -174,25 +204,39 @@ def test_map_priors_keep_rare_labels_on_a_plan_like_set(small_baseline_dir: Path
     plan = pd.read_json(ROOT / "data" / "eval" / "realistic-plans.jsonl", lines=True, dtype=False)
     plan = plan[plan["document"] == plan["document"].iloc[0]]
     raw = raw_frame(model, plan["text"].tolist(), contexts=plan["context"].fillna("").tolist())
-    probs = {ls: raw[[f"{RAW_PREFIX}{ls}_p_{label}" for label in LABEL_SETS[ls]]].to_numpy(dtype=float) for ls in model.label_sets}
+    probs = {
+        ls: raw[[f"{RAW_PREFIX}{ls}_p_{label}" for label in LABEL_SETS[ls]]].to_numpy(dtype=float)
+        for ls in model.label_sets
+    }
     _, plain = priors.apply(probs, model.training_priors, "estimated", strength=0.0)
     _, regularised = priors.apply(probs, model.training_priors, "estimated")
-    zero_before = [(ls, label) for ls, entry in plain["label_sets"].items() for label, p in entry["priors"].items() if p < 1e-4]
+    zero_before = [
+        (ls, label) for ls, entry in plain["label_sets"].items() for label, p in entry["priors"].items() if p < 1e-4
+    ]
     assert zero_before  # plain EM rules labels out on a single plan
     for ls, entry in regularised["label_sets"].items():
         assert min(entry["priors"].values()) > 0.01, (ls, entry["priors"])
 
 
-def test_predict_says_once_that_its_shares_are_uncorrected(small_baseline_dir: Path, tmp_path: Path,
-                                                           capsys: pytest.CaptureFixture[str]) -> None:
+def test_predict_says_once_that_its_shares_are_uncorrected(
+    small_baseline_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     from samskaping.cli.predict import predict_main
 
     plan = tmp_path / "plan.txt"
-    plan.write_text("Kommunen skal samskape med innbyggerne om nye løsninger.\n\nVegen er 12 km lang.\n", encoding="utf-8")
-    assert predict_main([str(plan), "--output", str(tmp_path / "out"), "--model", str(small_baseline_dir), "--quiet"]) == 0
+    plan.write_text(
+        "Kommunen skal samskape med innbyggerne om nye løsninger.\n\nVegen er 12 km lang.\n", encoding="utf-8"
+    )
+    assert (
+        predict_main([str(plan), "--output", str(tmp_path / "out"), "--model", str(small_baseline_dir), "--quiet"]) == 0
+    )
     printed = capsys.readouterr().out
     assert printed.count("uncorrected") == 1
-    assert "samskaping.review export" in printed and "--strategy validation" in printed and "samskaping.review validate" in printed
+    assert (
+        "samskaping.review export" in printed
+        and "--strategy validation" in printed
+        and "samskaping.review validate" in printed
+    )
 
 
 def test_ppi_share_never_collapses_to_a_point_or_nan_on_rare_labels() -> None:
@@ -222,15 +266,18 @@ def test_suggested_sample_size_follows_cochran() -> None:
     from samskaping.validation import suggest_sample_size
 
     assert suggest_sample_size(0.5, 0.05, 10**9) == 385  # the textbook 384.15 rounded up
-    assert suggest_sample_size(0.02, 0.05, 10**9) == suggest_sample_size(0.1, 0.05, 10**9) == 139  # planning share >= 10 %
+    assert (
+        suggest_sample_size(0.02, 0.05, 10**9) == suggest_sample_size(0.1, 0.05, 10**9) == 139
+    )  # planning share >= 10 %
     assert suggest_sample_size(0.5, 0.05, 100) < 100
     with pytest.raises(ValueError, match="--margin"):
         suggest_sample_size(0.1, 0.0, 100)
 
 
 @pytest.mark.slow  # the classified corpus fixture takes ~20 s
-def test_a_coded_csv_is_taken_as_a_random_sample_and_its_bad_rows_are_named(corpus: tuple[Path, pd.DataFrame], tmp_path: Path,
-                                                                             capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_coded_csv_is_taken_as_a_random_sample_and_its_bad_rows_are_named(
+    corpus: tuple[Path, pd.DataFrame], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     import shutil
 
     from samskaping.cli.review import main
@@ -239,9 +286,14 @@ def test_a_coded_csv_is_taken_as_a_random_sample_and_its_bad_rows_are_named(corp
     folder = tmp_path / "out"
     shutil.copytree(out, folder)
     rows = frame.sample(120, random_state=5)
-    coded = pd.DataFrame({"row_id": rows["document"].astype(str) + "#" + rows["sentence_index"].astype(str),
-                          "answer_conception": rows["input_conception"], "answer_factor": rows["input_factor"],
-                          "answer_polarity": rows["input_polarity"]})
+    coded = pd.DataFrame(
+        {
+            "row_id": rows["document"].astype(str) + "#" + rows["sentence_index"].astype(str),
+            "answer_conception": rows["input_conception"],
+            "answer_factor": rows["input_factor"],
+            "answer_polarity": rows["input_polarity"],
+        }
+    )
     coded.iloc[3, 1] = "demokratisk"  # not a label: the row is named and left out
     path = tmp_path / "coded.csv"
     coded.to_csv(path, index=False)
@@ -254,8 +306,9 @@ def test_a_coded_csv_is_taken_as_a_random_sample_and_its_bad_rows_are_named(corp
 
 
 @pytest.mark.slow  # the classified corpus fixture takes ~20 s
-def test_two_coders_agreement_is_recorded_and_the_first_coders_answers_are_used(corpus: tuple[Path, pd.DataFrame],
-                                                                               tmp_path: Path) -> None:
+def test_two_coders_agreement_is_recorded_and_the_first_coders_answers_are_used(
+    corpus: tuple[Path, pd.DataFrame], tmp_path: Path
+) -> None:
     import shutil
 
     from samskaping.review.export import export_for_review

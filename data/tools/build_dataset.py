@@ -48,8 +48,22 @@ FACTOR_WORDS = re.compile(
     r"samhandling|helhetlig|heilskapleg|ansvar|mandat|medvirkning|medverknad|innbyggerinvolvering",
     re.IGNORECASE,
 )
-COLUMNS = ["id", "text", "conception", "factor", "polarity", "language", "source", "split", "theme", "subset", "form",
-           "context", "hard_negative", "note"]
+COLUMNS = [
+    "id",
+    "text",
+    "conception",
+    "factor",
+    "polarity",
+    "language",
+    "source",
+    "split",
+    "theme",
+    "subset",
+    "form",
+    "context",
+    "hard_negative",
+    "note",
+]
 
 
 def read_batch(path: Path) -> list[dict]:
@@ -69,8 +83,16 @@ def first_round(shipped: pd.DataFrame) -> pd.DataFrame:
             found = known.get(key(record["text"]))
             if found is None:
                 continue  # dropped as a near-duplicate in the first round
-            record.update({"id": found[0], "split": found[1], "subset": FIRST_ROUND[path.name.split("-")[0]],
-                           "form": "original", "context": "", "note": ""})
+            record.update(
+                {
+                    "id": found[0],
+                    "split": found[1],
+                    "subset": FIRST_ROUND[path.name.split("-")[0]],
+                    "form": "original",
+                    "context": "",
+                    "note": "",
+                }
+            )
             record["hard_negative"] = record["factor"] == "none" and bool(FACTOR_WORDS.search(record["text"]))
             rows.append(record)
     frame = pd.DataFrame(rows).drop_duplicates("id")
@@ -118,7 +140,9 @@ def apply_corrections(frame: pd.DataFrame) -> int:
         for column in ("conception", "factor", "polarity"):
             by_id.at[fix["id"], column] = fix[column]
         count += 1
-    frame[["conception", "factor", "polarity"]] = by_id.loc[frame["id"], ["conception", "factor", "polarity"]].to_numpy()
+    frame[["conception", "factor", "polarity"]] = by_id.loc[
+        frame["id"], ["conception", "factor", "polarity"]
+    ].to_numpy()
     return count
 
 
@@ -134,14 +158,20 @@ def main() -> None:
     corrected = apply_corrections(frame)
     frame["hard_negative"] = frame["hard_negative"].astype(bool)
     if CORRECTIONS.is_file():  # a corrected row is a hard negative by the same rule as the first round's rows
-        fixed = {json.loads(line)["id"] for line in CORRECTIONS.read_text(encoding="utf-8").splitlines() if line.strip()}
+        fixed = {
+            json.loads(line)["id"] for line in CORRECTIONS.read_text(encoding="utf-8").splitlines() if line.strip()
+        }
         rows = frame["id"].isin(fixed)
-        frame.loc[rows, "hard_negative"] = (frame.loc[rows, "factor"] == "none") & frame.loc[rows, "text"].str.contains(FACTOR_WORDS)
+        frame.loc[rows, "hard_negative"] = (frame.loc[rows, "factor"] == "none") & frame.loc[rows, "text"].str.contains(
+            FACTOR_WORDS
+        )
     with OUTPUT.open("w", encoding="utf-8") as out:
         for record in frame[COLUMNS].to_dict(orient="records"):
             out.write(json.dumps(record, ensure_ascii=False) + "\n")
-    print(f"{len(old)} first-round rows kept; {added} real-style rows added ({exact} exact and {near} near duplicates "
-          f"dropped); {corrected} labels corrected by the audit; {len(frame)} rows -> {OUTPUT}")
+    print(
+        f"{len(old)} first-round rows kept; {added} real-style rows added ({exact} exact and {near} near duplicates "
+        f"dropped); {corrected} labels corrected by the audit; {len(frame)} rows -> {OUTPUT}"
+    )
 
 
 if __name__ == "__main__":

@@ -73,8 +73,12 @@ def fit_bcts(logits: np.ndarray, labels: Sequence[int], start: np.ndarray | None
         b[present] = params[1:]
         return float(-log_softmax(z / np.exp(params[0]) + b, axis=1)[rows, y].mean())
 
-    found = minimize(nll, np.concatenate([[0.0], b0[present]]), method="L-BFGS-B",
-                     bounds=[(np.log(0.05), np.log(20.0))] + [(-20.0, 20.0)] * int(present.sum()))
+    found = minimize(
+        nll,
+        np.concatenate([[0.0], b0[present]]),
+        method="L-BFGS-B",
+        bounds=[(np.log(0.05), np.log(20.0))] + [(-20.0, 20.0)] * int(present.sum()),
+    )
     bias = b0.copy()
     bias[present] = found.x[1:] - found.x[1:].mean()
     return float(np.exp(found.x[0])), bias

@@ -34,7 +34,9 @@ class DataConfig(_Section):
     paths: list[Path] | None = Field(
         None, description="Several labelled files trained on together (the shipped data and your own); replaces path."
     )
-    validation_size: float = Field(0.15, gt=0, lt=0.5, description="Share for validation when the file has no split column.")
+    validation_size: float = Field(
+        0.15, gt=0, lt=0.5, description="Share for validation when the file has no split column."
+    )
     test_size: float = Field(0.15, gt=0, lt=0.5, description="Share for test when the file has no split column.")
     on_invalid: Literal["refuse", "skip"] = Field(
         "refuse", description="refuse: any bad row stops the run; skip: bad rows are left out and listed."
@@ -64,7 +66,9 @@ class DataConfig(_Section):
 
 def _labelled_file(value: Path) -> Path:
     if not value.is_file():
-        raise ValueError(f"file {value} not found (relative paths are read from {Path.cwd()}); allowed: a CSV, JSONL or XLSX file")
+        raise ValueError(
+            f"file {value} not found (relative paths are read from {Path.cwd()}); allowed: a CSV, JSONL or XLSX file"
+        )
     if value.suffix.lower() not in {".csv", ".jsonl", ".xlsx"}:
         raise ValueError(f"{value}: unsupported file type; allowed: .csv, .jsonl, .xlsx")
     return value
@@ -95,15 +99,20 @@ class TransformerConfig(_Section):
     """A shared transformer encoder with one classification head per label set."""
 
     max_length: int = Field(128, ge=8, le=512, description="Tokens per sentence; longer ones are truncated.")
-    pooling: Literal["cls", "mean"] = Field("cls", description="Sentence vector: the [CLS] token or the mean of tokens.")
+    pooling: Literal["cls", "mean"] = Field(
+        "cls", description="Sentence vector: the [CLS] token or the mean of tokens."
+    )
     dropout: float = Field(0.1, ge=0, lt=1)
     local_files_only: bool = Field(False, description="Never try the network, even when HF_HUB_OFFLINE is unset.")
     revision: str | None = Field(None, description="Hub revision (branch, tag or commit) to download.")
     trust_remote_code: bool = Field(
-        False, description="Run Python code shipped with the model (NorBERT 3 needs it); off unless you trust the source."
+        False,
+        description="Run Python code shipped with the model (NorBERT 3 needs it); off unless you trust the source.",
     )
     prefix: str = Field("", description="Text put before every sentence, as the model was pretrained (e5: 'query: ').")
-    freeze_embeddings: bool = Field(False, description="Keep the word embeddings fixed while fine-tuning (faster, less memory).")
+    freeze_embeddings: bool = Field(
+        False, description="Keep the word embeddings fixed while fine-tuning (faster, less memory)."
+    )
 
 
 class TrainingConfig(_Section):
@@ -160,7 +169,9 @@ class ModelConfig(_Section):
     """Which model to train and on which label sets."""
 
     kind: Literal["baseline", "transformer"] = "baseline"
-    name: str = Field("tfidf-logreg", min_length=1, description="Hub id or local folder of the encoder; a label for the baseline.")
+    name: str = Field(
+        "tfidf-logreg", min_length=1, description="Hub id or local folder of the encoder; a label for the baseline."
+    )
     label_sets: tuple[str, ...] = Field(LABEL_SET_NAMES, min_length=1)
     use_context: bool = Field(
         False, description="Read a bullet together with the lead-in of its list (clarification 15 of the label scheme)."
@@ -189,12 +200,15 @@ class PredictionConfig(_Section):
         description="training | uniform | estimated (EM on the documents being classified) | {label_set: {label: share}}",
     )
     prior_strength: float = Field(
-        200.0, ge=0.0,
+        200.0,
+        ge=0.0,
         description="estimated priors: pseudo-sentences of the Dirichlet prior centred on the training priors "
-                    "(MAP EM; the training priors weigh s/(n + s) over n sentences; 0 = plain EM, which can set a label's prior to 0)",
+        "(MAP EM; the training priors weigh s/(n + s) over n sentences; 0 = plain EM, which can set a label's prior to 0)",
     )
     calibrate: bool = Field(True, description="Fit a temperature per label set on the validation split.")
-    confidence: float = Field(0.9, gt=0.5, lt=1.0, description="Coverage of the conformal prediction sets (0.9 = 90 %).")
+    confidence: float = Field(
+        0.9, gt=0.5, lt=1.0, description="Coverage of the conformal prediction sets (0.9 = 90 %)."
+    )
 
     @field_validator("priors")
     @classmethod
@@ -218,7 +232,7 @@ class TrackingConfig(_Section):
     register_model: bool | None = Field(
         None,
         description="Make the run's model a version of registered_model_name: true always, false never, "
-                    "null (default) only for a full training (a run with training.max_steps set is a smoke test: not registered).",
+        "null (default) only for a full training (a run with training.max_steps set is a smoke test: not registered).",
     )
 
     def registry_name(self, training: TrainingConfig) -> str | None:

@@ -50,7 +50,9 @@ class Decisions:
     confidence: float | None = None
 
 
-def decide(model: Classifier, probs: dict[str, np.ndarray], setting: Any = None, confidence: float | None = None) -> Decisions:
+def decide(
+    model: Classifier, probs: dict[str, np.ndarray], setting: Any = None, confidence: float | None = None
+) -> Decisions:
     """Apply the priors ``setting`` (default: the model's ``prediction.priors``) and decode.
 
     Args:
@@ -64,7 +66,11 @@ def decide(model: Classifier, probs: dict[str, np.ndarray], setting: Any = None,
     confidence = model.cfg.prediction.confidence if confidence is None else confidence
     adjusted, record = prior_rules.apply(probs, model.training_priors, setting, model.cfg.prediction.prior_strength)
     labels, scores = decode_predictions(adjusted)
-    sets = {ls: _prediction_sets(model, ls, probs[ls], adjusted[ls], record, confidence) for ls in probs if ls in model.conformal}
+    sets = {
+        ls: _prediction_sets(model, ls, probs[ls], adjusted[ls], record, confidence)
+        for ls in probs
+        if ls in model.conformal
+    }
     if "factor" in sets and "polarity" in sets:
         # polarity is none exactly when factor is none (the label scheme; decode_predictions applies it to the labels):
         # a factor set that holds none admits polarity none too, so the polarity set covers what the labels can say
@@ -72,8 +78,9 @@ def decide(model: Classifier, probs: dict[str, np.ndarray], setting: Any = None,
     return Decisions(adjusted, labels, scores, sets, record, confidence if sets else None)
 
 
-def _prediction_sets(model: Classifier, label_set: str, raw: np.ndarray, adjusted: np.ndarray,
-                     record: dict[str, Any], confidence: float) -> np.ndarray:
+def _prediction_sets(
+    model: Classifier, label_set: str, raw: np.ndarray, adjusted: np.ndarray, record: dict[str, Any], confidence: float
+) -> np.ndarray:
     """The conformal sets of one label set, from the probabilities the outputs show (see the module docstring)."""
     conformal = model.conformal[label_set]
     if conformal.probs is None:  # saved by an older samskaping: only the scores under the training priors are known
@@ -93,7 +100,9 @@ def table(decisions: Decisions, label_sets: tuple[str, ...] | list[str]) -> pd.D
         columns[f"{ls}_score"] = np.round(decisions.scores[ls], 4)
         if ls in decisions.sets:
             members = decisions.sets[ls]
-            columns[f"{ls}_set"] = ["|".join(n for n, inside in zip(names, row, strict=True) if inside) for row in members]
+            columns[f"{ls}_set"] = [
+                "|".join(n for n, inside in zip(names, row, strict=True) if inside) for row in members
+            ]
             given = np.array([names.index(label) for label in decisions.labels[ls]], dtype=np.int64)
             only_the_label = (members.sum(axis=1) == 1) & members[np.arange(len(given)), given]
             columns[f"{ls}_uncertain"] = ~only_the_label  # sure: the set is exactly the label shown

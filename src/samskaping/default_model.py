@@ -67,8 +67,11 @@ def _build(folder: Path) -> None:
     from samskaping.config import load_config
     from samskaping.training import train
 
-    log.info("no --model given: building the default baseline model from %s (a few seconds, once); it is kept in %s",
-             SHIPPED_DATA.name, folder)
+    log.info(
+        "no --model given: building the default baseline model from %s (a few seconds, once); it is kept in %s",
+        SHIPPED_DATA.name,
+        folder,
+    )
     cfg = load_config(BASELINE_CONFIG, [f"data.path={SHIPPED_DATA}", "tracking.enabled=false"])
     shutil.rmtree(folder, ignore_errors=True)
     train(cfg, folder, config_path=BASELINE_CONFIG, progress=False)

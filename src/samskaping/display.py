@@ -45,7 +45,8 @@ def safe_text(text: str, keep_newlines: bool = False) -> str:
     if text.isprintable():
         return text
     return "".join(
-        char if (keep_newlines and char == "\n") or unicodedata.category(char) not in _UNSAFE_CATEGORIES
+        char
+        if (keep_newlines and char == "\n") or unicodedata.category(char) not in _UNSAFE_CATEGORIES
         else _escape(char)
         for char in text
     )
@@ -70,8 +71,12 @@ def not_a_file(path: Path) -> str:
         return "not found; check the path and the current folder"
     except OSError as exc:  # permission denied on a folder above it, a symlink loop, a name too long
         return f"cannot be looked at ({exc.strerror or type(exc).__name__}); check the path and its permissions"
-    for test, what in ((stat.S_ISFIFO, "a named pipe"), (stat.S_ISSOCK, "a socket"),
-                       (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device")):
+    for test, what in (
+        (stat.S_ISFIFO, "a named pipe"),
+        (stat.S_ISSOCK, "a socket"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+    ):
         if test(mode):
             return f"is {what}, not a file; give the path of a plan or sentence table (or a folder of them)"
     return "is neither a file nor a folder; give the path of a plan or sentence table (or a folder of them)"

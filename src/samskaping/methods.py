@@ -16,25 +16,31 @@ from samskaping.labels import LABEL_SETS
 
 PRIORS_NB = {
     "estimated": "estimert for dokumentene som ble klassifisert, med EM-algoritmen til Saerens, Latinne og Decaestecker (2002), "
-                 "regularisert mot treningsandelene (MAP med en Dirichlet-prior), så ingen merkelapp settes til 0",
+    "regularisert mot treningsandelene (MAP med en Dirichlet-prior), så ingen merkelapp settes til 0",
     "training": "andelene i treningsdataene",
     "uniform": "like store andeler for alle merkelapper",
     "explicit": "andeler oppgitt av brukeren",
 }
 PRIORS_EN = {
     "estimated": "estimated for the documents classified, with the EM procedure of Saerens, Latinne and Decaestecker (2002), "
-                 "regularised towards the training shares (MAP under a Dirichlet prior), so that no label is set to 0",
+    "regularised towards the training shares (MAP under a Dirichlet prior), so that no label is set to 0",
     "training": "the label shares of the training data",
     "uniform": "equal shares for every label",
     "explicit": "shares given by the user",
 }
 
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]  # the checkout, when the package is installed from it (pip install -e .)
+PROJECT_ROOT = (
+    Path(__file__).resolve().parents[2]
+)  # the checkout, when the package is installed from it (pip install -e .)
 SHIPPED_DATA = "samskaping-sentences.jsonl"
 # The check on real plan sentences (a few hundred real, public sentences labelled by two annotators, kept outside the
 # project so that it stays an honest test), run on the baseline trained on the 4,129 shipped sentences; macro-F1.
-REAL_TEXT_F1 = {"conception": (0.64, 0.64), "factor": (0.36, 0.53), "polarity": (0.57, 0.63)}  # (estimated, training priors)
+REAL_TEXT_F1 = {
+    "conception": (0.64, 0.64),
+    "factor": (0.36, 0.53),
+    "polarity": (0.57, 0.63),
+}  # (estimated, training priors)
 
 
 def data_name(path: str | None) -> str:
@@ -56,10 +62,16 @@ def data_name(path: str | None) -> str:
 
 def _real_text(nb: bool) -> str:
     """The real-text macro-F1 per label set, under estimated and training priors where they differ."""
-    words = ("med estimerte priors", "med treningsdataenes priors") if nb else ("with estimated priors", "with training priors")
+    words = (
+        ("med estimerte priors", "med treningsdataenes priors")
+        if nb
+        else ("with estimated priors", "with training priors")
+    )
     parts = []
     for ls, (estimated, training) in REAL_TEXT_F1.items():
-        value = f"{estimated:.2f}" if estimated == training else f"{estimated:.2f} {words[0]}, {training:.2f} {words[1]}"
+        value = (
+            f"{estimated:.2f}" if estimated == training else f"{estimated:.2f} {words[0]}, {training:.2f} {words[1]}"
+        )
         parts.append(f"{ls} {value.replace('.', ',') if nb else value}")
     return "; ".join(parts)
 
@@ -89,7 +101,13 @@ def methods_markdown(summary: dict[str, Any], generated: datetime | None = None)
     version = model.get("samskaping_version", "?")
     scores_nb = "; ".join(f"{ls} {_score(metrics, ls)}" for ls in label_sets)
     ece = "; ".join(f"{ls} {metrics[f'test_{ls}_ece']:.3f}" for ls in label_sets if f"test_{ls}_ece" in metrics)
-    data_lines = "\n".join(f"- `{data_name(f.get('path'))}`: {f.get('rows')} setninger / sentences, SHA-256 `{str(f.get('sha256'))[:16]}…`" for f in files) or "- (ikke registrert / not recorded)"
+    data_lines = (
+        "\n".join(
+            f"- `{data_name(f.get('path'))}`: {f.get('rows')} setninger / sentences, SHA-256 `{str(f.get('sha256'))[:16]}…`"
+            for f in files
+        )
+        or "- (ikke registrert / not recorded)"
+    )
     shipped = any(PurePath(str(f.get("path") or "")).name == SHIPPED_DATA for f in files)
     coverage_nb = f"{confidence:.0%}".replace(".", ",") if confidence else None
     lines = [
@@ -107,9 +125,12 @@ def methods_markdown(summary: dict[str, Any], generated: datetime | None = None)
         data_lines,
         "",
         f"Treffsikkerhet på testdelen av treningsdataene (makro-F1 med 95 % konfidensintervall, bootstrap over setninger): {scores_nb}. "
-        + ("Trenings- og testsetningene i `data/samskaping-sentences.jsonl` er skrevet for prosjektet av språkmodeller, "
-           "etter merkeskjemaet og i stilen til kommuneplaner; ingen er sitert fra en ekte plan. "
-           if shipped else "")
+        + (
+            "Trenings- og testsetningene i `data/samskaping-sentences.jsonl` er skrevet for prosjektet av språkmodeller, "
+            "etter merkeskjemaet og i stilen til kommuneplaner; ingen er sitert fra en ekte plan. "
+            if shipped
+            else ""
+        )
         + "Tallene fra testdelen er ikke treffsikkerheten å vente på ekte plantekst. "
         f"Målt utenfor prosjektet, på noen hundre ekte, offentlige plansetninger merket av to personer, oppnådde baseline-modellen "
         f"trent på de utleverte dataene makro-F1 {_real_text(nb=True)}; andre modeller er ikke målt slik.",
@@ -119,8 +140,10 @@ def methods_markdown(summary: dict[str, Any], generated: datetime | None = None)
         f"Forventede andeler av hver merkelapp (priors) er {PRIORS_NB.get(priors, priors)}.",
     ]
     if coverage_nb:
-        lines.append(f"Hver setning har også en mengde mulige merkelapper (konform prediksjon, klassebetinget) som inneholder riktig merkelapp "
-                     f"med minst {coverage_nb} sannsynlighet; setninger med mer enn én mulig merkelapp, eller ingen, er merket «usikker».")
+        lines.append(
+            f"Hver setning har også en mengde mulige merkelapper (konform prediksjon, klassebetinget) som inneholder riktig merkelapp "
+            f"med minst {coverage_nb} sannsynlighet; setninger med mer enn én mulig merkelapp, eller ingen, er merket «usikker»."
+        )
     lines += [
         "Konfidensintervallene for andeler per plan er bootstrap-intervaller over planens setninger (1 000 trekk, persentilmetoden); "
         "de viser usikkerheten fra at en plan har et begrenset antall setninger, ikke modellens feil. "
@@ -134,9 +157,12 @@ def methods_markdown(summary: dict[str, Any], generated: datetime | None = None)
         f"{model.get('trained_at', 'on an unrecorded date')} on the data listed above.",
         "",
         f"Accuracy on the test split of the training data (macro-F1 with a 95 % bootstrap interval over sentences): {scores_nb}. "
-        + ("The training and test sentences of `data/samskaping-sentences.jsonl` were written for the project by language "
-           "models, following the label scheme in the style of municipal plans; none is quoted from a real plan. "
-           if shipped else "")
+        + (
+            "The training and test sentences of `data/samskaping-sentences.jsonl` were written for the project by language "
+            "models, following the label scheme in the style of municipal plans; none is quoted from a real plan. "
+            if shipped
+            else ""
+        )
         + "The test-split scores are not the accuracy to expect on real plan text. "
         f"Measured outside the project, on a few hundred real, public plan sentences labelled by two annotators, the baseline "
         f"trained on the shipped data reached macro-F1 {_real_text(nb=False)}; other models were not measured this way.",
@@ -145,8 +171,10 @@ def methods_markdown(summary: dict[str, Any], generated: datetime | None = None)
         f"expected calibration error on the test split: {ece or '–'}. The class priors are {PRIORS_EN.get(priors, priors)}.",
     ]
     if confidence:
-        lines.append(f"Each sentence also has a class-conditional conformal prediction set that holds the true label with at least "
-                     f"{confidence:.0%} probability; sentences whose set has more than one label, or none, are marked uncertain.")
+        lines.append(
+            f"Each sentence also has a class-conditional conformal prediction set that holds the true label with at least "
+            f"{confidence:.0%} probability; sentences whose set has more than one label, or none, are marked uncertain."
+        )
     lines += [
         "Intervals for per-plan shares are percentile bootstrap intervals over the plan's sentences (1,000 resamples); they show "
         "the uncertainty from a plan's finite number of sentences, not the classifier's errors. The number of plans that "
@@ -180,15 +208,25 @@ def validation_markdown(validation: dict[str, Any] | None) -> list[str]:
     n = validation.get("sample_sentences")
     design = validation.get("design", "")
     csv = "CSV" in design
-    plans_nb = (f" Korrigert antall planer med samskapingssetninger: {plans['estimate']:g} (95 % KI {plans['low']}–{plans['high']}; modellen: {plans['raw']})."
-                if plans.get("estimate") is not None else "")
-    plans_en = (f" Corrected number of plans with co-creation sentences: {plans['estimate']:g} (95 % CI {plans['low']}–{plans['high']}; model: {plans['raw']})."
-                if plans.get("estimate") is not None else "")
+    plans_nb = (
+        f" Korrigert antall planer med samskapingssetninger: {plans['estimate']:g} (95 % KI {plans['low']}–{plans['high']}; modellen: {plans['raw']})."
+        if plans.get("estimate") is not None
+        else ""
+    )
+    plans_en = (
+        f" Corrected number of plans with co-creation sentences: {plans['estimate']:g} (95 % CI {plans['low']}–{plans['high']}; model: {plans['raw']})."
+        if plans.get("estimate") is not None
+        else ""
+    )
     return [
         "## Validering / Validation",
         "",
         f"{n} setninger ble kodet av mennesker uten å se modellens forslag"
-        + (" (gitt som CSV og behandlet som et tilfeldig utvalg)" if csv else " (et tilfeldig utvalg, stratifisert etter plan)")
+        + (
+            " (gitt som CSV og behandlet som et tilfeldig utvalg)"
+            if csv
+            else " (et tilfeldig utvalg, stratifisert etter plan)"
+        )
         + f". Modellens makro-F1 mot koderne på dette korpuset: {f1}. "
         f"Andelen samskapingssetninger i korpuset er {_pct(share.get('estimate'))} (95 % KI {_pct(share.get('low'))}–{_pct(share.get('high'))}), "
         f"anslått med prediksjonsstyrt inferens (prediction-powered inference; Angelopoulos mfl. 2023, PPI++); modellen alene gir {_pct(share.get('raw'))}. "

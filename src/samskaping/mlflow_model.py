@@ -26,8 +26,25 @@ MODEL_DIR_KEY = "model_dir"
 PYFUNC_CODE = Path(__file__).resolve().parent / "mlflow_code" / "pyfunc_model.py"
 PACKAGE_DIR = Path(__file__).resolve().parent
 # What importing samskaping.models / samskaping.predict needs at load time, per model kind.
-BASE_REQUIREMENTS = ("mlflow", "numpy", "pandas", "pydantic", "pyyaml", "safetensors", "scikit-learn", "scipy", "crepes")
-TORCH_REQUIREMENTS = ("torch", "transformers", "tokenizers", "onnx", "onnxruntime", "filelock")  # onnx*: the pyfunc runs in ONNX Runtime
+BASE_REQUIREMENTS = (
+    "mlflow",
+    "numpy",
+    "pandas",
+    "pydantic",
+    "pyyaml",
+    "safetensors",
+    "scikit-learn",
+    "scipy",
+    "crepes",
+)
+TORCH_REQUIREMENTS = (
+    "torch",
+    "transformers",
+    "tokenizers",
+    "onnx",
+    "onnxruntime",
+    "filelock",
+)  # onnx*: the pyfunc runs in ONNX Runtime
 INPUT_EXAMPLE_TEXT = "Kommunen skal utvikle tjenestene sammen med brukerne."
 # params={"output": RAW_OUTPUT}: the raw probabilities of predict.raw_frame instead of labels (samskaping.spark)
 RAW_OUTPUT = "raw"
@@ -125,7 +142,7 @@ def load_from_mlflow(uri: str, tracking_uri: str | None = None):  # -> Classifie
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         hint = "list models with 'python -m samskaping.runs list'"
         if "@" in uri and "alias" in first.lower():
-            name, _, alias = uri[len("models:/"):].partition("@")
+            name, _, alias = uri[len("models:/") :].partition("@")
             hint = f"no version of {name} has the alias @{alias} yet; set it with 'python -m samskaping.runs promote --run RUN_ID --alias {alias}'"
         raise ModelLoadError(f"{uri}: cannot load this MLflow model from {store} ({first}); {hint}") from exc
     finally:
@@ -141,7 +158,7 @@ def registry_version(uri: str, tracking_uri: str | None = None) -> str | None:
     """The registry version that ``models:/NAME@ALIAS`` or ``models:/NAME/VERSION`` points to."""
     from samskaping.store import open_client
 
-    name, _, ref = uri[len("models:/"):].partition("/")
+    name, _, ref = uri[len("models:/") :].partition("/")
     if "@" in name:
         name, alias = name.split("@", 1)
         client, _ = open_client(tracking_uri, create=False)

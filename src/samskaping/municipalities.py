@@ -38,7 +38,10 @@ class Municipality:
 def known() -> dict[str, Municipality]:
     """kommunenummer -> :class:`Municipality` for the 2020 structure."""
     with TABLE.open(encoding="utf-8", newline="") as handle:
-        return {row["kommunenummer"]: Municipality(row["kommunenummer"], row["kommune"], row["fylke"]) for row in csv.DictReader(handle)}
+        return {
+            row["kommunenummer"]: Municipality(row["kommunenummer"], row["kommune"], row["fylke"])
+            for row in csv.DictReader(handle)
+        }
 
 
 def read_municipality_file(path: str | Path) -> dict[str, str]:
@@ -54,7 +57,9 @@ def read_municipality_file(path: str | Path) -> dict[str, str]:
     try:
         text = path.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
-        raise DataError(f"{path}: cannot be read as UTF-8 text ({exc}); give a CSV with the columns document,kommunenummer") from exc
+        raise DataError(
+            f"{path}: cannot be read as UTF-8 text ({exc}); give a CSV with the columns document,kommunenummer"
+        ) from exc
     lines = text.splitlines()
     delimiter = ";" if lines and lines[0].count(";") > lines[0].count(",") else ","
     reader = csv.DictReader(lines, delimiter=delimiter)
@@ -66,7 +71,9 @@ def read_municipality_file(path: str | Path) -> dict[str, str]:
         row = {k.strip(): (v or "").strip() for k, v in row.items() if k}
         number = row["kommunenummer"].zfill(4) if row["kommunenummer"].isdigit() else row["kommunenummer"]
         if number not in known():
-            problems.append(f"{path}, row {line}: {row['kommunenummer']!r} is not a kommunenummer of the {STRUCTURE_YEAR} structure (four digits, e.g. 1804)")
+            problems.append(
+                f"{path}, row {line}: {row['kommunenummer']!r} is not a kommunenummer of the {STRUCTURE_YEAR} structure (four digits, e.g. 1804)"
+            )
             continue
         if row["document"]:
             mapping[row["document"]] = number
@@ -97,7 +104,9 @@ def add_municipality_columns(documents: pd.DataFrame, given: dict[str, str] | No
         return documents
     documents = documents.copy()
     at = documents.columns.get_loc("reading_notes") + 1 if "reading_notes" in documents.columns else 1
-    for offset, (column, attribute) in enumerate((("kommunenummer", "number"), ("kommune", "name"), ("fylke", "county"))):
+    for offset, (column, attribute) in enumerate(
+        (("kommunenummer", "number"), ("kommune", "name"), ("fylke", "county"))
+    ):
         values = [getattr(found[d], attribute) if found[d] else "" for d in documents["document"]]
         documents.insert(at + offset, column, values)
     return documents
@@ -109,8 +118,14 @@ def corpus_municipalities(documents: pd.DataFrame) -> dict[str, object] | None:
         return None
     known_rows = documents[documents["kommunenummer"].fillna("").astype(str) != ""]
     counties: dict[str, list[str]] = {}
-    for number, name, county in known_rows[["kommunenummer", "kommune", "fylke"]].drop_duplicates().itertuples(index=False):
+    for number, name, county in (
+        known_rows[["kommunenummer", "kommune", "fylke"]].drop_duplicates().itertuples(index=False)
+    ):
         counties.setdefault(str(county), []).append(f"{number} {name}")
-    return {"structure": STRUCTURE_YEAR, "documents_with_municipality": len(known_rows), "documents": len(documents),
-            "municipalities": int(known_rows["kommunenummer"].nunique()),
-            "by_county": {county: sorted(names) for county, names in sorted(counties.items())}}
+    return {
+        "structure": STRUCTURE_YEAR,
+        "documents_with_municipality": len(known_rows),
+        "documents": len(documents),
+        "municipalities": int(known_rows["kommunenummer"].nunique()),
+        "by_county": {county: sorted(names) for county, names in sorted(counties.items())},
+    }

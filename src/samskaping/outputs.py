@@ -57,7 +57,7 @@ STATE_SENTENCES = "sentences.parquet"
 STATE_RUN = "run.json"
 EXCEL_MAX_CELL = 32_767
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-_EXCEL_ILLEGAL = dict.fromkeys([*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20)])
+_EXCEL_ILLEGAL = dict.fromkeys([*range(0x09), 0x0B, 0x0C, *range(0x0E, 0x20)])
 XLSX_MAX_WIDTH = 60
 
 
@@ -90,7 +90,9 @@ def atomic_write(path: Path, writer: Callable[[Path], None]) -> None:
 
 def write_json(data: Any, path: Path) -> None:
     """Write JSON atomically, UTF-8, indented."""
-    atomic_write(path, lambda p: p.write_text(json.dumps(data, ensure_ascii=False, indent=2, default=str), encoding="utf-8"))
+    atomic_write(
+        path, lambda p: p.write_text(json.dumps(data, ensure_ascii=False, indent=2, default=str), encoding="utf-8")
+    )
 
 
 def write_text(text: str, path: Path) -> None:
@@ -126,9 +128,16 @@ def _fit_for_excel(frame: pd.DataFrame, file: str) -> pd.DataFrame:
         for index in cleaned.index[cleaned.str.len() > EXCEL_MAX_CELL]:
             row = int(frame.index.get_loc(index))
             where = f" ({frame['document'].iat[row]})" if "document" in frame.columns and column != "document" else ""
-            log.warning("%s, row %d%s, column '%s': %d characters, cut to Excel's limit of %d; "
-                        "the whole text is in the csv/jsonl/parquet formats",
-                        file, row + 2, where, column, len(cleaned[index]), EXCEL_MAX_CELL)
+            log.warning(
+                "%s, row %d%s, column '%s': %d characters, cut to Excel's limit of %d; "
+                "the whole text is in the csv/jsonl/parquet formats",
+                file,
+                row + 2,
+                where,
+                column,
+                len(cleaned[index]),
+                EXCEL_MAX_CELL,
+            )
             cleaned[index] = cleaned[index][:EXCEL_MAX_CELL]
         frame.loc[mask, column] = cleaned
     return frame
@@ -198,7 +207,9 @@ def read_table(path: Path, fmt: str) -> pd.DataFrame:
     Raises:
         SamskapingError: missing or unreadable file.
     """
-    if not (path.is_file() or (fmt == "parquet" and path.is_dir())):  # a folder: the Parquet dataset of samskaping.spark
+    if not (
+        path.is_file() or (fmt == "parquet" and path.is_dir())
+    ):  # a folder: the Parquet dataset of samskaping.spark
         raise SamskapingError(f"{path}: file not found; rerun predict.py with --output {path.parent}")
     try:
         if fmt == "csv":
@@ -261,7 +272,9 @@ class OutputFolder:
         """The label sets the model predicted (columns present in the sentence table)."""
         from samskaping.labels import LABEL_SET_NAMES
 
-        return tuple(ls for ls in LABEL_SET_NAMES if ls in self.sentences.columns and f"{ls}_score" in self.sentences.columns)
+        return tuple(
+            ls for ls in LABEL_SET_NAMES if ls in self.sentences.columns and f"{ls}_score" in self.sentences.columns
+        )
 
 
 def table_format(folder: Path, summary: dict[str, Any]) -> str:
@@ -269,13 +282,17 @@ def table_format(folder: Path, summary: dict[str, Any]) -> str:
     recorded = summary.get("output_format")
     if recorded is not None:
         if recorded not in FORMATS:
-            raise SamskapingError(f"{folder / SUMMARY}: unknown output_format {recorded!r}; expected one of {', '.join(FORMATS)}")
+            raise SamskapingError(
+                f"{folder / SUMMARY}: unknown output_format {recorded!r}; expected one of {', '.join(FORMATS)}"
+            )
         return str(recorded)
     present = [fmt for fmt in FORMATS if table_path(folder, SENTENCES, fmt).is_file()]
     if len(present) == 1:
         return present[0]
     if not present:
-        raise SamskapingError(f"{folder}: no sentences.csv/.jsonl/.parquet/.xlsx; rerun predict.py with --output {folder}")
+        raise SamskapingError(
+            f"{folder}: no sentences.csv/.jsonl/.parquet/.xlsx; rerun predict.py with --output {folder}"
+        )
     raise SamskapingError(
         f"{folder}: sentence tables in several formats ({', '.join(present)}) and summary.json does not say "
         "which is current; delete the old ones or rerun predict.py"
@@ -292,7 +309,9 @@ def read_summary(folder: Path) -> dict[str, Any]:
     if not folder.is_dir():
         raise SamskapingError(f"{folder}: folder not found; give the --output folder of predict.py")
     if not path.is_file():
-        raise SamskapingError(f"{folder}: no {SUMMARY}, so not a predict.py output folder; run predict.py with --output {folder}")
+        raise SamskapingError(
+            f"{folder}: no {SUMMARY}, so not a predict.py output folder; run predict.py with --output {folder}"
+        )
     try:
         summary = json.loads(path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
@@ -313,12 +332,16 @@ def read_output(output_dir: str | Path) -> OutputFolder:
     fmt = table_format(folder, summary)
     sentences_fmt = summary.get("sentences_format", fmt)  # samskaping.spark: sentences.parquet beside documents.<fmt>
     if sentences_fmt not in FORMATS:
-        raise SamskapingError(f"{folder / SUMMARY}: unknown sentences_format {sentences_fmt!r}; expected one of {', '.join(FORMATS)}")
+        raise SamskapingError(
+            f"{folder / SUMMARY}: unknown sentences_format {sentences_fmt!r}; expected one of {', '.join(FORMATS)}"
+        )
     sentences = read_table(table_path(folder, SENTENCES, sentences_fmt), sentences_fmt)
     documents = read_table(table_path(folder, DOCUMENTS, fmt), fmt)
     for frame, name in ((sentences, SENTENCES), (documents, DOCUMENTS)):
         if "document" not in frame.columns:
-            raise SamskapingError(f"{table_path(folder, name, fmt)}: no 'document' column; rerun predict.py to rewrite it")
+            raise SamskapingError(
+                f"{table_path(folder, name, fmt)}: no 'document' column; rerun predict.py to rewrite it"
+            )
         frame["document"] = frame["document"].astype(str)
     if "text" not in sentences.columns:
         raise SamskapingError(f"{table_path(folder, SENTENCES, fmt)}: no 'text' column; rerun predict.py to rewrite it")

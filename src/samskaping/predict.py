@@ -26,15 +26,14 @@ import pandas as pd
 
 from samskaping import outputs
 from samskaping.data import TABLE_SUFFIXES
-from samskaping.errors import SamskapingError
 from samskaping.decisions import decide
 from samskaping.decisions import table as decision_table
+from samskaping.errors import SamskapingError
 from samskaping.labels import LABEL_SETS
 from samskaping.methods import methods_markdown
 from samskaping.models.base import Classifier
-from samskaping.reading import read_input
-from samskaping.reading import reason as _reason  # noqa: F401 - the Spark executors use it
 from samskaping.municipalities import add_municipality_columns, corpus_municipalities
+from samskaping.reading import reason as _reason  # noqa: F401 - the Spark executors use it
 from samskaping.summaries import summarise_corpus, summarise_documents
 
 log = logging.getLogger(__name__)
@@ -114,24 +113,39 @@ def raw_columns(label_sets: Sequence[str]) -> list[str]:
     return [f"{RAW_PREFIX}{ls}_p_{label}" for ls in label_sets for label in LABEL_SETS[ls]]
 
 
-def raw_frame(model: Classifier, texts: Sequence[str], batch_size: int | None = None,
-              contexts: Sequence[str] | None = None) -> pd.DataFrame:
+def raw_frame(
+    model: Classifier, texts: Sequence[str], batch_size: int | None = None, contexts: Sequence[str] | None = None
+) -> pd.DataFrame:
     """The model's calibrated probabilities under the training priors, one ``raw_<set>_p_<label>`` column each."""
     probs = model.predict_proba(list(texts), batch_size=batch_size, contexts=contexts)
-    return pd.DataFrame({f"{RAW_PREFIX}{ls}_p_{label}": probs[ls][:, j]
-                         for ls in model.label_sets for j, label in enumerate(LABEL_SETS[ls])})
+    return pd.DataFrame(
+        {
+            f"{RAW_PREFIX}{ls}_p_{label}": probs[ls][:, j]
+            for ls in model.label_sets
+            for j, label in enumerate(LABEL_SETS[ls])
+        }
+    )
 
 
-def decide_frame(model: Classifier, raw: pd.DataFrame, priors: Any = None, confidence: float | None = None) -> tuple[pd.DataFrame, dict[str, Any]]:
+def decide_frame(
+    model: Classifier, raw: pd.DataFrame, priors: Any = None, confidence: float | None = None
+) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Output columns for the rows of ``raw`` (priors estimated over all of them together) and the priors record."""
-    probs = {ls: raw[[f"{RAW_PREFIX}{ls}_p_{label}" for label in LABEL_SETS[ls]]].to_numpy(dtype=np.float64)
-             for ls in model.label_sets}
+    probs = {
+        ls: raw[[f"{RAW_PREFIX}{ls}_p_{label}" for label in LABEL_SETS[ls]]].to_numpy(dtype=np.float64)
+        for ls in model.label_sets
+    }
     decided = decide(model, probs, priors, confidence)
     return decision_table(decided, model.label_sets), {"priors": decided.priors, "confidence": decided.confidence}
 
 
-def classify_frame(model: Classifier, texts: Sequence[str], batch_size: int | None = None,
-                   contexts: Sequence[str] | None = None, priors: Any = None) -> pd.DataFrame:
+def classify_frame(
+    model: Classifier,
+    texts: Sequence[str],
+    batch_size: int | None = None,
+    contexts: Sequence[str] | None = None,
+    priors: Any = None,
+) -> pd.DataFrame:
     """Per label set: the label, its probability (``<set>_score``), the prediction set, top-3 and one probability per class.
 
     With ``estimated`` priors the priors are estimated over ``texts`` together.
@@ -169,7 +183,9 @@ def _start_folder(out: Path, fmt: str, resume: bool, identity: dict[str, Any]) -
         probe.touch()
         probe.unlink()
     except OSError as exc:
-        raise SamskapingError(f"--output {out}: cannot write there ({exc.strerror or exc}); choose another folder") from exc
+        raise SamskapingError(
+            f"--output {out}: cannot write there ({exc.strerror or exc}); choose another folder"
+        ) from exc
     if resume:
         state = outputs.read_state(out)  # a damaged state is refused with what to do
         if state is None:
@@ -187,12 +203,17 @@ def _start_folder(out: Path, fmt: str, resume: bool, identity: dict[str, Any]) -
                 f"({identity['model'].get('digest')}). Resume with the same model, or choose another --output"
             )
         if run.get("format") != fmt:
-            raise SamskapingError(f"--resume: {out} was written as {run.get('format')}; resume with --format {run.get('format')}")
+            raise SamskapingError(
+                f"--resume: {out} was written as {run.get('format')}; resume with --format {run.get('format')}"
+            )
         return frame
     removed = outputs.clear_outputs(out)
     if removed:
-        log.warning("%s held results of an earlier run (%s); they are replaced. To add new plans to them, use --resume",
-                    out, ", ".join(removed))
+        log.warning(
+            "%s held results of an earlier run (%s); they are replaced. To add new plans to them, use --resume",
+            out,
+            ", ".join(removed),
+        )
     return pd.DataFrame()
 
 
@@ -238,9 +259,11 @@ def classify(
     out = Path(output_dir)
     info = dict(model_info or {})
     identity = {"model": {"spec": info.get("model"), "digest": info.get("digest")}}
-    rules = {"priors": model.cfg.prediction.priors if priors is None else priors,
-             "confidence": model.cfg.prediction.confidence if confidence is None else confidence,
-             "municipalities": municipalities}
+    rules = {
+        "priors": model.cfg.prediction.priors if priors is None else priors,
+        "confidence": model.cfg.prediction.confidence if confidence is None else confidence,
+        "municipalities": municipalities,
+    }
     created = _missing_folders(out)
     try:
         return _classify(inputs, model, out, fmt, batch_size, resume, progress, info, identity, rules)
@@ -268,9 +291,18 @@ def _remove_if_empty(folders: list[Path]) -> None:
             return
 
 
-def _classify(inputs: Sequence[str | Path], model: Classifier, out: Path, fmt: str, batch_size: int | None,
-              resume: bool, progress: bool, info: dict[str, Any], identity: dict[str, Any],
-              rules: dict[str, Any]) -> PredictResult:
+def _classify(
+    inputs: Sequence[str | Path],
+    model: Classifier,
+    out: Path,
+    fmt: str,
+    batch_size: int | None,
+    resume: bool,
+    progress: bool,
+    info: dict[str, Any],
+    identity: dict[str, Any],
+    rules: dict[str, Any],
+) -> PredictResult:
     """The body of :func:`classify`, once the arguments are checked."""
     done = _start_folder(out, fmt, resume, identity)
     files, failures = collect_inputs(inputs)
@@ -336,16 +368,21 @@ def duplicate_documents(sentences: pd.DataFrame) -> list[dict[str, Any]]:
     """
     import hashlib
 
-    digests = [(str(document), hashlib.sha256("\n".join(texts.astype(str)).encode("utf-8")).hexdigest(), len(texts))
-               for document, texts in sentences.groupby("document", sort=False)["text"]]
+    digests = [
+        (str(document), hashlib.sha256("\n".join(texts.astype(str)).encode("utf-8")).hexdigest(), len(texts))
+        for document, texts in sentences.groupby("document", sort=False)["text"]
+    ]
     return group_duplicates(digests)
 
 
 def warn_duplicates(groups: Iterable[dict[str, Any]]) -> None:
     """One warning line per group of inputs with the same text."""
     for group in groups:
-        log.warning("%s hold the same text (%d sentences each); each is counted as a plan: keep one copy to count the plan once",
-                    " and ".join(group["documents"]), group["sentences"])
+        log.warning(
+            "%s hold the same text (%d sentences each); each is counted as a plan: keep one copy to count the plan once",
+            " and ".join(group["documents"]),
+            group["sentences"],
+        )
 
 
 def group_duplicates(digests: Iterable[tuple[str, str, int]]) -> list[dict[str, Any]]:
@@ -355,8 +392,11 @@ def group_duplicates(digests: Iterable[tuple[str, str, int]]) -> list[dict[str, 
     for document, digest, size in digests:
         by_digest.setdefault(digest, []).append(document)
         sizes[digest] = size
-    return [{"documents": names, "digest": digest[:16], "sentences": sizes[digest]}
-            for digest, names in by_digest.items() if len(names) > 1]
+    return [
+        {"documents": names, "digest": digest[:16], "sentences": sizes[digest]}
+        for digest, names in by_digest.items()
+        if len(names) > 1
+    ]
 
 
 def add_file_counts(summary: dict[str, Any], failures: Sequence[Failure]) -> None:
@@ -364,15 +404,18 @@ def add_file_counts(summary: dict[str, Any], failures: Sequence[Failure]) -> Non
     read = int(summary.get("documents", 0))
     summary["files"] = {"given": read + len(failures), "read": read, "failed": len(failures)}
     if failures:
-        summary["mention_finding"] += (f" ({read} of {read + len(failures)} files read; "
-                                       f"{len(failures)} could not be read, listed below)")
+        summary["mention_finding"] += (
+            f" ({read} of {read + len(failures)} files read; {len(failures)} could not be read, listed below)"
+        )
 
 
 def _in_input_order(sentences: pd.DataFrame, order: list[str]) -> pd.DataFrame:
     """Documents of earlier runs that are not inputs now first, then the inputs in the order given."""
     position = {doc: i for i, doc in enumerate(order)}
     rank = sentences["document"].map(lambda d: position.get(d, -1))
-    return sentences.assign(_rank=rank).sort_values(["_rank"], kind="stable").drop(columns="_rank").reset_index(drop=True)
+    return (
+        sentences.assign(_rank=rank).sort_values(["_rank"], kind="stable").drop(columns="_rank").reset_index(drop=True)
+    )
 
 
 def _write_outputs(
@@ -408,7 +451,9 @@ def _write_outputs(
     documents.insert(2, "encoding", documents["document"].map(lambda d: encodings.get(d, "")))
     # what was read only in part (a page that could not be loaded, an embedded part in another format)
     documents.insert(3, "reading_notes", documents["document"].map(lambda d: notes.get(d, "")))
-    documents = add_municipality_columns(documents, rules.get("municipalities"))  # kommunenummer, kommune, fylke where known
+    documents = add_municipality_columns(
+        documents, rules.get("municipalities")
+    )  # kommunenummer, kommune, fylke where known
     summary = summarise_corpus(documents, model.label_sets, sentences)
     if (placed := corpus_municipalities(documents)) is not None:
         summary["municipalities"] = placed

@@ -55,8 +55,9 @@ def shift(probs: np.ndarray, old: np.ndarray, new: np.ndarray) -> np.ndarray:
     return weighted / np.clip(weighted.sum(axis=1, keepdims=True), FLOOR, None)
 
 
-def estimate_em(probs: np.ndarray, old: np.ndarray, strength: float = 0.0, tol: float = 1e-6,
-                max_iter: int = 10_000) -> tuple[np.ndarray, int, bool]:
+def estimate_em(
+    probs: np.ndarray, old: np.ndarray, strength: float = 0.0, tol: float = 1e-6, max_iter: int = 10_000
+) -> tuple[np.ndarray, int, bool]:
     """Saerens et al. (2002) EM with a MAP M-step: the priors of the sentences in ``probs`` (n, k).
 
     Args:
@@ -89,7 +90,9 @@ def check_setting(setting: Any, where: str = "prediction.priors") -> Any:
     """
     if isinstance(setting, str):
         if setting not in NAMED:
-            raise ConfigError(f"{where}: {setting!r} is not a priors setting; allowed: {', '.join(NAMED)} or {{label_set: {{label: share}}}}")
+            raise ConfigError(
+                f"{where}: {setting!r} is not a priors setting; allowed: {', '.join(NAMED)} or {{label_set: {{label: share}}}}"
+            )
         return setting
     if not isinstance(setting, Mapping):
         raise ConfigError(f"{where}: expected one of {', '.join(NAMED)} or a mapping {{label_set: {{label: share}}}}")
@@ -98,15 +101,21 @@ def check_setting(setting: Any, where: str = "prediction.priors") -> Any:
             raise ConfigError(f"{where}: {label_set!r} is not a label set; allowed: {', '.join(LABEL_SETS)}")
         unknown = [label for label in shares if label not in LABEL_SETS[label_set]]
         if unknown:
-            raise ConfigError(f"{where}.{label_set}: unknown label(s) {unknown}; allowed: {', '.join(LABEL_SETS[label_set])}")
+            raise ConfigError(
+                f"{where}.{label_set}: unknown label(s) {unknown}; allowed: {', '.join(LABEL_SETS[label_set])}"
+            )
         values = [float(v) for v in shares.values()]
         if min(values) < 0 or abs(sum(values) - 1) > 1e-6:
             raise ConfigError(f"{where}.{label_set}: shares must be >= 0 and sum to 1 (they sum to {sum(values):.4f})")
     return setting
 
 
-def apply(probs: Mapping[str, np.ndarray], training: Mapping[str, np.ndarray], setting: Any,
-          strength: float = DEFAULT_STRENGTH) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+def apply(
+    probs: Mapping[str, np.ndarray],
+    training: Mapping[str, np.ndarray],
+    setting: Any,
+    strength: float = DEFAULT_STRENGTH,
+) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
     """Move probabilities (under the training priors) to the priors ``setting`` asks for.
 
     Args:
@@ -134,12 +143,22 @@ def apply(probs: Mapping[str, np.ndarray], training: Mapping[str, np.ndarray], s
             new = np.full(len(labels), 1.0 / len(labels))
         elif setting == "estimated":
             new, iterations, converged = estimate_em(matrix, old, strength)
-            entry.update({"iterations": iterations, "converged": converged, "sentences": int(len(matrix)),
-                          "prior_strength": float(strength),
-                          "training_prior_weight": round(float(strength / (len(matrix) + strength)) if strength else 0.0, 4)})
+            entry.update(
+                {
+                    "iterations": iterations,
+                    "converged": converged,
+                    "sentences": len(matrix),
+                    "prior_strength": float(strength),
+                    "training_prior_weight": round(float(strength / (len(matrix) + strength)) if strength else 0.0, 4),
+                }
+            )
             if not converged:
-                log.warning("the estimated %s priors did not settle in %d EM steps (few or very similar sentences); "
-                            "they are used as they stand", label_set, iterations)
+                log.warning(
+                    "the estimated %s priors did not settle in %d EM steps (few or very similar sentences); "
+                    "they are used as they stand",
+                    label_set,
+                    iterations,
+                )
         else:
             given = setting.get(label_set)
             new = old if given is None else np.array([float(given.get(label, 0.0)) for label in labels])

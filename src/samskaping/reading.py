@@ -38,8 +38,15 @@ _GRACE = 5.0
 # stack and malloc arena count against the worker's address space.
 _THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "RAYON_NUM_THREADS")
 # What a worker imports before it says it is ready: pandas, the table reader and every document reader.
-_PRELOADED = ("pandas", "samskaping.data", "samskaping.documents.pdf", "samskaping.documents.docx",
-              "samskaping.documents.html", "samskaping.documents.text", "samskaping.documents.markdown")
+_PRELOADED = (
+    "pandas",
+    "samskaping.data",
+    "samskaping.documents.pdf",
+    "samskaping.documents.docx",
+    "samskaping.documents.html",
+    "samskaping.documents.text",
+    "samskaping.documents.markdown",
+)
 # Seconds a new worker may take to start and import its readers.
 _START_SECONDS = 120.0
 
@@ -124,14 +131,18 @@ def reason(path: Path, exc: BaseException) -> str:
     first = lines[0] if lines else ""
     if isinstance(exc, SamskapingError):
         return "; ".join(line.strip() for line in lines)  # one failure, one line
-    return (f"could not be read ({type(exc).__name__}{': ' + first if first else ''}); "
-            "check that it opens in its usual program, save it again, or report the file to the samskaping developers")
+    return (
+        f"could not be read ({type(exc).__name__}{': ' + first if first else ''}); "
+        "check that it opens in its usual program, save it again, or report the file to the samskaping developers"
+    )
 
 
 def memory_reason(limits: ReadingLimits) -> str:
     """The failure line of an input that needed more memory than the worker may use."""
-    return (f"needs more memory than the {limits.memory_mb:,} MB allowed for reading one file (--read-memory-mb); "
-            "it may be damaged or made to exhaust memory (a ZIP or stream bomb); if it is a real plan, raise the limit")
+    return (
+        f"needs more memory than the {limits.memory_mb:,} MB allowed for reading one file (--read-memory-mb); "
+        "it may be damaged or made to exhaust memory (a ZIP or stream bomb); if it is a real plan, raise the limit"
+    )
 
 
 def read_one(path: Path, level: int = logging.INFO) -> Outcome:
@@ -270,9 +281,11 @@ class IsolatedReader:
                 logging.getLogger(name).log(record_level, "%s", message)
             return outcome
         self.close(kill=True)
-        return Outcome(error=f"not read within {self.limits.seconds:g} s, the time limit for reading one file "
-                             "(--read-seconds); it may be damaged or made to keep readers busy; if it is a very "
-                             "long plan, raise the limit")
+        return Outcome(
+            error=f"not read within {self.limits.seconds:g} s, the time limit for reading one file "
+            "(--read-seconds); it may be damaged or made to keep readers busy; if it is a very "
+            "long plan, raise the limit"
+        )
 
     def _start(self, level: int) -> None:
         import multiprocessing
@@ -280,8 +293,9 @@ class IsolatedReader:
         # spawn: a fresh interpreter, never a fork of a process that holds a model and threads
         context = multiprocessing.get_context("spawn")
         self._conn, child = context.Pipe()
-        self._process = context.Process(target=_serve, args=(child, self.limits, level), daemon=True,
-                                        name="samskaping-reader")
+        self._process = context.Process(
+            target=_serve, args=(child, self.limits, level), daemon=True, name="samskaping-reader"
+        )
         self._process.start()
         child.close()
         try:
@@ -290,9 +304,11 @@ class IsolatedReader:
             ready = False
         if not ready:
             self.close(kill=True)
-            raise SamskapingError(f"the worker process that reads the files did not start (with --read-memory-mb "
-                                  f"{self.limits.memory_mb} it may have too little memory to load its libraries); "
-                                  "raise --read-memory-mb, or report it to the samskaping developers")
+            raise SamskapingError(
+                f"the worker process that reads the files did not start (with --read-memory-mb "
+                f"{self.limits.memory_mb} it may have too little memory to load its libraries); "
+                "raise --read-memory-mb, or report it to the samskaping developers"
+            )
 
     def _crashed(self) -> str:
         """The failure line for a worker that ended while reading (and forget the worker)."""
@@ -307,9 +323,11 @@ class IsolatedReader:
                 how = f"with signal {-code}"
         else:
             how = f"with status {code}"
-        return (f"the reader stopped {how} while reading it (a crash or exhausted memory in a native library; "
-                f"the limit is {self.limits.memory_mb:,} MB, --read-memory-mb); it may be damaged or made to harm "
-                "readers; open it in its usual program and save it again, or report the file to the samskaping developers")
+        return (
+            f"the reader stopped {how} while reading it (a crash or exhausted memory in a native library; "
+            f"the limit is {self.limits.memory_mb:,} MB, --read-memory-mb); it may be damaged or made to harm "
+            "readers; open it in its usual program and save it again, or report the file to the samskaping developers"
+        )
 
     def close(self, kill: bool = False) -> None:
         """End the worker: ask it to exit, or kill it (after a time-out or a crash)."""

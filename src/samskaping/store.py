@@ -29,7 +29,7 @@ def sqlite_path(uri: str) -> Path | None:
     """The database file of a ``sqlite:///`` URI (None for other stores and in-memory SQLite)."""
     if not uri.startswith(SQLITE_PREFIX):
         return None
-    path = uri[len(SQLITE_PREFIX):].split("?", 1)[0]
+    path = uri[len(SQLITE_PREFIX) :].split("?", 1)[0]
     return None if not path or path == ":memory:" else Path(path)
 
 
@@ -86,7 +86,9 @@ def open_client(tracking_uri: str | None = None, create: bool = True) -> tuple[A
         else:
             client = MlflowClient(tracking_uri=uri, registry_uri=uri)
     except Timeout as exc:
-        raise TrackingError(f"{path}.lock is held by another process for over {LOCK_TIMEOUT_SECONDS} s; is a run stuck?") from exc
+        raise TrackingError(
+            f"{path}.lock is held by another process for over {LOCK_TIMEOUT_SECONDS} s; is a run stuck?"
+        ) from exc
     except Exception as exc:  # MLflow raises many types for a bad store
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise TrackingError(f"cannot open MLflow store {uri!r}: {first}") from exc

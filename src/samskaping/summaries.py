@@ -46,9 +46,17 @@ def share_intervals(indicators: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     if n == 1 or (indicators == indicators[0]).all():
         mean = indicators.mean(axis=0)
         return mean, mean  # every resample gives the same share
-    result = bootstrap((indicators.T.astype(float),), lambda x, axis: x.mean(axis=axis), axis=-1, vectorized=True,
-                       paired=False, n_resamples=BOOTSTRAP_RESAMPLES, confidence_level=CONFIDENCE_LEVEL,
-                       method="percentile", random_state=BOOTSTRAP_SEED)
+    result = bootstrap(
+        (indicators.T.astype(float),),
+        lambda x, axis: x.mean(axis=axis),
+        axis=-1,
+        vectorized=True,
+        paired=False,
+        n_resamples=BOOTSTRAP_RESAMPLES,
+        confidence_level=CONFIDENCE_LEVEL,
+        method="percentile",
+        random_state=BOOTSTRAP_SEED,
+    )
     return np.asarray(result.confidence_interval.low), np.asarray(result.confidence_interval.high)
 
 
@@ -112,12 +120,18 @@ def summarise_documents(sentences: pd.DataFrame, label_sets: Sequence[str]) -> p
             for j, label in enumerate(conceptions):
                 row[f"conception_{label}"] = int(onehot[:, j].sum())
                 row[f"conception_{label}_share"] = round(float(shares[j]), 4)
-                row[f"conception_{label}_share_low"], row[f"conception_{label}_share_high"] = round(float(lows[j]), 4), round(float(highs[j]), 4)
+                row[f"conception_{label}_share_low"], row[f"conception_{label}_share_high"] = (
+                    round(float(lows[j]), 4),
+                    round(float(highs[j]), 4),
+                )
             k = len(conceptions)
             cocreating = onehot[:, k]
             row["cocreation_sentences"] = int(cocreating.sum())
             row["cocreation_share"] = round(float(shares[k]), 4)
-            row["cocreation_share_low"], row["cocreation_share_high"] = round(float(lows[k]), 4), round(float(highs[k]), 4)
+            row["cocreation_share_low"], row["cocreation_share_high"] = (
+                round(float(lows[k]), 4),
+                round(float(highs[k]), 4),
+            )
             row["cocreation_sure"] = int((cocreating & ~c_uncertain[index]).sum())
             row["conception_uncertain"] = int(c_uncertain[index].sum())
             row["dominant_conception"] = _dominant(c[cocreating], score[index][cocreating])
@@ -128,7 +142,10 @@ def summarise_documents(sentences: pd.DataFrame, label_sets: Sequence[str]) -> p
                 members = onehot[:, j]
                 row[f"factor_{label}"] = int(members.sum())
                 row[f"factor_{label}_share"] = round(float(shares[j]), 4)
-                row[f"factor_{label}_share_low"], row[f"factor_{label}_share_high"] = round(float(lows[j]), 4), round(float(highs[j]), 4)
+                row[f"factor_{label}_share_low"], row[f"factor_{label}_share_high"] = (
+                    round(float(lows[j]), 4),
+                    round(float(highs[j]), 4),
+                )
                 if polarity is not None:
                     p = polarity[index][members]
                     row[f"factor_{label}_promoting"] = int((p == "promoting").sum())
@@ -159,7 +176,9 @@ def _dominant(labels: np.ndarray, scores: np.ndarray) -> str:
     return str(max(best, key=weight.__getitem__))
 
 
-def summarise_corpus(documents: pd.DataFrame, label_sets: Sequence[str], sentences: pd.DataFrame | None = None) -> dict[str, Any]:
+def summarise_corpus(
+    documents: pd.DataFrame, label_sets: Sequence[str], sentences: pd.DataFrame | None = None
+) -> dict[str, Any]:
     """Corpus-level figures: the «13 of 41» form, dominant conceptions, factor counts, intervals, uncertainty."""
     n = len(documents)
     summary: dict[str, Any] = {

@@ -169,10 +169,13 @@ class MlflowTracker:
         from mlflow.entities import Param
 
         # MLflow params are strings of at most 6000 characters; lists and dicts go as JSON.
-        items = [Param(k, json.dumps(v, ensure_ascii=False) if isinstance(v, (list, dict)) else str(v)) for k, v in params.items()]
+        items = [
+            Param(k, json.dumps(v, ensure_ascii=False) if isinstance(v, (list, dict)) else str(v))
+            for k, v in params.items()
+        ]
         with deferred_interrupt():
             for start in range(0, len(items), 100):  # log_batch takes at most 100 params
-                self.client.log_batch(self._run(), params=items[start:start + 100])
+                self.client.log_batch(self._run(), params=items[start : start + 100])
 
     def log_metrics(self, metrics: Mapping[str, float], step: int | None = None) -> None:
         from mlflow.entities import Metric
@@ -181,7 +184,7 @@ class MlflowTracker:
         items = [Metric(k, float(v), now, step or 0) for k, v in metrics.items()]
         with deferred_interrupt():
             for start in range(0, len(items), 1000):
-                self.client.log_batch(self._run(), metrics=items[start:start + 1000])
+                self.client.log_batch(self._run(), metrics=items[start : start + 1000])
 
     def log_dataset(self, frame: pd.DataFrame, name: str, digest: str, source: str, context: str) -> None:
         import mlflow

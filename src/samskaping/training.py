@@ -25,14 +25,21 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from samskaping.calibration import ConformalSets, brier, expected_calibration_error, fit_bcts, reliability_figure
 from samskaping.config import Config, flatten
 from samskaping.data import LabelledData, dataset_digest, load_labelled_files, split_frame
-from samskaping.errors import SamskapingError
-from samskaping.evaluation import LabelSetReport, confusion_figure, evaluate, f1_bar_figure, macro_f1_interval, metric_dict
-from samskaping.models import build_model
-from samskaping.calibration import ConformalSets, brier, expected_calibration_error, fit_bcts, reliability_figure
 from samskaping.decisions import decide
+from samskaping.errors import SamskapingError
+from samskaping.evaluation import (
+    LabelSetReport,
+    confusion_figure,
+    evaluate,
+    f1_bar_figure,
+    macro_f1_interval,
+    metric_dict,
+)
 from samskaping.labels import LABEL_SETS, encode
+from samskaping.models import build_model
 from samskaping.models.base import MANIFEST, Classifier
 from samskaping.tracking import Tracker, make_tracker
 
@@ -96,12 +103,16 @@ def check_output(output: Path) -> None:
     except OSError as exc:
         raise SamskapingError(f"--output {output}: cannot read the folder ({exc.strerror or exc}); {advice}") from exc
     if foreign:
-        raise SamskapingError(f"--output {output}: the folder is not empty and is not a model folder (no {MANIFEST}); "
-                              f"train.py replaces only its own model folders and never deletes other files; {advice}")
+        raise SamskapingError(
+            f"--output {output}: the folder is not empty and is not a model folder (no {MANIFEST}); "
+            f"train.py replaces only its own model folders and never deletes other files; {advice}"
+        )
     staging = _staging(output)
     if staging.exists() and not (staging.is_dir() and _ours(staging)):
-        raise SamskapingError(f"--output {output}: {staging} exists and was not written by train.py (it is where the model "
-                              f"is written before it is moved into place); move it away or {advice}")
+        raise SamskapingError(
+            f"--output {output}: {staging} exists and was not written by train.py (it is where the model "
+            f"is written before it is moved into place); move it away or {advice}"
+        )
     check_writable(output)
 
 
@@ -192,12 +203,16 @@ def _evaluate_split(
             extra[f"{split}_{ls}_set_coverage"] = float(members[np.arange(len(y)), y].mean()) if len(y) else 0.0
             extra[f"{split}_{ls}_set_size"] = float(members.sum(axis=1).mean()) if len(y) else 0.0
             given = encode(ls, decided.labels[ls])
-            only_the_label = (members.sum(axis=1) == 1) & members[np.arange(len(given)), given]  # «usikker» as the outputs say it
+            only_the_label = (members.sum(axis=1) == 1) & members[
+                np.arange(len(given)), given
+            ]  # «usikker» as the outputs say it
             extra[f"{split}_{ls}_uncertain_share"] = float((~only_the_label).mean()) if len(y) else 0.0
     return reports, table, extra
 
 
-def fit_calibration(model: Classifier, splits: dict[str, pd.DataFrame], tracker: Tracker, batch_size: int) -> dict[str, float]:
+def fit_calibration(
+    model: Classifier, splits: dict[str, pd.DataFrame], tracker: Tracker, batch_size: int
+) -> dict[str, float]:
     """Training priors, bias-corrected temperatures and conformal sets from the validation split; ECE and Brier before and after on test.
 
     See :mod:`samskaping.calibration` and :mod:`samskaping.priors` for the methods.
@@ -213,32 +228,49 @@ def fit_calibration(model: Classifier, splits: dict[str, pd.DataFrame], tracker:
         seen = training > 0
         embodied = np.where(seen, 1.0 / max(1, seen.sum()), 0.0) if model.class_weighted else training
         model.training_priors[ls] = training
-        model.prior_shift[ls] = np.where(seen, np.log(np.maximum(training, 1e-12)) - np.log(np.maximum(embodied, 1e-12)), 0.0)
+        model.prior_shift[ls] = np.where(
+            seen, np.log(np.maximum(training, 1e-12)) - np.log(np.maximum(embodied, 1e-12)), 0.0
+        )
         y_val, y_test = encode(ls, validation[ls].tolist()), encode(ls, test[ls].tolist())
         if model.cfg.prediction.calibrate:
             model.temperatures[ls], model.prior_shift[ls] = fit_bcts(val_logits[ls], y_val, start=model.prior_shift[ls])
         model.conformal[ls] = ConformalSets.calibrate(model.probabilities(ls, val_logits[ls]), y_val)
         before = model.probabilities(ls, test_logits[ls], calibrated=False)
         after = model.probabilities(ls, test_logits[ls])
-        metrics.update({
-            f"{ls}_temperature": model.temperatures[ls],
-            f"test_{ls}_ece_uncalibrated": expected_calibration_error(before, y_test),
-            f"test_{ls}_ece": expected_calibration_error(after, y_test),
-            f"test_{ls}_brier_uncalibrated": brier(before, y_test),
-            f"test_{ls}_brier": brier(after, y_test),
-        })
-        tracker.log_figure(reliability_figure({"before": (before, y_test), "after": (after, y_test)},
-                                              f"{model.cfg.model.name} — test — {ls}"), f"plots/test_{ls}_reliability.png")
-        log.info("calibration %s: temperature %.2f, test ECE %.3f -> %.3f", ls, model.temperatures[ls],
-                 metrics[f"test_{ls}_ece_uncalibrated"], metrics[f"test_{ls}_ece"])
+        metrics.update(
+            {
+                f"{ls}_temperature": model.temperatures[ls],
+                f"test_{ls}_ece_uncalibrated": expected_calibration_error(before, y_test),
+                f"test_{ls}_ece": expected_calibration_error(after, y_test),
+                f"test_{ls}_brier_uncalibrated": brier(before, y_test),
+                f"test_{ls}_brier": brier(after, y_test),
+            }
+        )
+        tracker.log_figure(
+            reliability_figure(
+                {"before": (before, y_test), "after": (after, y_test)}, f"{model.cfg.model.name} — test — {ls}"
+            ),
+            f"plots/test_{ls}_reliability.png",
+        )
+        log.info(
+            "calibration %s: temperature %.2f, test ECE %.3f -> %.3f",
+            ls,
+            model.temperatures[ls],
+            metrics[f"test_{ls}_ece_uncalibrated"],
+            metrics[f"test_{ls}_ece"],
+        )
     return metrics
 
 
 def _log_reports(tracker: Tracker, split: str, reports: dict[str, LabelSetReport], model_name: str) -> None:
     tracker.log_dict({ls: r.as_dict() for ls, r in reports.items()}, f"reports/{split}_classification_report.json")
     for ls, report in reports.items():
-        tracker.log_figure(confusion_figure(report, f"{model_name} — {split} — {ls}"), f"plots/{split}_{ls}_confusion.png")
-    tracker.log_figure(f1_bar_figure(reports, f"{model_name} — {split} — F1 per class"), f"plots/{split}_f1_per_class.png")
+        tracker.log_figure(
+            confusion_figure(report, f"{model_name} — {split} — {ls}"), f"plots/{split}_{ls}_confusion.png"
+        )
+    tracker.log_figure(
+        f1_bar_figure(reports, f"{model_name} — {split} — F1 per class"), f"plots/{split}_f1_per_class.png"
+    )
 
 
 def train(
@@ -276,8 +308,12 @@ def train(
     with tracker.run(run_name=run_name, tags=tags):
         params = flatten(cfg.to_dict())
         params.update({"dataset.digest": data.digest, "dataset.name": data.path.name})
-        params.update({f"dataset.file.{i}": f"{Path(f['path']).name} sha256:{str(f['sha256'])[:16]} rows:{f['rows']}"
-                       for i, f in enumerate(data.files)})
+        params.update(
+            {
+                f"dataset.file.{i}": f"{Path(f['path']).name} sha256:{str(f['sha256'])[:16]} rows:{f['rows']}"
+                for i, f in enumerate(data.files)
+            }
+        )
         params.update({f"dataset.rows.{name}": len(part) for name, part in splits.items()})
         if data.problems:
             params["dataset.rows_left_out"] = len({p.row for p in data.problems})
@@ -292,7 +328,8 @@ def train(
                 splits["train"]["text"].tolist(),
                 _labels(splits["train"], label_sets),
                 validation=(
-                    splits["validation"]["text"].tolist(), _labels(splits["validation"], label_sets),
+                    splits["validation"]["text"].tolist(),
+                    _labels(splits["validation"], label_sets),
                     contexts_of(splits["validation"]),
                 ),
                 tracker=tracker,
@@ -315,11 +352,22 @@ def train(
                 tracker.log_table(table, "predictions/test_predictions.csv")
         tracker.log_metrics(metrics)
 
-        save_model_folder(model, output, extra={
-            "dataset_digest": data.digest, "run_id": tracker.run_id, "fit": _jsonable(fit_info), "data_files": data.files,
-            "metrics": {k: round(v, 4) for k, v in metrics.items()}, "trained_at": datetime.now().isoformat(timespec="seconds"),
-        }, files={"metrics.json": json.dumps(metrics, indent=2),
-                  "config.json": json.dumps(cfg.to_dict(), ensure_ascii=False, indent=2)})
+        save_model_folder(
+            model,
+            output,
+            extra={
+                "dataset_digest": data.digest,
+                "run_id": tracker.run_id,
+                "fit": _jsonable(fit_info),
+                "data_files": data.files,
+                "metrics": {k: round(v, 4) for k, v in metrics.items()},
+                "trained_at": datetime.now().isoformat(timespec="seconds"),
+            },
+            files={
+                "metrics.json": json.dumps(metrics, indent=2),
+                "config.json": json.dumps(cfg.to_dict(), ensure_ascii=False, indent=2),
+            },
+        )
         log.info("model saved to %s", output)
         run_post_training(cfg, model, output, [Path(f["path"]) for f in data.files], tracker)
         version = tracker.log_model(output, cfg.tracking.registry_name(cfg.training))  # smoke tests are not registered
@@ -355,8 +403,14 @@ def run_post_training(cfg: Config, model: Classifier, folder: Path, files: list[
     """
     steps = post_training_steps(cfg, model)
     for number, (key, later) in enumerate(steps, start=1):
-        log.info("after training, step %d of %d (%s; skip with --set %s=false or --no-post-training): %s",
-                 number, len(steps), key, key, "int8 calibration, minutes" if key.endswith("int8") else "bf16 measurement")
+        log.info(
+            "after training, step %d of %d (%s; skip with --set %s=false or --no-post-training): %s",
+            number,
+            len(steps),
+            key,
+            key,
+            "int8 calibration, minutes" if key.endswith("int8") else "bf16 measurement",
+        )
         started = time.perf_counter()
         try:
             (_calibrate_int8 if key.endswith("int8") else _measure_bf16)(folder, files, tracker)
@@ -393,16 +447,22 @@ def _measure_bf16(folder: Path, files: list[Path], tracker: Tracker) -> None:
     from samskaping.speed import measure_bf16_folder, native_bf16_flags
 
     if not native_bf16_flags():
-        log.info("bf16 not measured (training.measure_bf16): this CPU has no bf16 instructions (AMX or AVX512-BF16); "
-                 "on one that has, run 'python -m samskaping.speed calibrate MODEL --only bf16'")
+        log.info(
+            "bf16 not measured (training.measure_bf16): this CPU has no bf16 instructions (AMX or AVX512-BF16); "
+            "on one that has, run 'python -m samskaping.speed calibrate MODEL --only bf16'"
+        )
         return
     log.info("comparing bf16 with fp32 (training.measure_bf16): the validation and test splits in PyTorch")
     result = measure_bf16_folder(folder, data=files)
     agreement = result["agreement"]["test"]["all"]
     tracker.log_metrics({"bf16_test_agreement": round(agreement, 5)})
     tracker.log_dict(result, "bf16.json")
-    log.info("bf16 agrees with fp32 on %.2f%% of the test split's labels (%.0f against %.0f sentences/s in fp32)", 100 * agreement,
-             result["sentences_per_second"]["bf16"], result["sentences_per_second"]["fp32"])
+    log.info(
+        "bf16 agrees with fp32 on %.2f%% of the test split's labels (%.0f against %.0f sentences/s in fp32)",
+        100 * agreement,
+        result["sentences_per_second"]["bf16"],
+        result["sentences_per_second"]["fp32"],
+    )
 
 
 def _keep_interrupted(model: Classifier, output: Path, digest: str, tracker: Tracker) -> None:
@@ -412,7 +472,9 @@ def _keep_interrupted(model: Classifier, output: Path, digest: str, tracker: Tra
         return
     kept = output.with_name(output.name + "-interrupted")
     if kept.exists() and not is_model_folder(kept):
-        kept = output.with_name(f"{output.name}-interrupted-{datetime.now():%Y%m%d-%H%M%S}")  # never delete what is not ours
+        kept = output.with_name(
+            f"{output.name}-interrupted-{datetime.now():%Y%m%d-%H%M%S}"
+        )  # never delete what is not ours
     if kept.exists():
         shutil.rmtree(kept)
     model.save(kept, extra={"dataset_digest": digest, "run_id": tracker.run_id, "interrupted": True})

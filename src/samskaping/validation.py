@@ -112,8 +112,10 @@ class Share:
     note: str = ""
 
     def as_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {k: (None if v is None else round(float(v), 4))
-                               for k, v in (("raw", self.raw), ("estimate", self.estimate), ("low", self.low), ("high", self.high))}
+        out: dict[str, Any] = {
+            k: (None if v is None else round(float(v), 4))
+            for k, v in (("raw", self.raw), ("estimate", self.estimate), ("low", self.low), ("high", self.high))
+        }
         if self.note:
             out["note"] = self.note
         return out
@@ -145,8 +147,13 @@ def ppi_share(coded: np.ndarray, predicted_on_sample: np.ndarray, predicted_all:
         estimate = clip(ppi_mean_pointestimate(y, yhat, unlabeled, lam=1.0))
         exact = binomtest(int(y.sum()), len(y)).proportion_ci(confidence_level=CONFIDENCE, method="exact")
         seen = "every" if y[0] == 1 else "no"
-        return Share(raw, estimate, min(float(exact.low), estimate), max(float(exact.high), estimate),
-                     f"{seen} coded sentence has this label: exact interval of the coded sample alone")
+        return Share(
+            raw,
+            estimate,
+            min(float(exact.low), estimate),
+            max(float(exact.high), estimate),
+            f"{seen} coded sentence has this label: exact interval of the coded sample alone",
+        )
     with np.errstate(divide="ignore", invalid="ignore"):  # an undefined power tuning is caught just below
         low, high = ppi_mean_ci(y, yhat, unlabeled, alpha=1 - CONFIDENCE)
         estimate = ppi_mean_pointestimate(y, yhat, unlabeled)
@@ -168,7 +175,9 @@ def classical_share(coded: np.ndarray) -> tuple[float, float, float]:
     return mean, max(0.0, mean - half), min(1.0, mean + half)
 
 
-def rates(true: np.ndarray, predicted: np.ndarray, k: int, weights: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+def rates(
+    true: np.ndarray, predicted: np.ndarray, k: int, weights: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """M[i, j] = mean predicted probability of label i over the sample's sentences of true label j, (k, k).
 
     With one-hot ``predicted`` this is the column-normalised confusion matrix P(predicted i | true j)
@@ -211,8 +220,11 @@ def acc_solve(m: np.ndarray, q: np.ndarray) -> np.ndarray:
 
 
 def plan_shares(
-    sample_true: np.ndarray, sample_pred: np.ndarray, plan_pred: Sequence[np.ndarray],
-    seed: int = 0, resamples: int = RESAMPLES,
+    sample_true: np.ndarray,
+    sample_pred: np.ndarray,
+    plan_pred: Sequence[np.ndarray],
+    seed: int = 0,
+    resamples: int = RESAMPLES,
 ) -> dict[str, np.ndarray]:
     """PACC-corrected shares of each plan with 95 % bootstrap intervals over the sample and the plan's sentences.
 
@@ -229,7 +241,11 @@ def plan_shares(
     sample_true = np.asarray(sample_true, dtype=int)
     k = sample_pred.shape[1]
     n = len(sample_true)
-    mean_pred = np.stack([p.mean(axis=0) if len(p) else np.full(k, 1.0 / k) for p in plan_pred]) if len(plan_pred) else np.zeros((0, k))
+    mean_pred = (
+        np.stack([p.mean(axis=0) if len(p) else np.full(k, 1.0 / k) for p in plan_pred])
+        if len(plan_pred)
+        else np.zeros((0, k))
+    )
     m, seen = rates(sample_true, sample_pred, k)
     estimate = acc_solve(m, mean_pred)
     counts = rng.multinomial(n, np.full(n, 1.0 / n), size=resamples)  # (B, n) bootstrap weights of the sample
@@ -246,8 +262,13 @@ def plan_shares(
 
 
 def binary_plan_shares(
-    sample_true: np.ndarray, sample_hard: np.ndarray, sample_prob: np.ndarray,
-    plan_hard: Sequence[np.ndarray], plan_prob: Sequence[np.ndarray], seed: int = 0, resamples: int = RESAMPLES,
+    sample_true: np.ndarray,
+    sample_hard: np.ndarray,
+    sample_prob: np.ndarray,
+    plan_hard: Sequence[np.ndarray],
+    plan_prob: Sequence[np.ndarray],
+    seed: int = 0,
+    resamples: int = RESAMPLES,
 ) -> dict[str, Any]:
     """PACC for a yes/no label (co-creation or not) per plan, and the corrected number of plans with a «yes» sentence.
 
@@ -275,7 +296,9 @@ def binary_plan_shares(
     elif not seen[0]:
         out["note"] = "every coded sentence is co-creation: the model's false-alarm rate cannot be measured"
     elif min(tpr - fpr, soft_rates[1, 1] - soft_rates[1, 0]) < MIN_SEPARATION:
-        out["note"] = f"on the sample the model does not separate co-creation from other sentences (tpr {tpr:.2f}, fpr {fpr:.2f})"
+        out["note"] = (
+            f"on the sample the model does not separate co-creation from other sentences (tpr {tpr:.2f}, fpr {fpr:.2f})"
+        )
     if out["note"]:
         return out
     result = plan_shares(sample_true, soft(sample_prob), [soft(p) for p in plan_prob], seed, resamples)
@@ -295,11 +318,17 @@ def binary_plan_shares(
 
     rng = np.random.default_rng(seed + 1)
     counts = np.zeros(resamples, dtype=float)
-    for b in range(resamples):  # hard rates from a fresh resample of the sample (not the one behind replicate b's shares)
+    for b in range(
+        resamples
+    ):  # hard rates from a fresh resample of the sample (not the one behind replicate b's shares)
         draw = rng.multinomial(len(sample_true), np.full(len(sample_true), 1.0 / len(sample_true)))
         b_rates = rates(sample_true, np.eye(2)[sample_hard], 2, draw)[0]
         counts[b] = (rng.random(len(sizes)) < p_any(result["boot"][b, :, 1], b_rates[1, 1], b_rates[1, 0])).sum()
     tail = (1 - CONFIDENCE) / 2
-    out["plans"] = {"raw": int((yes > 0).sum()), "estimate": round(float(p_any(result["estimate"][:, 1], tpr, fpr).sum()), 1),
-                    "low": int(np.quantile(counts, tail)), "high": int(np.quantile(counts, 1 - tail))}
+    out["plans"] = {
+        "raw": int((yes > 0).sum()),
+        "estimate": round(float(p_any(result["estimate"][:, 1], tpr, fpr).sum()), 1),
+        "low": int(np.quantile(counts, tail)),
+        "high": int(np.quantile(counts, 1 - tail)),
+    }
     return out

@@ -59,7 +59,7 @@ class _PlainFormatter(logging.Formatter):
 
         return re.sub(r"\x1b\[[0-9;]*m", "", super().format(record))
 
-    def formatMessage(self, record: logging.LogRecord) -> str:  # noqa: N802 - logging's name
+    def formatMessage(self, record: logging.LogRecord) -> str:
         import re
 
         from samskaping.display import safe_text
@@ -116,9 +116,11 @@ def print_result(summary: dict, output: object, failures: list, report: object =
         print(f"report: {report}")
     if "conception_sentences" in summary:
         out = display_name(str(output))
-        print(f"the shares are the model's uncorrected output; to validate them, code a blind sample: "
-              f"python -m samskaping.review export {out} --strategy validation, then "
-              f"python -m samskaping.review validate {out} --labels {out}/validation.xlsx (README: «Trusting the figures»)")
+        print(
+            f"the shares are the model's uncorrected output; to validate them, code a blind sample: "
+            f"python -m samskaping.review export {out} --strategy validation, then "
+            f"python -m samskaping.review validate {out} --labels {out}/validation.xlsx (README: «Trusting the figures»)"
+        )
     if failures:
         print(f"{len(failures)} input(s) could not be read:", file=sys.stderr)
         for failure in failures:
@@ -151,7 +153,9 @@ def run_command(body: Callable[[], int], interrupted: str = "interrupted") -> in
 
         print(f"error: {safe_text(str(exc), keep_newlines=True)}", file=sys.stderr)
         return EXIT_ERROR
-    except KeyboardInterrupt as exc:  # a KeyboardInterrupt raised with a message says what was kept better than the default
+    except (
+        KeyboardInterrupt
+    ) as exc:  # a KeyboardInterrupt raised with a message says what was kept better than the default
         print(str(exc.args[0]) if exc.args else interrupted, file=sys.stderr)
         return EXIT_INTERRUPTED
     except Exception as exc:  # a bug in samskaping or a library: never looks like success or partial success
@@ -163,6 +167,9 @@ def run_command(body: Callable[[], int], interrupted: str = "interrupted") -> in
             where = "run again with --verbose for details"
         from samskaping.display import safe_text
 
-        print(f"internal error: {type(exc).__name__}: {safe_text(str(exc).splitlines()[0]) if str(exc) else ''}; {where}; "
-              "please report it to the samskaping developers", file=sys.stderr)
+        print(
+            f"internal error: {type(exc).__name__}: {safe_text(str(exc).splitlines()[0]) if str(exc) else ''}; {where}; "
+            "please report it to the samskaping developers",
+            file=sys.stderr,
+        )
         return EXIT_INTERNAL

@@ -17,10 +17,16 @@ def parser() -> argparse.ArgumentParser:
     check.add_argument("path", type=Path)
     check.add_argument("--threshold", type=float, default=0.85, help="near-duplicate cosine threshold (default 0.85)")
     check.add_argument("--json", type=Path, help="also write the counts and pairs as JSON to this file")
-    audit = sub.add_parser("audit", help="find likely label errors (cleanlab, out-of-fold probabilities); write a review table")
+    audit = sub.add_parser(
+        "audit", help="find likely label errors (cleanlab, out-of-fold probabilities); write a review table"
+    )
     audit.add_argument("path", type=Path)
-    audit.add_argument("--output", type=Path, default=Path("audit-suspects.xlsx"),
-                       help="review table to write (default audit-suspects.xlsx in the current folder)")
+    audit.add_argument(
+        "--output",
+        type=Path,
+        default=Path("audit-suspects.xlsx"),
+        help="review table to write (default audit-suspects.xlsx in the current folder)",
+    )
     audit.add_argument("--folds", type=int, default=5, help="cross-validation folds (default 5)")
     audit.add_argument("--seed", type=int, default=42)
     return p
@@ -64,15 +70,21 @@ def main(argv: Sequence[str] | None = None) -> int:
             result = audit(args.path, args.output, folds=args.folds, seed=args.seed)
             counts = ", ".join(f"{ls} {n}" for ls, n in result.per_label_set.items())
             print(f"{args.path}: {result.rows} rows; likely label errors: {counts}; {result.seconds:.0f} s")
-            print(f"review table: {args.output} (fill in 'decision' and 'reason'; accepted changes go to data/audit/corrections.jsonl)")
+            print(
+                f"review table: {args.output} (fill in 'decision' and 'reason'; accepted changes go to data/audit/corrections.jsonl)"
+            )
             return EXIT_OK
         from samskaping.data import validate
 
         report = validate(args.path, threshold=args.threshold)
         _print_report(report, args.path)
         if args.json:
-            payload = {"stats": report.stats, "cross_split_pairs": report.cross_split_pairs,
-                       "within_split_pairs": report.within_split_pairs, "violations": report.violations}
+            payload = {
+                "stats": report.stats,
+                "cross_split_pairs": report.cross_split_pairs,
+                "within_split_pairs": report.within_split_pairs,
+                "violations": report.violations,
+            }
             args.json.write_text(json.dumps(payload, ensure_ascii=False, indent=2), encoding="utf-8")
         return EXIT_OK if report.ok else EXIT_PARTIAL
 

@@ -12,11 +12,17 @@ from samskaping.cli.common import EXIT_OK, run_command, setup_logging
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Evaluate a model folder or MLflow URI; print Markdown tables; optionally write JSON."""
-    parser = argparse.ArgumentParser(prog="python -m samskaping.evaluation",
-                                     description="Evaluate a model on the shipped test split (by form and language) and on data/eval/.")
+    parser = argparse.ArgumentParser(
+        prog="python -m samskaping.evaluation",
+        description="Evaluate a model on the shipped test split (by form and language) and on data/eval/.",
+    )
     parser.add_argument("model", help="model folder or MLflow URI")
-    parser.add_argument("--priors", nargs="+", default=["training", "estimated", "uniform"],
-                        help="priors settings to compare (default: training estimated uniform)")
+    parser.add_argument(
+        "--priors",
+        nargs="+",
+        default=["training", "estimated", "uniform"],
+        help="priors settings to compare (default: training estimated uniform)",
+    )
     parser.add_argument("--json", type=Path, help="write the full results here")
     parser.add_argument("--tracking-uri", help="MLflow tracking URI for models:/ URIs")
     parser.add_argument("--quiet", action="store_true")

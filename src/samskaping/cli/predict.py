@@ -25,56 +25,106 @@ BF16_AGREEMENT_TEXT = (
     "agreement is under 99%%"
 )
 
+
 def parser() -> argparse.ArgumentParser:
     p = Parser(
         prog="predict.py",
         description="Classify every sentence of municipal plans (PDF, DOCX, HTML, TXT, MD) or sentence tables (CSV, JSONL, XLSX).",
         epilog="Exit status: 0 all inputs read; 1 some inputs not read (listed); 2 bad arguments, model or "
-               "configuration; 3 internal error; 130 interrupted.",
+        "configuration; 3 internal error; 130 interrupted.",
     )
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="files or folders (searched recursively)")
-    p.add_argument("--model", help="model folder (models/NAME) or MLflow URI (models:/samskaping@champion); "
-                                   "default: the baseline trained on the shipped data, built on first use")
+    p.add_argument(
+        "--model",
+        help="model folder (models/NAME) or MLflow URI (models:/samskaping@champion); "
+        "default: the baseline trained on the shipped data, built on first use",
+    )
     p.add_argument("--output", required=True, type=Path, help="output folder")
-    p.add_argument("--format", default="csv", choices=FORMATS,
-                   help="format of the sentence and document tables (default csv; with Excel in a Norwegian locale use xlsx)")
+    p.add_argument(
+        "--format",
+        default="csv",
+        choices=FORMATS,
+        help="format of the sentence and document tables (default csv; with Excel in a Norwegian locale use xlsx)",
+    )
     p.add_argument("--batch-size", type=int, default=None, help="sentences per model batch (default: the model's)")
-    p.add_argument("--resume", action="store_true", help="keep the documents already classified in the output folder, add the rest")
+    p.add_argument(
+        "--resume", action="store_true", help="keep the documents already classified in the output folder, add the rest"
+    )
     p.add_argument("--report", action="store_true", help="also write report.html with charts")
-    p.add_argument("--qdpx", action="store_true",
-                   help="also write DIR/samskaping.qdpx: the plans coded by the model as a REFI-QDA project for NVivo, "
-                        "ATLAS.ti, MAXQDA or QualCoder (see python -m samskaping.export)")
-    p.add_argument("--municipalities", type=Path, metavar="FILE.csv",
-                   help="CSV with columns document,kommunenummer: each plan's municipality (kommunenummer, name, county "
-                        "in documents.* and summary.json); without it a four-digit kommunenummer in a file name is used")
-    p.add_argument("--priors", metavar="SETTING",
-                   help="class priors: estimated (EM on the documents being classified), training or uniform "
-                        "(default: the model's prediction.priors, estimated for the shipped configs)")
-    p.add_argument("--confidence", type=float, metavar="LEVEL",
-                   help="coverage of the prediction sets, e.g. 0.9; a sentence whose set holds more than one label is "
-                        "'uncertain' (default: the model's prediction.confidence)")
-    p.add_argument("--runtime", choices=("torch", "onnx"), default="torch",
-                   help="transformer models on the CPU: torch (default) or onnx (ONNX Runtime: the same labels; faster than "
-                        "PyTorch on some CPUs, not on the one measured in the README's Performance section; "
-                        "exported once into MODEL/onnx, or the user's cache when the folder is read-only)")
-    p.add_argument("--int8", action="store_true",
-                   help=f"transformer models, faster on any CPU: integer arithmetic in ONNX Runtime (7-bit weights, 8-bit activations), with the choice of layers saved by "
-                        f"'python -m samskaping.speed calibrate MODEL'; {INT8_AGREEMENT_TEXT}")
-    p.add_argument("--bf16", action="store_true",
-                   help=f"transformer models, faster on a CPU with bf16 instructions (AMX or AVX512-BF16; 'grep -o bf16 "
-                        f"/proc/cpuinfo' prints something if yours has them): the model's weights in 16-bit bfloat16 instead of "
-                        f"32-bit floats, checked against full precision once per model by training or "
-                        f"'python -m samskaping.speed calibrate MODEL --only bf16'; "
-                        f"{BF16_AGREEMENT_TEXT}")
-    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="cpu",
-                   help="where a transformer model runs (default cpu; auto: a GPU when there is one)")
-    p.add_argument("--threads", type=int, default=None, help="CPU threads for the model (default: one per physical core)")
+    p.add_argument(
+        "--qdpx",
+        action="store_true",
+        help="also write DIR/samskaping.qdpx: the plans coded by the model as a REFI-QDA project for NVivo, "
+        "ATLAS.ti, MAXQDA or QualCoder (see python -m samskaping.export)",
+    )
+    p.add_argument(
+        "--municipalities",
+        type=Path,
+        metavar="FILE.csv",
+        help="CSV with columns document,kommunenummer: each plan's municipality (kommunenummer, name, county "
+        "in documents.* and summary.json); without it a four-digit kommunenummer in a file name is used",
+    )
+    p.add_argument(
+        "--priors",
+        metavar="SETTING",
+        help="class priors: estimated (EM on the documents being classified), training or uniform "
+        "(default: the model's prediction.priors, estimated for the shipped configs)",
+    )
+    p.add_argument(
+        "--confidence",
+        type=float,
+        metavar="LEVEL",
+        help="coverage of the prediction sets, e.g. 0.9; a sentence whose set holds more than one label is "
+        "'uncertain' (default: the model's prediction.confidence)",
+    )
+    p.add_argument(
+        "--runtime",
+        choices=("torch", "onnx"),
+        default="torch",
+        help="transformer models on the CPU: torch (default) or onnx (ONNX Runtime: the same labels; faster than "
+        "PyTorch on some CPUs, not on the one measured in the README's Performance section; "
+        "exported once into MODEL/onnx, or the user's cache when the folder is read-only)",
+    )
+    p.add_argument(
+        "--int8",
+        action="store_true",
+        help=f"transformer models, faster on any CPU: integer arithmetic in ONNX Runtime (7-bit weights, 8-bit activations), with the choice of layers saved by "
+        f"'python -m samskaping.speed calibrate MODEL'; {INT8_AGREEMENT_TEXT}",
+    )
+    p.add_argument(
+        "--bf16",
+        action="store_true",
+        help=f"transformer models, faster on a CPU with bf16 instructions (AMX or AVX512-BF16; 'grep -o bf16 "
+        f"/proc/cpuinfo' prints something if yours has them): the model's weights in 16-bit bfloat16 instead of "
+        f"32-bit floats, checked against full precision once per model by training or "
+        f"'python -m samskaping.speed calibrate MODEL --only bf16'; "
+        f"{BF16_AGREEMENT_TEXT}",
+    )
+    p.add_argument(
+        "--device",
+        choices=("auto", "cpu", "cuda"),
+        default="cpu",
+        help="where a transformer model runs (default cpu; auto: a GPU when there is one)",
+    )
+    p.add_argument(
+        "--threads", type=int, default=None, help="CPU threads for the model (default: one per physical core)"
+    )
     p.add_argument("--tracking-uri", help="MLflow tracking URI for models:/ and runs:/ URIs")
-    p.add_argument("--read-memory-mb", type=int, default=2048, metavar="MB",
-                   help="memory (address space) of the worker process that reads one file; a file that needs more is "
-                        "that file's failure (default 2048)")
-    p.add_argument("--read-seconds", type=float, default=120.0, metavar="S",
-                   help="time to read one file; a file that takes longer is that file's failure (default 120)")
+    p.add_argument(
+        "--read-memory-mb",
+        type=int,
+        default=2048,
+        metavar="MB",
+        help="memory (address space) of the worker process that reads one file; a file that needs more is "
+        "that file's failure (default 2048)",
+    )
+    p.add_argument(
+        "--read-seconds",
+        type=float,
+        default=120.0,
+        metavar="S",
+        help="time to read one file; a file that takes longer is that file's failure (default 120)",
+    )
     p.add_argument("--quiet", action="store_true", help="only warnings and errors; no progress bars")
     p.add_argument("--verbose", action="store_true", help="debug messages")
     return p
@@ -110,8 +160,11 @@ def model_facts(model, spec: str, tracking_uri: str | None) -> dict[str, object]
         "label_sets": list(model.label_sets),
         "trained_at": model.manifest.get("trained_at"),
         "data_files": model.manifest.get("data_files"),
-        "test_metrics": {k: v for k, v in (model.manifest.get("metrics") or {}).items()
-                         if k.startswith("test_") and any(x in k for x in ("macro_f1", "_ece", "set_coverage"))},
+        "test_metrics": {
+            k: v
+            for k, v in (model.manifest.get("metrics") or {}).items()
+            if k.startswith("test_") and any(x in k for x in ("macro_f1", "_ece", "set_coverage"))
+        },
     }
     if spec.startswith("models:/"):
         from samskaping.mlflow_model import registry_version
@@ -134,8 +187,12 @@ def reading_limits(memory_mb: int, seconds: float):  # -> ReadingLimits
         return ReadingLimits(memory_mb=memory_mb, seconds=seconds)
     except ValidationError as exc:
         option = {"memory_mb": "--read-memory-mb", "seconds": "--read-seconds"}
-        raise SamskapingError("; ".join(f"{option.get(str(e['loc'][0]), e['loc'][0])}: {e['msg'].lower()}, got {e['input']}"
-                                        for e in exc.errors())) from None
+        raise SamskapingError(
+            "; ".join(
+                f"{option.get(str(e['loc'][0]), e['loc'][0])}: {e['msg'].lower()}, got {e['input']}"
+                for e in exc.errors()
+            )
+        ) from None
 
 
 def predict_main(argv: Sequence[str] | None = None) -> int:
@@ -177,8 +234,10 @@ def predict_main(argv: Sequence[str] | None = None) -> int:
             info["threads"] = tune_threads(args.threads)
             device = pick_device(args.device)
             if (args.int8 or args.bf16 or args.runtime == "onnx") and device.type != "cpu":
-                raise SamskapingError("--int8, --bf16 and --runtime onnx are CPU paths (on a GPU a model runs in bf16 already); "
-                                      "leave them out with --device cuda")
+                raise SamskapingError(
+                    "--int8, --bf16 and --runtime onnx are CPU paths (on a GPU a model runs in bf16 already); "
+                    "leave them out with --device cuda"
+                )
             model.to(device)
             if args.int8:
                 model = int8_model(model, threads=info["threads"]["intra_op"])
@@ -191,12 +250,22 @@ def predict_main(argv: Sequence[str] | None = None) -> int:
             info["int8"], info["bf16"], info["device"] = bool(args.int8), bool(args.bf16), device.type
             info["runtime"] = "onnxruntime" if model.backend is not None else "torch"
         elif args.int8 or args.bf16 or args.runtime == "onnx":
-            raise SamskapingError(f"--int8, --bf16 and --runtime onnx apply to transformer models; {spec} is a {model.kind} model")
+            raise SamskapingError(
+                f"--int8, --bf16 and --runtime onnx apply to transformer models; {spec} is a {model.kind} model"
+            )
         with using(limits):  # each file is read in a worker process under these limits
             result = classify(
-                args.inputs, model, args.output, fmt=args.format, batch_size=args.batch_size,
-                resume=args.resume, progress=progress_wanted(args.quiet), model_info=info,
-                priors=args.priors, confidence=args.confidence, municipalities=given,
+                args.inputs,
+                model,
+                args.output,
+                fmt=args.format,
+                batch_size=args.batch_size,
+                resume=args.resume,
+                progress=progress_wanted(args.quiet),
+                model_info=info,
+                priors=args.priors,
+                confidence=args.confidence,
+                municipalities=given,
             )
         report = None
         if args.report:
@@ -211,7 +280,9 @@ def predict_main(argv: Sequence[str] | None = None) -> int:
             print(f"REFI-QDA project: {written.path} ({written.selections} coded sentences)")
         return print_result(result.summary, args.output, result.failures, report)
 
-    return run_command(body, interrupted=f"interrupted: finished documents are kept in {args.output}; rerun with --resume")
+    return run_command(
+        body, interrupted=f"interrupted: finished documents are kept in {args.output}; rerun with --resume"
+    )
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -11,7 +11,9 @@ from samskaping.cli.common import EXIT_OK, run_command, setup_logging
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse, write the report, print where it is."""
-    parser = argparse.ArgumentParser(prog="python -m samskaping.report", description="Rebuild report.html of a predict.py output folder.")
+    parser = argparse.ArgumentParser(
+        prog="python -m samskaping.report", description="Rebuild report.html of a predict.py output folder."
+    )
     parser.add_argument("output_dir", type=Path, metavar="DIR", help="the --output folder of predict.py")
     parser.add_argument("--quiet", action="store_true", help="only warnings and errors")
     args = parser.parse_args(argv)

@@ -18,25 +18,57 @@ def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m samskaping.spark",
         description="Classify every sentence of many municipal plans on Apache Spark: the same outputs as predict.py "
-                    "(sentences.parquet partitioned by document, documents.<fmt>, summary.json). Needs Java 17.",
+        "(sentences.parquet partitioned by document, documents.<fmt>, summary.json). Needs Java 17.",
         epilog="Exit status: 0 all inputs read; 1 some inputs not read (listed); 2 bad arguments, model, "
-               "configuration or no Spark/Java; 3 internal error; 130 interrupted.",
+        "configuration or no Spark/Java; 3 internal error; 130 interrupted.",
     )
-    p.add_argument("inputs", nargs="+", metavar="INPUT",
-                   help="files or folders (searched recursively): local paths or URIs Spark reads (hdfs://, s3a://)")
-    p.add_argument("--model", help="model folder (models/NAME) or MLflow URI (models:/samskaping@champion, runs:/RUN_ID/model); "
-                                   "default: the baseline trained on the shipped data, as predict.py uses it")
-    p.add_argument("--output", required=True, type=Path,
-                   help="output folder; on a cluster, a shared filesystem that the driver and every executor write to")
-    p.add_argument("--master", default="local[*]",
-                   help="Spark master: local[*] (this machine, default), local[N], spark://HOST:7077, yarn")
-    p.add_argument("--partitions", type=int, default=None,
-                   help="Spark tasks per stage (plans to extract, sentences to classify); default: the cluster's cores")
-    p.add_argument("--format", default="csv", choices=FORMATS,
-                   help="format of documents.<fmt> (default csv); the sentences are always sentences.parquet")
-    p.add_argument("--batch-size", type=int, default=None, help="sentences per model batch for model folders (default: the model's)")
-    p.add_argument("--conf", action="append", default=[], metavar="KEY=VALUE",
-                   help="a Spark setting, e.g. --conf spark.executor.memory=8g (repeatable)")
+    p.add_argument(
+        "inputs",
+        nargs="+",
+        metavar="INPUT",
+        help="files or folders (searched recursively): local paths or URIs Spark reads (hdfs://, s3a://)",
+    )
+    p.add_argument(
+        "--model",
+        help="model folder (models/NAME) or MLflow URI (models:/samskaping@champion, runs:/RUN_ID/model); "
+        "default: the baseline trained on the shipped data, as predict.py uses it",
+    )
+    p.add_argument(
+        "--output",
+        required=True,
+        type=Path,
+        help="output folder; on a cluster, a shared filesystem that the driver and every executor write to",
+    )
+    p.add_argument(
+        "--master",
+        default="local[*]",
+        help="Spark master: local[*] (this machine, default), local[N], spark://HOST:7077, yarn",
+    )
+    p.add_argument(
+        "--partitions",
+        type=int,
+        default=None,
+        help="Spark tasks per stage (plans to extract, sentences to classify); default: the cluster's cores",
+    )
+    p.add_argument(
+        "--format",
+        default="csv",
+        choices=FORMATS,
+        help="format of documents.<fmt> (default csv); the sentences are always sentences.parquet",
+    )
+    p.add_argument(
+        "--batch-size",
+        type=int,
+        default=None,
+        help="sentences per model batch for model folders (default: the model's)",
+    )
+    p.add_argument(
+        "--conf",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a Spark setting, e.g. --conf spark.executor.memory=8g (repeatable)",
+    )
     p.add_argument("--tracking-uri", help="MLflow tracking URI for models:/ and runs:/ URIs")
     p.add_argument("--quiet", action="store_true", help="only warnings and errors")
     p.add_argument("--verbose", action="store_true", help="debug messages, Spark's included")
@@ -89,8 +121,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
         spark = start_session(args.master, conf, verbose=args.verbose, progress=progress)
         try:
-            result = classify_on_spark(spark, args.inputs, model, source, args.output, fmt=args.format,
-                                       partitions=args.partitions, batch_size=args.batch_size, model_info=info)
+            result = classify_on_spark(
+                spark,
+                args.inputs,
+                model,
+                source,
+                args.output,
+                fmt=args.format,
+                partitions=args.partitions,
+                batch_size=args.batch_size,
+                model_info=info,
+            )
         finally:
             spark.stop()
         return print_result(result.summary, args.output, result.failures)

@@ -85,8 +85,12 @@ def text_encoding(path: Path) -> str:
 
     with path.open("rb") as handle:
         head = handle.read(4)
-    for bom, encoding in ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"),
-                          (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16")):
+    for bom, encoding in (
+        (codecs.BOM_UTF32_LE, "utf-32"),
+        (codecs.BOM_UTF32_BE, "utf-32"),
+        (codecs.BOM_UTF16_LE, "utf-16"),
+        (codecs.BOM_UTF16_BE, "utf-16"),
+    ):
         if head.startswith(bom):
             return encoding
     return "utf-8-sig"
@@ -130,8 +134,9 @@ def read_table(path: Path) -> tuple[pd.DataFrame, int]:
     try:
         if suffix == ".csv":
             encoding = text_encoding(path)
-            frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding=encoding, sep=csv_delimiter(path, encoding),
-                                nrows=most)
+            frame = pd.read_csv(
+                path, dtype=str, keep_default_na=False, encoding=encoding, sep=csv_delimiter(path, encoding), nrows=most
+            )
             offset = 2
         elif suffix == ".jsonl":
             frame = _read_jsonl(path, most)
@@ -139,7 +144,9 @@ def read_table(path: Path) -> tuple[pd.DataFrame, int]:
         elif suffix == ".xlsx":
             check_package(path, path, error=DataError)  # declared sizes and ratios, before anything is inflated
             frame = pd.read_excel(path, dtype=str, keep_default_na=False, nrows=most)
-            frame = frame.map(lambda v: _XLSX_ESCAPE.sub(lambda m: chr(int(m.group(1), 16)), v) if isinstance(v, str) else v)
+            frame = frame.map(
+                lambda v: _XLSX_ESCAPE.sub(lambda m: chr(int(m.group(1), 16)), v) if isinstance(v, str) else v
+            )
             frame = _zero_padded_codes(path, frame)
             offset = 2
         else:
@@ -152,11 +159,15 @@ def read_table(path: Path) -> tuple[pd.DataFrame, int]:
         raise DataError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start}); {fix}") from exc
     except (ValueError, OSError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise DataError(f"{path}: cannot be read as {suffix[1:].upper()}: {first.replace(str(path), 'the file')}") from exc
+        raise DataError(
+            f"{path}: cannot be read as {suffix[1:].upper()}: {first.replace(str(path), 'the file')}"
+        ) from exc
     except Exception as exc:  # openpyxl and zipfile raise their own types for a damaged workbook
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise DataError(f"{path}: cannot be read as {suffix[1:].upper()} ({type(exc).__name__}: "
-                        f"{first.replace(str(path), 'the file')}); open it in its program and save it again") from exc
+        raise DataError(
+            f"{path}: cannot be read as {suffix[1:].upper()} ({type(exc).__name__}: "
+            f"{first.replace(str(path), 'the file')}); open it in its program and save it again"
+        ) from exc
     frame = table_within_limits(frame.fillna(""), path, offset)
     for column in frame.columns:
         # cleaned like document text: NFC, no soft hyphens or zero-width or control characters
@@ -184,8 +195,13 @@ def _zero_padded_codes(path: Path, frame: pd.DataFrame) -> pd.DataFrame:
         for i, row in enumerate(rows):
             for j, cell in enumerate(row):
                 value, style = getattr(cell, "value", None), getattr(cell, "number_format", "") or ""
-                if (isinstance(value, int | float) and not isinstance(value, bool) and _ZEROS.fullmatch(style)
-                        and float(value).is_integer() and value >= 0):
+                if (
+                    isinstance(value, int | float)
+                    and not isinstance(value, bool)
+                    and _ZEROS.fullmatch(style)
+                    and float(value).is_integer()
+                    and value >= 0
+                ):
                     frame.iat[i, j] = str(int(value)).zfill(len(style))
     finally:
         book.close()
@@ -205,12 +221,20 @@ def _read_jsonl(path: Path, most: int | None = None) -> pd.DataFrame:
         try:
             row = json.loads(line)
         except json.JSONDecodeError as exc:
-            raise DataError(f"{path}, line {number}: not valid JSON ({exc.msg} at column {exc.colno}); one object per line") from exc
+            raise DataError(
+                f"{path}, line {number}: not valid JSON ({exc.msg} at column {exc.colno}); one object per line"
+            ) from exc
         if not isinstance(row, dict):
-            raise DataError(f"{path}, line {number}: expected a JSON object such as {{\"text\": ...}}, got {type(row).__name__}")
+            raise DataError(
+                f'{path}, line {number}: expected a JSON object such as {{"text": ...}}, got {type(row).__name__}'
+            )
         # a value that is not a string keeps its JSON spelling: true, 7, {"a": 1} (not Python's True, {'a': 1})
-        rows.append({key: value if value is None or isinstance(value, str) else json.dumps(value, ensure_ascii=False)
-                     for key, value in row.items()})
+        rows.append(
+            {
+                key: value if value is None or isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+                for key, value in row.items()
+            }
+        )
         if most is not None and len(rows) >= most:
             break
     return pd.DataFrame(rows, dtype=object)
@@ -235,20 +259,38 @@ def check_rows(frame: pd.DataFrame, file: str, offset: int, require_labels: bool
                 if value not in allowed:
                     hint = suggest_label(label_set, value)
                     did_you_mean = f" (did you mean '{hint}'?)" if hint else ""
-                    problems.append(Problem(file, row_no(i), label_set, value, f"is not a {label_set} label{did_you_mean}; allowed: {', '.join(allowed)}"))
+                    problems.append(
+                        Problem(
+                            file,
+                            row_no(i),
+                            label_set,
+                            value,
+                            f"is not a {label_set} label{did_you_mean}; allowed: {', '.join(allowed)}",
+                        )
+                    )
         for i, (factor, polarity) in frame[["factor", "polarity"]].iterrows():
             if factor in LABEL_SETS["factor"] and polarity in LABEL_SETS["polarity"]:
                 if (factor == NONE) != (polarity == NONE):
-                    rule = "must be none when factor is none" if factor == NONE else f"must be promoting or hindering when factor is {factor}"
+                    rule = (
+                        "must be none when factor is none"
+                        if factor == NONE
+                        else f"must be promoting or hindering when factor is {factor}"
+                    )
                     problems.append(Problem(file, row_no(i), "polarity", polarity, rule))
     if "language" in frame.columns:
         for i, value in frame["language"].items():
             if value and value not in LANGUAGES:
-                problems.append(Problem(file, row_no(i), "language", value, f"is not a language code; allowed: {', '.join(LANGUAGES)}"))
+                problems.append(
+                    Problem(
+                        file, row_no(i), "language", value, f"is not a language code; allowed: {', '.join(LANGUAGES)}"
+                    )
+                )
     if "split" in frame.columns:
         for i, value in frame["split"].items():
             if value not in SPLITS:
-                problems.append(Problem(file, row_no(i), "split", value, f"is not a split; allowed: {', '.join(SPLITS)}"))
+                problems.append(
+                    Problem(file, row_no(i), "split", value, f"is not a split; allowed: {', '.join(SPLITS)}")
+                )
     if "id" in frame.columns:
         seen: dict[str, int] = {}
         for i, value in frame["id"].items():
@@ -356,8 +398,12 @@ def load_labelled_files(paths: Sequence[str | Path], on_invalid: str = "refuse")
     joined.loc[joined["split"] == "", "split"] = "train"
     ids = joined["id"].where(~joined["id"].duplicated(keep=False), joined["_file"].astype(str) + ":" + joined["id"])
     joined = joined.assign(id=ids).drop(columns="_file")
-    return LabelledData(frame=joined, path=parts[0].path, problems=[p for part in parts for p in part.problems],
-                        files=[f for part in parts for f in part.files])
+    return LabelledData(
+        frame=joined,
+        path=parts[0].path,
+        problems=[p for part in parts for p in part.problems],
+        files=[f for part in parts for f in part.files],
+    )
 
 
 def _strata(frame: pd.DataFrame, min_count: int) -> pd.Series:
@@ -433,6 +479,18 @@ def dataset_digest(frame: pd.DataFrame) -> str:
 from samskaping.data.validate import ValidationReport, describe, near_duplicates, validate  # noqa: E402
 
 __all__ = [
-    "LabelledData", "Problem", "ValidationReport", "assign_splits", "check_rows", "dataset_digest", "describe",
-    "file_digest", "load_labelled", "load_labelled_files", "near_duplicates", "read_table", "split_frame", "validate",
+    "LabelledData",
+    "Problem",
+    "ValidationReport",
+    "assign_splits",
+    "check_rows",
+    "dataset_digest",
+    "describe",
+    "file_digest",
+    "load_labelled",
+    "load_labelled_files",
+    "near_duplicates",
+    "read_table",
+    "split_frame",
+    "validate",
 ]

@@ -26,8 +26,26 @@ from samskaping.labels import LABEL_SETS
 
 log = logging.getLogger(__name__)
 
-REVIEW_COLUMNS = ["id", "label_set", "text", "context", "given", "suggested", "p_given", "p_suggested", "rank",
-                  "conception", "factor", "polarity", "form", "language", "split", "note", "decision", "reason"]
+REVIEW_COLUMNS = [
+    "id",
+    "label_set",
+    "text",
+    "context",
+    "given",
+    "suggested",
+    "p_given",
+    "p_suggested",
+    "rank",
+    "conception",
+    "factor",
+    "polarity",
+    "form",
+    "language",
+    "split",
+    "note",
+    "decision",
+    "reason",
+]
 
 
 @dataclass(frozen=True)
@@ -40,8 +58,9 @@ class AuditResult:
     per_label_set: dict[str, int]
 
 
-def out_of_fold_probabilities(frame: pd.DataFrame, folds: int = 5, seed: int = 42,
-                              params: BaselineConfig | None = None) -> dict[str, np.ndarray]:
+def out_of_fold_probabilities(
+    frame: pd.DataFrame, folds: int = 5, seed: int = 42, params: BaselineConfig | None = None
+) -> dict[str, np.ndarray]:
     """Out-of-fold probabilities per label set, shape (n, n_labels) in label-scheme order.
 
     Folds are stratified on conception and factor together; the vectorizers are
@@ -59,9 +78,13 @@ def out_of_fold_probabilities(frame: pd.DataFrame, folds: int = 5, seed: int = 4
     counts = pd.Series(strata).value_counts()
     strata = np.where(pd.Series(strata).map(counts) >= folds, strata, frame["conception"].to_numpy())
     out = {ls: np.zeros((len(frame), len(LABEL_SETS[ls]))) for ls in LABEL_SETS}
-    for fold, (train, test) in enumerate(StratifiedKFold(folds, shuffle=True, random_state=seed).split(texts, strata), 1):
+    for fold, (train, test) in enumerate(
+        StratifiedKFold(folds, shuffle=True, random_state=seed).split(texts, strata), 1
+    ):
         vectorizers = build_vectorizers(params, use_context=False)
-        train_x = sparse.hstack([v.fit_transform([texts[i] for i in train]) for v in vectorizers.values()], format="csr")
+        train_x = sparse.hstack(
+            [v.fit_transform([texts[i] for i in train]) for v in vectorizers.values()], format="csr"
+        )
         test_x = sparse.hstack([v.transform([texts[i] for i in test]) for v in vectorizers.values()], format="csr")
         for ls, labels in LABEL_SETS.items():
             model = LogisticRegression(C=params.C, max_iter=params.max_iter, class_weight="balanced", random_state=seed)

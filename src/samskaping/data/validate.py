@@ -20,7 +20,9 @@ def near_duplicates(texts: Sequence[str], threshold: float = 0.85, chunk: int = 
 
     if len(texts) < 2:
         return []
-    matrix = TfidfVectorizer(analyzer="char_wb", ngram_range=(3, 5), lowercase=True, sublinear_tf=True).fit_transform(texts)
+    matrix = TfidfVectorizer(analyzer="char_wb", ngram_range=(3, 5), lowercase=True, sublinear_tf=True).fit_transform(
+        texts
+    )
     pairs: list[tuple[int, int, float]] = []
     for start in range(0, matrix.shape[0], chunk):
         block = (matrix[start : start + chunk] @ matrix.T).tocoo()
@@ -33,7 +35,7 @@ def near_duplicates(texts: Sequence[str], threshold: float = 0.85, chunk: int = 
 
 def describe(frame: pd.DataFrame) -> dict[str, object]:
     """Counts per label, per split and per language, and the hindering share per factor."""
-    stats: dict[str, object] = {"rows": int(len(frame))}
+    stats: dict[str, object] = {"rows": len(frame)}
     for label_set in LABEL_SETS:
         stats[label_set] = {k: int(v) for k, v in frame[label_set].value_counts().items()}
     for column in ("split", "language", "form"):

@@ -38,8 +38,17 @@ from samskaping.errors import DocumentError
 log = logging.getLogger(__name__)
 
 __all__ = [
-    "DOCUMENT_SUFFIXES", "NOT_READ_SUFFIXES", "Sentence", "TextUnit", "extract_units", "read_sentences",
-    "reading_notes", "reading_warnings", "split_sentences", "text_encoding", "unsupported_hint",
+    "DOCUMENT_SUFFIXES",
+    "NOT_READ_SUFFIXES",
+    "Sentence",
+    "TextUnit",
+    "extract_units",
+    "read_sentences",
+    "reading_notes",
+    "reading_warnings",
+    "split_sentences",
+    "text_encoding",
+    "unsupported_hint",
 ]
 
 # suffix -> module with a ``read(path) -> list[TextUnit]`` function
@@ -68,8 +77,10 @@ NOT_READ_SUFFIXES: dict[str, str] = {
     ".xhtml": "rename it to .html",
     ".xml": "not a plan format; export the plan as .docx or PDF",
     ".epub": "an e-book; export it as PDF",
-    **{suffix: "a scanned page image; run OCR (e.g. ocrmypdf) and save it as a searchable PDF"
-       for suffix in (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".gif", ".heic")},
+    **{
+        suffix: "a scanned page image; run OCR (e.g. ocrmypdf) and save it as a searchable PDF"
+        for suffix in (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".gif", ".heic")
+    },
 }
 
 
@@ -193,7 +204,9 @@ def _check_readable(path: Path) -> str:
     if suffix not in DOCUMENT_SUFFIXES:
         allowed = ", ".join(sorted(DOCUMENT_SUFFIXES))
         hint = unsupported_hint(suffix) or "convert it to one of these"
-        raise DocumentError(f"{path}: unsupported file type {suffix or '(no suffix)'!r}; supported are {allowed}; {hint}")
+        raise DocumentError(
+            f"{path}: unsupported file type {suffix or '(no suffix)'!r}; supported are {allowed}; {hint}"
+        )
     if not path.exists():
         raise DocumentError(f"{path}: file not found; check the path and the current directory")
     if not path.is_file():
@@ -206,8 +219,10 @@ def _check_readable(path: Path) -> str:
 def _continues_over_page_break(prev: TextUnit, unit: TextUnit) -> bool:
     """Whether ``unit`` goes on with a sentence that ``prev`` left open at a page end."""
     return (
-        prev.page is not None and unit.page == prev.page + 1
-        and prev.kind == "paragraph" and unit.kind == "paragraph"
+        prev.page is not None
+        and unit.page == prev.page + 1
+        and prev.kind == "paragraph"
+        and unit.kind == "paragraph"
         and not prev.text.endswith((".", "!", "?", ":", "»", '"', "”", ")"))
         and (unit.text[:1].islower() or prev.text.endswith("-"))
     )

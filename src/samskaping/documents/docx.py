@@ -49,10 +49,34 @@ FOOTNOTE_SEPARATORS = frozenset({"separator", "continuationSeparator", "continua
 # A table of at most this many rows can be a layout table (text set side by side), not a data table.
 _LAYOUT_ROWS = 2
 # Containers whose children are read as if they stood in their place.
-_TRANSPARENT = frozenset({f"{W}ins", f"{W}moveTo", f"{W}hyperlink", f"{W}smartTag", f"{W}customXml",
-                          f"{W}fldSimple", f"{W}r", f"{W}bdo", f"{W}dir", f"{W}sdtContent"})
-_SKIPPED = frozenset({f"{W}del", f"{W}moveFrom", f"{W}delText", f"{W}instrText", f"{W}rPr", f"{W}pPr",
-                      f"{W}sdtPr", f"{W}sdtEndPr", f"{W}footnoteReference", f"{W}endnoteReference"})
+_TRANSPARENT = frozenset(
+    {
+        f"{W}ins",
+        f"{W}moveTo",
+        f"{W}hyperlink",
+        f"{W}smartTag",
+        f"{W}customXml",
+        f"{W}fldSimple",
+        f"{W}r",
+        f"{W}bdo",
+        f"{W}dir",
+        f"{W}sdtContent",
+    }
+)
+_SKIPPED = frozenset(
+    {
+        f"{W}del",
+        f"{W}moveFrom",
+        f"{W}delText",
+        f"{W}instrText",
+        f"{W}rPr",
+        f"{W}pPr",
+        f"{W}sdtPr",
+        f"{W}sdtEndPr",
+        f"{W}footnoteReference",
+        f"{W}endnoteReference",
+    }
+)
 
 
 def read(path: Path) -> list[TextUnit]:
@@ -89,7 +113,7 @@ def _damage(exc: Exception, path: Path) -> str:
     from lxml import etree
 
     name = type(exc).__name__
-    if name == "PackageNotFoundError" or isinstance(exc, zipfile.BadZipFile) and "not a zip" in str(exc).lower():
+    if name == "PackageNotFoundError" or (isinstance(exc, zipfile.BadZipFile) and "not a zip" in str(exc).lower()):
         return "not a ZIP/Office Open XML package"
     if isinstance(exc, zlib.error | zipfile.BadZipFile | EOFError):
         return "its ZIP archive is damaged"
@@ -150,8 +174,11 @@ class _Reader:
 
         rel = self.part.rels.get(element.get(f"{R}id"))
         if rel is None or rel.is_external:
-            log.warning("%s: an embedded part (w:altChunk) is missing from the file; its text is not read; "
-                        "open the file in Word and save it again", self.path)
+            log.warning(
+                "%s: an embedded part (w:altChunk) is missing from the file; its text is not read; "
+                "open the file in Word and save it again",
+                self.path,
+            )
             return
         chunk = rel.target_part
         content_type = chunk.content_type.split(";")[0].strip().lower()
@@ -176,8 +203,12 @@ class _Reader:
             styles = {style.style_id: (style.name or "").lower() for style in inner.styles}
             yield from _Reader(styles, inner.part, self.path).blocks(inner.element.body, in_cell=False)
         else:
-            log.warning("%s: an embedded part in %s (w:altChunk) is not read; open the file in Word and save it "
-                        "again as .docx, which merges it into the document", self.path, content_type)
+            log.warning(
+                "%s: an embedded part in %s (w:altChunk) is not read; open the file in Word and save it "
+                "again as .docx, which merges it into the document",
+                self.path,
+                content_type,
+            )
 
     def table(self, table: Any) -> Iterator[TextUnit]:
         """Every cell once, row by row (a horizontally merged cell is one ``w:tc``).
@@ -257,11 +288,14 @@ class _Reader:
 
     @staticmethod
     def _is_heading(p: Any, style: str) -> bool:
-        return style.startswith(("heading", "overskrift", "title", "tittel")) or p.find(f"{W}pPr/{W}outlineLvl") is not None
+        return (
+            style.startswith(("heading", "overskrift", "title", "tittel"))
+            or p.find(f"{W}pPr/{W}outlineLvl") is not None
+        )
 
 
 def _box_kind(box: Any) -> UnitKind | None:
-    """"factbox" for a text box whose first line is a «Fakta…» title, else None."""
+    """ "factbox" for a text box whose first line is a «Fakta…» title, else None."""
     first = next((p for p in box.iter(f"{W}p") if "".join(t.text or "" for t in p.iter(f"{W}t")).strip()), None)
     if first is None:
         return None

@@ -55,7 +55,9 @@ def decode_html(data: bytes) -> tuple[str, str]:
     # a BOM overrides the declaration; windows-1252 as WHATWG defines it maps the five bytes that Python's
     # cp1252 leaves undefined (0x81, 0x8D, 0x8F, 0x90, 0x9D) to C1 controls, which the line rules then drop
     codecs.register_error("whatwg-c1", _c1_for_undefined)
-    text, used = webencodings.decode(data, encoding, errors="whatwg-c1" if encoding.name == "windows-1252" else "replace")
+    text, used = webencodings.decode(
+        data, encoding, errors="whatwg-c1" if encoding.name == "windows-1252" else "replace"
+    )
     return text, used.name
 
 
@@ -63,7 +65,8 @@ def _c1_for_undefined(error: UnicodeError) -> tuple[str, int]:
     """Decode bytes that cp1252 leaves undefined as the C1 control of the same number (WHATWG's windows-1252)."""
     if not isinstance(error, UnicodeDecodeError):
         raise error
-    return error.object[error.start:error.end].decode("latin-1"), error.end
+    return error.object[error.start : error.end].decode("latin-1"), error.end
+
 
 _HTML_DROP = ("script", "style", "noscript", "template", "nav", "header", "footer", "iframe", "svg")
 # Controls that are chrome outside the article (cookie buttons); inside it a button can be an accordion's title.
@@ -82,14 +85,43 @@ _FACT_NAMES = re.compile(r"fakta|fact-?box|infoboks|info-?box", re.IGNORECASE)
 _MAIN_SHARE = 0.5
 _HTML_BLOCKS = frozenset(
     {
-        "p", "li", "td", "th", "h1", "h2", "h3", "h4", "h5", "h6", "div", "section",
-        "article", "main", "body", "blockquote", "dd", "dt", "caption", "figcaption",
-        "pre", "address", "aside", "ul", "ol", "table", "tr", "form", "fieldset", "details",
+        "p",
+        "li",
+        "td",
+        "th",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "div",
+        "section",
+        "article",
+        "main",
+        "body",
+        "blockquote",
+        "dd",
+        "dt",
+        "caption",
+        "figcaption",
+        "pre",
+        "address",
+        "aside",
+        "ul",
+        "ol",
+        "table",
+        "tr",
+        "form",
+        "fieldset",
+        "details",
         "summary",
     }
 )
 _HTML_KINDS: dict[str, UnitKind] = {
-    "li": "bullet", "td": "cell", "th": "cell",
+    "li": "bullet",
+    "td": "cell",
+    "th": "cell",
     **{f"h{level}": "heading" for level in range(1, 7)},
 }
 _LIST_LIKE = frozenset({"li", "td", "th"})
@@ -145,8 +177,11 @@ def drop_chrome(soup: BeautifulSoup) -> Tag | BeautifulSoup:
     root = soup.body or soup
     total = len(root.get_text(" ", strip=True))
     articles = root.find_all("article")
-    candidates = [*root.find_all("main"), *root.find_all(attrs={"role": "main"}),
-                  *(articles if len(articles) == 1 else [])]
+    candidates = [
+        *root.find_all("main"),
+        *root.find_all(attrs={"role": "main"}),
+        *(articles if len(articles) == 1 else []),
+    ]
     for candidate in candidates:
         if total and len(candidate.get_text(" ", strip=True)) >= _MAIN_SHARE * total:
             root = candidate
@@ -157,15 +192,19 @@ def drop_chrome(soup: BeautifulSoup) -> Tag | BeautifulSoup:
         role = str(tag.get("role") or "").lower()
         names = " ".join([*(tag.get("class") or []), str(tag.get("id") or ""), str(tag.get("aria-label") or "")])
         in_article = tag.find_parent(("article", "main")) is not None or root.name in ("article", "main")
-        if (role in _CHROME_ROLES or (role == "complementary" and not in_article)
-                or (tag.name == "aside" and not in_article) or (tag.name in _CONTROLS and not in_article)
-                or (_CHROME_NAMES.search(names) and not _FACT_NAMES.search(names))):
+        if (
+            role in _CHROME_ROLES
+            or (role == "complementary" and not in_article)
+            or (tag.name == "aside" and not in_article)
+            or (tag.name in _CONTROLS and not in_article)
+            or (_CHROME_NAMES.search(names) and not _FACT_NAMES.search(names))
+        ):
             tag.decompose()
     return root
 
 
 def _special_kind(block: Tag | None) -> UnitKind | None:
-    """"caption" inside a figure caption, "factbox" inside a fact box, else None."""
+    """ "caption" inside a figure caption, "factbox" inside a fact box, else None."""
     for element in ([block] if block is not None else []) + (list(block.parents) if block is not None else []):
         if element.name == "figcaption":
             return "caption"
@@ -189,5 +228,3 @@ def _html_bucket(buckets: dict[int, tuple[str, list[str]]], node: PageElement) -
             name = block.parent.name if block.parent.name in _LIST_LIKE else name
         buckets[key] = (_special_kind(block) or name, [])
     return buckets[key][1]
-
-

@@ -18,7 +18,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from pathlib import Path
-
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -44,21 +43,39 @@ class ReadingLimits(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    isolated: bool = Field(True, description="Read each input in a worker process, so that a crash, an exhausted "
-                                             "memory limit or a time-out is that input's failure (off: read in this "
-                                             "process, without the memory and time limits; for debugging).")
-    memory_mb: int = Field(2048, ge=768, description="Address space of the worker process that reads one input, in MB "
-                                                     "(RLIMIT_AS; the worker itself takes about 560 MB).")
+    isolated: bool = Field(
+        True,
+        description="Read each input in a worker process, so that a crash, an exhausted "
+        "memory limit or a time-out is that input's failure (off: read in this "
+        "process, without the memory and time limits; for debugging).",
+    )
+    memory_mb: int = Field(
+        2048,
+        ge=768,
+        description="Address space of the worker process that reads one input, in MB "
+        "(RLIMIT_AS; the worker itself takes about 560 MB).",
+    )
     seconds: float = Field(120.0, gt=0, description="Wall-clock time to read one input, in seconds.")
-    unpacked_mb: int = Field(512, ge=1, description="Total declared size of the parts of one ZIP package (DOCX, XLSX, "
-                                                    "an embedded .docx), in MB, checked before any part is inflated.")
-    compression_ratio: int = Field(200, ge=10, description="Largest inflated-to-compressed size ratio of a ZIP part "
-                                                           "of 1 MB or more.")
+    unpacked_mb: int = Field(
+        512,
+        ge=1,
+        description="Total declared size of the parts of one ZIP package (DOCX, XLSX, "
+        "an embedded .docx), in MB, checked before any part is inflated.",
+    )
+    compression_ratio: int = Field(
+        200, ge=10, description="Largest inflated-to-compressed size ratio of a ZIP part of 1 MB or more."
+    )
     pdf_pages: int = Field(10_000, ge=1, description="Pages read of one PDF; later pages are left out with a warning.")
-    cell_chars: int = Field(20_000, ge=100, description="Characters kept of one table cell; a longer cell is cut, "
-                                                        "with a warning naming the row.")
-    table_rows: int = Field(2_000_000, ge=1, description="Rows read of one sentence table; later rows are left out "
-                                                         "with a warning naming the first one.")
+    cell_chars: int = Field(
+        20_000,
+        ge=100,
+        description="Characters kept of one table cell; a longer cell is cut, with a warning naming the row.",
+    )
+    table_rows: int = Field(
+        2_000_000,
+        ge=1,
+        description="Rows read of one sentence table; later rows are left out with a warning naming the first one.",
+    )
 
 
 _CURRENT: ContextVar[ReadingLimits] = ContextVar("reading_limits", default=ReadingLimits())
@@ -83,8 +100,9 @@ def _size(n: int) -> str:
     return f"{n / MB:,.0f} MB" if n >= MB else f"{n / 1024:,.0f} kB"
 
 
-def check_package(source: Path | bytes, path: Path, what: str = "",
-                  error: type[SamskapingError] = DocumentError) -> None:
+def check_package(
+    source: Path | bytes, path: Path, what: str = "", error: type[SamskapingError] = DocumentError
+) -> None:
     """Refuse a ZIP package whose parts would inflate beyond the limits, from its declared sizes, before inflating.
 
     CPython's ``zipfile`` never inflates a part past its declared size (a part that
@@ -114,11 +132,15 @@ def check_package(source: Path | bytes, path: Path, what: str = "",
         total += part.file_size
         ratio = part.file_size / max(part.compress_size, 1)
         if part.file_size >= _RATIO_FLOOR and ratio > limits.compression_ratio:
-            raise error(f"{path}: {what}part {part.filename!r} would inflate from {_size(part.compress_size)} to "
-                        f"{_size(part.file_size)} ({ratio:,.0f}:1, over the {limits.compression_ratio}:1 allowed); {advice}")
+            raise error(
+                f"{path}: {what}part {part.filename!r} would inflate from {_size(part.compress_size)} to "
+                f"{_size(part.file_size)} ({ratio:,.0f}:1, over the {limits.compression_ratio}:1 allowed); {advice}"
+            )
     if total > limits.unpacked_mb * MB:
-        raise error(f"{path}: {what}would inflate to {_size(total)}, over the {limits.unpacked_mb:,} MB allowed "
-                    f"for one package; {advice}")
+        raise error(
+            f"{path}: {what}would inflate to {_size(total)}, over the {limits.unpacked_mb:,} MB allowed "
+            f"for one package; {advice}"
+        )
 
 
 def warn_pages_not_tried(path: Path, declared: int, pages: list[list[Any]], unreadable: list[int], misses: int) -> None:
@@ -133,12 +155,23 @@ def warn_pages_not_tried(path: Path, declared: int, pages: list[list[Any]], unre
         first = len(pages) - misses + 1
         if first > 1:  # else «none of its pages could be read» says it
             del pages[-misses:], unreadable[-misses:]
-        log.warning("%s: its page tree declares %d pages, but pages %d-%d could not be loaded, so the other %d "
-                    "were not tried; the PDF is damaged or its page tree lies; open it in a PDF reader and save or "
-                    "print it to a new PDF", path, declared, first, first + misses - 1, declared - first - misses + 1)
+        log.warning(
+            "%s: its page tree declares %d pages, but pages %d-%d could not be loaded, so the other %d "
+            "were not tried; the PDF is damaged or its page tree lies; open it in a PDF reader and save or "
+            "print it to a new PDF",
+            path,
+            declared,
+            first,
+            first + misses - 1,
+            declared - first - misses + 1,
+        )
     else:
-        log.warning("%s: only the first %d of its %d pages are read (the limit for one PDF); split the file "
-                    "to read the rest", path, len(pages), declared)
+        log.warning(
+            "%s: only the first %d of its %d pages are read (the limit for one PDF); split the file to read the rest",
+            path,
+            len(pages),
+            declared,
+        )
 
 
 # Cells cut in one table that are named one by one in warnings; the rest are counted.
@@ -163,17 +196,28 @@ def table_within_limits(frame: pd.DataFrame, path: Path, offset: int) -> pd.Data
 
     limits = current()
     if len(frame) > limits.table_rows:
-        frame = frame.iloc[:limits.table_rows].copy()
-        log.warning("%s: rows from row %d on are not read (the limit is %d rows for one table); split the file to "
-                    "read the rest", path, limits.table_rows + offset, limits.table_rows)
+        frame = frame.iloc[: limits.table_rows].copy()
+        log.warning(
+            "%s: rows from row %d on are not read (the limit is %d rows for one table); split the file to "
+            "read the rest",
+            path,
+            limits.table_rows + offset,
+            limits.table_rows,
+        )
     cut = 0
     for j, column in enumerate(frame.columns):
         lengths = frame[column].map(lambda v: len(v) if isinstance(v, str) else 0)
         for i in np.flatnonzero(lengths.to_numpy() > limits.cell_chars):
             if cut < _NAMED_CUTS:
-                log.warning("%s, row %d, column '%s': %d characters, cut to the first %d (the limit for one cell)",
-                            path, i + offset, column, lengths.iat[i], limits.cell_chars)
-            frame.iat[i, j] = frame.iat[i, j][:limits.cell_chars]
+                log.warning(
+                    "%s, row %d, column '%s': %d characters, cut to the first %d (the limit for one cell)",
+                    path,
+                    i + offset,
+                    column,
+                    lengths.iat[i],
+                    limits.cell_chars,
+                )
+            frame.iat[i, j] = frame.iat[i, j][: limits.cell_chars]
             cut += 1
     if cut > _NAMED_CUTS:
         log.warning("%s: %d more cells cut to %d characters", path, cut - _NAMED_CUTS, limits.cell_chars)

@@ -31,6 +31,7 @@ class TextUnit:
     text: str
     kind: UnitKind
 
+
 # Marks PDFium puts where it joined a line that ended in a hyphen; we make the
 # line break explicit again so one rule (join_lines) decides about hyphens.
 PDFIUM_LINE_HYPHEN = re.compile("[\ufffe\x02]")
@@ -56,8 +57,13 @@ NUMBER_TAIL = re.compile(r"^[\d\s.,%§/()\-–+]*\d[\d\s.,%§/()\-–+]*[.,;:!?)
 TOC_LEADER = re.compile(r"(?:\.\s?){4,}\s*\d*\s*$")
 TOC_HEADINGS = frozenset(
     {
-        "innhold", "innholdsfortegnelse", "innholdsliste", "innholdsoversikt",
-        "innhald", "innhaldsliste", "innhaldsoversikt",
+        "innhold",
+        "innholdsfortegnelse",
+        "innholdsliste",
+        "innholdsoversikt",
+        "innhald",
+        "innhaldsliste",
+        "innhaldsoversikt",
     }
 )
 # A hyphen before these words is a real one: «helse- og omsorgstjenester».
@@ -102,7 +108,7 @@ def split_marker(line: str, in_list: bool = False) -> tuple[bool, str]:
     match = BULLET.match(line)
     if match is None:
         return False, line
-    rest = line[match.end():]
+    rest = line[match.end() :]
     # «1. januar» wrapped onto a new line is not a numbered item; «1. Vi skal» is.
     number = match.group("num")
     if number and number.endswith(".") and not rest[:1].isupper() and not in_list:
@@ -169,8 +175,6 @@ def clean_line(line: str) -> str:
     """Normalise one physical line, keeping explicit line breaks it may carry."""
     parts = PDFIUM_LINE_HYPHEN.sub("-\n", line).split("\n")
     return "\n".join(normalise(part, keep_line_break_hyphen=True) for part in parts)
-
-
 
 
 def clean_cell(text: str) -> str:

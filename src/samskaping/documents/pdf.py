@@ -74,12 +74,12 @@ def read(path: Path) -> list[TextUnit]:
         pdf = pdfium.PdfDocument(str(path))
     except pdfium.PdfiumError as exc:
         if exc.err_code in (pdfium_c.FPDF_ERR_PASSWORD, pdfium_c.FPDF_ERR_SECURITY):
-            raise DocumentError(
-                f"{path}: PDF is password-protected; save an unprotected copy and try again"
-            ) from exc
+            raise DocumentError(f"{path}: PDF is password-protected; save an unprotected copy and try again") from exc
         if exc.err_code == pdfium_c.FPDF_ERR_SUCCESS:  # PDFium found no error, only no page tree it could use
-            raise DocumentError(f"{path}: the PDF has no pages (its page tree is empty or broken); "
-                                "open it in a PDF reader and save or print it to a new PDF") from exc
+            raise DocumentError(
+                f"{path}: the PDF has no pages (its page tree is empty or broken); "
+                "open it in a PDF reader and save or print it to a new PDF"
+            ) from exc
         raise DocumentError(
             f"{path}: not a readable PDF ({exc}); check that the file is complete, "
             "or open it in a PDF reader and save it again"
@@ -90,8 +90,10 @@ def read(path: Path) -> list[TextUnit]:
     reasons: set[str] = set()
     try:
         if len(pdf) == 0:
-            raise DocumentError(f"{path}: the PDF has no pages (its page tree is empty or broken); "
-                                "open it in a PDF reader and save or print it to a new PDF")
+            raise DocumentError(
+                f"{path}: the PDF has no pages (its page tree is empty or broken); "
+                "open it in a PDF reader and save or print it to a new PDF"
+            )
         declared, misses = len(pdf), 0
         for index in range(min(declared, limits.current().pdf_pages)):
             try:
@@ -110,14 +112,21 @@ def read(path: Path) -> list[TextUnit]:
         pdf.close()
     limits.warn_pages_not_tried(path, declared, pages, unreadable, misses)
     if unreadable and len(unreadable) < len(pages):
-        log.warning("%s: %s could not be read (%s) and %s skipped; the other pages are read. To keep %s, "
-                    "open the file in a PDF reader and save or print it to a new PDF",
-                    path, _pages_named(unreadable), "; ".join(sorted(reasons)),
-                    "is" if len(unreadable) == 1 else "are", "it" if len(unreadable) == 1 else "them")
+        log.warning(
+            "%s: %s could not be read (%s) and %s skipped; the other pages are read. To keep %s, "
+            "open the file in a PDF reader and save or print it to a new PDF",
+            path,
+            _pages_named(unreadable),
+            "; ".join(sorted(reasons)),
+            "is" if len(unreadable) == 1 else "are",
+            "it" if len(unreadable) == 1 else "them",
+        )
 
     if not any(line.text.strip() for page in pages for line in page):
         if unreadable and len(unreadable) == len(pages):
-            raise DocumentError(f"{path}: none of its {len(pages)} page(s) could be read; open it in a PDF reader and save it again")
+            raise DocumentError(
+                f"{path}: none of its {len(pages)} page(s) could be read; open it in a PDF reader and save it again"
+            )
         raise DocumentError(
             f"{path}: PDF has no text layer on any of its {len(pages)} pages (scanned?); "
             "run OCR on it (e.g. ocrmypdf) and try again"
@@ -126,9 +135,10 @@ def read(path: Path) -> list[TextUnit]:
     if empty:
         log.warning("%s: no text layer on page(s) %s; those pages are skipped", path, empty)
 
-    sheets, numbers = _pages_and_numbers(sheets[:len(pages)])
-    sheets = [PdfPage(_drop_junk_lines(sheet.lines), sheet.left, sheet.bottom, sheet.right, sheet.top)
-              for sheet in sheets]
+    sheets, numbers = _pages_and_numbers(sheets[: len(pages)])
+    sheets = [
+        PdfPage(_drop_junk_lines(sheet.lines), sheet.left, sheet.bottom, sheet.right, sheet.top) for sheet in sheets
+    ]
     sheets = drop_running_lines(sheets, numbers, _body_style([sheet.lines for sheet in sheets])[0])
     pages = [sheet.lines for sheet in sheets]
     pitch = _usual_pitch(pages)
@@ -205,9 +215,11 @@ def _reference_right(line: PdfLine, lines: list[PdfLine]) -> float:
         return 0.0
     tolerance = 3 * line.height
     return max(
-        (other.right for other in lines
-         if other.left is not None and other.right is not None
-         and abs(other.left - line.left) <= tolerance),
+        (
+            other.right
+            for other in lines
+            if other.left is not None and other.right is not None and abs(other.left - line.left) <= tolerance
+        ),
         default=line.right,
     )
 
@@ -224,9 +236,13 @@ def _starts_new_paragraph(
     starts_upper = text[:1].isupper() or text[:1].isdigit()
     ends_sentence = prev_text.endswith((".", "!", "?", "»", '"', "”", ")"))
     if (
-        resumed or prev.height is None or line.height is None
-        or prev.last_bottom is None or line.bottom is None
-        or prev.left is None or prev.right is None
+        resumed
+        or prev.height is None
+        or line.height is None
+        or prev.last_bottom is None
+        or line.bottom is None
+        or prev.left is None
+        or prev.right is None
     ):
         return prev_text.endswith(":") or (ends_sentence and starts_upper)
     if abs(prev.height - line.height) > 0.15 * max(prev.height, line.height):
@@ -250,11 +266,7 @@ def _starts_new_paragraph(
     # would pass for a heading.
     if ends_sentence:
         return True
-    return (
-        prev.weight != line.weight
-        and not prev_text.endswith((",", ";", "-"))
-        and len(prev_text.split()) <= 12
-    )
+    return prev.weight != line.weight and not prev_text.endswith((",", ";", "-")) and len(prev_text.split()) <= 12
 
 
 def _ends_clause(text: str) -> bool:
@@ -296,8 +308,9 @@ def _is_heading(lines: list[PdfLine], text: str, body: tuple[float | None, bool]
     return len(lines) == 1 and bool(_SECTION_NUMBER.match(text))
 
 
-def _pdf_page_units(page: int, sheet: PdfPage, pitch: float | None,
-                    body: tuple[float | None, bool] = (None, False)) -> list[TextUnit]:
+def _pdf_page_units(
+    page: int, sheet: PdfPage, pitch: float | None, body: tuple[float | None, bool] = (None, False)
+) -> list[TextUnit]:
     """A page's units in reading order: its blocks ordered by geometry, captions, quotes and fact boxes apart.
 
     A caption, pull quote or fact box that interrupts a paragraph (a quote set
@@ -320,8 +333,10 @@ def _pdf_page_units(page: int, sheet: PdfPage, pitch: float | None,
                 interrupted = False
             run.extend(lines)
             continue
-        aside = [TextUnit(page, TRAILING_CREDIT.sub("", unit.text) if role == "caption" else unit.text, role)
-                 for unit in _body_units(page, lines, lines, pitch, body)]
+        aside = [
+            TextUnit(page, TRAILING_CREDIT.sub("", unit.text) if role == "caption" else unit.text, role)
+            for unit in _body_units(page, lines, lines, pitch, body)
+        ]
         if role == "quote" and aside:  # a quote and its attribution are one unit, kept or dropped together
             aside = [TextUnit(page, " ".join(unit.text for unit in aside), role)]
         if not run or run[-1].text.rstrip().endswith((".", "!", "?", ":", "»", "”")):
@@ -335,8 +350,14 @@ def _pdf_page_units(page: int, sheet: PdfPage, pitch: float | None,
     return units + pending
 
 
-def _body_units(page: int, lines: list[PdfLine], all_lines: list[PdfLine], pitch: float | None,
-                body: tuple[float | None, bool], resumed: set[int] | None = None) -> list[TextUnit]:
+def _body_units(
+    page: int,
+    lines: list[PdfLine],
+    all_lines: list[PdfLine],
+    pitch: float | None,
+    body: tuple[float | None, bool],
+    resumed: set[int] | None = None,
+) -> list[TextUnit]:
     """Group a page's cleaned lines into heading, paragraph, bullet and cell units."""
     units: list[TextUnit] = []
     block: list[str] = []
@@ -366,7 +387,11 @@ def _body_units(page: int, lines: list[PdfLine], all_lines: list[PdfLine], pitch
             # A dash opening a line inside a running sentence is punctuation
             # («Kommunen vil / – sammen med innbyggerne – lage …»), not a bullet.
             is_bullet, text = False, line.text
-        if is_bullet or not block or (prev is not None and _starts_new_paragraph(prev, line, all_lines, pitch, id(line) in (resumed or ()))):
+        if (
+            is_bullet
+            or not block
+            or (prev is not None and _starts_new_paragraph(prev, line, all_lines, pitch, id(line) in (resumed or ())))
+        ):
             flush()
             kind = "bullet" if is_bullet else "paragraph"
         block.append(text)

@@ -138,8 +138,10 @@ def drop_running_lines(pages: list[PdfPage], numbers: list[int], body_size: floa
                 if line.top is None or (body_size is not None and (line.size or 0.0) > body_size):
                     continue
                 top = _is_top(line, page)
-                if any(parity == numbers[index] % 2 and side == top and abs(at - line.top) <= _SLOT
-                       for parity, side, at in slots):
+                if any(
+                    parity == numbers[index] % 2 and side == top and abs(at - line.top) <= _SLOT
+                    for parity, side, at in slots
+                ):
                     dropped[index].add(id(line))
     return [
         PdfPage([line for line in page.lines if id(line) not in gone], page.left, page.bottom, page.right, page.top)

@@ -96,8 +96,10 @@ def _continues(block: Block, line: PdfLine) -> bool:
     """Whether ``line`` goes on in ``block``: just below (or, as PDFium may give it, just above) it, in the same column."""
     last = block.lines[-1]
     height = max(last.height or 0.0, line.height or 0.0)
-    if None in (line.top, line.bottom, line.left, line.right) or min(block.right, line.right or 0.0) - max(
-            block.left, line.left or 0.0) <= _OVERLAP:
+    if (
+        None in (line.top, line.bottom, line.left, line.right)
+        or min(block.right, line.right or 0.0) - max(block.left, line.left or 0.0) <= _OVERLAP
+    ):
         return False
     below = (last.bottom or 0.0) - (line.top or 0.0)
     above = (line.bottom or 0.0) - block.top
@@ -110,9 +112,18 @@ def _merged(blocks: list[Block]) -> list[Block]:
     kept: list[Block] = []
     for block in blocks:
         height = max((line.height or 0.0) for line in block.lines)
-        target = next((other for other in reversed(kept[-_OPEN_BLOCKS:]) if _overlap(other, block) and (
-            0 <= other.bottom - block.top <= _BLOCK_GAP * height or 0 <= block.bottom - other.top <= _BLOCK_GAP * height
-        )), None)
+        target = next(
+            (
+                other
+                for other in reversed(kept[-_OPEN_BLOCKS:])
+                if _overlap(other, block)
+                and (
+                    0 <= other.bottom - block.top <= _BLOCK_GAP * height
+                    or 0 <= block.bottom - other.top <= _BLOCK_GAP * height
+                )
+            ),
+            None,
+        )
         if target is None:
             kept.append(block)
             continue

@@ -141,7 +141,12 @@ def page_lines(pdf: PdfDocument, index: int) -> PdfPage:
         boxes = _Boxes(textpage, direction)
         # character boxes are in the page's own space, not turned by /Rotate: so is the crop box
         turned = boxes.turn(*page.get_cropbox())
-        left, bottom, right, top = min(turned[0], turned[2]), min(turned[1], turned[3]), max(turned[0], turned[2]), max(turned[1], turned[3])
+        left, bottom, right, top = (
+            min(turned[0], turned[2]),
+            min(turned[1], turned[3]),
+            max(turned[0], turned[2]),
+            max(turned[1], turned[3]),
+        )
         # on a landscape sheet (perhaps a spread) a wide gap over the middle parts two pages' texts
         middle = (left + right) / 2 if right - left > top - bottom else None
         lines = []
@@ -155,10 +160,13 @@ def page_lines(pdf: PdfDocument, index: int) -> PdfPage:
                     pieces = _pieces(boxes, raw, match.start())
                 elif line.cells or line.font_changes:
                     # only in the top and bottom bands, where page numbers and footers sit: not a landscape table's rows
-                    band = middle is not None and not (bottom + _BAND * (top - bottom) < (line.bottom or 0.0)
-                                                       and (line.top or 0.0) < top - _BAND * (top - bottom))
-                    pieces = _frame_pieces(textpage, boxes, raw, match.start(), line.height or 0.0,
-                                           middle if band else None)
+                    band = middle is not None and not (
+                        bottom + _BAND * (top - bottom) < (line.bottom or 0.0)
+                        and (line.top or 0.0) < top - _BAND * (top - bottom)
+                    )
+                    pieces = _frame_pieces(
+                        textpage, boxes, raw, match.start(), line.height or 0.0, middle if band else None
+                    )
                 else:
                     pieces = []
                 if pieces:
@@ -182,14 +190,15 @@ def _pieces(boxes: _Boxes, raw: str, start: int) -> list[tuple[str, int]]:
         offset = len(raw) - len(raw.lstrip())
         before, after = start + offset + match.start() - 1, start + offset + match.end()
         if abs(boxes(after)[1] - boxes(before)[1]) > 0.8 * height:
-            pieces.append((raw[position:offset + match.start()], start + position))
+            pieces.append((raw[position : offset + match.start()], start + position))
             position = offset + match.end()
     pieces.append((raw[position:], start + position))
     return [(piece, at) for piece, at in pieces if piece.strip()]
 
 
-def _frame_pieces(textpage: PdfTextPage, boxes: _Boxes, raw: str, start: int, height: float,
-                  middle: float | None = None) -> list[tuple[str, int]]:
+def _frame_pieces(
+    textpage: PdfTextPage, boxes: _Boxes, raw: str, start: int, height: float, middle: float | None = None
+) -> list[tuple[str, int]]:
     """A line cut at wide gaps where the font changes (PDFium joined a box's title to the body line beside
     it) or that hold the middle of a landscape sheet (the page numbers of a spread's two pages).
 
@@ -198,8 +207,10 @@ def _frame_pieces(textpage: PdfTextPage, boxes: _Boxes, raw: str, start: int, he
     import pypdfium2.raw as pdfium_c
 
     def font(index: int) -> tuple[float, int]:
-        return (round(pdfium_c.FPDFText_GetFontSize(textpage.raw, index), 1),
-                pdfium_c.FPDFText_GetFontWeight(textpage.raw, index))
+        return (
+            round(pdfium_c.FPDFText_GetFontSize(textpage.raw, index), 1),
+            pdfium_c.FPDFText_GetFontWeight(textpage.raw, index),
+        )
 
     pieces, position = [], 0
     for match in re.finditer(r" +", raw):
@@ -208,8 +219,9 @@ def _frame_pieces(textpage: PdfTextPage, boxes: _Boxes, raw: str, start: int, he
         before, after = start + match.start() - 1, start + match.end()
         gap_left, gap_right = boxes(before)[2], boxes(after)[0]
         if gap_right - gap_left > _CELL_GAP * height and (
-                font(before) != font(after) or (middle is not None and gap_left < middle < gap_right)):
-            pieces.append((raw[position:match.start()], start + position))
+            font(before) != font(after) or (middle is not None and gap_left < middle < gap_right)
+        ):
+            pieces.append((raw[position : match.start()], start + position))
             position = match.end()
     if not pieces:
         return []
@@ -225,7 +237,7 @@ def _measured_line(textpage: PdfTextPage, boxes: _Boxes, raw: str, start: int) -
     last = start + len(raw.rstrip()) - 1
     left, bottom, _, top = boxes(first)
     _, last_bottom, right, _ = boxes(last)
-    word_end = first + len(raw[first - start:].split(maxsplit=1)[0]) - 1
+    word_end = first + len(raw[first - start :].split(maxsplit=1)[0]) - 1
     word_right = boxes(word_end)[2]
     cells = _split_cells(boxes, raw, start, top - bottom, right - left)
     weight = pdfium_c.FPDFText_GetFontWeight(textpage.raw, first)
@@ -242,8 +254,10 @@ def _measured_line(textpage: PdfTextPage, boxes: _Boxes, raw: str, start: int) -
         weight=weight if weight > 0 else None,
         size=round(size, 1) if size > 0 else None,
         bold=weight >= _BOLD_WEIGHT or "bold" in _font_name(textpage, first).lower(),
-        font_changes=(round(pdfium_c.FPDFText_GetFontSize(textpage.raw, last), 1) != round(size, 1)
-                      or pdfium_c.FPDFText_GetFontWeight(textpage.raw, last) != weight),
+        font_changes=(
+            round(pdfium_c.FPDFText_GetFontSize(textpage.raw, last), 1) != round(size, 1)
+            or pdfium_c.FPDFText_GetFontWeight(textpage.raw, last) != weight
+        ),
     )
 
 

@@ -102,5 +102,3 @@ def _text_block_units(lines: list[str]) -> list[TextUnit]:
     if kept == 1 and len(units) == 1 and units[0].kind == "paragraph" and looks_like_heading(units[0].text):
         units[0] = TextUnit(None, units[0].text, "heading")
     return units
-
-

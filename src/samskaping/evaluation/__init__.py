@@ -106,8 +106,14 @@ def macro_f1_batch(t: np.ndarray, p: np.ndarray, n_classes: int) -> np.ndarray:
     return macro.reshape(lead) if lead else macro[0]
 
 
-def macro_f1_interval(label_set: str, y_true: Sequence[str], y_pred: Sequence[str], resamples: int = 1000,
-                      confidence: float = 0.95, seed: int = 0) -> tuple[float, float]:
+def macro_f1_interval(
+    label_set: str,
+    y_true: Sequence[str],
+    y_pred: Sequence[str],
+    resamples: int = 1000,
+    confidence: float = 0.95,
+    seed: int = 0,
+) -> tuple[float, float]:
     """A 95 % percentile bootstrap interval of macro-F1 over sentences (paired resampling, SciPy's ``bootstrap``).
 
     The statistic is :func:`macro_f1_batch`, vectorised over the resamples
@@ -126,12 +132,22 @@ def macro_f1_interval(label_set: str, y_true: Sequence[str], y_pred: Sequence[st
     def statistic(a: np.ndarray, b: np.ndarray, axis: int = -1) -> np.ndarray:
         return macro_f1_batch(np.moveaxis(a, axis, -1), np.moveaxis(b, axis, -1), len(labels))
 
-    result = bootstrap((t, p), statistic, paired=True, vectorized=True, n_resamples=resamples,
-                       confidence_level=confidence, method="percentile", random_state=seed)
+    result = bootstrap(
+        (t, p),
+        statistic,
+        paired=True,
+        vectorized=True,
+        n_resamples=resamples,
+        confidence_level=confidence,
+        method="percentile",
+        random_state=seed,
+    )
     return float(result.confidence_interval.low), float(result.confidence_interval.high)
 
 
-def breakdown(frame: pd.DataFrame, predicted: Mapping[str, Sequence[str]], label_sets: Sequence[str], by: str) -> pd.DataFrame:
+def breakdown(
+    frame: pd.DataFrame, predicted: Mapping[str, Sequence[str]], label_sets: Sequence[str], by: str
+) -> pd.DataFrame:
     """Macro-F1 per label set within each value of column ``by`` (``form``, ``language``), with the row count.
 
     Returns:

@@ -43,8 +43,13 @@ def _scores(frame: pd.DataFrame, labels: dict[str, list[str]], label_sets: Seque
     return {ls: round(r.macro_f1, 3) for ls, r in reports.items()}
 
 
-def evaluate_sentences(model: Classifier, frame: pd.DataFrame, settings: Sequence[str], by: Sequence[str] = ("form", "language"),
-                       batch_size: int | None = None) -> dict[str, Any]:
+def evaluate_sentences(
+    model: Classifier,
+    frame: pd.DataFrame,
+    settings: Sequence[str],
+    by: Sequence[str] = ("form", "language"),
+    batch_size: int | None = None,
+) -> dict[str, Any]:
     """Macro-F1 per label set under each priors setting, with a breakdown by ``by`` columns (for the first setting)."""
     frame = frame.reset_index(drop=True)
     probs = model.predict_proba(frame["text"].tolist(), batch_size=batch_size, contexts=_contexts(frame))
@@ -52,15 +57,22 @@ def evaluate_sentences(model: Classifier, frame: pd.DataFrame, settings: Sequenc
     for setting in settings:
         decided = decide(model, probs, setting)
         result["macro_f1"][setting] = _scores(frame, decided.labels, model.label_sets)
-        result["predicted_cocreation_share"][setting] = round(float(np.mean([c != NONE for c in decided.labels["conception"]])), 3)
+        result["predicted_cocreation_share"][setting] = round(
+            float(np.mean([c != NONE for c in decided.labels["conception"]])), 3
+        )
         if setting == settings[0]:
-            result["breakdown"] = {column: breakdown(frame, decided.labels, model.label_sets, column).to_dict(orient="records")
-                                   for column in by if column in frame.columns}
+            result["breakdown"] = {
+                column: breakdown(frame, decided.labels, model.label_sets, column).to_dict(orient="records")
+                for column in by
+                if column in frame.columns
+            }
     result["gold_cocreation_share"] = round(float((frame["conception"] != NONE).mean()), 3)
     return result
 
 
-def evaluate_plans(model: Classifier, frame: pd.DataFrame, settings: Sequence[str], batch_size: int | None = None) -> dict[str, Any]:
+def evaluate_plans(
+    model: Classifier, frame: pd.DataFrame, settings: Sequence[str], batch_size: int | None = None
+) -> dict[str, Any]:
     """Per plan: hand-labelled and predicted shares of co-creation and factor sentences under each setting."""
     plans = []
     all_labels: dict[str, dict[str, list[str]]] = {s: {ls: [] for ls in model.label_sets} for s in settings}
@@ -69,12 +81,17 @@ def evaluate_plans(model: Classifier, frame: pd.DataFrame, settings: Sequence[st
         group = group.reset_index(drop=True)
         ordered.append(group)
         probs = model.predict_proba(group["text"].tolist(), batch_size=batch_size, contexts=_contexts(group))
-        row: dict[str, Any] = {"document": document, "sentences": len(group),
-                               "gold_cocreation_share": round(float((group["conception"] != NONE).mean()), 3),
-                               "gold_factor_share": round(float((group["factor"] != NONE).mean()), 3)}
+        row: dict[str, Any] = {
+            "document": document,
+            "sentences": len(group),
+            "gold_cocreation_share": round(float((group["conception"] != NONE).mean()), 3),
+            "gold_factor_share": round(float((group["factor"] != NONE).mean()), 3),
+        }
         for setting in settings:
             decided = decide(model, probs, setting)
-            row[f"{setting}_cocreation_share"] = round(float(np.mean([c != NONE for c in decided.labels["conception"]])), 3)
+            row[f"{setting}_cocreation_share"] = round(
+                float(np.mean([c != NONE for c in decided.labels["conception"]])), 3
+            )
             row[f"{setting}_factor_share"] = round(float(np.mean([c != NONE for c in decided.labels["factor"]])), 3)
             for ls in model.label_sets:
                 all_labels[setting][ls].extend(decided.labels[ls])
@@ -83,56 +100,97 @@ def evaluate_plans(model: Classifier, frame: pd.DataFrame, settings: Sequence[st
     summary = {
         setting: {
             "macro_f1": _scores(joined, all_labels[setting], model.label_sets),
-            "mean_abs_error_cocreation_share": round(float(np.mean([abs(p[f"{setting}_cocreation_share"] - p["gold_cocreation_share"]) for p in plans])), 3),
-            "mean_abs_error_factor_share": round(float(np.mean([abs(p[f"{setting}_factor_share"] - p["gold_factor_share"]) for p in plans])), 3),
-            "cocreation_share_all_plans": round(float(np.mean([c != NONE for c in all_labels[setting]["conception"]])), 3),
+            "mean_abs_error_cocreation_share": round(
+                float(np.mean([abs(p[f"{setting}_cocreation_share"] - p["gold_cocreation_share"]) for p in plans])), 3
+            ),
+            "mean_abs_error_factor_share": round(
+                float(np.mean([abs(p[f"{setting}_factor_share"] - p["gold_factor_share"]) for p in plans])), 3
+            ),
+            "cocreation_share_all_plans": round(
+                float(np.mean([c != NONE for c in all_labels[setting]["conception"]])), 3
+            ),
         }
         for setting in settings
     }
-    return {"plans": plans, "summary": summary, "gold_cocreation_share_all_plans": round(float((joined["conception"] != NONE).mean()), 3)}
+    return {
+        "plans": plans,
+        "summary": summary,
+        "gold_cocreation_share_all_plans": round(float((joined["conception"] != NONE).mean()), 3),
+    }
 
 
-def evaluate_all(model: Classifier, settings: Sequence[str] = PRIOR_SETTINGS, batch_size: int | None = None) -> dict[str, Any]:
+def evaluate_all(
+    model: Classifier, settings: Sequence[str] = PRIOR_SETTINGS, batch_size: int | None = None
+) -> dict[str, Any]:
     """The shipped test split, the realistic sentences and the realistic plans (each part only if its file is here)."""
     out: dict[str, Any] = {"priors_settings": list(settings)}
     if SHIPPED.is_file():
         shipped = pd.read_json(SHIPPED, lines=True, dtype=False)
-        out["shipped_test"] = evaluate_sentences(model, shipped[shipped["split"] == "test"], settings, batch_size=batch_size)
+        out["shipped_test"] = evaluate_sentences(
+            model, shipped[shipped["split"] == "test"], settings, batch_size=batch_size
+        )
     if REALISTIC_SENTENCES.is_file():
-        out["realistic_sentences"] = evaluate_sentences(model, pd.read_json(REALISTIC_SENTENCES, lines=True, dtype=False),
-                                                        settings, batch_size=batch_size)
+        out["realistic_sentences"] = evaluate_sentences(
+            model, pd.read_json(REALISTIC_SENTENCES, lines=True, dtype=False), settings, batch_size=batch_size
+        )
     if REALISTIC_PLANS.is_file():
-        out["realistic_plans"] = evaluate_plans(model, pd.read_json(REALISTIC_PLANS, lines=True, dtype=False), settings, batch_size)
+        out["realistic_plans"] = evaluate_plans(
+            model, pd.read_json(REALISTIC_PLANS, lines=True, dtype=False), settings, batch_size
+        )
     return out
 
 
 def markdown(result: dict[str, Any], model_name: str) -> str:
     """The results as Markdown tables (for the README)."""
-    lines = [f"### {model_name}", "", "| set | priors | conception | factor | polarity | co-creation share (gold) |", "|---|---|---|---|---|---|"]
+    lines = [
+        f"### {model_name}",
+        "",
+        "| set | priors | conception | factor | polarity | co-creation share (gold) |",
+        "|---|---|---|---|---|---|",
+    ]
     for key, title in (("shipped_test", "shipped test split"), ("realistic_sentences", "realistic sentences")):
         part = result.get(key)
         if not part:
             continue
         for setting, scores in part["macro_f1"].items():
-            lines.append(f"| {title} ({part['sentences']}) | {setting} | {scores.get('conception', '-')} | {scores.get('factor', '-')} | "
-                         f"{scores.get('polarity', '-')} | {part['predicted_cocreation_share'][setting]} ({part['gold_cocreation_share']}) |")
+            lines.append(
+                f"| {title} ({part['sentences']}) | {setting} | {scores.get('conception', '-')} | {scores.get('factor', '-')} | "
+                f"{scores.get('polarity', '-')} | {part['predicted_cocreation_share'][setting]} ({part['gold_cocreation_share']}) |"
+            )
     plans = result.get("realistic_plans")
     if plans:
         for setting, s in plans["summary"].items():
             m = s["macro_f1"]
-            lines.append(f"| realistic plans ({sum(p['sentences'] for p in plans['plans'])}) | {setting} | {m.get('conception', '-')} | "
-                         f"{m.get('factor', '-')} | {m.get('polarity', '-')} | {s['cocreation_share_all_plans']} ({plans['gold_cocreation_share_all_plans']}) |")
-        lines += ["", "| plan | sentences | gold co-creation share | " + " | ".join(f"{s}" for s in result["priors_settings"]) + " |",
-                  "|---|---|---|" + "---|" * len(result["priors_settings"])]
+            lines.append(
+                f"| realistic plans ({sum(p['sentences'] for p in plans['plans'])}) | {setting} | {m.get('conception', '-')} | "
+                f"{m.get('factor', '-')} | {m.get('polarity', '-')} | {s['cocreation_share_all_plans']} ({plans['gold_cocreation_share_all_plans']}) |"
+            )
+        lines += [
+            "",
+            "| plan | sentences | gold co-creation share | "
+            + " | ".join(f"{s}" for s in result["priors_settings"])
+            + " |",
+            "|---|---|---|" + "---|" * len(result["priors_settings"]),
+        ]
         for p in plans["plans"]:
-            lines.append(f"| {p['document']} | {p['sentences']} | {p['gold_cocreation_share']} | "
-                         + " | ".join(str(p[f"{s}_cocreation_share"]) for s in result["priors_settings"]) + " |")
+            lines.append(
+                f"| {p['document']} | {p['sentences']} | {p['gold_cocreation_share']} | "
+                + " | ".join(str(p[f"{s}_cocreation_share"]) for s in result["priors_settings"])
+                + " |"
+            )
     for key, title in (("shipped_test", "shipped test split"), ("realistic_sentences", "realistic sentences")):
         part = result.get(key)
         if part and "breakdown" in part and "form" in part["breakdown"]:
-            lines += ["", f"By form, {title} (priors: {result['priors_settings'][0]}):", "",
-                      "| form | sentences | conception | factor | polarity |", "|---|---|---|---|---|"]
+            lines += [
+                "",
+                f"By form, {title} (priors: {result['priors_settings'][0]}):",
+                "",
+                "| form | sentences | conception | factor | polarity |",
+                "|---|---|---|---|---|",
+            ]
             for row in part["breakdown"]["form"]:
-                lines.append(f"| {row['form']} | {row['sentences']} | {row.get('conception_macro_f1', '-')} | "
-                             f"{row.get('factor_macro_f1', '-')} | {row.get('polarity_macro_f1', '-')} |")
+                lines.append(
+                    f"| {row['form']} | {row['sentences']} | {row.get('conception_macro_f1', '-')} | "
+                    f"{row.get('factor_macro_f1', '-')} | {row.get('polarity_macro_f1', '-')} |"
+                )
     return "\n".join(lines)

@@ -161,8 +161,13 @@ DESCRIPTIONS: dict[str, tuple[str, str]] = {
 
 CONCEPTION_COLOURS = {"service": "#3B6EA5", "democratic": "#C8553D", "innovation": "#4F9D69", NONE: "#C9C9C9"}
 FACTOR_COLOURS = {
-    "concept_role": "#7B5EA7", "resources": "#D08C60", "social_process": "#3A9AB2",
-    "roles_power": "#8C564B", "holistic": "#2CA58D", "anchoring": "#5C6BC0", NONE: "#C9C9C9",
+    "concept_role": "#7B5EA7",
+    "resources": "#D08C60",
+    "social_process": "#3A9AB2",
+    "roles_power": "#8C564B",
+    "holistic": "#2CA58D",
+    "anchoring": "#5C6BC0",
+    NONE: "#C9C9C9",
 }
 UNCERTAIN_COLOUR = "#F2C14E"
 FOLDER_COLOUR = "#808080"
@@ -170,7 +175,7 @@ FOLDER_COLOUR = "#808080"
 
 def _shade(colour: str, towards: int, amount: float) -> str:
     """``colour`` moved ``amount`` of the way to white (255) or black (0): promoting lighter, hindering darker."""
-    rgb = [int(colour[i:i + 2], 16) for i in (1, 3, 5)]
+    rgb = [int(colour[i : i + 2], 16) for i in (1, 3, 5)]
     return "#" + "".join(f"{round(c + (towards - c) * amount):02X}" for c in rgb)
 
 
@@ -183,12 +188,23 @@ def _description(key: str, extra: tuple[str, str] | None = None) -> str:
 
 def _conception_codes() -> tuple[Code, ...]:
     codes = [
-        Code(f"conception/{label}", f"{NORWEGIAN['conception'][label]} / {ENGLISH['conception'][label]}",
-             _description(f"conception/{label}"), CONCEPTION_COLOURS[label], labels={"conception": label})
+        Code(
+            f"conception/{label}",
+            f"{NORWEGIAN['conception'][label]} / {ENGLISH['conception'][label]}",
+            _description(f"conception/{label}"),
+            CONCEPTION_COLOURS[label],
+            labels={"conception": label},
+        )
         for label in ("service", "democratic", "innovation", NONE)
     ]
-    codes.append(Code("conception/uncertain", "Usikker (forståelse) / Uncertain (conception)",
-                      _description("conception/uncertain"), UNCERTAIN_COLOUR))
+    codes.append(
+        Code(
+            "conception/uncertain",
+            "Usikker (forståelse) / Uncertain (conception)",
+            _description("conception/uncertain"),
+            UNCERTAIN_COLOUR,
+        )
+    )
     return tuple(codes)
 
 
@@ -197,35 +213,76 @@ def _factor_codes() -> tuple[Code, ...]:
     for label in FACTOR:
         no, en = NORWEGIAN["factor"][label], ENGLISH["factor"][label]
         if label == NONE:
-            codes.append(Code("factor/none", f"{no} / {en}", _description("factor/none"), FACTOR_COLOURS[NONE],
-                              labels={"factor": NONE, "polarity": NONE}))
+            codes.append(
+                Code(
+                    "factor/none",
+                    f"{no} / {en}",
+                    _description("factor/none"),
+                    FACTOR_COLOURS[NONE],
+                    labels={"factor": NONE, "polarity": NONE},
+                )
+            )
             continue
         children = tuple(
-            Code(f"factor/{label}/{polarity}",
-                 f"{no} – {NORWEGIAN['polarity'][polarity].lower()} / {en} – {ENGLISH['polarity'][polarity]}",
-                 _description(f"factor/{label}", DESCRIPTIONS[polarity]),
-                 _shade(FACTOR_COLOURS[label], 255 if polarity == "promoting" else 0, 0.3),
-                 labels={"factor": label, "polarity": polarity})
+            Code(
+                f"factor/{label}/{polarity}",
+                f"{no} – {NORWEGIAN['polarity'][polarity].lower()} / {en} – {ENGLISH['polarity'][polarity]}",
+                _description(f"factor/{label}", DESCRIPTIONS[polarity]),
+                _shade(FACTOR_COLOURS[label], 255 if polarity == "promoting" else 0, 0.3),
+                labels={"factor": label, "polarity": polarity},
+            )
             for polarity in ("promoting", "hindering")
         )
         # the factor itself stays codable: a coder may be sure of the factor and not of its direction
-        codes.append(Code(f"factor/{label}", f"{no} / {en}", _description(f"factor/{label}"), FACTOR_COLOURS[label],
-                          labels={"factor": label}, children=children))
-    codes.append(Code("factor/uncertain", "Usikker (faktor) / Uncertain (factor)", _description("factor/uncertain"), UNCERTAIN_COLOUR))
-    codes.append(Code("polarity/uncertain", "Usikker (fremmer/hemmer) / Uncertain (promoting/hindering)",
-                      _description("polarity/uncertain"), UNCERTAIN_COLOUR))
+        codes.append(
+            Code(
+                f"factor/{label}",
+                f"{no} / {en}",
+                _description(f"factor/{label}"),
+                FACTOR_COLOURS[label],
+                labels={"factor": label},
+                children=children,
+            )
+        )
+    codes.append(
+        Code(
+            "factor/uncertain",
+            "Usikker (faktor) / Uncertain (factor)",
+            _description("factor/uncertain"),
+            UNCERTAIN_COLOUR,
+        )
+    )
+    codes.append(
+        Code(
+            "polarity/uncertain",
+            "Usikker (fremmer/hemmer) / Uncertain (promoting/hindering)",
+            _description("polarity/uncertain"),
+            UNCERTAIN_COLOUR,
+        )
+    )
     return tuple(codes)
 
 
 CODEBOOK: tuple[Code, ...] = (
-    Code("conception", "Forståelse av samskaping / Conception of co-creation",
-         "Hvilken forståelse av samskaping setningen uttrykker (etikettsett conception).\n\n"
-         "Which understanding of co-creation the sentence expresses (label set conception).", FOLDER_COLOUR,
-         codable=False, children=_conception_codes()),
-    Code("factor", "Faktor / Factor",
-         "Hvilken fremmende eller hemmende faktor setningen taler om, og om den fremmer eller hemmer (etikettsett factor "
-         "og polarity).\n\nWhich promoting or hindering factor the sentence speaks about, and whether it promotes or "
-         "hinders (label sets factor and polarity).", FOLDER_COLOUR, codable=False, children=_factor_codes()),
+    Code(
+        "conception",
+        "Forståelse av samskaping / Conception of co-creation",
+        "Hvilken forståelse av samskaping setningen uttrykker (etikettsett conception).\n\n"
+        "Which understanding of co-creation the sentence expresses (label set conception).",
+        FOLDER_COLOUR,
+        codable=False,
+        children=_conception_codes(),
+    ),
+    Code(
+        "factor",
+        "Faktor / Factor",
+        "Hvilken fremmende eller hemmende faktor setningen taler om, og om den fremmer eller hemmer (etikettsett factor "
+        "og polarity).\n\nWhich promoting or hindering factor the sentence speaks about, and whether it promotes or "
+        "hinders (label sets factor and polarity).",
+        FOLDER_COLOUR,
+        codable=False,
+        children=_factor_codes(),
+    ),
 )
 
 

@@ -104,7 +104,9 @@ def source_text(units: pd.DataFrame) -> tuple[str, list[PlacedUnit]]:
     parts: list[str] = []
     placed: list[PlacedUnit] = []
     position = 0
-    for i, (index, text, kind) in enumerate(zip(ordered["sentence_index"].tolist(), ordered["text"].tolist(), kinds, strict=True)):
+    for i, (index, text, kind) in enumerate(
+        zip(ordered["sentence_index"].tolist(), ordered["text"].tolist(), kinds, strict=True)
+    ):
         lead = ("\n" if kind == "heading" and i > 0 else "") + (BULLET if kind == "bullet" else "")
         line = one_line(str(text))
         start = position + len(lead)
@@ -119,7 +121,9 @@ def _stamp(moment: datetime) -> str:
 
 
 def _sub(parent: etree._Element, tag: str, text: str | None = None, **attributes: str) -> etree._Element:
-    element = etree.SubElement(parent, f"{{{parent.nsmap[None]}}}{tag}", {k: _xml_text(v) for k, v in attributes.items()})
+    element = etree.SubElement(
+        parent, f"{{{parent.nsmap[None]}}}{tag}", {k: _xml_text(v) for k, v in attributes.items()}
+    )
     if text is not None:
         element.text = _xml_text(text)
     return element
@@ -127,7 +131,14 @@ def _sub(parent: etree._Element, tag: str, text: str | None = None, **attributes
 
 def _code_elements(parent: etree._Element, codes: tuple[Code, ...]) -> None:
     for code in codes:
-        element = _sub(parent, "Code", guid=code.guid, name=code.name, isCodable="true" if code.codable else "false", color=code.colour)
+        element = _sub(
+            parent,
+            "Code",
+            guid=code.guid,
+            name=code.name,
+            isCodable="true" if code.codable else "false",
+            color=code.colour,
+        )
         _sub(element, "Description", code.description)
         _code_elements(element, code.children)
 
@@ -151,7 +162,11 @@ def _model_user(summary: dict[str, Any]) -> tuple[str, str]:
 def _decided(row: dict[str, Any], label_set: str) -> str | None:
     """The label the outputs give, or ``None`` where the sentence is «usikker» (its prediction set is not one label)."""
     uncertain = row.get(f"{label_set}_uncertain")
-    if uncertain is not None and not (isinstance(uncertain, float) and pd.isna(uncertain)) and str(uncertain).strip().lower() in ("true", "1"):
+    if (
+        uncertain is not None
+        and not (isinstance(uncertain, float) and pd.isna(uncertain))
+        and str(uncertain).strip().lower() in ("true", "1")
+    ):
         return None
     return str(row[label_set])
 
@@ -163,15 +178,20 @@ def _probabilities(row: dict[str, Any], label_sets: tuple[str, ...]) -> str:
         shown = f" {float(score):.2f}" if score is not None and not pd.isna(score) else ""
         given = row.get(f"{ls}_set")
         given = "" if given is None or (isinstance(given, float) and pd.isna(given)) else str(given)
-        parts.append(f"{LABEL_SET_NORWEGIAN.get(ls, ls)} / {ls}: {row[ls]}{shown}" + (f" (sett: {given or 'tomt'})" if f"{ls}_set" in row else ""))
+        parts.append(
+            f"{LABEL_SET_NORWEGIAN.get(ls, ls)} / {ls}: {row[ls]}{shown}"
+            + (f" (sett: {given or 'tomt'})" if f"{ls}_set" in row else "")
+        )
     return "; ".join(parts)
 
 
 def _variables(documents: pd.DataFrame) -> list[tuple[str, str, str]]:
     """(column, variable name, type) of the case variables this run knows."""
     wanted = [
-        ("kommunenummer", "kommunenummer", "Text"), ("kommune", "kommune", "Text"), ("fylke", "fylke", "Text"),
-("mentions_cocreation", "nevner samskaping", "Boolean"),
+        ("kommunenummer", "kommunenummer", "Text"),
+        ("kommune", "kommune", "Text"),
+        ("fylke", "fylke", "Text"),
+        ("mentions_cocreation", "nevner samskaping", "Boolean"),
         ("cocreation_share", "andel samskapingssetninger", "Float"),
     ]
     return [w for w in wanted if w[0] in documents.columns]
@@ -214,8 +234,12 @@ def _source_names(documents: list[str]) -> dict[str, str]:
     return {d: (name if counts[name] == 1 else d) for d, name in short.items()}
 
 
-def build_project(output_dir: str | Path, include_none: bool = False, created: datetime | None = None,
-                  municipalities: dict[str, str] | None = None) -> tuple[bytes, dict[str, str], ExportResult]:
+def build_project(
+    output_dir: str | Path,
+    include_none: bool = False,
+    created: datetime | None = None,
+    municipalities: dict[str, str] | None = None,
+) -> tuple[bytes, dict[str, str], ExportResult]:
     """The ``project.qde`` XML of an output folder and the source texts by file name inside ``sources/``.
 
     Args:
@@ -238,15 +262,26 @@ def build_project(output_dir: str | Path, include_none: bool = False, created: d
     sentences = folder.sentences
     if "sentence_index" not in sentences.columns:
         raise SamskapingError(f"{folder.path}: the sentence table has no 'sentence_index' column; rerun predict.py")
-    root = etree.Element(f"{{{PROJECT_NS}}}Project", nsmap={None: PROJECT_NS}, name=_xml_text(f"samskaping: {Path(folder.path).resolve().name}"),
-                         origin=f"samskaping {__version__}", creatingUserGUID=user_guid, creationDateTime=stamp,
-                         modifyingUserGUID=user_guid, modifiedDateTime=stamp)
+    root = etree.Element(
+        f"{{{PROJECT_NS}}}Project",
+        nsmap={None: PROJECT_NS},
+        name=_xml_text(f"samskaping: {Path(folder.path).resolve().name}"),
+        origin=f"samskaping {__version__}",
+        creatingUserGUID=user_guid,
+        creationDateTime=stamp,
+        modifyingUserGUID=user_guid,
+        modifiedDateTime=stamp,
+    )
     users = _sub(root, "Users")
     _sub(users, "User", guid=user_guid, name=user_name, id=MODEL_USER_ID)
     _code_elements(_sub(_sub(root, "CodeBook"), "Codes"), CODEBOOK)
     documents_order = list(dict.fromkeys(sentences["document"].astype(str)))
     names = _source_names(documents_order)
-    documents = folder.documents.assign(document=folder.documents["document"].astype(str)).drop_duplicates("document").set_index("document")
+    documents = (
+        folder.documents.assign(document=folder.documents["document"].astype(str))
+        .drop_duplicates("document")
+        .set_index("document")
+    )
     documents = _with_municipalities(documents, documents_order, municipalities)
     variables = _variables(documents)
     if variables:
@@ -269,32 +304,63 @@ def build_project(output_dir: str | Path, include_none: bool = False, created: d
         for column, name, kind in variables:
             _value(case, guid(f"variable:{name}"), kind, documents[column].get(document))
         _sub(case, "SourceRef", targetGUID=source_guid)
-        source = _sub(sources_element, "TextSource", guid=source_guid, name=names[document], plainTextPath=f"internal://{source_guid}.txt",
-                      creatingUser=user_guid, creationDateTime=stamp)
-        _sub(source, "Description", f"Dokument: {document}\nTeksten slik samskaping leste den: én enhet per linje, tom linje før "
-                                    f"en overskrift, «{BULLET.strip()}» foran et kulepunkt. Kodet av {user_name}.")
+        source = _sub(
+            sources_element,
+            "TextSource",
+            guid=source_guid,
+            name=names[document],
+            plainTextPath=f"internal://{source_guid}.txt",
+            creatingUser=user_guid,
+            creationDateTime=stamp,
+        )
+        _sub(
+            source,
+            "Description",
+            f"Dokument: {document}\nTeksten slik samskaping leste den: én enhet per linje, tom linje før "
+            f"en overskrift, «{BULLET.strip()}» foran et kulepunkt. Kodet av {user_name}.",
+        )
         rows = units.sort_values("sentence_index", kind="stable").to_dict(orient="records")
         for row, unit in zip(rows, placed, strict=True):
-            if row["text"] != text[unit.start:unit.end]:
+            if row["text"] != text[unit.start : unit.end]:
                 result.changed_units += 1
             keys = code_keys_for({ls: _decided(row, ls) for ls in label_sets}, include_none)
             if not keys:
                 continue
-            sentence = text[unit.start:unit.end]
-            selection = _sub(source, "PlainTextSelection", guid=guid(f"selection:{document}\x00{unit.sentence_index}"),
-                             name=sentence if len(sentence) <= NAME_CHARS else sentence[:NAME_CHARS - 1] + "…",
-                             startPosition=str(unit.start), endPosition=str(unit.end), creatingUser=user_guid, creationDateTime=stamp)
-            _sub(selection, "Description", f"{_probabilities(row, label_sets)}. Setning {unit.sentence_index}, side {row.get('page') if pd.notna(row.get('page')) else '-'}.")
+            sentence = text[unit.start : unit.end]
+            selection = _sub(
+                source,
+                "PlainTextSelection",
+                guid=guid(f"selection:{document}\x00{unit.sentence_index}"),
+                name=sentence if len(sentence) <= NAME_CHARS else sentence[: NAME_CHARS - 1] + "…",
+                startPosition=str(unit.start),
+                endPosition=str(unit.end),
+                creatingUser=user_guid,
+                creationDateTime=stamp,
+            )
+            _sub(
+                selection,
+                "Description",
+                f"{_probabilities(row, label_sets)}. Setning {unit.sentence_index}, side {row.get('page') if pd.notna(row.get('page')) else '-'}.",
+            )
             for key in keys:
-                coding = _sub(selection, "Coding", guid=guid(f"coding:{document}\x00{unit.sentence_index}\x00{key}"),
-                              creatingUser=user_guid, creationDateTime=stamp)
+                coding = _sub(
+                    selection,
+                    "Coding",
+                    guid=guid(f"coding:{document}\x00{unit.sentence_index}\x00{key}"),
+                    creatingUser=user_guid,
+                    creationDateTime=stamp,
+                )
                 _sub(coding, "CodeRef", targetGUID=CODES_BY_KEY[key].guid)
             result.selections += 1
             result.codings += len(keys)
     if not len(cases):
         root.remove(cases)
-    _sub(root, "Description", f"Setninger klassifisert av {user_name}; kodene hans er maskinens forslag. "
-                              f"Kod selv med din egen bruker: python -m samskaping.review import leser dine kodinger tilbake.")
+    _sub(
+        root,
+        "Description",
+        f"Setninger klassifisert av {user_name}; kodene hans er maskinens forslag. "
+        f"Kod selv med din egen bruker: python -m samskaping.review import leser dine kodinger tilbake.",
+    )
     return etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True), texts, result
 
 
@@ -307,11 +373,19 @@ def _check(xml: bytes, kind: str) -> None:
     checker = schema(kind)
     if not checker.validate(etree.fromstring(xml)):
         first = checker.error_log[0]
-        raise SamskapingError(f"the {kind} XML does not validate against {kind}.xsd (line {first.line}: {first.message}); this is a bug, please report it")
+        raise SamskapingError(
+            f"the {kind} XML does not validate against {kind}.xsd (line {first.line}: {first.message}); this is a bug, please report it"
+        )
 
 
-def export_qdpx(output_dir: str | Path, path: str | Path, include_none: bool = False, created: datetime | None = None,
-                line_ends: str = "lf", municipalities: dict[str, str] | None = None) -> ExportResult:
+def export_qdpx(
+    output_dir: str | Path,
+    path: str | Path,
+    include_none: bool = False,
+    created: datetime | None = None,
+    line_ends: str = "lf",
+    municipalities: dict[str, str] | None = None,
+) -> ExportResult:
     """Write ``path`` (``.qdpx``): every plan of ``output_dir`` as a text source with the model's codings.
 
     The XML is validated against the standard's ``Project.xsd`` before anything is written.
@@ -351,7 +425,10 @@ def export_qdpx(output_dir: str | Path, path: str | Path, include_none: bool = F
     atomic_write(path, write)
     result.path = path
     if result.changed_units:
-        log.info("%d sentence(s) held line breaks or control characters; they are spaces in the project's text", result.changed_units)
+        log.info(
+            "%d sentence(s) held line breaks or control characters; they are spaces in the project's text",
+            result.changed_units,
+        )
     return result
 
 

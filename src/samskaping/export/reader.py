@@ -121,7 +121,9 @@ def read_project(path: str | Path) -> Project:
         if qde is None:
             raise DataError(f"{path}: no project.qde inside; a .qdpx must hold project.qde and a sources folder")
         try:
-            root = etree.fromstring(archive.read(qde), etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=True))
+            root = etree.fromstring(
+                archive.read(qde), etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=True)
+            )
         except etree.XMLSyntaxError as exc:
             raise DataError(f"{path}: {qde} is not well-formed XML ({exc})") from exc
         ours = {c.guid: c.key for c in all_codes()}
@@ -148,27 +150,38 @@ def read_project(path: str | Path) -> Project:
             elif tag == "PlainTextSelection":
                 source = element.getparent()
                 try:
-                    selection = Selection(_guid(source.get("guid")), int(element.get("startPosition")), int(element.get("endPosition")))
+                    selection = Selection(
+                        _guid(source.get("guid")), int(element.get("startPosition")), int(element.get("endPosition"))
+                    )
                 except (TypeError, ValueError):
                     continue
                 for coding in (c for c in element if isinstance(c.tag, str) and _local(c) == "Coding"):
                     ref = next((r for r in coding if isinstance(r.tag, str) and _local(r) == "CodeRef"), None)
                     if ref is not None:
-                        selection.codings.append((_guid(ref.get("targetGUID")), _guid(coding.get("creatingUser") or element.get("creatingUser"))))
+                        selection.codings.append(
+                            (
+                                _guid(ref.get("targetGUID")),
+                                _guid(coding.get("creatingUser") or element.get("creatingUser")),
+                            )
+                        )
                 selections.append(selection)
     return Project(path, users, model_users, codes, code_names, sources, selections)
 
 
-def _source(element: etree._Element, archive: zipfile.ZipFile, members: dict[str, str], crlf_counts_one: bool) -> Source:
+def _source(
+    element: etree._Element, archive: zipfile.ZipFile, members: dict[str, str], crlf_counts_one: bool
+) -> Source:
     description = next((c.text or "" for c in element if isinstance(c.tag, str) and _local(c) == "Description"), "")
-    document = next((line[len("Dokument:"):].strip() for line in description.splitlines() if line.startswith("Dokument:")), "")
+    document = next(
+        (line[len("Dokument:") :].strip() for line in description.splitlines() if line.startswith("Dokument:")), ""
+    )
     text = None
     inline = next((c for c in element if isinstance(c.tag, str) and _local(c) == "PlainTextContent"), None)
     target = element.get("plainTextPath") or ""
     if inline is not None:
         text = inline.text or ""
     elif target.startswith("internal://"):
-        member = members.get(f"sources/{target[len('internal://'):]}".lower())
+        member = members.get(f"sources/{target[len('internal://') :]}".lower())
         if member:
             text = archive.read(member).decode("utf-8-sig", errors="replace")
     if text is not None and crlf_counts_one:
@@ -236,13 +249,17 @@ def coded_sentences(path: str | Path) -> tuple[pd.DataFrame, list[RangeProblem],
         name = source.name if source else selection.source
         if source is None or source.text is None:
             if by_coder:
-                problems.append(RangeProblem(file, name, selection.start, selection.end, "", "the source's text is not in the file"))
+                problems.append(
+                    RangeProblem(file, name, selection.start, selection.end, "", "the source's text is not in the file")
+                )
             continue
-        excerpt = source.text[max(selection.start, 0):selection.end][:40]
+        excerpt = source.text[max(selection.start, 0) : selection.end][:40]
         hit = [u for u in units_by_source[source.guid] if selection.start < u.end and selection.end > u.start]
         if len(hit) != 1:
             if by_coder:
-                reason = "covers no sentence" if not hit else f"spans {len(hit)} sentences; code each sentence on its own"
+                reason = (
+                    "covers no sentence" if not hit else f"spans {len(hit)} sentences; code each sentence on its own"
+                )
                 if selection.start < 0 or selection.end > len(source.text) or selection.end <= selection.start:
                     reason = f"is not a range of the source text (0-{len(source.text)})"
                 problems.append(RangeProblem(file, name, selection.start, selection.end, excerpt, reason))
@@ -255,8 +272,16 @@ def coded_sentences(path: str | Path) -> tuple[pd.DataFrame, list[RangeProblem],
                     standing.setdefault(where, []).append(key)
                 continue
             if key is None:
-                problems.append(RangeProblem(file, name, selection.start, selection.end, excerpt,
-                                             f"code '{project.code_names.get(code, code)}' is not a samskaping code"))
+                problems.append(
+                    RangeProblem(
+                        file,
+                        name,
+                        selection.start,
+                        selection.end,
+                        excerpt,
+                        f"code '{project.code_names.get(code, code)}' is not a samskaping code",
+                    )
+                )
                 continue
             coder.setdefault(where, []).append(key)
             annotators.setdefault(where, set()).add(project.users.get(user, "") or user)
@@ -264,14 +289,28 @@ def coded_sentences(path: str | Path) -> tuple[pd.DataFrame, list[RangeProblem],
     for (source_guid, index), keys in coder.items():
         source, unit = project.sources[source_guid], units_by_source[source_guid][index]
         labels, reason = labels_from_codes(keys, standing.get((source_guid, index), []))
-        sentence = source.text[unit.start:unit.end]
+        sentence = source.text[unit.start : unit.end]
         if reason:
             problems.append(RangeProblem(file, source.name, unit.start, unit.end, sentence[:40], reason))
             continue
-        rows.append({"text": sentence, "context": unit.context, "document": source.document,
-                     "row_id": f"{source.document}#{index}", "annotator": ", ".join(sorted(annotators[(source_guid, index)])), **labels})
+        rows.append(
+            {
+                "text": sentence,
+                "context": unit.context,
+                "document": source.document,
+                "row_id": f"{source.document}#{index}",
+                "annotator": ", ".join(sorted(annotators[(source_guid, index)])),
+                **labels,
+            }
+        )
     total = sum(len(u) for u in units_by_source.values())
-    return pd.DataFrame(rows, columns=["text", "context", "document", "row_id", "annotator", "conception", "factor", "polarity"]), problems, total - len(coder)
+    return (
+        pd.DataFrame(
+            rows, columns=["text", "context", "document", "row_id", "annotator", "conception", "factor", "polarity"]
+        ),
+        problems,
+        total - len(coder),
+    )
 
 
 def labels_from_codes(coder: list[str], standing: list[str]) -> tuple[dict[str, str], str]:
@@ -280,11 +319,14 @@ def labels_from_codes(coder: list[str], standing: list[str]) -> tuple[dict[str, 
     Returns:
         The labels, and an empty string; or empty labels and why the sentence cannot be labelled.
     """
+
     def label_sets(keys: list[str]) -> dict[str, set[tuple[str, ...]]]:
         found: dict[str, set[tuple[str, ...]]] = {}
         for key in keys:
             group = "conception" if key.startswith("conception/") else "factor"
-            found.setdefault(group, set()).add(tuple(key.split("/")[1:]) if not key.startswith("polarity/") else ("uncertain",))
+            found.setdefault(group, set()).add(
+                tuple(key.split("/")[1:]) if not key.startswith("polarity/") else ("uncertain",)
+            )
         return found
 
     mine, model = label_sets(coder), label_sets(standing)

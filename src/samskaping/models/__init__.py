@@ -58,7 +58,9 @@ def read_manifest(folder: Path) -> dict:
         )
     path = folder / MANIFEST
     if not path.is_file():
-        raise ModelLoadError(f"{folder}: not a samskaping model folder (no {MANIFEST}); point --model at a folder written by train.py")
+        raise ModelLoadError(
+            f"{folder}: not a samskaping model folder (no {MANIFEST}); point --model at a folder written by train.py"
+        )
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
@@ -89,9 +91,17 @@ def load_model(folder: str | Path) -> Classifier:
         raise ModelLoadError(f"{exc}; the model was saved by another version of samskaping, retrain it") from exc
     model = cls._load_files(folder, cfg)
     model.manifest = {k: v for k, v in manifest.items() if k != "config"}
-    model.temperatures.update({ls: float(t) for ls, t in (manifest.get("temperatures") or {}).items() if ls in model.label_sets})
+    model.temperatures.update(
+        {ls: float(t) for ls, t in (manifest.get("temperatures") or {}).items() if ls in model.label_sets}
+    )
     for key, target in (("training_priors", model.training_priors), ("prior_shift", model.prior_shift)):
-        target.update({ls: np.asarray(v, dtype=np.float64) for ls, v in (manifest.get(key) or {}).items() if ls in model.label_sets})
+        target.update(
+            {
+                ls: np.asarray(v, dtype=np.float64)
+                for ls, v in (manifest.get(key) or {}).items()
+                if ls in model.label_sets
+            }
+        )
     if (folder / CONFORMAL_FILE).is_file():
         from safetensors.numpy import load_file
 
@@ -100,6 +110,7 @@ def load_model(folder: str | Path) -> Classifier:
         arrays = load_file(str(folder / CONFORMAL_FILE))
         for ls in model.label_sets:
             if f"{ls}.alphas" in arrays:
-                model.conformal[ls] = ConformalSets(arrays[f"{ls}.alphas"], arrays[f"{ls}.labels"], len(LABEL_SETS[ls]),
-                                                    arrays.get(f"{ls}.probs"))
+                model.conformal[ls] = ConformalSets(
+                    arrays[f"{ls}.alphas"], arrays[f"{ls}.labels"], len(LABEL_SETS[ls]), arrays.get(f"{ls}.probs")
+                )
     return model

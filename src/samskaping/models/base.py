@@ -72,7 +72,9 @@ class Classifier(ABC):
         self.label_sets: tuple[str, ...] = tuple(cfg.model.label_sets)
         self.manifest: dict[str, Any] = {}  # what the saved model folder says about itself (set on load)
         self.temperatures: dict[str, float] = {ls: 1.0 for ls in self.label_sets}
-        self.training_priors: dict[str, np.ndarray] = {ls: np.full(len(LABEL_SETS[ls]), 1 / len(LABEL_SETS[ls])) for ls in self.label_sets}
+        self.training_priors: dict[str, np.ndarray] = {
+            ls: np.full(len(LABEL_SETS[ls]), 1 / len(LABEL_SETS[ls])) for ls in self.label_sets
+        }
         self.prior_shift: dict[str, np.ndarray] = {ls: np.zeros(len(LABEL_SETS[ls])) for ls in self.label_sets}
         self.conformal: dict[str, Any] = {}
 
@@ -106,7 +108,9 @@ class Classifier(ABC):
         """
 
     @abstractmethod
-    def logits(self, texts: Sequence[str], batch_size: int | None = None, contexts: Contexts = None) -> dict[str, np.ndarray]:
+    def logits(
+        self, texts: Sequence[str], batch_size: int | None = None, contexts: Contexts = None
+    ) -> dict[str, np.ndarray]:
         """Unnormalised class scores per label set, shape (n, n_labels), columns in label-scheme order."""
 
     @abstractmethod
@@ -128,7 +132,9 @@ class Classifier(ABC):
         """True once the model can predict (after fit or load)."""
         return True
 
-    def predict_proba(self, texts: Sequence[str], batch_size: int | None = None, contexts: Contexts = None) -> dict[str, np.ndarray]:
+    def predict_proba(
+        self, texts: Sequence[str], batch_size: int | None = None, contexts: Contexts = None
+    ) -> dict[str, np.ndarray]:
         """Calibrated class probabilities per label set under the training priors, shape (n, n_labels), rows summing to 1.
 
         ``softmax(logits / T + prior_shift)``: the temperature T and the shift come
@@ -144,7 +150,9 @@ class Classifier(ABC):
             return softmax(z)
         return softmax(z / self.temperatures.get(label_set, 1.0) + self.prior_shift[label_set])
 
-    def predict(self, texts: Sequence[str], batch_size: int | None = None, contexts: Contexts = None) -> dict[str, list[str]]:
+    def predict(
+        self, texts: Sequence[str], batch_size: int | None = None, contexts: Contexts = None
+    ) -> dict[str, list[str]]:
         """Predicted labels per label set (see :func:`decode_predictions`)."""
         return decode_predictions(self.predict_proba(texts, batch_size=batch_size, contexts=contexts))[0]
 
@@ -177,9 +185,15 @@ class Classifier(ABC):
         if self.conformal:
             from safetensors.numpy import save_file
 
-            save_file({f"{ls}.{name}": np.ascontiguousarray(getattr(sets, name)) for ls, sets in self.conformal.items()
-                       for name in ("alphas", "labels", "probs") if getattr(sets, name) is not None},
-                      str(folder / CONFORMAL_FILE))
+            save_file(
+                {
+                    f"{ls}.{name}": np.ascontiguousarray(getattr(sets, name))
+                    for ls, sets in self.conformal.items()
+                    for name in ("alphas", "labels", "probs")
+                    if getattr(sets, name) is not None
+                },
+                str(folder / CONFORMAL_FILE),
+            )
         (folder / MANIFEST).write_text(json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8")
         self.manifest = {k: v for k, v in manifest.items() if k != "config"}
         return folder

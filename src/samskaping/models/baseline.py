@@ -36,14 +36,22 @@ def build_vectorizers(params: BaselineConfig, use_context: bool) -> dict[str, Tf
     """The TF-IDF vectorizers: word and character n-grams of the sentence, word n-grams of its context."""
     vectorizers = {
         "word": TfidfVectorizer(
-            analyzer="word", ngram_range=(1, params.word_ngram_max), min_df=params.min_df,
-            max_features=params.max_features, sublinear_tf=True, lowercase=True,
+            analyzer="word",
+            ngram_range=(1, params.word_ngram_max),
+            min_df=params.min_df,
+            max_features=params.max_features,
+            sublinear_tf=True,
+            lowercase=True,
         ),
         # char_wb keeps n-grams inside words, which suits compounds
         # («samskapingsprosess», «brukermedvirkning») and nynorsk/bokmål variants.
         "char": TfidfVectorizer(
-            analyzer="char_wb", ngram_range=(params.char_ngram_min, params.char_ngram_max), min_df=params.min_df,
-            max_features=params.max_features, sublinear_tf=True, lowercase=True,
+            analyzer="char_wb",
+            ngram_range=(params.char_ngram_min, params.char_ngram_max),
+            min_df=params.min_df,
+            max_features=params.max_features,
+            sublinear_tf=True,
+            lowercase=True,
         ),
     }
     if use_context:
@@ -91,7 +99,8 @@ class BaselineClassifier(Classifier):
         features = self._features(texts, contexts, fit=True)
         for label_set in self.label_sets:
             classifier = LogisticRegression(
-                C=self.params.C, max_iter=self.params.max_iter,
+                C=self.params.C,
+                max_iter=self.params.max_iter,
                 class_weight=None if self.params.class_weight == "none" else self.params.class_weight,
                 random_state=self.cfg.training.seed,
             )
@@ -103,7 +112,9 @@ class BaselineClassifier(Classifier):
     def is_fitted(self) -> bool:
         return set(self.classifiers) == set(self.label_sets)
 
-    def logits(self, texts: Sequence[str], batch_size: int | None = None, contexts: Contexts = None) -> dict[str, np.ndarray]:
+    def logits(
+        self, texts: Sequence[str], batch_size: int | None = None, contexts: Contexts = None
+    ) -> dict[str, np.ndarray]:
         texts = list(texts)
         out = {ls: np.zeros((len(texts), len(LABEL_SETS[ls]))) for ls in self.label_sets}
         if not texts:
@@ -125,13 +136,21 @@ class BaselineClassifier(Classifier):
     def _save_files(self, folder: Path) -> None:
         meta = {name: {t: int(i) for t, i in v.vocabulary_.items()} for name, v in self.vectorizers.items()}
         (folder / f"{VECTORIZER_FILE}.json").write_text(json.dumps(meta, ensure_ascii=False), encoding="utf-8")
-        save_file({name: np.ascontiguousarray(v.idf_, dtype=np.float64) for name, v in self.vectorizers.items()},
-                  str(folder / f"{VECTORIZER_FILE}.safetensors"))
+        save_file(
+            {name: np.ascontiguousarray(v.idf_, dtype=np.float64) for name, v in self.vectorizers.items()},
+            str(folder / f"{VECTORIZER_FILE}.safetensors"),
+        )
         for label_set, classifier in self.classifiers.items():
-            (folder / f"baseline-{label_set}.json").write_text(json.dumps({"classes": [str(c) for c in classifier.classes_]}), encoding="utf-8")
-            save_file({"coef": np.ascontiguousarray(classifier.coef_, dtype=np.float64),
-                       "intercept": np.ascontiguousarray(classifier.intercept_, dtype=np.float64)},
-                      str(folder / f"baseline-{label_set}.safetensors"))
+            (folder / f"baseline-{label_set}.json").write_text(
+                json.dumps({"classes": [str(c) for c in classifier.classes_]}), encoding="utf-8"
+            )
+            save_file(
+                {
+                    "coef": np.ascontiguousarray(classifier.coef_, dtype=np.float64),
+                    "intercept": np.ascontiguousarray(classifier.intercept_, dtype=np.float64),
+                },
+                str(folder / f"baseline-{label_set}.safetensors"),
+            )
 
     @classmethod
     def _load_files(cls, folder: Path, cfg: Config) -> BaselineClassifier:
@@ -140,7 +159,9 @@ class BaselineClassifier(Classifier):
         needed += [f"baseline-{ls}.{ext}" for ls in model.label_sets for ext in ("json", "safetensors")]
         missing = [name for name in needed if not (folder / name).is_file()]
         if missing:
-            raise ModelLoadError(f"{folder}: missing {', '.join(missing)}; the model folder is incomplete or from an older version, retrain it")
+            raise ModelLoadError(
+                f"{folder}: missing {', '.join(missing)}; the model folder is incomplete or from an older version, retrain it"
+            )
         try:
             vocabularies = json.loads((folder / f"{VECTORIZER_FILE}.json").read_text(encoding="utf-8"))
             idf = load_file(str(folder / f"{VECTORIZER_FILE}.safetensors"))

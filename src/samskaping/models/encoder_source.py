@@ -76,7 +76,9 @@ def resolve_encoder(name: str, revision: str | None = None, local_files_only: bo
     local = Path(name).expanduser()
     if local.is_dir():
         if not (local / "config.json").is_file():
-            raise ModelLoadError(f"model '{name}': the folder exists but has no config.json; point model.name at a Hugging Face model folder")
+            raise ModelLoadError(
+                f"model '{name}': the folder exists but has no config.json; point model.name at a Hugging Face model folder"
+            )
         return local
     if local.is_absolute() or name.startswith((".", "models/")) or name.count("/") > 1:
         raise ModelLoadError(
@@ -112,4 +114,6 @@ def resolve_encoder(name: str, revision: str | None = None, local_files_only: bo
     except RevisionNotFoundError as exc:
         raise ModelLoadError(f"model '{name}': revision {revision!r} not found; check transformer.revision") from exc
     except (LocalEntryNotFoundError, OSError) as exc:
-        raise ModelLoadError(f"model '{name}' could not be downloaded: no connection to the Hugging Face hub, and it is not cached. {_fixes(name)}") from exc
+        raise ModelLoadError(
+            f"model '{name}' could not be downloaded: no connection to the Hugging Face hub, and it is not cached. {_fixes(name)}"
+        ) from exc

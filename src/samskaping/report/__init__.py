@@ -101,22 +101,35 @@ def _examples(folder: OutputFolder, label_set: str, names: dict[str, str]) -> di
             continue
         chosen = sentences[sentences[label_set] == label]
         candidates = chosen[sure.loc[chosen.index]]
-        top = chosen[shown.loc[chosen.index]].sort_values(f"{label_set}_score", ascending=False, kind="stable").head(EXAMPLES_PER_LABEL)
+        top = (
+            chosen[shown.loc[chosen.index]]
+            .sort_values(f"{label_set}_score", ascending=False, kind="stable")
+            .head(EXAMPLES_PER_LABEL)
+        )
         items = []
         for _, row in top.iterrows():
             polarity = str(row.get("polarity", NONE)) if label_set == "factor" else NONE
             score = pd.to_numeric(row[f"{label_set}_score"], errors="coerce")
             page = row.get("page")
-            items.append({
-                "text": row["text"],
-                "place": names.get(str(row["document"]), str(row["document"])),
-                "page": None if page is None or pd.isna(page) else _int(page),
-                "certainty": None if pd.isna(score) else decimal(float(score)),
-                "polarity": polarity if polarity in ("promoting", "hindering") else None,
-                "polarity_name": norwegian("polarity", polarity),
-            })
-        groups.append({"name": norwegian(label_set, label), "label": label, "count": len(chosen),
-                       "uncertain": int(len(chosen) - len(candidates)), "examples": items})
+            items.append(
+                {
+                    "text": row["text"],
+                    "place": names.get(str(row["document"]), str(row["document"])),
+                    "page": None if page is None or pd.isna(page) else _int(page),
+                    "certainty": None if pd.isna(score) else decimal(float(score)),
+                    "polarity": polarity if polarity in ("promoting", "hindering") else None,
+                    "polarity_name": norwegian("polarity", polarity),
+                }
+            )
+        groups.append(
+            {
+                "name": norwegian(label_set, label),
+                "label": label,
+                "count": len(chosen),
+                "uncertain": int(len(chosen) - len(candidates)),
+                "examples": items,
+            }
+        )
     return {"label_set": label_set, "title": LABEL_SET_NORWEGIAN[label_set].lower(), "groups": groups}
 
 
@@ -137,30 +150,51 @@ def _context(folder: OutputFolder, generated: datetime) -> dict[str, Any]:
         dominant = str(doc.get("dominant_conception", NONE) or NONE)
         share = ""
         if has_intervals:
-            share = (f"{percent(float(doc['cocreation_share']))} "
-                     f"({percent(float(doc['cocreation_share_low']))}–{percent(float(doc['cocreation_share_high']))})")
-        plans.append({"document": display_name(document), "name": names.get(document, document), "sentences": _int(doc.get("sentences", 0)),
-                      "mentions": mentions if mentions else "–", "cocreation": _int(doc.get("cocreation_sentences", 0)),
-                      "share": share, "dominant": dominant, "dominant_name": norwegian("conception", dominant)})
+            share = (
+                f"{percent(float(doc['cocreation_share']))} "
+                f"({percent(float(doc['cocreation_share_low']))}–{percent(float(doc['cocreation_share_high']))})"
+            )
+        plans.append(
+            {
+                "document": display_name(document),
+                "name": names.get(document, document),
+                "sentences": _int(doc.get("sentences", 0)),
+                "mentions": mentions if mentions else "–",
+                "cocreation": _int(doc.get("cocreation_sentences", 0)),
+                "share": share,
+                "dominant": dominant,
+                "dominant_name": norwegian("conception", dominant),
+            }
+        )
     context: dict[str, Any] = {
         "generated": f"{generated:%d.%m.%Y %H:%M}",
         "folder_name": folder.path.name or str(folder.path),
         "n_plans": n,
         "n_sentences": _int(summary.get("sentences", len(folder.sentences))),
         "model_text": ", ".join(str(v) for v in (model.get("model"), model.get("kind")) if v) or "ukjent",
-        "mentioning": _int(summary.get("documents_mentioning_cocreation", numbers(documents, "cocreation_mentions").gt(0).sum())),
+        "mentioning": _int(
+            summary.get("documents_mentioning_cocreation", numbers(documents, "cocreation_mentions").gt(0).sum())
+        ),
         "has_conception": has_conception,
         "has_intervals": has_intervals,
         "plans": plans,
         "none_name": norwegian("conception", NONE),
         # names shown with control and bidirectional characters escaped (samskaping.display)
-        "failures": [{**f, "path": display_name(str(f.get("path", "")))} for f in summary.get("failed_documents") or []
-                     if isinstance(f, dict)],
-        "duplicates": [{**g, "documents": [display_name(str(d)) for d in g.get("documents") or []]}
-                       for g in summary.get("duplicate_documents") or [] if isinstance(g, dict)],
+        "failures": [
+            {**f, "path": display_name(str(f.get("path", "")))}
+            for f in summary.get("failed_documents") or []
+            if isinstance(f, dict)
+        ],
+        "duplicates": [
+            {**g, "documents": [display_name(str(d)) for d in g.get("documents") or []]}
+            for g in summary.get("duplicate_documents") or []
+            if isinstance(g, dict)
+        ],
         "version": __version__,
         "has_methods": (folder.path / METHODS).is_file(),
-        "methods_html": methods_html((folder.path / METHODS).read_text(encoding="utf-8")) if (folder.path / METHODS).is_file() else "",
+        "methods_html": methods_html((folder.path / METHODS).read_text(encoding="utf-8"))
+        if (folder.path / METHODS).is_file()
+        else "",
         "conception_chart": None,
         "factors": None,
         "uncertainty": None,
@@ -168,8 +202,10 @@ def _context(folder: OutputFolder, generated: datetime) -> dict[str, Any]:
     }
     if has_conception:
         dominant = summary.get("dominant_conception") or {}
-        context["dominant"] = [{"label": label, "name": norwegian("conception", label), "plans": _int(dominant.get(label, 0))}
-                               for label in LABEL_SETS["conception"]]
+        context["dominant"] = [
+            {"label": label, "name": norwegian("conception", label), "plans": _int(dominant.get(label, 0))}
+            for label in LABEL_SETS["conception"]
+        ]
         context["with_sentences"] = _int(summary.get("documents_with_cocreation_sentences", 0))
         context["cocreating"] = sum(v for k, v in (summary.get("conception_sentences") or {}).items() if k != NONE)
         interval = (summary.get("intervals") or {}).get("documents_with_cocreation_sentences")
@@ -178,8 +214,11 @@ def _context(folder: OutputFolder, generated: datetime) -> dict[str, Any]:
         sure = (summary.get("uncertainty") or {}).get("conception")
         confidence = (summary.get("decision_rules") or {}).get("confidence")
         if sure and confidence:
-            context["uncertainty"] = {"coverage": percent(float(confidence)), "sure": sure["sure_cocreation"],
-                                      "uncertain": sure["uncertain"]}
+            context["uncertainty"] = {
+                "coverage": percent(float(confidence)),
+                "sure": sure["sure_cocreation"],
+                "uncertain": sure["uncertain"],
+            }
         if not documents.empty:
             uri, shown = conception_chart(documents, names)
             note = "" if shown == len(documents) else f"Viser de {shown} av {len(documents)} planene med høyest andel."
@@ -188,8 +227,16 @@ def _context(folder: OutputFolder, generated: datetime) -> dict[str, Any]:
         counts = factor_counts(documents)
         context["factors"] = {
             "uri": factor_chart(counts),
-            "rows": [{"factor": r.factor, "name": norwegian("factor", r.factor), "promoting": r.promoting,
-                      "hindering": r.hindering, "documents": r.documents} for r in counts.itertuples()],
+            "rows": [
+                {
+                    "factor": r.factor,
+                    "name": norwegian("factor", r.factor),
+                    "promoting": r.promoting,
+                    "hindering": r.hindering,
+                    "documents": r.documents,
+                }
+                for r in counts.itertuples()
+            ],
         }
     # the files given, read and not read (older folders have no «files»: counted from the failure list)
     files = summary.get("files") or {}
@@ -198,7 +245,9 @@ def _context(folder: OutputFolder, generated: datetime) -> dict[str, Any]:
     context["examples"] = [_examples(folder, ls, names) for ls in ("conception", "factor") if ls in folder.label_sets]
     from samskaping.report.municipality_map import municipality_maps
 
-    context["maps"] = municipality_maps(documents)  # None without municipalities or installed boundaries: no map section
+    context["maps"] = municipality_maps(
+        documents
+    )  # None without municipalities or installed boundaries: no map section
     from samskaping.report.validated import validation_context
 
     context["validation"] = validation_context(folder, names) if has_conception else None

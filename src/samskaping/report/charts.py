@@ -81,13 +81,28 @@ def conception_chart(documents: pd.DataFrame, names: dict[str, str]) -> tuple[st
     y = list(range(len(shown)))
     left = pd.Series(0.0, index=shown.index)
     for label in labels:
-        ax.barh(y, shown[label], left=left, color=CONCEPTION_COLOURS[label], label=norwegian("conception", label), height=0.7)
+        ax.barh(
+            y,
+            shown[label],
+            left=left,
+            color=CONCEPTION_COLOURS[label],
+            label=norwegian("conception", label),
+            height=0.7,
+        )
         left = left + shown[label]
     right = float(shown["total"].max()) if len(shown) else 0.05
     if has_interval and len(shown):
         errors = [(shown["total"] - shown["low"]).clip(lower=0), (shown["high"] - shown["total"]).clip(lower=0)]
-        ax.errorbar(shown["total"], y, xerr=errors, fmt="none", ecolor="#333333", capsize=3, linewidth=1,
-                    label="95 % konfidensintervall")
+        ax.errorbar(
+            shown["total"],
+            y,
+            xerr=errors,
+            fmt="none",
+            ecolor="#333333",
+            capsize=3,
+            linewidth=1,
+            label="95 % konfidensintervall",
+        )
         right = max(right, float(shown["high"].max()))
     ax.set_yticks(y, [shorten(names.get(d, d)) for d in shown["document"]])
     ax.set_xlabel("Andel av planens setninger")
@@ -120,8 +135,13 @@ def factor_chart(counts: pd.DataFrame) -> str:
     positions = list(range(len(counts)))[::-1]
     height = 0.38
     for offset, polarity in ((height / 2, "promoting"), (-height / 2, "hindering")):
-        bars = ax.barh([p + offset for p in positions], counts[polarity].tolist(), height=height,
-                       color=POLARITY_COLOURS[polarity], label=norwegian("polarity", polarity))
+        bars = ax.barh(
+            [p + offset for p in positions],
+            counts[polarity].tolist(),
+            height=height,
+            color=POLARITY_COLOURS[polarity],
+            label=norwegian("polarity", polarity),
+        )
         ax.bar_label(bars, padding=2, fontsize=8)
     ax.set_yticks(positions, [norwegian("factor", f) for f in counts["factor"]])
     ax.set_xlabel("Antall setninger")

@@ -48,8 +48,13 @@ def installed_boundaries() -> Shapes | None:
     return shapes
 
 
-def map_figure(shapes: Shapes, colours: dict[str, str], title: str, legend: list[tuple[str, str]] | None = None,
-               colourbar: Any = None) -> tuple[Any, Any]:
+def map_figure(
+    shapes: Shapes,
+    colours: dict[str, str],
+    title: str,
+    legend: list[tuple[str, str]] | None = None,
+    colourbar: Any = None,
+) -> tuple[Any, Any]:
     """A figure with one axes: every municipality of ``shapes`` filled with its colour in ``colours``, else grey.
 
     Args:
@@ -79,7 +84,12 @@ def map_figure(shapes: Shapes, colours: dict[str, str], title: str, legend: list
     ax.set_axis_off()
     ax.set_title(title, fontsize=11)
     if legend:
-        ax.legend(handles=[Patch(facecolor=c, label=label) for c, label in legend], loc="lower right", fontsize=8, frameon=False)
+        ax.legend(
+            handles=[Patch(facecolor=c, label=label) for c, label in legend],
+            loc="lower right",
+            fontsize=8,
+            frameon=False,
+        )
     if colourbar is not None:
         fig.colorbar(colourbar, ax=ax, shrink=0.5, label="Andel setninger om samskaping")
     return fig, ax
@@ -114,12 +124,31 @@ def municipality_maps(documents: pd.DataFrame, shapes: Shapes | None = None) -> 
     # the lightest fifth of the scale left out, so that a share of 0 still stands out from the white page
     oranges = ListedColormap(colormaps["Oranges"](np.linspace(0.2, 1.0, 256)))
     scale = ScalarMappable(Normalize(0, max(0.01, float(values["share"].max(skipna=True) or 0))), oranges)
-    shares = {n: "#%02X%02X%02X" % tuple(round(255 * c) for c in scale.to_rgba(v)[:3]) for n, v in values["share"].items() if pd.notna(v)}
-    share_fig, _ = map_figure(drawn, shares, "Andel setninger om samskaping per kommune",
-                              [(NO_PLAN, "ingen plan i utvalget")], colourbar=scale)
+    shares = {
+        n: "#%02X%02X%02X" % tuple(round(255 * c) for c in scale.to_rgba(v)[:3])
+        for n, v in values["share"].items()
+        if pd.notna(v)
+    }
+    share_fig, _ = map_figure(
+        drawn,
+        shares,
+        "Andel setninger om samskaping per kommune",
+        [(NO_PLAN, "ingen plan i utvalget")],
+        colourbar=scale,
+    )
     mention_colours = {n: MENTIONS if m else NO_MENTION for n, m in values["mentions"].items()}
-    mention_fig, _ = map_figure(drawn, mention_colours, "Nevner planen samskaping?",
-                                [(MENTIONS, "nevner samskaping"), (NO_MENTION, "nevner ikke samskaping"), (NO_PLAN, "ingen plan i utvalget")])
+    mention_fig, _ = map_figure(
+        drawn,
+        mention_colours,
+        "Nevner planen samskaping?",
+        [(MENTIONS, "nevner samskaping"), (NO_MENTION, "nevner ikke samskaping"), (NO_PLAN, "ingen plan i utvalget")],
+    )
     missing = sorted(set(values.index) - set(shapes))
-    return {"share": png_data_uri(share_fig), "mentions": png_data_uri(mention_fig), "attribution": ATTRIBUTION,
-            "municipalities": len(values), "drawn": len(drawn), "missing": missing}
+    return {
+        "share": png_data_uri(share_fig),
+        "mentions": png_data_uri(mention_fig),
+        "attribution": ATTRIBUTION,
+        "municipalities": len(values),
+        "drawn": len(drawn),
+        "missing": missing,
+    }

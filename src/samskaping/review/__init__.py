@@ -17,6 +17,11 @@ from samskaping.review.export import export_for_review
 from samskaping.review.importer import import_answers
 
 __all__ = [
-    "agreement_table", "cohen_kappa", "export_for_review", "gwet_ac1", "import_answers", "krippendorff_alpha",
+    "agreement_table",
+    "cohen_kappa",
+    "export_for_review",
+    "gwet_ac1",
+    "import_answers",
+    "krippendorff_alpha",
     "percent_agreement",
 ]

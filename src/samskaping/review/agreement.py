@@ -93,8 +93,15 @@ def agreement_table(first: str | Path, second: str | Path) -> tuple[pd.DataFrame
     confusions: dict[str, pd.DataFrame] = {}
     for ls, labels in LABEL_SETS.items():
         x, y = both[f"{ls}_a"].tolist(), both[f"{ls}_b"].tolist()
-        rows.append({"label_set": ls, "sentences": len(both), "percent_agreement": round(percent_agreement(x, y), 3),
-                     "cohen_kappa": round(cohen_kappa(x, y), 3), "krippendorff_alpha": round(krippendorff_alpha(x, y, labels), 3),
-                     "gwet_ac1": round(gwet_ac1(x, y, labels), 3)})
+        rows.append(
+            {
+                "label_set": ls,
+                "sentences": len(both),
+                "percent_agreement": round(percent_agreement(x, y), 3),
+                "cohen_kappa": round(cohen_kappa(x, y), 3),
+                "krippendorff_alpha": round(krippendorff_alpha(x, y, labels), 3),
+                "gwet_ac1": round(gwet_ac1(x, y, labels), 3),
+            }
+        )
         confusions[ls] = pd.crosstab(pd.Series(x, name="first"), pd.Series(y, name="second"))
     return pd.DataFrame(rows), confusions, len(both)

@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 
 from samskaping.errors import SamskapingError
-from samskaping.labels import LABEL_SETS, LABEL_SET_NORWEGIAN, NONE
+from samskaping.labels import LABEL_SET_NORWEGIAN, LABEL_SETS, NONE
 from samskaping.outputs import read_output
 from samskaping.review.choices import ANSWER_COLUMNS, choices
 
@@ -42,14 +42,35 @@ SAMPLE_SHEET = "Utvalg"
 BLIND = "validation"
 SHOWN = ["row_id", "document", "page", "heading", "previous", "text", "next", "context"]
 INSTRUCTIONS = [
-    ("Hva du gjør", "Les setningen (kolonne «text») med setningene før og etter og overskriften. Velg én merkelapp i hver svarkolonne (answer_…) fra nedtrekkslisten. La en rad stå tom hvis du ikke vil merke den; den blir da ikke tatt med."),
-    ("Forståelse (conception)", "service: brukere, pårørende eller frivillige er med og former eller leverer en velferdstjeneste. democratic: innbyggere og sivilsamfunn får innflytelse over beslutninger, planer og lokalsamfunnet. innovation: kommunen og eksterne parter finner nye løsninger sammen. none: ingen forståelse av samskaping."),
-    ("Faktor (factor)", "Bare når setningen framstiller noe som en betingelse for at samarbeidet lykkes eller mislykkes: concept_role (forståelse av begrep og egen rolle), resources (tid, penger, kapasitet), social_process (tillit, relasjoner, dialog, møteplasser), roles_power (hvem bestemmer, makt, mandat), holistic (helhetstenkning, på tvers), anchoring (forankring i planer, politikk, ledelse). Ellers none."),
-    ("Fremmer/hemmer (polarity)", "promoting når faktoren er til stede, planlagt eller nødvendig; hindering når den mangler nå, er en barriere eller en risiko; none nøyaktig når faktor er none."),
-    ("Punktlister", "Et kulepunkt leses sammen med innledningen til listen (kolonne «context»): punktet får den faktoren innledningen gir det. Ellers merkes setningen ut fra det den selv sier."),
-    ("Vanlige feller", "Ord som tillit, kompetanse, ressurser, forankring, på tvers og dialog er ikke faktorer når de ikke framstilles som betingelse for samarbeid. Planens egen forankring i plansystemet er none. Slagord uten aktør og formål er none. Tjenestebeskrivelser uten medvirkning er none."),
+    (
+        "Hva du gjør",
+        "Les setningen (kolonne «text») med setningene før og etter og overskriften. Velg én merkelapp i hver svarkolonne (answer_…) fra nedtrekkslisten. La en rad stå tom hvis du ikke vil merke den; den blir da ikke tatt med.",
+    ),
+    (
+        "Forståelse (conception)",
+        "service: brukere, pårørende eller frivillige er med og former eller leverer en velferdstjeneste. democratic: innbyggere og sivilsamfunn får innflytelse over beslutninger, planer og lokalsamfunnet. innovation: kommunen og eksterne parter finner nye løsninger sammen. none: ingen forståelse av samskaping.",
+    ),
+    (
+        "Faktor (factor)",
+        "Bare når setningen framstiller noe som en betingelse for at samarbeidet lykkes eller mislykkes: concept_role (forståelse av begrep og egen rolle), resources (tid, penger, kapasitet), social_process (tillit, relasjoner, dialog, møteplasser), roles_power (hvem bestemmer, makt, mandat), holistic (helhetstenkning, på tvers), anchoring (forankring i planer, politikk, ledelse). Ellers none.",
+    ),
+    (
+        "Fremmer/hemmer (polarity)",
+        "promoting når faktoren er til stede, planlagt eller nødvendig; hindering når den mangler nå, er en barriere eller en risiko; none nøyaktig når faktor er none.",
+    ),
+    (
+        "Punktlister",
+        "Et kulepunkt leses sammen med innledningen til listen (kolonne «context»): punktet får den faktoren innledningen gir det. Ellers merkes setningen ut fra det den selv sier.",
+    ),
+    (
+        "Vanlige feller",
+        "Ord som tillit, kompetanse, ressurser, forankring, på tvers og dialog er ikke faktorer når de ikke framstilles som betingelse for samarbeid. Planens egen forankring i plansystemet er none. Slagord uten aktør og formål er none. Tjenestebeskrivelser uten medvirkning er none.",
+    ),
     ("Hele merkeskjemaet", "Se docs/annotation-guide.md i prosjektet."),
-    ("Valideringsutvalg", "Er arket laget med --strategy validation, vises ingen forslag fra modellen: merk hver setning selv, uten å se hva modellen sa. Merk alle radene; en tom rad svekker valideringen."),
+    (
+        "Valideringsutvalg",
+        "Er arket laget med --strategy validation, vises ingen forslag fra modellen: merk hver setning selv, uten å se hva modellen sa. Merk alle radene; en tom rad svekker valideringen.",
+    ),
 ]
 
 
@@ -89,8 +110,18 @@ def choose(frame: pd.DataFrame, n: int, strategy: str, seed: int = 0) -> pd.Data
     if strategy == BLIND:
         return stratified_sample(frame, n, seed)
     if strategy == "uncertainty":
-        uncertain = frame.get("conception_uncertain", pd.Series(False, index=frame.index)).astype(str).str.lower().isin(("true", "1"))
-        factor_uncertain = frame.get("factor_uncertain", pd.Series(False, index=frame.index)).astype(str).str.lower().isin(("true", "1"))
+        uncertain = (
+            frame.get("conception_uncertain", pd.Series(False, index=frame.index))
+            .astype(str)
+            .str.lower()
+            .isin(("true", "1"))
+        )
+        factor_uncertain = (
+            frame.get("factor_uncertain", pd.Series(False, index=frame.index))
+            .astype(str)
+            .str.lower()
+            .isin(("true", "1"))
+        )
         key = pd.DataFrame({"sure": ~(uncertain | factor_uncertain), "margin": _margin(frame)}, index=frame.index)
         return frame.loc[key.sort_values(["sure", "margin"], kind="stable").index[:n]]
     groups = [("conception", label) for label in LABEL_SETS["conception"]]
@@ -98,7 +129,11 @@ def choose(frame: pd.DataFrame, n: int, strategy: str, seed: int = 0) -> pd.Data
     per_group = max(1, n // len(groups))
     picked: list[Any] = []
     for label_set, label in groups:
-        members = frame[(frame[label_set] == label) & ~frame.index.isin(picked)] if label_set in frame.columns else frame.iloc[0:0]
+        members = (
+            frame[(frame[label_set] == label) & ~frame.index.isin(picked)]
+            if label_set in frame.columns
+            else frame.iloc[0:0]
+        )
         picked.extend(members.sample(n=min(per_group, len(members)), random_state=seed).index)
     rest = frame[~frame.index.isin(picked)]
     picked.extend(rest.sample(n=min(n - len(picked), len(rest)), random_state=seed).index if len(picked) < n else [])
@@ -117,7 +152,9 @@ def stratified_sample(frame: pd.DataFrame, n: int, seed: int = 0) -> pd.DataFram
     rng = np.random.default_rng(seed)
     groups = frame.groupby("document", sort=False).indices
     draws = allocate([len(index) for index in groups.values()], n, rng)
-    picked = [np.sort(rng.choice(index, size=k, replace=False)) for index, k in zip(groups.values(), draws, strict=True) if k]
+    picked = [
+        np.sort(rng.choice(index, size=k, replace=False)) for index, k in zip(groups.values(), draws, strict=True) if k
+    ]
     return frame.iloc[np.concatenate(picked)] if picked else frame.iloc[0:0]
 
 
@@ -135,8 +172,14 @@ class Export:
     margin: float | None = None
 
 
-def export_for_review(output_dir: str | Path, target: str | Path, n: int | None = 200, strategy: str = "uncertainty",
-                      seed: int = 0, margin: float = 0.05) -> Export:
+def export_for_review(
+    output_dir: str | Path,
+    target: str | Path,
+    n: int | None = 200,
+    strategy: str = "uncertainty",
+    seed: int = 0,
+    margin: float = 0.05,
+) -> Export:
     """Write the review workbook for ``n`` sentences of a ``predict.py`` output folder.
 
     Args:
@@ -159,27 +202,45 @@ def export_for_review(output_dir: str | Path, target: str | Path, n: int | None 
 
     folder = read_output(output_dir)
     if "conception" not in folder.label_sets:
-        raise SamskapingError(f"{output_dir}: the sentences have no conception labels; classify with a model that predicts all label sets")
+        raise SamskapingError(
+            f"{output_dir}: the sentences have no conception labels; classify with a model that predicts all label sets"
+        )
     frame = _neighbours(folder.sentences)
     suggested = None
     if strategy == BLIND:
         try:
-            suggested = suggest_sample_size(float((frame["conception"] != NONE).mean()) if len(frame) else 0.0, margin, len(frame))
+            suggested = suggest_sample_size(
+                float((frame["conception"] != NONE).mean()) if len(frame) else 0.0, margin, len(frame)
+            )
         except ValueError as exc:
             raise SamskapingError(str(exc)) from None
     chosen = choose(frame, suggested if n is None and suggested is not None else (n or 200), strategy, seed)
-    model_columns = [] if strategy == BLIND else \
-        [c for ls in folder.label_sets for c in (ls, f"{ls}_score", f"{ls}_top3") if c in chosen.columns]
+    model_columns = (
+        []
+        if strategy == BLIND
+        else [c for ls in folder.label_sets for c in (ls, f"{ls}_score", f"{ls}_top3") if c in chosen.columns]
+    )
     sheet = chosen[SHOWN + model_columns].copy()
     for ls in LABEL_SETS:
         sheet[ANSWER_COLUMNS[ls]] = ""
     sheet["comment"] = ""
     path = Path(target)
     path.parent.mkdir(parents=True, exist_ok=True)
-    result = Export(path, strategy, len(sheet), int(sheet["document"].nunique()), len(frame),
-                    int(frame["document"].nunique()), suggested, margin if strategy == BLIND else None)
+    result = Export(
+        path,
+        strategy,
+        len(sheet),
+        int(sheet["document"].nunique()),
+        len(frame),
+        int(frame["document"].nunique()),
+        suggested,
+        margin if strategy == BLIND else None,
+    )
     drawn = sheet["document"].value_counts()
-    design = [(document, int(size), int(drawn.get(document, 0))) for document, size in frame.groupby("document", sort=False).size().items()]
+    design = [
+        (document, int(size), int(drawn.get(document, 0)))
+        for document, size in frame.groupby("document", sort=False).size().items()
+    ]
     _write_workbook(sheet.reset_index(drop=True), path, _sample_record(result, folder.path, seed), design)
     return result
 
@@ -196,12 +257,20 @@ def _sample_record(export: Export, folder: Path, seed: int) -> list[tuple[str, A
         ("corpus_documents", export.corpus_documents),
     ]
     if export.strategy == BLIND:
-        rows += [("design", "blind random sample, stratified by document, proportional allocation (every sentence equally likely)"),
-                 ("margin", export.margin), ("suggested_sentences", export.suggested)]
+        rows += [
+            (
+                "design",
+                "blind random sample, stratified by document, proportional allocation (every sentence equally likely)",
+            ),
+            ("margin", export.margin),
+            ("suggested_sentences", export.suggested),
+        ]
     return rows
 
 
-def _write_workbook(sheet: pd.DataFrame, path: Path, record: list[tuple[str, Any]], design: list[tuple[str, int, int]]) -> None:
+def _write_workbook(
+    sheet: pd.DataFrame, path: Path, record: list[tuple[str, Any]], design: list[tuple[str, int, int]]
+) -> None:
     from openpyxl import Workbook
     from openpyxl.styles import Alignment, Font
     from openpyxl.utils import get_column_letter
@@ -226,14 +295,22 @@ def _write_workbook(sheet: pd.DataFrame, path: Path, record: list[tuple[str, Any
             lists.cell(row=row_index, column=column_index, value=choice)
         letter = get_column_letter(list(sheet.columns).index(ANSWER_COLUMNS[ls]) + 1)
         source = f"Valg!${get_column_letter(column_index)}$1:${get_column_letter(column_index)}${len(LABEL_SETS[ls])}"
-        rule = DataValidation(type="list", formula1=f"={source}", allow_blank=True, showErrorMessage=True,
-                              errorTitle=LABEL_SET_NORWEGIAN[ls], error=f"Velg en verdi fra listen ({', '.join(LABEL_SETS[ls])})")
+        rule = DataValidation(
+            type="list",
+            formula1=f"={source}",
+            allow_blank=True,
+            showErrorMessage=True,
+            errorTitle=LABEL_SET_NORWEGIAN[ls],
+            error=f"Velg en verdi fra listen ({', '.join(LABEL_SETS[ls])})",
+        )
         rule.add(f"{letter}2:{letter}{max(2, last)}")
         ws.add_data_validation(rule)
     lists.sheet_state = "hidden"
     widths = {"text": 70, "previous": 40, "next": 40, "heading": 30, "context": 30, "document": 30, "comment": 30}
     for i, column in enumerate(sheet.columns, start=1):
-        ws.column_dimensions[get_column_letter(i)].width = widths.get(column, 34 if column.startswith("answer_") else 14)
+        ws.column_dimensions[get_column_letter(i)].width = widths.get(
+            column, 34 if column.startswith("answer_") else 14
+        )
         if column in ("text", "previous", "next"):
             for cell in ws[get_column_letter(i)][1:]:
                 cell.alignment = Alignment(wrap_text=True, vertical="top")

@@ -43,10 +43,14 @@ def _read(path: Path) -> pd.DataFrame:
     try:
         frame = pd.read_excel(path, sheet_name=SHEET, dtype=str, keep_default_na=False)
     except ValueError as exc:
-        raise DataError(f"{path}: no sheet '{SHEET}'; give a workbook written by 'python -m samskaping.review export'") from exc
+        raise DataError(
+            f"{path}: no sheet '{SHEET}'; give a workbook written by 'python -m samskaping.review export'"
+        ) from exc
     missing = [c for c in ("text", *ANSWER_COLUMNS.values()) if c not in frame.columns]
     if missing:
-        raise DataError(f"{path}: missing column(s) {', '.join(missing)}; give a workbook written by 'python -m samskaping.review export'")
+        raise DataError(
+            f"{path}: missing column(s) {', '.join(missing)}; give a workbook written by 'python -m samskaping.review export'"
+        )
     return frame
 
 
@@ -98,17 +102,37 @@ def answered_rows(frame: pd.DataFrame, path: Path, need_text: bool) -> tuple[lis
             labels["polarity"] = NONE
         absent = [ANSWER_COLUMNS[ls] for ls, v in labels.items() if v is None]
         if absent:
-            problems.append(Problem(str(path), excel_row, absent[0], "", f"is empty; answer all of {', '.join(ANSWER_COLUMNS.values())} or none"))
+            problems.append(
+                Problem(
+                    str(path),
+                    excel_row,
+                    absent[0],
+                    "",
+                    f"is empty; answer all of {', '.join(ANSWER_COLUMNS.values())} or none",
+                )
+            )
             continue
         if not polarity_is_consistent(labels["factor"], labels["polarity"]):
-            rule = "must be none when factor is none" if labels["factor"] == NONE else f"must be promoting or hindering when factor is {labels['factor']}"
+            rule = (
+                "must be none when factor is none"
+                if labels["factor"] == NONE
+                else f"must be promoting or hindering when factor is {labels['factor']}"
+            )
             problems.append(Problem(str(path), excel_row, ANSWER_COLUMNS["polarity"], labels["polarity"], rule))
             continue
         if need_text and not str(row["text"]).strip():
             problems.append(Problem(str(path), excel_row, "text", row["text"], "is empty"))
             continue
-        rows.append({"text": str(row.get("text", "")).strip(), "context": str(row.get("context", "")), "document": str(row.get("document", "")),
-                     "row_id": str(row.get("row_id", "")).strip(), "row": excel_row, **labels})
+        rows.append(
+            {
+                "text": str(row.get("text", "")).strip(),
+                "context": str(row.get("context", "")),
+                "document": str(row.get("document", "")),
+                "row_id": str(row.get("row_id", "")).strip(),
+                "row": excel_row,
+                **labels,
+            }
+        )
     return rows, problems, empty
 
 
@@ -132,13 +156,20 @@ def import_answers(workbook: str | Path, target: str | Path, annotator: str = ""
             already += 1
             continue
         existing.add(key)
-        records.append({
-            "id": f"{annotator or 'review'}:{row['row_id'] or len(existing)}",
-            "text": row["text"], "conception": row["conception"], "factor": row["factor"], "polarity": row["polarity"],
-            "context": row["context"], "document": row["document"], "annotator": annotator or row.get("annotator", ""),
-            "source": f"labelled in {workbook.name} on {date.today().isoformat()}",
-            "form": "review",
-        })
+        records.append(
+            {
+                "id": f"{annotator or 'review'}:{row['row_id'] or len(existing)}",
+                "text": row["text"],
+                "conception": row["conception"],
+                "factor": row["factor"],
+                "polarity": row["polarity"],
+                "context": row["context"],
+                "document": row["document"],
+                "annotator": annotator or row.get("annotator", ""),
+                "source": f"labelled in {workbook.name} on {date.today().isoformat()}",
+                "form": "review",
+            }
+        )
     if records:
         target.parent.mkdir(parents=True, exist_ok=True)
         with target.open("a", encoding="utf-8") as out:

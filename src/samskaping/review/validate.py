@@ -35,19 +35,23 @@ from samskaping.errors import DataError, SamskapingError
 from samskaping.labels import LABEL_SETS, NONE
 from samskaping.outputs import OutputFolder, read_output, write_json
 from samskaping.review.choices import ANSWER_COLUMNS
-from samskaping.review.importer import answered_rows
 from samskaping.review.export import BLIND, SAMPLE_SHEET, row_ids
+from samskaping.review.importer import answered_rows
 
 log = logging.getLogger(__name__)
 
 VALIDATION = "validation.json"
 MAX_DISAGREEMENTS = 200
-CITE_NB = ("Siter de korrigerte andelene («estimat») med intervall. Intervallene dekker både at bare et utvalg ble kodet "
-           "og modellens feil slik utvalget måler dem; de forutsetter at utvalget er tilfeldig og at koderne merket "
-           "etter merkeskjemaet. «k av N planer nevner samskaping» er en ordtelling og trenger ingen korreksjon.")
-CITE_EN = ("Cite the corrected shares («estimate») with their intervals. The intervals cover both that only a sample was "
-           "coded and the model's errors as the sample measures them; they assume the sample is random and the coders "
-           "followed the label scheme. «k of N plans mention samskaping» is a word count and needs no correction.")
+CITE_NB = (
+    "Siter de korrigerte andelene («estimat») med intervall. Intervallene dekker både at bare et utvalg ble kodet "
+    "og modellens feil slik utvalget måler dem; de forutsetter at utvalget er tilfeldig og at koderne merket "
+    "etter merkeskjemaet. «k av N planer nevner samskaping» er en ordtelling og trenger ingen korreksjon."
+)
+CITE_EN = (
+    "Cite the corrected shares («estimate») with their intervals. The intervals cover both that only a sample was "
+    "coded and the model's errors as the sample measures them; they assume the sample is random and the coders "
+    "followed the label scheme. «k of N plans mention samskaping» is a word count and needs no correction."
+)
 
 
 @dataclass
@@ -69,7 +73,9 @@ def _sheet_record(path: Path) -> dict[str, Any]:
     try:
         book = load_workbook(path, read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises zipfile, KeyError and its own errors for a damaged file
-        raise DataError(f"{path}: cannot be read as an Excel workbook ({type(exc).__name__}); give the file 'review export' wrote") from exc
+        raise DataError(
+            f"{path}: cannot be read as an Excel workbook ({type(exc).__name__}); give the file 'review export' wrote"
+        ) from exc
     try:
         if SAMPLE_SHEET not in book.sheetnames:
             return {}
@@ -89,10 +95,16 @@ def _read_workbook(path: Path) -> tuple[pd.DataFrame, list[Problem], int, str]:
     record = _sheet_record(path)
     strategy = record.get("strategy")
     if strategy != BLIND:
-        why = (f"it was exported with --strategy {strategy}, which chooses sentences by what the model said, so they are "
-               "not a random sample of the corpus" if strategy else "it does not say how its sentences were drawn (no sheet 'Utvalg')")
-        raise DataError(f"{path}: cannot be used to validate: {why}; export a blind sample with "
-                        "'python -m samskaping.review export OUT --strategy validation'")
+        why = (
+            f"it was exported with --strategy {strategy}, which chooses sentences by what the model said, so they are "
+            "not a random sample of the corpus"
+            if strategy
+            else "it does not say how its sentences were drawn (no sheet 'Utvalg')"
+        )
+        raise DataError(
+            f"{path}: cannot be used to validate: {why}; export a blind sample with "
+            "'python -m samskaping.review export OUT --strategy validation'"
+        )
     answers, problems, empty = read_answers(path)
     design = str(record.get("design") or "blind random sample, stratified by document")
     return answers, problems, empty, design
@@ -102,11 +114,15 @@ def _read_csv(path: Path) -> tuple[pd.DataFrame, list[Problem], int, str]:
     try:
         frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
     except (ValueError, OSError, UnicodeDecodeError) as exc:
-        raise DataError(f"{path}: cannot be read as CSV ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})") from exc
+        raise DataError(
+            f"{path}: cannot be read as CSV ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})"
+        ) from exc
     needed = ["row_id", *ANSWER_COLUMNS.values()]
     missing = [c for c in needed if c not in frame.columns]
     if missing:
-        raise DataError(f"{path}: missing column(s) {', '.join(missing)}; a coded CSV has the columns {', '.join(needed)}")
+        raise DataError(
+            f"{path}: missing column(s) {', '.join(missing)}; a coded CSV has the columns {', '.join(needed)}"
+        )
     rows, problems, empty = answered_rows(frame, path, need_text=False)
     design = "coded rows given as CSV; taken as a simple random sample of the corpus (the file cannot show how they were drawn)"
     return pd.DataFrame(rows, columns=["row_id", "text", "row", *LABEL_SETS]), problems, empty, design
@@ -134,7 +150,9 @@ def read_coded(paths: list[Path], folder: OutputFolder) -> Coded:
         elif suffix == ".csv":
             answers, found, blank, design = _read_csv(path)
         else:
-            raise DataError(f"{path}: a coded sample is an .xlsx from 'review export --strategy validation' or a .csv; got '{suffix}'")
+            raise DataError(
+                f"{path}: a coded sample is an .xlsx from 'review export --strategy validation' or a .csv; got '{suffix}'"
+            )
         problems += found
         empty += blank
         designs.append(design)
@@ -142,11 +160,27 @@ def read_coded(paths: list[Path], folder: OutputFolder) -> Coded:
         for i, row in enumerate(answers.to_dict(orient="records")):
             row_id = str(row.get("row_id") or "")
             if row_id not in text_of:
-                problems.append(Problem(str(path), int(row["row"]), "row_id", row_id, f"is not a sentence of {folder.path}; code the workbook exported from that folder"))
+                problems.append(
+                    Problem(
+                        str(path),
+                        int(row["row"]),
+                        "row_id",
+                        row_id,
+                        f"is not a sentence of {folder.path}; code the workbook exported from that folder",
+                    )
+                )
                 continue
             given = " ".join(str(row.get("text") or "").split())
             if given and given != " ".join(text_of[row_id].split()):
-                problems.append(Problem(str(path), int(row["row"]), "text", given[:60], f"differs from sentence {row_id} of {folder.path}; was the folder classified again after the export?"))
+                problems.append(
+                    Problem(
+                        str(path),
+                        int(row["row"]),
+                        "text",
+                        given[:60],
+                        f"differs from sentence {row_id} of {folder.path}; was the folder classified again after the export?",
+                    )
+                )
                 continue
             keep.append(i)
         frames.append(answers.iloc[keep][["row_id", *LABEL_SETS]].drop_duplicates("row_id"))
@@ -162,10 +196,19 @@ def read_coded(paths: list[Path], folder: OutputFolder) -> Coded:
         agreement = {"sentences": len(both)}
         for ls in LABEL_SETS:
             a, b = both[f"{ls}_a"].tolist(), both[f"{ls}_b"].tolist()
-            agreement[ls] = {"percent_agreement": round(percent_agreement(a, b), 3) if a else None,
-                             "cohen_kappa": round(cohen_kappa(a, b), 3) if a else None}
+            agreement[ls] = {
+                "percent_agreement": round(percent_agreement(a, b), 3) if a else None,
+                "cohen_kappa": round(cohen_kappa(a, b), 3) if a else None,
+            }
         rows = pd.concat([frames[0], frames[1][~frames[1]["row_id"].isin(frames[0]["row_id"])]], ignore_index=True)
-    return Coded(rows.reset_index(drop=True), [p.name for p in paths], "; ".join(dict.fromkeys(designs)), problems, empty, agreement)
+    return Coded(
+        rows.reset_index(drop=True),
+        [p.name for p in paths],
+        "; ".join(dict.fromkeys(designs)),
+        problems,
+        empty,
+        agreement,
+    )
 
 
 def _onehot(labels: pd.Series, label_set: str) -> np.ndarray:
@@ -202,7 +245,9 @@ def validate(output_dir: str | Path, label_files: list[str | Path], seed: int = 
     folder = read_output(output_dir)
     label_sets = list(folder.label_sets)
     if "conception" not in label_sets:
-        raise SamskapingError(f"{output_dir}: the sentences have no conception labels; classify with a model that predicts all label sets")
+        raise SamskapingError(
+            f"{output_dir}: the sentences have no conception labels; classify with a model that predicts all label sets"
+        )
     paths = [Path(p) for p in label_files]
     if len(paths) > 2:
         raise DataError(f"give one or two coded files (--labels A.xlsx [--labels B.xlsx]), got {len(paths)}")
@@ -218,11 +263,24 @@ def validate(output_dir: str | Path, label_files: list[str | Path], seed: int = 
         report = evaluate_label_set(ls, truth[ls].tolist(), sample[ls].astype(str).tolist())
         low, high = macro_f1_interval(ls, truth[ls].tolist(), sample[ls].astype(str).tolist(), seed=seed)
         accuracy[ls] = {
-            "accuracy": round(report.accuracy, 4), "macro_f1": round(report.macro_f1, 4),
-            "macro_f1_low": None if np.isnan(low) else round(low, 4), "macro_f1_high": None if np.isnan(high) else round(high, 4),
-            "per_label": {label: {"precision": round(report.precision[label], 4), "recall": round(report.recall[label], 4),
-                                  "support": report.support[label]} for label in report.labels},
-            "confusion": {"labels": list(report.labels), "rows": "coders", "columns": "model", "matrix": report.confusion.tolist()},
+            "accuracy": round(report.accuracy, 4),
+            "macro_f1": round(report.macro_f1, 4),
+            "macro_f1_low": None if np.isnan(low) else round(low, 4),
+            "macro_f1_high": None if np.isnan(high) else round(high, 4),
+            "per_label": {
+                label: {
+                    "precision": round(report.precision[label], 4),
+                    "recall": round(report.recall[label], 4),
+                    "support": report.support[label],
+                }
+                for label in report.labels
+            },
+            "confusion": {
+                "labels": list(report.labels),
+                "rows": "coders",
+                "columns": "model",
+                "matrix": report.confusion.tolist(),
+            },
         }
 
     def corpus_share(coded_yes: np.ndarray, sample_yes: np.ndarray, all_yes: np.ndarray) -> dict[str, Any]:
@@ -231,18 +289,31 @@ def validate(output_dir: str | Path, label_files: list[str | Path], seed: int = 
         share["sample_only"] = {"estimate": round(only, 4), "low": round(only_low, 4), "high": round(only_high, 4)}
         return share
 
-    corpus: dict[str, Any] = {"cocreation_share": corpus_share((truth["conception"] != NONE).to_numpy(),
-                                                               (sample["conception"] != NONE).to_numpy(),
-                                                               (sentences["conception"] != NONE).to_numpy())}
+    corpus: dict[str, Any] = {
+        "cocreation_share": corpus_share(
+            (truth["conception"] != NONE).to_numpy(),
+            (sample["conception"] != NONE).to_numpy(),
+            (sentences["conception"] != NONE).to_numpy(),
+        )
+    }
     for ls in label_sets:
-        corpus[ls] = {label: corpus_share((truth[ls] == label).to_numpy(), (sample[ls] == label).to_numpy(),
-                                          (sentences[ls] == label).to_numpy()) for label in LABEL_SETS[ls]}
+        corpus[ls] = {
+            label: corpus_share(
+                (truth[ls] == label).to_numpy(), (sample[ls] == label).to_numpy(), (sentences[ls] == label).to_numpy()
+            )
+            for label in LABEL_SETS[ls]
+        }
     if "polarity" in label_sets:
         corpus["factor_polarity"] = {
-            f"{factor}_{polarity}": corpus_share(((truth["factor"] == factor) & (truth["polarity"] == polarity)).to_numpy(),
-                                                 ((sample["factor"] == factor) & (sample["polarity"] == polarity)).to_numpy(),
-                                                 ((sentences["factor"] == factor) & (sentences["polarity"] == polarity)).to_numpy())
-            for factor in LABEL_SETS["factor"] if factor != NONE for polarity in ("promoting", "hindering")}
+            f"{factor}_{polarity}": corpus_share(
+                ((truth["factor"] == factor) & (truth["polarity"] == polarity)).to_numpy(),
+                ((sample["factor"] == factor) & (sample["polarity"] == polarity)).to_numpy(),
+                ((sentences["factor"] == factor) & (sentences["polarity"] == polarity)).to_numpy(),
+            )
+            for factor in LABEL_SETS["factor"]
+            if factor != NONE
+            for polarity in ("promoting", "hindering")
+        }
 
     groups = sentences.groupby("document", sort=False).indices
     documents = list(groups)
@@ -251,57 +322,103 @@ def validate(output_dir: str | Path, label_files: list[str | Path], seed: int = 
     yes_prob = 1.0 - conception_probs[:, none_column]
     yes_hard = (sentences["conception"] != NONE).to_numpy().astype(int)
     sample_rows = position[coded.rows["row_id"]].to_numpy()
-    binary = stats.binary_plan_shares((truth["conception"] != NONE).to_numpy().astype(int), yes_hard[sample_rows], yes_prob[sample_rows],
-                                      [yes_hard[groups[d]] for d in documents], [yes_prob[groups[d]] for d in documents], seed=seed)
+    binary = stats.binary_plan_shares(
+        (truth["conception"] != NONE).to_numpy().astype(int),
+        yes_hard[sample_rows],
+        yes_prob[sample_rows],
+        [yes_hard[groups[d]] for d in documents],
+        [yes_prob[groups[d]] for d in documents],
+        seed=seed,
+    )
     true_index = truth["conception"].map({label: i for i, label in enumerate(LABEL_SETS["conception"])}).to_numpy()
-    multi = stats.plan_shares(true_index, conception_probs[sample_rows], [conception_probs[groups[d]] for d in documents], seed=seed)
+    multi = stats.plan_shares(
+        true_index, conception_probs[sample_rows], [conception_probs[groups[d]] for d in documents], seed=seed
+    )
     unseen = [label for label, seen in zip(LABEL_SETS["conception"], multi["seen"], strict=True) if not seen]
     per_document: dict[str, Any] = {}
     for i, document in enumerate(documents):
         index = groups[document]
-        entry = {"sentences": len(index), "cocreation_share": stats.Share(
-            float(binary["raw"][i]), None if binary["estimate"] is None else float(binary["estimate"][i]),
-            None if binary["low"] is None else float(binary["low"][i]), None if binary["high"] is None else float(binary["high"][i]),
-            binary["note"]).as_dict()}
+        entry = {
+            "sentences": len(index),
+            "cocreation_share": stats.Share(
+                float(binary["raw"][i]),
+                None if binary["estimate"] is None else float(binary["estimate"][i]),
+                None if binary["low"] is None else float(binary["low"][i]),
+                None if binary["high"] is None else float(binary["high"][i]),
+                binary["note"],
+            ).as_dict(),
+        }
         raw_labels = sentences["conception"].to_numpy()[index]
-        entry["conception"] = {label: stats.Share(float(np.mean(raw_labels == label)), float(multi["estimate"][i, j]),
-                                                  float(multi["low"][i, j]), float(multi["high"][i, j])).as_dict()
-                               for j, label in enumerate(LABEL_SETS["conception"])}
+        entry["conception"] = {
+            label: stats.Share(
+                float(np.mean(raw_labels == label)),
+                float(multi["estimate"][i, j]),
+                float(multi["low"][i, j]),
+                float(multi["high"][i, j]),
+            ).as_dict()
+            for j, label in enumerate(LABEL_SETS["conception"])
+        }
         per_document[document] = entry
 
     disagreements = []
     for i in range(len(truth)):
         differs = [ls for ls in label_sets if str(truth.at[i, ls]) != str(sample.at[i, ls])]
         if differs:
-            disagreements.append({"row_id": truth.at[i, "row_id"], "document": str(sample.at[i, "document"]), "text": sample.at[i, "text"],
-                                  "coders": {ls: truth.at[i, ls] for ls in label_sets}, "model": {ls: str(sample.at[i, ls]) for ls in label_sets},
-                                  "differs": differs})
+            disagreements.append(
+                {
+                    "row_id": truth.at[i, "row_id"],
+                    "document": str(sample.at[i, "document"]),
+                    "text": sample.at[i, "text"],
+                    "coders": {ls: truth.at[i, ls] for ls in label_sets},
+                    "model": {ls: str(sample.at[i, ls]) for ls in label_sets},
+                    "differs": differs,
+                }
+            )
     summary = folder.summary
     result: dict[str, Any] = {
         "created": datetime.now().isoformat(timespec="seconds"),
         "output_folder": folder.path.name,
         "model": {k: (summary.get("model") or {}).get(k) for k in ("kind", "name", "trained_at")},
-        "sentences_digest": hashlib.sha256("\n".join(sentences["row_id"] + "\t" + sentences["conception"].astype(str)).encode()).hexdigest()[:16],
-        "sample": {"sentences": len(truth), "documents": int(sample["document"].nunique()), "corpus_sentences": len(sentences),
-                   "corpus_documents": len(documents), "files": coded.files, "design": coded.design,
-                   "not_coded": coded.not_coded, "refused": len(coded.problems), "coder_agreement": coded.agreement},
+        "sentences_digest": hashlib.sha256(
+            "\n".join(sentences["row_id"] + "\t" + sentences["conception"].astype(str)).encode()
+        ).hexdigest()[:16],
+        "sample": {
+            "sentences": len(truth),
+            "documents": int(sample["document"].nunique()),
+            "corpus_sentences": len(sentences),
+            "corpus_documents": len(documents),
+            "files": coded.files,
+            "design": coded.design,
+            "not_coded": coded.not_coded,
+            "refused": len(coded.problems),
+            "coder_agreement": coded.agreement,
+        },
         "accuracy": accuracy,
         "corpus": corpus,
-        "documents_with_cocreation_sentences": binary["plans"] or {"raw": int(sum(yes_hard[groups[d]].sum() > 0 for d in documents)),
-                                                                   "estimate": None, "low": None, "high": None, "note": binary["note"]},
-        "documents_mentioning_cocreation": {"documents": summary.get("documents_mentioning_cocreation"), "of": summary.get("documents"),
-                                            "note": "an exact word count; no correction"},
+        "documents_with_cocreation_sentences": binary["plans"]
+        or {
+            "raw": int(sum(yes_hard[groups[d]].sum() > 0 for d in documents)),
+            "estimate": None,
+            "low": None,
+            "high": None,
+            "note": binary["note"],
+        },
+        "documents_mentioning_cocreation": {
+            "documents": summary.get("documents_mentioning_cocreation"),
+            "of": summary.get("documents"),
+            "note": "an exact word count; no correction",
+        },
         "documents": per_document,
         "disagreements": disagreements[:MAX_DISAGREEMENTS],
         "disagreements_total": len(disagreements),
         "method": {
             "corpus": "prediction-powered inference with power tuning (Angelopoulos et al. 2023, Science 382; PPI++), ppi-python; "
-                      "the coded sample taken as a simple random sample",
+            "the coded sample taken as a simple random sample",
             "documents": "probabilistic adjusted classify-and-count (PACC; Forman 2008; Bella et al. 2010) with the rates measured on "
-                         "the sample; 95 % percentile bootstrap over the sample and the plan's sentences together "
-                         f"({stats.RESAMPLES} resamples, seed {seed})",
+            "the sample; 95 % percentile bootstrap over the sample and the plan's sentences together "
+            f"({stats.RESAMPLES} resamples, seed {seed})",
             "documents_with_cocreation_sentences": "per plan, P(at least one true co-creation sentence) from its corrected share and the "
-                                                   "measured hit and false-alarm rates (Bayes' rule), summed; same bootstrap",
+            "measured hit and false-alarm rates (Bayes' rule), summed; same bootstrap",
             "accuracy": "macro-F1 over the labels present; 95 % percentile bootstrap over the coded sentences",
             "conception_labels_not_in_sample": unseen,
             "confidence_level": stats.CONFIDENCE,
@@ -320,9 +437,13 @@ def _write(folder: OutputFolder, result: dict[str, Any]) -> None:
     write_json(result, folder.path / VALIDATION)
     summary = dict(folder.summary)
     summary["validation"] = {
-        "file": VALIDATION, "sample_sentences": result["sample"]["sentences"], "design": result["sample"]["design"],
+        "file": VALIDATION,
+        "sample_sentences": result["sample"]["sentences"],
+        "design": result["sample"]["design"],
         "macro_f1": {ls: entry["macro_f1"] for ls, entry in result["accuracy"].items()},
-        "cocreation_share": {k: result["corpus"]["cocreation_share"].get(k) for k in ("raw", "estimate", "low", "high")},
+        "cocreation_share": {
+            k: result["corpus"]["cocreation_share"].get(k) for k in ("raw", "estimate", "low", "high")
+        },
         "documents_with_cocreation_sentences": result["documents_with_cocreation_sentences"],
         "sentences_digest": result["sentences_digest"],
     }

@@ -70,8 +70,12 @@ def set_up_experiment(client: object, experiment_id: str) -> None:
     """
     import json
 
-    envelope = {"name": VIEW_NAME, "createdAt": VIEW_CREATED_MS, "updatedAt": VIEW_CREATED_MS,
-                "state": json.dumps(training_view())}
+    envelope = {
+        "name": VIEW_NAME,
+        "createdAt": VIEW_CREATED_MS,
+        "updatedAt": VIEW_CREATED_MS,
+        "state": json.dumps(training_view()),
+    }
     client.set_experiment_tag(experiment_id, *EXPERIMENT_KIND)  # type: ignore[attr-defined]
     client.set_experiment_tag(experiment_id, VIEW_TAG_PREFIX + VIEW_KEY, json.dumps(envelope))  # type: ignore[attr-defined]
 
@@ -93,8 +97,20 @@ def ui_command(tracking_uri: str | None = None, port: int = DEFAULT_PORT, worker
     uri = absolute_store_uri(tracking_uri)
     if uri.startswith(("http://", "https://", "databricks")):
         raise TrackingError(f"{uri} is already a tracking server; open it in a browser instead of starting a UI")
-    return [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", uri, "--host", LOOPBACK,
-            "--port", str(port), "--workers", str(workers)]
+    return [
+        sys.executable,
+        "-m",
+        "mlflow",
+        "ui",
+        "--backend-store-uri",
+        uri,
+        "--host",
+        LOOPBACK,
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+    ]
 
 
 def ui_url(port: int = DEFAULT_PORT) -> str:
@@ -105,7 +121,9 @@ def ui_url(port: int = DEFAULT_PORT) -> str:
 def runs_table_url(port: int, experiment_id: str) -> str:
     """The experiment's runs table in its saved view (:func:`set_up_experiment`): best first by ``test_mean_macro_f1``."""
     # no sort or filter in the address: search parameters there would take the place of the saved view's
-    return f"{ui_url(port)}/#/experiments/{experiment_id}/runs?viewStateShareKey={VIEW_KEY}&workflowType=machine_learning"
+    return (
+        f"{ui_url(port)}/#/experiments/{experiment_id}/runs?viewStateShareKey={VIEW_KEY}&workflowType=machine_learning"
+    )
 
 
 def port_is_free(port: int) -> bool:
@@ -131,8 +149,9 @@ def check_port(port: int) -> None:
     raise TrackingError(f"port {port} is in use{hint}")
 
 
-def start_ui(tracking_uri: str | None = None, port: int = DEFAULT_PORT, cwd: str | Path | None = None,
-             quiet: bool = False) -> subprocess.Popen[bytes]:
+def start_ui(
+    tracking_uri: str | None = None, port: int = DEFAULT_PORT, cwd: str | Path | None = None, quiet: bool = False
+) -> subprocess.Popen[bytes]:
     """Start the MLflow UI in its own process group; stop it with :func:`stop_ui`.
 
     Raises:
@@ -183,7 +202,9 @@ def wait_for_ui(port: int, process: subprocess.Popen[bytes] | None = None, timeo
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process is not None and process.poll() is not None:
-            raise TrackingError(f"the MLflow UI exited with status {process.returncode} before it answered on port {port}")
+            raise TrackingError(
+                f"the MLflow UI exited with status {process.returncode} before it answered on port {port}"
+            )
         try:
             with urlopen(f"{ui_url(port)}/health", timeout=2) as response:
                 if response.status == 200:

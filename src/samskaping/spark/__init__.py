@@ -6,7 +6,7 @@ The same work as ``predict.py``, spread over a Spark cluster (or ``local[*]``):
    recursively) and applies ``predict.py``'s rules to the names
    (:mod:`~samskaping.spark.listing`);
 2. executors extract and segment every plan with the same document code as
-   ``predict.py`` (:func:`samskaping.predict.read_input`), one failure row per
+   ``predict.py`` (:func:`samskaping.reading.read_input`), one failure row per
    file that cannot be read (:mod:`~samskaping.spark.executors`);
 3. executors classify the sentences: an MLflow model through
    ``mlflow.pyfunc.spark_udf(env_manager="local")``, a model folder shipped to

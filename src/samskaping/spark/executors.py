@@ -3,7 +3,7 @@
 Every function here is shipped to Python workers, so it imports what it needs
 itself and keeps nothing but a model cache between batches. The code is
 ``predict.py``'s own: the bytes of a plan are written to a temporary file with
-the plan's name and read with :func:`samskaping.predict.read_input` in a reading
+the plan's name and read with :func:`samskaping.reading.read_input` in a reading
 worker process (:mod:`samskaping.reading`, as ``predict.py`` reads); the model
 gives :func:`~samskaping.predict.raw_frame` and the labels come from
 :func:`~samskaping.predict.decide_frame`.
@@ -25,8 +25,16 @@ log = logging.getLogger(__name__)
 # One row per sentence; a file that cannot be read gives one row with ``error`` set and no text.
 # ``extra`` holds the other columns of a sentence table (CSV/JSONL/XLSX input) as a JSON object of strings.
 EXTRACTED_COLUMNS = {
-    "document": "string", "page": "int", "sentence_index": "int", "unit": "string", "heading": "string",
-    "context": "string", "text": "string", "extra": "string", "encoding": "string", "notes": "string",
+    "document": "string",
+    "page": "int",
+    "sentence_index": "int",
+    "unit": "string",
+    "heading": "string",
+    "context": "string",
+    "text": "string",
+    "extra": "string",
+    "encoding": "string",
+    "notes": "string",
     "error": "string",
 }
 EXTRACTED_SCHEMA = ", ".join(f"`{name}` {kind}" for name, kind in EXTRACTED_COLUMNS.items())
@@ -60,18 +68,28 @@ def extract_file(document: str, content: bytes, reader: Any = None) -> pd.DataFr
         # what a reader warned about, as predict.py records it (the temporary copy's path named as the document)
         notes = reading_notes(outcome.warnings, path, document) or None
     other = [c for c in frame.columns if c not in LEADING_COLUMNS]
-    rows = pd.DataFrame({
-        "document": document,
-        "page": frame["page"].astype("Int32"),
-        "sentence_index": frame["sentence_index"].astype("int32"),
-        **{c: frame[c].fillna("").astype(str) if c in frame.columns else "" for c in ("unit", "heading", "context")},
-        "text": frame["text"].astype(str),
-        "extra": [json.dumps({c: None if pd.isna(v) else str(v) for c, v in zip(other, values, strict=True)},
-                             ensure_ascii=False) for values in frame[other].itertuples(index=False)] if other else None,
-        "encoding": encoding,
-        "notes": notes,
-        "error": None,
-    })
+    rows = pd.DataFrame(
+        {
+            "document": document,
+            "page": frame["page"].astype("Int32"),
+            "sentence_index": frame["sentence_index"].astype("int32"),
+            **{
+                c: frame[c].fillna("").astype(str) if c in frame.columns else "" for c in ("unit", "heading", "context")
+            },
+            "text": frame["text"].astype(str),
+            "extra": [
+                json.dumps(
+                    {c: None if pd.isna(v) else str(v) for c, v in zip(other, values, strict=True)}, ensure_ascii=False
+                )
+                for values in frame[other].itertuples(index=False)
+            ]
+            if other
+            else None,
+            "encoding": encoding,
+            "notes": notes,
+            "error": None,
+        }
+    )
     return rows[list(EXTRACTED_COLUMNS)]
 
 
@@ -156,10 +174,12 @@ def summarise_group(label_sets: Sequence[str]) -> Callable[[pd.DataFrame], pd.Da
 
         group = group.sort_values("sentence_index", kind="stable").reset_index(drop=True)
         rows = summarise_documents(group, label_sets).to_dict(orient="records")
-        return pd.DataFrame({
-            "document": [row["document"] for row in rows],
-            "row": [json.dumps(row, ensure_ascii=False, default=_plain) for row in rows],
-        })
+        return pd.DataFrame(
+            {
+                "document": [row["document"] for row in rows],
+                "row": [json.dumps(row, ensure_ascii=False, default=_plain) for row in rows],
+            }
+        )
 
     return summarise
 

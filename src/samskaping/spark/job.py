@@ -134,22 +134,26 @@ def classify_on_spark(
     add_file_counts(summary, extracted.failures)
     warn_duplicates(summary["duplicate_documents"])
     classified = sum(extracted.counts.values())
-    summary.update({
-        "model": dict(model_info or {}),
-        "decision_rules": rules,
-        "throughput": {
-            "sentences_classified_this_run": classified,
-            # wall times of the Spark jobs: listing and extraction, then the model, the decisions and the writing
-            "extraction_seconds": round(extraction_seconds, 3),
-            "model_seconds": round(model_seconds, 3),
-            "sentences_per_second": round(classified / model_seconds, 2) if model_seconds > 0 else None,
-        },
-        "failed_documents": [{"path": f.path, "display_name": f.display, "reason": f.error} for f in extracted.failures],
-        "reading_notes": {d: extracted.notes[d] for d in extracted.read if d in extracted.notes},
-        "output_format": fmt,
-        "sentences_format": "parquet",
-        "spark": {"master": spark.sparkContext.master, "spark_version": spark.version, "partitions": tasks},
-    })
+    summary.update(
+        {
+            "model": dict(model_info or {}),
+            "decision_rules": rules,
+            "throughput": {
+                "sentences_classified_this_run": classified,
+                # wall times of the Spark jobs: listing and extraction, then the model, the decisions and the writing
+                "extraction_seconds": round(extraction_seconds, 3),
+                "model_seconds": round(model_seconds, 3),
+                "sentences_per_second": round(classified / model_seconds, 2) if model_seconds > 0 else None,
+            },
+            "failed_documents": [
+                {"path": f.path, "display_name": f.display, "reason": f.error} for f in extracted.failures
+            ],
+            "reading_notes": {d: extracted.notes[d] for d in extracted.read if d in extracted.notes},
+            "output_format": fmt,
+            "sentences_format": "parquet",
+            "spark": {"master": spark.sparkContext.master, "spark_version": spark.version, "partitions": tasks},
+        }
+    )
     outputs.write_table(documents, outputs.table_path(out, outputs.DOCUMENTS, fmt), fmt)
     outputs.write_json(summary, out / outputs.SUMMARY)
     outputs.write_text(methods_markdown(summary), out / outputs.METHODS)
@@ -192,20 +196,27 @@ def _extract(raw_files: Any, choice: Choice, partitions: int | None) -> _Extract
     if partitions:
         files = files.repartition(partitions)
     rows = files.mapInPandas(extract_batches(choice.documents), EXTRACTED_SCHEMA).persist(StorageLevel.MEMORY_AND_DISK)
-    status = {r.document: r for r in rows.groupBy("document").agg(
-        F.count("text").alias("sentences"),
-        F.first("error", ignorenulls=True).alias("error"),
-        F.first("encoding", ignorenulls=True).alias("encoding"),
-        F.first("notes", ignorenulls=True).alias("notes"),
-        F.first("extra", ignorenulls=True).alias("extra"),
-    ).collect()}
+    status = {
+        r.document: r
+        for r in rows.groupBy("document")
+        .agg(
+            F.count("text").alias("sentences"),
+            F.first("error", ignorenulls=True).alias("error"),
+            F.first("encoding", ignorenulls=True).alias("encoding"),
+            F.first("notes", ignorenulls=True).alias("notes"),
+            F.first("extra", ignorenulls=True).alias("extra"),
+        )
+        .collect()
+    }
     failures = list(choice.failures)
     for document in choice.documents.values():
         row = status.get(document)
         if row is None and document in choice.empty:  # Spark reads no empty file: predict.py's reason for it
             failures.append(Failure(document, extract_file(document, b"")["error"].iat[0]))
         elif row is None:  # only if Spark named a file differently from its own listing
-            failures.append(Failure(document, "not read: Spark returned nothing for it; report it to the samskaping developers"))
+            failures.append(
+                Failure(document, "not read: Spark returned nothing for it; report it to the samskaping developers")
+            )
         elif row.error is not None:
             failures.append(Failure(document, row.error))
     read = [d for d in choice.documents.values() if d in status and status[d].error is None]
@@ -225,8 +236,15 @@ def _extract(raw_files: Any, choice: Choice, partitions: int | None) -> _Extract
     )
 
 
-def _classify_and_write(spark: Any, extracted: _Extracted, model: Classifier, source: ModelSource, tasks: int,
-                        batch_size: int | None, target: str) -> tuple[Any, dict[str, Any]]:
+def _classify_and_write(
+    spark: Any,
+    extracted: _Extracted,
+    model: Classifier,
+    source: ModelSource,
+    tasks: int,
+    batch_size: int | None,
+    target: str,
+) -> tuple[Any, dict[str, Any]]:
     """Run the model and the decision rules on the executors and write ``sentences.parquet``.
 
     Returns:
@@ -239,20 +257,33 @@ def _classify_and_write(spark: Any, extracted: _Extracted, model: Classifier, so
     shipped = ship_model(spark, model, source, batch_size)
     try:
         extra_map = F.from_json("extra", "map<string,string>")
-        scored = (extracted.sentences.repartition(tasks)
-                  .withColumn("_raw", shipped.raw(F.col("text"), F.col("context")))
-                  .select(*LEADING_COLUMNS, *[extra_map[n].alias(n) for n in extracted.extras],
-                          *[F.col("_raw")[n].alias(n) for n in raw_types]))
+        scored = (
+            extracted.sentences.repartition(tasks)
+            .withColumn("_raw", shipped.raw(F.col("text"), F.col("context")))
+            .select(
+                *LEADING_COLUMNS,
+                *[extra_map[n].alias(n) for n in extracted.extras],
+                *[F.col("_raw")[n].alias(n) for n in raw_types],
+            )
+        )
         estimated = model.cfg.prediction.priors == "estimated"
         if estimated:  # every sentence's probabilities first (the model runs once), then the priors
             scored = scored.persist(StorageLevel.MEMORY_AND_DISK)
         try:
-            priors, rules = decision_rules(model, lambda: _raw_in_predict_order(scored, list(raw_types), extracted.read))
+            priors, rules = decision_rules(
+                model, lambda: _raw_in_predict_order(scored, list(raw_types), extracted.read)
+            )
             decide = decide_udf(shipped.archive, ddl(decided_types), priors, model.cfg.prediction.confidence)
             table = scored.withColumn("_d", decide(F.struct(*list(raw_types)))).select(
-                *LEADING_COLUMNS, *extracted.extras, *[F.col("_d")[n].alias(n) for n in decided_types])
-            (table.repartition(tasks, "document").sortWithinPartitions("document", "sentence_index")
-             .write.mode("overwrite").partitionBy("document").parquet(target))
+                *LEADING_COLUMNS, *extracted.extras, *[F.col("_d")[n].alias(n) for n in decided_types]
+            )
+            (
+                table.repartition(tasks, "document")
+                .sortWithinPartitions("document", "sentence_index")
+                .write.mode("overwrite")
+                .partitionBy("document")
+                .parquet(target)
+            )
         finally:
             if estimated:
                 scored.unpersist()
@@ -269,7 +300,9 @@ def _raw_in_predict_order(scored: Any, raw_names: list[str], order: list[str]) -
     return frame[raw_names].reset_index(drop=True)
 
 
-def _summarise(spark: Any, target: str, schema: Any, model: Classifier, extracted: _Extracted) -> tuple[pd.DataFrame, dict[str, Any]]:
+def _summarise(
+    spark: Any, target: str, schema: Any, model: Classifier, extracted: _Extracted
+) -> tuple[pd.DataFrame, dict[str, Any]]:
     """``documents.<fmt>`` (one row per document, made on the executors) and the corpus figures of ``summary.json``."""
     written = spark.read.schema(schema).parquet(target)  # what was written: the model does not run again
     rows = written.groupBy("document").applyInPandas(summarise_group(model.label_sets), SUMMARY_SCHEMA).collect()
@@ -321,7 +354,9 @@ def _describe(spark: Any, item: str) -> Input:
         return Input(item, qualified.toString(), "folder" if fs.getFileStatus(qualified).isDirectory() else "file")
     except Exception as exc:  # py4j wraps the filesystem's IOException (no such scheme, no access)
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise SamskapingError(f"{item}: Spark cannot open it ({first}); check the URI and the cluster's filesystem settings") from exc
+        raise SamskapingError(
+            f"{item}: Spark cannot open it ({first}); check the URI and the cluster's filesystem settings"
+        ) from exc
 
 
 def _hidden_local_files(inputs: Sequence[Input], listed: Sequence[Listed]) -> list[str]:

@@ -23,7 +23,7 @@ MAX_FILE_BYTES = 2**31 - 1 - 1024
 # a partition folder is ``document=<escaped name>``: one path component, 255 bytes on common filesystems
 MAX_PARTITION_NAME_BYTES = 255
 # what Spark escapes in partition folder names (ExternalCatalogUtils.escapePathName)
-_SPARK_ESCAPED = frozenset([chr(c) for c in range(0x01, 0x20)] + list('"#%\'*/:=?\\\x7f{[]^'))
+_SPARK_ESCAPED = frozenset([chr(c) for c in range(0x01, 0x20)] + list("\"#%'*/:=?\\\x7f{[]^"))
 
 
 @dataclass(frozen=True)
@@ -49,7 +49,9 @@ class Choice:
 
     documents: dict[str, str]
     failures: list[Failure]
-    empty: set[str] = field(default_factory=set)  # documents of zero bytes (Spark reads none; they fail as in predict.py)
+    empty: set[str] = field(
+        default_factory=set
+    )  # documents of zero bytes (Spark reads none; they fail as in predict.py)
 
 
 def is_uri(item: str) -> bool:
@@ -75,7 +77,7 @@ def _below(location: str, path: str) -> str | None:
     if path == location:
         return ""
     prefix = location.rstrip("/") + "/"
-    return path[len(prefix):] if path.startswith(prefix) else None
+    return path[len(prefix) :] if path.startswith(prefix) else None
 
 
 def _join(given: str, relative: str) -> str:
@@ -112,10 +114,19 @@ def choose_files(inputs: Sequence[Input], listed: Sequence[Listed], hidden: Sequ
 
     def take(path: str, length: int, document: str) -> None:
         if length > MAX_FILE_BYTES:
-            failures.append(Failure(document, "not read: larger than 2 GiB, the most Spark's binaryFile source reads; split the file"))
+            failures.append(
+                Failure(
+                    document, "not read: larger than 2 GiB, the most Spark's binaryFile source reads; split the file"
+                )
+            )
         elif len(partition_name(document).encode("utf-8")) > MAX_PARTITION_NAME_BYTES:
-            failures.append(Failure(document, f"not read: its name is too long for a partition folder of sentences.parquet "
-                                              f"(more than {MAX_PARTITION_NAME_BYTES} bytes); give it a shorter path"))
+            failures.append(
+                Failure(
+                    document,
+                    f"not read: its name is too long for a partition folder of sentences.parquet "
+                    f"(more than {MAX_PARTITION_NAME_BYTES} bytes); give it a shorter path",
+                )
+            )
         else:
             documents.setdefault(path, document)
             if length == 0:
@@ -129,7 +140,11 @@ def choose_files(inputs: Sequence[Input], listed: Sequence[Listed], hidden: Sequ
             suffix = PurePosixPath(item.location).suffix.lower()
             if suffix not in allowed:
                 hint = not_read.get(suffix, f"allowed: {listing}")
-                failures.append(Failure(_join(item.given, ""), f"unsupported file type '{PurePosixPath(item.location).suffix}'; {hint}"))
+                failures.append(
+                    Failure(
+                        _join(item.given, ""), f"unsupported file type '{PurePosixPath(item.location).suffix}'; {hint}"
+                    )
+                )
                 continue
             for entry in listed:
                 if entry.path == item.location:
@@ -154,8 +169,13 @@ def choose_files(inputs: Sequence[Input], listed: Sequence[Listed], hidden: Sequ
             relative = _below(item.location, location)
             name = PurePosixPath(relative or "").name
             if relative and name.lower().endswith(tuple(allowed)) and not name.startswith((".", "~$")):
-                failures.append(Failure(_join(item.given, relative), "not read: Spark skips files and folders whose "
-                                        "names begin with '_' or '.'; rename it, or classify it with predict.py"))
+                failures.append(
+                    Failure(
+                        _join(item.given, relative),
+                        "not read: Spark skips files and folders whose "
+                        "names begin with '_' or '.'; rename it, or classify it with predict.py",
+                    )
+                )
         if not readable and len(failures) == before:
             failures.append(Failure(_join(item.given, ""), f"folder holds no {listing} files"))
     return Choice(documents, failures, empty)

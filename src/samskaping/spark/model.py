@@ -96,7 +96,9 @@ def ship_model(spark: Any, model: Classifier, source: ModelSource, batch_size: i
     try:
         folder = source.folder if source.folder is not None else _mlflow_model_dir(source, staged)
         # an archive with a name of its own: Spark refuses a second, different file under a name it already ships
-        archive = Path(shutil.make_archive(str(staged / f"{folder.name}-{uuid.uuid4().hex[:8]}"), "zip", root_dir=folder))
+        archive = Path(
+            shutil.make_archive(str(staged / f"{folder.name}-{uuid.uuid4().hex[:8]}"), "zip", root_dir=folder)
+        )
         spark.sparkContext.addArchive(str(archive))
         if source.mlflow_uri is None:
             return ShippedModel(raw_udf(archive.name, ddl(raw_types), batch_size), archive.name, staged)
@@ -116,8 +118,13 @@ def _mlflow_raw_udf(spark: Any, source: ModelSource, schema: str) -> Callable[[A
     previous = mlflow.get_tracking_uri() if mlflow.tracking.is_tracking_uri_set() else None
     mlflow.set_tracking_uri(absolute_store_uri(source.tracking_uri))  # spark_udf downloads the model now
     try:
-        udf = mlflow.pyfunc.spark_udf(spark, source.mlflow_uri, result_type=StructType.fromDDL(schema),
-                                      env_manager="local", params={"output": RAW_OUTPUT})
+        udf = mlflow.pyfunc.spark_udf(
+            spark,
+            source.mlflow_uri,
+            result_type=StructType.fromDDL(schema),
+            env_manager="local",
+            params={"output": RAW_OUTPUT},
+        )
     finally:
         mlflow.set_tracking_uri(previous)
     return lambda text, context: udf(F.struct(text.alias("text"), context.alias("context")))
@@ -133,7 +140,9 @@ def _mlflow_model_dir(source: ModelSource, target: Path) -> Path:
     previous = mlflow.get_tracking_uri() if mlflow.tracking.is_tracking_uri_set() else None
     mlflow.set_tracking_uri(absolute_store_uri(source.tracking_uri))
     try:
-        local = Path(mlflow.artifacts.download_artifacts(artifact_uri=source.mlflow_uri, dst_path=str(target / "mlflow")))
+        local = Path(
+            mlflow.artifacts.download_artifacts(artifact_uri=source.mlflow_uri, dst_path=str(target / "mlflow"))
+        )
     except Exception as exc:  # MLflow raises MlflowException, OSError, ... for a bad URI
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise ModelLoadError(f"{source.mlflow_uri}: cannot download this MLflow model ({first})") from exc
@@ -164,14 +173,18 @@ def decision_rules(model: Classifier, collect_raw: Callable[[], pd.DataFrame]) -
     if setting != "estimated":
         return setting, decide_frame(model, sample, setting, confidence)[1]
     raw = collect_raw()
-    probs = {ls: raw[[f"{RAW_PREFIX}{ls}_p_{label}" for label in LABEL_SETS[ls]]].to_numpy(dtype=np.float64)
-             for ls in model.label_sets}
+    probs = {
+        ls: raw[[f"{RAW_PREFIX}{ls}_p_{label}" for label in LABEL_SETS[ls]]].to_numpy(dtype=np.float64)
+        for ls in model.label_sets
+    }
     shares = {}
     for ls in model.label_sets:
-        estimated, _, _ = prior_rules.estimate_em(probs[ls], np.asarray(model.training_priors[ls], dtype=np.float64),
-                                                  model.cfg.prediction.prior_strength)
+        estimated, _, _ = prior_rules.estimate_em(
+            probs[ls], np.asarray(model.training_priors[ls], dtype=np.float64), model.cfg.prediction.prior_strength
+        )
         shares[ls] = {label: float(p) for label, p in zip(LABEL_SETS[ls], estimated, strict=True)}
     record = decide_frame(model, sample, shares, confidence)[1]
-    record["priors"] = prior_rules.apply(probs, model.training_priors, "estimated",
-                                         model.cfg.prediction.prior_strength)[1]  # iterations, convergence, strength
+    record["priors"] = prior_rules.apply(
+        probs, model.training_priors, "estimated", model.cfg.prediction.prior_strength
+    )[1]  # iterations, convergence, strength
     return shares, record

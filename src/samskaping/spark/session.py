@@ -14,8 +14,10 @@ from samskaping.errors import SamskapingError
 log = logging.getLogger(__name__)
 
 LOG_CONFIG = Path(__file__).resolve().parent / "log4j2.properties"
-JAVA_HINT = ("Spark needs Java 17: on Debian/Ubuntu 'apt-get install -y openjdk-17-jre-headless' "
-             "(or set JAVA_HOME to a Java 17 installation)")
+JAVA_HINT = (
+    "Spark needs Java 17: on Debian/Ubuntu 'apt-get install -y openjdk-17-jre-headless' "
+    "(or set JAVA_HOME to a Java 17 installation)"
+)
 EXTRA_HINT = 'install the spark extra: pip install -e ".[spark]"'
 
 
@@ -49,8 +51,9 @@ def session_conf(master: str, conf: Mapping[str, str] | None = None, progress: b
     return settings
 
 
-def start_session(master: str, conf: Mapping[str, str] | None = None, verbose: bool = False,
-                  progress: bool = False) -> Any:  # -> SparkSession
+def start_session(
+    master: str, conf: Mapping[str, str] | None = None, verbose: bool = False, progress: bool = False
+) -> Any:  # -> SparkSession
     """Start (or join) a Spark session on ``master``; ``progress`` shows Spark's stage bars.
 
     Raises:

@@ -22,7 +22,6 @@ torch 2.13; the warning is silenced and the import isolated in
 :func:`_quantize_dynamic`.
 """
 
-
 from samskaping.speed.bf16 import (
     BF16_FILE,
     bf16_model,
@@ -88,4 +87,3 @@ __all__ = [
     "to_bf16",
     "tune_threads",
 ]
-

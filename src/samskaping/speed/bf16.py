@@ -74,7 +74,9 @@ def measure_bf16(classifier: Any, validation: Any, test: Any, batch_size: int | 
     from samskaping.onnx_runtime import weights_digest
 
     if getattr(classifier, "backend", None) is not None:
-        raise SamskapingError("measure_bf16 compares PyTorch fp32 with PyTorch bf16; switch the ONNX Runtime backend off first")
+        raise SamskapingError(
+            "measure_bf16 compares PyTorch fp32 with PyTorch bf16; switch the ONNX Runtime backend off first"
+        )
     started = time.perf_counter()
     batch = batch_size or classifier.cfg.training.eval_batch_size
 
@@ -96,18 +98,26 @@ def measure_bf16(classifier: Any, validation: Any, test: Any, batch_size: int | 
         "runtime": "torch-autocast-bf16",
         "weights_digest": weights_digest(classifier),
         "agreement": {"test": label_agreement(fp32_test, bf16_test), "validation": label_agreement(fp32_val, bf16_val)},
-        "accuracy": ({"fp32": label_agreement(gold, fp32_test), "bf16": label_agreement(gold, bf16_test)} if gold else None),
+        "accuracy": (
+            {"fp32": label_agreement(gold, fp32_test), "bf16": label_agreement(gold, bf16_test)} if gold else None
+        ),
         "sentences": {"validation": len(validation), "test": len(test)},
         "sentences_per_second": {"fp32": round(fp32_speed, 1), "bf16": round(bf16_speed, 1), "batch_size": batch},
         "goal": {"test": MIN_AGREEMENT},
-        "measured_with": {"torch": torch.__version__, "cpu": _cpu_name(), "native_bf16": native_bf16_flags(),
-                          "threads": torch.get_num_threads()},
+        "measured_with": {
+            "torch": torch.__version__,
+            "cpu": _cpu_name(),
+            "native_bf16": native_bf16_flags(),
+            "threads": torch.get_num_threads(),
+        },
         "seconds": round(time.perf_counter() - started, 1),
         "measured_at": datetime.now().isoformat(timespec="seconds"),
     }
 
 
-def measure_bf16_folder(folder: Path | str, data: Sequence[Path] | None = None, threads: int | None = None) -> dict[str, Any]:
+def measure_bf16_folder(
+    folder: Path | str, data: Sequence[Path] | None = None, threads: int | None = None
+) -> dict[str, Any]:
     """Measure bf16 on the model in ``folder`` (its own validation and test splits) and write ``bf16.json`` there.
 
     Raises:
@@ -117,8 +127,11 @@ def measure_bf16_folder(folder: Path | str, data: Sequence[Path] | None = None, 
     classifier, splits, files, digest = model_and_splits(folder, data, capability="supports_bf16", what="bf16")
     tune_threads(threads)
     if not native_bf16_flags():
-        log.warning("this CPU (%s) has no bf16 instructions: bf16 is emulated, so this is slow, and predict.py --bf16 "
-                    "will refuse here (the saved agreement holds on CPUs that have them)", _cpu_name())
+        log.warning(
+            "this CPU (%s) has no bf16 instructions: bf16 is emulated, so this is slow, and predict.py --bf16 "
+            "will refuse here (the saved agreement holds on CPUs that have them)",
+            _cpu_name(),
+        )
     result = measure_bf16(classifier, splits["validation"], splits["test"])
     result["data"] = {"files": [str(f) for f in files], "digest": digest}
     write_json_atomic(folder, BF16_FILE, result)
@@ -159,9 +172,15 @@ def bf16_model(classifier: Any, min_agreement: float = MIN_AGREEMENT) -> Any:
     if not getattr(classifier, "supports_bf16", False):
         raise SamskapingError(f"--bf16 applies to transformer models; this is a {classifier.kind} model")
     if not native_bf16_flags():
-        raise SamskapingError(f"--bf16: this CPU ({_cpu_name()}) has no bf16 instructions (AMX or AVX512-BF16), so bf16 would be "
-                              "slower than fp32 here; use --int8, or leave out --bf16")
+        raise SamskapingError(
+            f"--bf16: this CPU ({_cpu_name()}) has no bf16 instructions (AMX or AVX512-BF16), so bf16 would be "
+            "slower than fp32 here; use --int8, or leave out --bf16"
+        )
     _, agreement = saved_test_agreement(classifier, BF16_FILE, "bf16", "measurement", min_agreement)
     to_bf16(classifier)
-    log.info("bf16 (%s) kept %.2f%% of fp32's labels on the test split when measured", ", ".join(native_bf16_flags()), 100 * agreement)
+    log.info(
+        "bf16 (%s) kept %.2f%% of fp32's labels on the test split when measured",
+        ", ".join(native_bf16_flags()),
+        100 * agreement,
+    )
     return classifier

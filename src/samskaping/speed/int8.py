@@ -28,10 +28,20 @@ INT8_FORMAT = 1
 MIN_AGREEMENT = 0.99  # --int8 refuses a model whose int8 labels agree with fp32 on less of its test split
 RANKING_SENTENCES = 256  # validation sentences the layer parts are ranked on by their local error
 EFFECT_SENTENCES = 96  # ... and by their effect on the logits (one pass per part)
-VALIDATION_GOAL = 0.995  # calibrate adds fp32 layer parts until the validation split agrees this well (a margin over 99 %)
-_LINEAR_PART = re.compile(r"layer\.(\d+)\.(attention\.self\.(?:query|key|value)|attention\.output\.dense|intermediate\.dense|output\.dense)$")
-_PART_NAME = {"attention.self.query": "qkv", "attention.self.key": "qkv", "attention.self.value": "qkv",
-              "attention.output.dense": "attention_output", "intermediate.dense": "intermediate", "output.dense": "output"}
+VALIDATION_GOAL = (
+    0.995  # calibrate adds fp32 layer parts until the validation split agrees this well (a margin over 99 %)
+)
+_LINEAR_PART = re.compile(
+    r"layer\.(\d+)\.(attention\.self\.(?:query|key|value)|attention\.output\.dense|intermediate\.dense|output\.dense)$"
+)
+_PART_NAME = {
+    "attention.self.query": "qkv",
+    "attention.self.key": "qkv",
+    "attention.self.value": "qkv",
+    "attention.output.dense": "attention_output",
+    "intermediate.dense": "intermediate",
+    "output.dense": "output",
+}
 
 
 def label_agreement(a: Mapping[str, Sequence[str]], b: Mapping[str, Sequence[str]]) -> dict[str, float]:
@@ -63,7 +73,9 @@ def _fake_int8_weight(weight: torch.Tensor, reduce_range: bool) -> torch.Tensor:
     return torch.clamp(torch.round(weight / scale), -q, q) * scale
 
 
-def _hook_linears(classifier: Any, reduce_range: bool, make_hook: Any) -> tuple[dict[str, torch.Tensor], dict[str, list[str]], list[Any]]:
+def _hook_linears(
+    classifier: Any, reduce_range: bool, make_hook: Any
+) -> tuple[dict[str, torch.Tensor], dict[str, list[str]], list[Any]]:
     """Fake-int8 weights of every encoder linear that belongs to a layer part, and a forward hook on each.
 
     ``make_hook(name, part)`` returns the hook of one linear. Returns the
@@ -83,7 +95,9 @@ def _hook_linears(classifier: Any, reduce_range: bool, make_hook: Any) -> tuple[
     return weights, parts, handles
 
 
-def layer_part_errors(classifier: Any, texts: Sequence[str], reduce_range: bool = True, batch_size: int | None = None) -> dict[str, float]:
+def layer_part_errors(
+    classifier: Any, texts: Sequence[str], reduce_range: bool = True, batch_size: int | None = None
+) -> dict[str, float]:
     """How much each layer part's int8 product disturbs its own output, on ``texts`` (one fp32 pass).
 
     For every encoder linear layer the int8 product (dynamic uint8 activations,
@@ -121,7 +135,9 @@ def layer_part_errors(classifier: Any, texts: Sequence[str], reduce_range: bool 
     return dict(sorted(ratios.items(), key=lambda kv: -kv[1]))
 
 
-def layer_part_effects(classifier: Any, texts: Sequence[str], reduce_range: bool = True, batch_size: int | None = None) -> dict[str, float]:
+def layer_part_effects(
+    classifier: Any, texts: Sequence[str], reduce_range: bool = True, batch_size: int | None = None
+) -> dict[str, float]:
     """How far quantising each layer part alone moves the model's calibrated logits, on ``texts``.
 
     One pass per part with that part's products computed as ONNX Runtime's
@@ -149,8 +165,11 @@ def layer_part_effects(classifier: Any, texts: Sequence[str], reduce_range: bool
 
     def scaled() -> dict[str, np.ndarray]:
         out = classifier.logits(list(texts), batch_size=batch_size)
-        return {ls: (z / classifier.temperatures.get(ls, 1.0)) - (z / classifier.temperatures.get(ls, 1.0)).mean(1, keepdims=True)
-                for ls, z in out.items()}
+        return {
+            ls: (z / classifier.temperatures.get(ls, 1.0))
+            - (z / classifier.temperatures.get(ls, 1.0)).mean(1, keepdims=True)
+            for ls, z in out.items()
+        }
 
     backend, classifier.backend = getattr(classifier, "backend", None), None
     try:
@@ -163,7 +182,9 @@ def layer_part_effects(classifier: Any, texts: Sequence[str], reduce_range: bool
             moved = scaled()
             effects[part] = float(sum(np.mean((moved[ls] - base[ls]) ** 2) for ls in base))
             if number % 8 == 0 or number == len(parts):  # a plain line now and then, so a log file shows progress
-                log.info("int8: %d of %d layer parts ranked (%.0f s)", number, len(parts), time.perf_counter() - started)
+                log.info(
+                    "int8: %d of %d layer parts ranked (%.0f s)", number, len(parts), time.perf_counter() - started
+                )
     finally:
         active.clear()
         classifier.backend = backend
@@ -172,7 +193,9 @@ def layer_part_effects(classifier: Any, texts: Sequence[str], reduce_range: bool
     return dict(sorted(effects.items(), key=lambda kv: -kv[1]))
 
 
-def _labels(classifier: Any, texts: Sequence[str], contexts: Sequence[str] | None, batch_size: int | None) -> dict[str, list[str]]:
+def _labels(
+    classifier: Any, texts: Sequence[str], contexts: Sequence[str] | None, batch_size: int | None
+) -> dict[str, list[str]]:
     """Labels as predict.py writes them under the training priors (argmax with the polarity rule)."""
     return classifier.predict(list(texts), batch_size=batch_size, contexts=contexts)
 
@@ -220,8 +243,12 @@ def calibrate(
         log.info("int8: fp32 labels of %d validation and %d test sentences", len(val_texts), len(test_texts))
         fp32_val = _labels(classifier, val_texts, contexts(validation), batch)
         fp32_test = _labels(classifier, test_texts, contexts(test), batch)
-        log.info("int8: ranking the encoder's layer parts by their effect (%s), then ONNX export and the search",
-                 f"{EFFECT_SENTENCES} sentences, one pass per part" if ranking == "effects" else f"{RANKING_SENTENCES} sentences")
+        log.info(
+            "int8: ranking the encoder's layer parts by their effect (%s), then ONNX export and the search",
+            f"{EFFECT_SENTENCES} sentences, one pass per part"
+            if ranking == "effects"
+            else f"{RANKING_SENTENCES} sentences",
+        )
         if ranking == "effects":
             order = list(layer_part_effects(classifier, val_texts[:EFFECT_SENTENCES], reduce_range, batch))
         elif ranking == "local":
@@ -238,7 +265,12 @@ def calibrate(
                 got = _labels(classifier, val_texts, contexts(validation), batch)
                 tried[k] = label_agreement(fp32_val, got)["all"]
                 search.append({"fp32_parts": k, "validation_agreement": round(tried[k], 5)})
-                log.info("int8 with %d of %d layer parts in fp32: %.2f%% of validation labels as fp32", k, len(order), 100 * tried[k])
+                log.info(
+                    "int8 with %d of %d layer parts in fp32: %.2f%% of validation labels as fp32",
+                    k,
+                    len(order),
+                    100 * tried[k],
+                )
             return tried[k]
 
         k, previous = 0, -1
@@ -253,7 +285,9 @@ def calibrate(
                 low = mid + 1
         chosen = ox.Int8Recipe(reduce_range=reduce_range, fp32_layers=tuple(order[:high]))
         ox.use_onnx(classifier, threads=threads, recipe=chosen)
-        ox.remove_int8_files(classifier.backend.path.parent, keep=[chosen])  # the search's other models (each as big as the encoder)
+        ox.remove_int8_files(
+            classifier.backend.path.parent, keep=[chosen]
+        )  # the search's other models (each as big as the encoder)
         log.info("int8: measuring the chosen recipe (%d layer parts in fp32) on the test split", high)
         int8_test = _labels(classifier, test_texts, contexts(test), batch)
         int8_val = _labels(classifier, val_texts, contexts(validation), batch)
@@ -269,14 +303,20 @@ def calibrate(
         "recipe": chosen.to_dict(),
         "recipe_text": chosen.describe(),
         "agreement": {"test": label_agreement(fp32_test, int8_test), "validation": label_agreement(fp32_val, int8_val)},
-        "accuracy": ({"fp32": label_agreement(gold, fp32_test), "int8": label_agreement(gold, int8_test)} if gold else None),
+        "accuracy": (
+            {"fp32": label_agreement(gold, fp32_test), "int8": label_agreement(gold, int8_test)} if gold else None
+        ),
         "sentences": {"validation": len(val_texts), "test": len(test_texts)},
         "goal": {"validation": goal, "test": MIN_AGREEMENT},
         "ranking": order,
         "ranked_by": ranking,
         "search": search,
-        "measured_with": {"onnxruntime": onnxruntime.__version__, "torch": torch.__version__, "cpu": _cpu_name(),
-                          "cpu_flags": _cpu_int8_flags()},
+        "measured_with": {
+            "onnxruntime": onnxruntime.__version__,
+            "torch": torch.__version__,
+            "cpu": _cpu_name(),
+            "cpu_flags": _cpu_int8_flags(),
+        },
         "seconds": round(time.perf_counter() - started, 1),
         "calibrated_at": datetime.now().isoformat(timespec="seconds"),
     }
@@ -297,7 +337,9 @@ def read_int8_calibration(folder: Path | str | None) -> dict[str, Any] | None:
     return read_model_json(folder, INT8_FILE)
 
 
-def saved_test_agreement(classifier: Any, name: str, precision: str, noun: str, min_agreement: float) -> tuple[dict[str, Any], float]:
+def saved_test_agreement(
+    classifier: Any, name: str, precision: str, noun: str, min_agreement: float
+) -> tuple[dict[str, Any], float]:
     """The measurement of a faster precision saved with the model, and its test-split agreement, or refuse in one line.
 
     Args:
@@ -318,15 +360,21 @@ def saved_test_agreement(classifier: Any, name: str, precision: str, noun: str, 
     command = f"python -m samskaping.speed calibrate {where} --only {precision}"
     saved = read_model_json(folder, name)
     if saved is None:
-        raise SamskapingError(f"{flag}: {where} has no {precision} {noun}; run '{command}' once (it compares {precision} with fp32 "
-                              f"on the model's test split and saves the result in the folder), or leave out {flag}")
+        raise SamskapingError(
+            f"{flag}: {where} has no {precision} {noun}; run '{command}' once (it compares {precision} with fp32 "
+            f"on the model's test split and saves the result in the folder), or leave out {flag}"
+        )
     if saved.get("weights_digest") != weights_digest(classifier):
-        raise SamskapingError(f"{flag}: the {precision} {noun} in {where} was made for other weights; run '{command}' again, "
-                              f"or leave out {flag}")
+        raise SamskapingError(
+            f"{flag}: the {precision} {noun} in {where} was made for other weights; run '{command}' again, "
+            f"or leave out {flag}"
+        )
     agreement = float(saved["agreement"]["test"]["all"])
     if agreement < min_agreement:
-        raise SamskapingError(f"{flag} refused: {precision} kept only {agreement:.1%} of fp32's labels on this model's test split "
-                              f"(at least {min_agreement:.0%} needed); leave out {flag}")
+        raise SamskapingError(
+            f"{flag} refused: {precision} kept only {agreement:.1%} of fp32's labels on this model's test split "
+            f"(at least {min_agreement:.0%} needed); leave out {flag}"
+        )
     return saved, agreement
 
 
@@ -346,13 +394,23 @@ def int8_model(classifier: Any, threads: int | None = None, min_agreement: float
     recipe = ox.Int8Recipe.from_dict(saved["recipe"])
     ox.use_onnx(classifier, threads=threads, recipe=recipe, release_torch=True)  # the fp32 weights are not needed
     classifier.int8 = True
-    log.info("int8 (%d of the encoder's layer parts kept in fp32; the recipe is in %s) kept %.2f%% of fp32's labels on the "
-             "test split when calibrated", len(recipe.fp32_layers), Path(folder) / INT8_FILE, 100 * agreement)
+    log.info(
+        "int8 (%d of the encoder's layer parts kept in fp32; the recipe is in %s) kept %.2f%% of fp32's labels on the "
+        "test split when calibrated",
+        len(recipe.fp32_layers),
+        Path(folder) / INT8_FILE,
+        100 * agreement,
+    )
     return classifier
 
 
-def calibrate_folder(folder: Path | str, data: Sequence[Path] | None = None, goal: float = VALIDATION_GOAL,
-                     threads: int | None = None, ranking: str = "effects") -> dict[str, Any]:
+def calibrate_folder(
+    folder: Path | str,
+    data: Sequence[Path] | None = None,
+    goal: float = VALIDATION_GOAL,
+    threads: int | None = None,
+    ranking: str = "effects",
+) -> dict[str, Any]:
     """Calibrate the model in ``folder`` on its own validation and test splits and write ``int8.json`` there.
 
     Args:
@@ -373,7 +431,9 @@ def calibrate_folder(folder: Path | str, data: Sequence[Path] | None = None, goa
     return result
 
 
-def model_and_splits(folder: Path, data: Sequence[Path] | None, capability: str, what: str) -> tuple[Any, dict[str, Any], list[Path], str]:
+def model_and_splits(
+    folder: Path, data: Sequence[Path] | None, capability: str, what: str
+) -> tuple[Any, dict[str, Any], list[Path], str]:
     """Load the transformer model in ``folder`` and re-make its validation and test splits.
 
     Returns:
@@ -393,8 +453,10 @@ def model_and_splits(folder: Path, data: Sequence[Path] | None, capability: str,
     files = list(data) if data else cfg.data.files
     missing = [str(f) for f in files if not Path(f).is_file()]
     if missing:
-        raise SamskapingError(f"the model's labelled data is not here ({', '.join(missing)}, read from {Path.cwd()}); "
-                              "run from the project folder or give --data PATH")
+        raise SamskapingError(
+            f"the model's labelled data is not here ({', '.join(missing)}, read from {Path.cwd()}); "
+            "run from the project folder or give --data PATH"
+        )
     labelled = load_labelled_files(files, on_invalid=cfg.data.on_invalid)
     splits = split_frame(labelled, cfg.data.validation_size, cfg.data.test_size, cfg.training.seed)
     return classifier, splits, [Path(f) for f in files], labelled.digest
@@ -411,6 +473,6 @@ def write_json_atomic(folder: Path, name: str, content: Mapping[str, Any]) -> No
         tmp.write_text(json.dumps(content, indent=2, ensure_ascii=False), encoding="utf-8")
         os.replace(tmp, folder / name)
     except OSError as exc:
-        raise SamskapingError(f"{folder}: cannot write {name} ({exc.strerror or exc}); calibrate a copy you can write to") from exc
-
-
+        raise SamskapingError(
+            f"{folder}: cannot write {name} ({exc.strerror or exc}); calibrate a copy you can write to"
+        ) from exc

@@ -76,8 +76,6 @@ def tune_threads(threads: int | None = None) -> dict[str, int]:
     return {"intra_op": torch.get_num_threads(), "inter_op": torch.get_num_interop_threads()}
 
 
-
-
 def linear_count(module: nn.Module) -> int:
     """Number of plain (float) ``nn.Linear`` layers in ``module``."""
     return sum(type(m) is nn.Linear for m in module.modules())
@@ -119,13 +117,18 @@ def matmul_gflops(n: int = 2048, repeats: int = 10) -> dict[str, float]:
         torch.matmul(a, b, out=out)
         times.append(time.perf_counter() - started)
     median = statistics.median(times)
-    return {"n": n, "repeats": repeats, "median_seconds": median, "gflops": 2.0 * n**3 / median / 1e9, "best_gflops": 2.0 * n**3 / min(times) / 1e9}
+    return {
+        "n": n,
+        "repeats": repeats,
+        "median_seconds": median,
+        "gflops": 2.0 * n**3 / median / 1e9,
+        "best_gflops": 2.0 * n**3 / min(times) / 1e9,
+    }
 
 
 # ---------------------------------------------------------------------------
 # int8 that keeps fp32's labels: calibration saved with the model, checked at prediction
 # ---------------------------------------------------------------------------
-
 
 
 def _cpu_name() -> str:
@@ -150,5 +153,3 @@ def cpu_flags() -> set[str]:
 def _cpu_int8_flags() -> list[str]:
     """The CPU's int8 dot-product features (VNNI, AMX): without them 8-bit weights can saturate."""
     return sorted(cpu_flags() & {"avx2", "avx512f", "avx512_vnni", "avx_vnni", "amx_int8"})
-
-

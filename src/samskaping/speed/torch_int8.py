@@ -17,6 +17,8 @@ from samskaping.speed.machine import linear_count, quantized_linear_count
 log = logging.getLogger(__name__)
 
 _INTEROP_SET = False
+
+
 def _quantize_dynamic(module: nn.Module) -> nn.Module:
     """``quantize_dynamic`` on the ``nn.Linear`` layers of ``module``, in place, int8 weights per output channel."""
     with warnings.catch_warnings():
@@ -67,7 +69,11 @@ def input_channel_maxima(classifier: Any, texts: Sequence[str]) -> dict[str, tor
 
         return hook
 
-    handles = [m.register_forward_pre_hook(record(n)) for n, m in classifier.network.encoder.named_modules() if type(m) is nn.Linear]
+    handles = [
+        m.register_forward_pre_hook(record(n))
+        for n, m in classifier.network.encoder.named_modules()
+        if type(m) is nn.Linear
+    ]
     try:
         classifier.predict_proba(list(texts))
     finally:
@@ -130,7 +136,9 @@ def quantize_int8(
     """
     network = getattr(classifier, "network", None)
     if network is None or not hasattr(network, "encoder"):
-        raise SamskapingError(f"int8 quantisation needs a transformer model, got kind {getattr(classifier, 'kind', type(classifier).__name__)!r}")
+        raise SamskapingError(
+            f"int8 quantisation needs a transformer model, got kind {getattr(classifier, 'kind', type(classifier).__name__)!r}"
+        )
     if not 0.0 <= alpha <= 1.0:
         raise SamskapingError(f"alpha must be between 0 and 1, got {alpha}")
     if quantized_linear_count(network) and not linear_count(network.encoder):
@@ -148,8 +156,9 @@ def quantize_int8(
         _smooth_linears(target.network.encoder, maxima, alpha)
     target.network.encoder = _quantize_dynamic(target.network.encoder)
     target.int8 = True
-    log.info("quantised %d linear layers of the encoder to int8%s", quantized_linear_count(target.network),
-             " (smoothed)" if maxima else "")
+    log.info(
+        "quantised %d linear layers of the encoder to int8%s",
+        quantized_linear_count(target.network),
+        " (smoothed)" if maxima else "",
+    )
     return target
-
-
