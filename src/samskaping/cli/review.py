@@ -135,7 +135,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"\n{ls} (rows: {args.first.name}, columns: {args.second.name})")
             print(table.to_string())
         if args.output:
-            from samskaping.outputs import atomic_write
+            from samskaping.files import atomic_write
 
             def write(path: Path) -> None:
                 import pandas as pd

@@ -276,7 +276,7 @@ def _write_workbook(
     from openpyxl.utils import get_column_letter
     from openpyxl.worksheet.datavalidation import DataValidation
 
-    from samskaping.outputs import atomic_write
+    from samskaping.files import atomic_write
 
     book = Workbook()
     ws = book.active
