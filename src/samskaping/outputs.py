@@ -32,9 +32,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import tempfile
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -42,6 +39,7 @@ from typing import Any
 import pandas as pd
 
 from samskaping.errors import SamskapingError
+from samskaping.files import atomic_write
 
 log = logging.getLogger(__name__)
 
@@ -66,28 +64,6 @@ def table_path(folder: Path, name: str, fmt: str) -> Path:
     return folder / f"{name}.{fmt}"
 
 
-def _current_umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-_UMASK = _current_umask()
-
-
-def atomic_write(path: Path, writer: Callable[[Path], None]) -> None:
-    """Write via a temporary file in the same folder, then rename into place."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        writer(Path(tmp))
-        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes owner-only files; outputs are meant to be shared
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def write_json(data: Any, path: Path) -> None:
     """Write JSON atomically, UTF-8, indented."""
     atomic_write(
@@ -104,7 +80,10 @@ def write_text(text: str, path: Path) -> None:
 
 
 def escape_formula(value: str) -> str:
-    """A CSV cell that no spreadsheet runs as a formula (see the module docstring); inverse: :func:`unescape_formula`."""
+    """A CSV cell that no spreadsheet runs as a formula (see the module docstring).
+
+    Inverse: :func:`unescape_formula`.
+    """
     return "'" + value if value.startswith((*FORMULA_STARTS, "'")) else value
 
 
