@@ -40,7 +40,6 @@ from samskaping.errors import SamskapingError
 from samskaping.export.codebook import CODEBOOK, CODES_BY_KEY, Code, code_keys_for, guid
 from samskaping.files import atomic_write
 from samskaping.labels import LABEL_SET_NORWEGIAN
-from samskaping.files import atomic_write
 from samskaping.outputs import read_output
 
 log = logging.getLogger(__name__)
