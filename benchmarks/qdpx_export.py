@@ -143,7 +143,8 @@ def main() -> int:
     )
     print(
         f"{sources} plans, {sentences} sentences, {selections} coded; predict.py {predict_s:.1f} s; "
-        f"export {export_s:.1f} s ({project.stat().st_size / 1e6:.1f} MB .qdpx); CPU {cpu}, {len(__import__('os').sched_getaffinity(0))} cores"
+        f"export {export_s:.1f} s ({project.stat().st_size / 1e6:.1f} MB .qdpx); CPU {cpu}, "
+        f"{len(__import__('os').sched_getaffinity(0))} cores"
     )
     return 0
 

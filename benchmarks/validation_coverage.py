@@ -85,7 +85,7 @@ def classify_corpus(plans: Path, out: Path, model_dir: Path | None) -> pd.DataFr
 
 
 def train_weak(folder: Path) -> Path:
-    """A baseline trained (untracked) on 76 sentences of the shipped data: 15 train, 2 validation, 2 test per conception."""
+    """A baseline trained (untracked) on 76 shipped sentences: 15 train, 2 validation, 2 test per conception."""
     from samskaping.config import validate_config
     from samskaping.training import train
 

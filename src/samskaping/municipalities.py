@@ -72,7 +72,8 @@ def read_municipality_file(path: str | Path) -> dict[str, str]:
         number = row["kommunenummer"].zfill(4) if row["kommunenummer"].isdigit() else row["kommunenummer"]
         if number not in known():
             problems.append(
-                f"{path}, row {line}: {row['kommunenummer']!r} is not a kommunenummer of the {STRUCTURE_YEAR} structure (four digits, e.g. 1804)"
+                f"{path}, row {line}: {row['kommunenummer']!r} is not a kommunenummer of the {STRUCTURE_YEAR} "
+                "structure (four digits, e.g. 1804)"
             )
             continue
         if row["document"]:

@@ -91,7 +91,8 @@ def check_setting(setting: Any, where: str = "prediction.priors") -> Any:
     if isinstance(setting, str):
         if setting not in NAMED:
             raise ConfigError(
-                f"{where}: {setting!r} is not a priors setting; allowed: {', '.join(NAMED)} or {{label_set: {{label: share}}}}"
+                f"{where}: {setting!r} is not a priors setting; allowed: {', '.join(NAMED)} or "
+                f"{{label_set: {{label: share}}}}"
             )
         return setting
     if not isinstance(setting, Mapping):

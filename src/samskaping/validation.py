@@ -92,7 +92,7 @@ def allocate(sizes: Sequence[int], n: int, rng: np.random.Generator) -> np.ndarr
     exact = n * sizes / total
     base = np.floor(exact).astype(np.int64)
     remainder = exact - base
-    extra = int(round(remainder.sum()))
+    extra = round(remainder.sum())
     if extra:
         points = rng.random() + np.arange(extra)
         edges = np.concatenate([[0.0], np.cumsum(remainder)])

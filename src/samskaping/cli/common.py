@@ -119,7 +119,8 @@ def print_result(summary: dict, output: object, failures: list, report: object =
         print(
             f"the shares are the model's uncorrected output; to validate them, code a blind sample: "
             f"python -m samskaping.review export {out} --strategy validation, then "
-            f"python -m samskaping.review validate {out} --labels {out}/validation.xlsx (README: «Trusting the figures»)"
+            f"python -m samskaping.review validate {out} --labels {out}/validation.xlsx (README: «Trusting the "
+            "figures»)"
         )
     if failures:
         print(f"{len(failures)} input(s) could not be read:", file=sys.stderr)
@@ -153,12 +154,12 @@ def run_command(body: Callable[[], int], interrupted: str = "interrupted") -> in
 
         print(f"error: {safe_text(str(exc), keep_newlines=True)}", file=sys.stderr)
         return EXIT_ERROR
-    except (
-        KeyboardInterrupt
-    ) as exc:  # a KeyboardInterrupt raised with a message says what was kept better than the default
+    except KeyboardInterrupt as exc:
+        # a KeyboardInterrupt raised with a message says what was kept better than the default
         print(str(exc.args[0]) if exc.args else interrupted, file=sys.stderr)
         return EXIT_INTERRUPTED
-    except Exception as exc:  # a bug in samskaping or a library: never looks like success or partial success
+    # a bug in samskaping or a library: never looks like success or partial success
+    except Exception as exc:  # noqa: BLE001 - the last line of defence writes a crash report and exits 1
         report = Path(tempfile.gettempdir()) / f"samskaping-crash-{datetime.now():%Y%m%d-%H%M%S}.txt"
         try:
             report.write_text(traceback.format_exc(), encoding="utf-8")
@@ -168,7 +169,8 @@ def run_command(body: Callable[[], int], interrupted: str = "interrupted") -> in
         from samskaping.display import safe_text
 
         print(
-            f"internal error: {type(exc).__name__}: {safe_text(str(exc).splitlines()[0]) if str(exc) else ''}; {where}; "
+            f"internal error: {type(exc).__name__}: {safe_text(str(exc).splitlines()[0]) if str(exc) else ''}; "
+            f"{where}; "
             "please report it to the samskaping developers",
             file=sys.stderr,
         )

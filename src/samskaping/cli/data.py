@@ -71,7 +71,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             counts = ", ".join(f"{ls} {n}" for ls, n in result.per_label_set.items())
             print(f"{args.path}: {result.rows} rows; likely label errors: {counts}; {result.seconds:.0f} s")
             print(
-                f"review table: {args.output} (fill in 'decision' and 'reason'; accepted changes go to data/audit/corrections.jsonl)"
+                f"review table: {args.output} (fill in 'decision' and 'reason'; accepted changes go to "
+                "data/audit/corrections.jsonl)"
             )
             return EXIT_OK
         from samskaping.data import validate

@@ -1,4 +1,7 @@
-"""``python -m samskaping.export {qdpx,qdc}``: results into NVivo, ATLAS.ti, MAXQDA, QualCoder (see :mod:`samskaping.export`)."""
+"""``python -m samskaping.export {qdpx,qdc}``: results into NVivo, ATLAS.ti, MAXQDA, QualCoder.
+
+See :mod:`samskaping.export`.
+"""
 
 from __future__ import annotations
 
@@ -63,7 +66,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             args.output_dir, args.output, include_none=args.include_none, line_ends=args.line_ends, municipalities=given
         )
         print(
-            f"{result.sources} plan(s), {result.selections} coded sentence(s), {result.codings} coding(s) -> {result.path} "
+            f"{result.sources} plan(s), {result.selections} coded sentence(s), {result.codings} coding(s) -> "
+            f"{result.path} "
             "(REFI-QDA 1.0; validated against Project.xsd)"
         )
         return EXIT_OK

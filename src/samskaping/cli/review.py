@@ -1,4 +1,7 @@
-"""``python -m samskaping.review {export,import,agreement,validate}``: the review loop and validated figures (see :mod:`samskaping.review`)."""
+"""``python -m samskaping.review {export,import,agreement,validate}``: the review loop and validated figures.
+
+See :mod:`samskaping.review`.
+"""
 
 from __future__ import annotations
 
@@ -36,7 +39,7 @@ def parser() -> argparse.ArgumentParser:
         "--margin",
         type=float,
         default=0.05,
-        help="--strategy validation: the wanted ± half-width of the corpus co-creation share (default 0.05 = ±5 points)",
+        help="--strategy validation: wanted ± half-width of the corpus co-creation share (default 0.05 = ±5 points)",
     )
     ex.add_argument("--output", type=Path, help="workbook to write (default OUT_DIR/review.xlsx)")
     ex.add_argument("--seed", type=int, default=0)
@@ -110,7 +113,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 )
             else:
                 print(
-                    f"workbook for labelling: {done.path} (choose labels in the answer_ columns; see the sheet 'Veiledning')"
+                    f"workbook for labelling: {done.path} (choose labels in the answer_ columns; see the sheet "
+                    "'Veiledning')"
                 )
             return EXIT_OK
         if args.command == "validate":
@@ -161,7 +165,10 @@ def _validate(args: argparse.Namespace) -> int:
         print(f"  not used: {problem}", file=sys.stderr)
     sample, share = result["sample"], result["corpus"]["cocreation_share"]
     print(
-        f"{sample['sentences']} coded sentences from {sample['documents']} plan{'' if sample['documents'] == 1 else 's'}; "
+        (
+            f"{sample['sentences']} coded sentences from {sample['documents']} "
+            f"plan{'' if sample['documents'] == 1 else 's'}; "
+        )
         + "; ".join(f"{ls} macro-F1 {entry['macro_f1']:.2f}" for ls, entry in result["accuracy"].items())
     )
 

@@ -80,7 +80,7 @@ def _serve(tracking_uri: str | None, port: int, experiment: str) -> int:
     from samskaping.runs.ui import runs_table_url, set_up_experiment, start_ui, stop_ui, ui_url, wait_for_ui
     from samskaping.store import absolute_store_uri, open_client
 
-    client, uri = open_client(tracking_uri, create=False)
+    client, _uri = open_client(tracking_uri, create=False)
     found = client.get_experiment_by_name(experiment)
     if found is not None:  # stores written before the saved view existed get it too
         set_up_experiment(client, found.experiment_id)

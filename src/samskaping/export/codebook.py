@@ -77,63 +77,117 @@ ENGLISH: dict[str, dict[str, str]] = {
 # (Norwegian, English) descriptions, from docs/annotation-guide.md section 2 and shared/label-scheme.md.
 DESCRIPTIONS: dict[str, tuple[str, str]] = {
     "conception/service": (
-        "Samskaping som samproduksjon av velferd: brukere, pasienter, pårørende eller frivillige er med og utformer, "
-        "justerer eller leverer en tjeneste, for en bedre, mer treffende eller billigere tjeneste eller bedre mestring.",
-        "Co-creation as joint production of welfare: users, patients, relatives or volunteers help design, adjust or "
-        "deliver a service, for a better, more fitting or cheaper service, or for the person's coping (mestring).",
+        (
+            "Samskaping som samproduksjon av velferd: brukere, pasienter, pårørende eller frivillige er med og "
+            "utformer, "
+            "justerer eller leverer en tjeneste, for en bedre, mer treffende eller billigere tjeneste eller bedre "
+            "mestring."
+        ),
+        (
+            "Co-creation as joint production of welfare: users, patients, relatives or volunteers help design, "
+            "adjust or "
+            "deliver a service, for a better, more fitting or cheaper service, or for the person's coping (mestring)."
+        ),
     ),
     "conception/democratic": (
-        "Samskaping som deltakelse og innflytelse: innbyggere, lokalsamfunn, ungdom, råd og lag får si sitt om vedtak, "
-        "planer, budsjetter og utviklingen av stedet sitt; eierskap, stemme og lokaldemokrati.",
-        "Co-creation as participation and influence: inhabitants, local communities, young people, councils and "
-        "associations get a say in decisions, plans, budgets and the development of their place.",
+        (
+            "Samskaping som deltakelse og innflytelse: innbyggere, lokalsamfunn, ungdom, råd og lag får si sitt om "
+            "vedtak, "
+            "planer, budsjetter og utviklingen av stedet sitt; eierskap, stemme og lokaldemokrati."
+        ),
+        (
+            "Co-creation as participation and influence: inhabitants, local communities, young people, councils and "
+            "associations get a say in decisions, plans, budgets and the development of their place."
+        ),
     ),
     "conception/innovation": (
-        "Samskaping som samarbeidsdrevet innovasjon: kommunen arbeider med næringsliv, forskning, frivillige og "
-        "innbyggere, ofte på tvers av sektorer, for å finne nye løsninger (piloter, utprøving, innovasjonspartnerskap).",
-        "Co-creation as joint innovation: the municipality works with business, research, voluntary organisations or "
-        "inhabitants, often across sectors, to find new answers (pilots, testing, innovation partnerships).",
+        (
+            "Samskaping som samarbeidsdrevet innovasjon: kommunen arbeider med næringsliv, forskning, frivillige og "
+            "innbyggere, ofte på tvers av sektorer, for å finne nye løsninger (piloter, utprøving, "
+            "innovasjonspartnerskap)."
+        ),
+        (
+            "Co-creation as joint innovation: the municipality works with business, research, voluntary "
+            "organisations or "
+            "inhabitants, often across sectors, to find new answers (pilots, testing, innovation partnerships)."
+        ),
     ),
     "conception/none": (
-        "Setningen uttrykker ingen forståelse av samskaping: fakta, tall, arealbruk, økonomi, intern administrasjon, "
-        "eller samarbeid bare mellom offentlige organer.",
-        "No understanding of co-creation: facts and figures, land use, the economy, internal administration, or "
-        "cooperation that involves only public bodies.",
+        (
+            "Setningen uttrykker ingen forståelse av samskaping: fakta, tall, arealbruk, økonomi, intern "
+            "administrasjon, "
+            "eller samarbeid bare mellom offentlige organer."
+        ),
+        (
+            "No understanding of co-creation: facts and figures, land use, the economy, internal administration, or "
+            "cooperation that involves only public bodies."
+        ),
     ),
     "factor/concept_role": (
-        "Å vite hva samskaping er og hva ens egen rolle er: felles eller manglende forståelse av begrepet, kompetanse, "
-        "nye roller for ansatte, politikere, brukere og frivillige.",
-        "Knowing what co-creation is and what one's own part in it is: a shared or missing definition, competence, "
-        "new roles for employees, politicians, users and volunteers.",
+        (
+            "Å vite hva samskaping er og hva ens egen rolle er: felles eller manglende forståelse av begrepet, "
+            "kompetanse, "
+            "nye roller for ansatte, politikere, brukere og frivillige."
+        ),
+        (
+            "Knowing what co-creation is and what one's own part in it is: a shared or missing definition, competence, "
+            "new roles for employees, politicians, users and volunteers."
+        ),
     ),
     "factor/resources": (
         "Rom til å gjøre det: tid, penger, stillinger, kapasitet, prosjektmidler og overskudd utover daglig drift.",
         "Room to do it: time, money, positions, capacity, project funding and slack beyond daily operations.",
     ),
     "factor/social_process": (
-        "Samskaping som relasjoner: tillit, dialog, å lytte, bli kjent, møteplasser, kontinuitet og å ta den tiden det tar.",
-        "Co-creation as relationships: trust, dialogue, listening, meeting places, continuity and taking the time it takes.",
+        (
+            "Samskaping som relasjoner: tillit, dialog, å lytte, bli kjent, møteplasser, kontinuitet og å ta den tiden "
+            "det tar."
+        ),
+        (
+            "Co-creation as relationships: trust, dialogue, listening, meeting places, continuity and taking the time "
+            "it takes."
+        ),
     ),
     "factor/roles_power": (
-        "Hvem bestemmer og hvem har ansvaret: mandat, beslutningsmyndighet, eierskap til prosessen, "
-        "forventningsavklaring og maktforskjellen mellom kommunen og dem den samarbeider med.",
-        "Who decides and who is responsible: mandates, decision rights, ownership of the process, managing "
-        "expectations and the power gap between the municipality and the people it works with.",
+        (
+            "Hvem bestemmer og hvem har ansvaret: mandat, beslutningsmyndighet, eierskap til prosessen, "
+            "forventningsavklaring og maktforskjellen mellom kommunen og dem den samarbeider med."
+        ),
+        (
+            "Who decides and who is responsible: mandates, decision rights, ownership of the process, managing "
+            "expectations and the power gap between the municipality and the people it works with."
+        ),
     ),
     "factor/holistic": (
-        "Å se helheten: arbeid på tvers av sektorer, enheter og nivåer, samordning; siloer og fragmentering som det motsatte.",
-        "Seeing the whole: working across sectors, units and levels, coordination; silos and fragmentation as the opposite.",
+        (
+            "Å se helheten: arbeid på tvers av sektorer, enheter og nivåer, samordning; siloer og fragmentering som "
+            "det motsatte."
+        ),
+        (
+            "Seeing the whole: working across sectors, units and levels, coordination; silos and fragmentation as the "
+            "opposite."
+        ),
     ),
     "factor/anchoring": (
-        "Forankring i systemet: i planer og strategier, politiske vedtak, lederstøtte og oppfølging i handlingsdel og budsjett.",
-        "Being rooted in the system: plans and strategies, political decisions, leadership support, and follow-up in "
-        "the action plan (handlingsdel) and budget.",
+        (
+            "Forankring i systemet: i planer og strategier, politiske vedtak, lederstøtte og oppfølging i handlingsdel "
+            "og budsjett."
+        ),
+        (
+            "Being rooted in the system: plans and strategies, political decisions, leadership support, and "
+            "follow-up in "
+            "the action plan (handlingsdel) and budget."
+        ),
     ),
     "factor/none": (
-        "Setningen nevner ingen betingelse for at samskaping lykkes eller mislykkes (også alle setninger som bare "
-        "beskriver en aktivitet).",
-        "The sentence names no condition that helps or hinders co-creation (including every sentence that only "
-        "reports an activity).",
+        (
+            "Setningen nevner ingen betingelse for at samskaping lykkes eller mislykkes (også alle setninger som bare "
+            "beskriver en aktivitet)."
+        ),
+        (
+            "The sentence names no condition that helps or hinders co-creation (including every sentence that only "
+            "reports an activity)."
+        ),
     ),
     "promoting": (
         "Fremmer: betingelsen er til stede, planlagt, lovet eller sagt å trengs («må», «skal», «det er behov for»).",
@@ -144,10 +198,16 @@ DESCRIPTIONS: dict[str, tuple[str, str]] = {
         "Hindering: the condition is missing now, stands in the way, or is named as a risk.",
     ),
     "conception/uncertain": (
-        "Usikker: modellens prediksjonsmengde for forståelse er ikke én etikett (flere, eller ingen) ved den valgte "
-        "dekningsgraden; sannsynlighetene står i utvalgets beskrivelse. Sett en kode selv.",
-        "Uncertain: the model's prediction set for conception is not a single label (several, or none) at the chosen "
-        "coverage; the probabilities are in the selection's description. Code it yourself.",
+        (
+            "Usikker: modellens prediksjonsmengde for forståelse er ikke én etikett (flere, eller ingen) ved den "
+            "valgte "
+            "dekningsgraden; sannsynlighetene står i utvalgets beskrivelse. Sett en kode selv."
+        ),
+        (
+            "Uncertain: the model's prediction set for conception is not a single label (several, or none) at the "
+            "chosen "
+            "coverage; the probabilities are in the selection's description. Code it yourself."
+        ),
     ),
     "factor/uncertain": (
         "Usikker: modellens prediksjonsmengde for faktor er ikke én etikett ved den valgte dekningsgraden.",
@@ -276,7 +336,8 @@ CODEBOOK: tuple[Code, ...] = (
     Code(
         "factor",
         "Faktor / Factor",
-        "Hvilken fremmende eller hemmende faktor setningen taler om, og om den fremmer eller hemmer (etikettsett factor "
+        "Hvilken fremmende eller hemmende faktor setningen taler om, og om den fremmer eller hemmer (etikettsett "
+        "factor "
         "og polarity).\n\nWhich promoting or hindering factor the sentence speaks about, and whether it promotes or "
         "hinders (label sets factor and polarity).",
         FOLDER_COLOUR,

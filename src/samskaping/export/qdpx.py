@@ -341,7 +341,10 @@ def build_project(
             _sub(
                 selection,
                 "Description",
-                f"{_probabilities(row, label_sets)}. Setning {unit.sentence_index}, side {row.get('page') if pd.notna(row.get('page')) else '-'}.",
+                (
+                    f"{_probabilities(row, label_sets)}. Setning {unit.sentence_index}, side "
+                    f"{row.get('page') if pd.notna(row.get('page')) else '-'}."
+                ),
             )
             for key in keys:
                 coding = _sub(
@@ -375,7 +378,8 @@ def _check(xml: bytes, kind: str) -> None:
     if not checker.validate(etree.fromstring(xml)):
         first = checker.error_log[0]
         raise SamskapingError(
-            f"the {kind} XML does not validate against {kind}.xsd (line {first.line}: {first.message}); this is a bug, please report it"
+            f"the {kind} XML does not validate against {kind}.xsd (line {first.line}: {first.message}); this is a "
+            "bug, please report it"
         )
 
 

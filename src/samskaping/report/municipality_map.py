@@ -105,7 +105,9 @@ def _per_municipality(documents: pd.DataFrame) -> pd.DataFrame:
 
 
 def municipality_maps(documents: pd.DataFrame, shapes: Shapes | None = None) -> dict[str, Any] | None:
-    """The report's two maps as PNG ``data:`` URIs, or ``None`` when no plan has a municipality or no boundaries are installed.
+    """The report's two maps as PNG ``data:`` URIs.
+
+    ``None`` when no plan has a municipality or no boundaries are installed.
 
     Every municipality of the counties that hold a plan is drawn; those without a plan in grey.
     """
@@ -125,7 +127,7 @@ def municipality_maps(documents: pd.DataFrame, shapes: Shapes | None = None) -> 
     oranges = ListedColormap(colormaps["Oranges"](np.linspace(0.2, 1.0, 256)))
     scale = ScalarMappable(Normalize(0, max(0.01, float(values["share"].max(skipna=True) or 0))), oranges)
     shares = {
-        n: "#%02X%02X%02X" % tuple(round(255 * c) for c in scale.to_rgba(v)[:3])
+        n: "#{:02X}{:02X}{:02X}".format(*tuple(round(255 * c) for c in scale.to_rgba(v)[:3]))
         for n, v in values["share"].items()
         if pd.notna(v)
     }

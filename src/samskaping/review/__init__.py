@@ -5,7 +5,8 @@ Step by step (see the README's «Correcting the model» section)::
     python -m samskaping.review export OUT_DIR --n 200 --strategy uncertainty --output review.xlsx
     # open review.xlsx in Excel, choose labels in the answer columns (drop-down lists)
     python -m samskaping.review import review.xlsx --to data/my-labels.jsonl --annotator "Kari"
-    python train.py --config configs/baseline.yaml --set 'data.paths=[data/samskaping-sentences.jsonl, data/my-labels.jsonl]'
+    python train.py --config configs/baseline.yaml \\
+        --set 'data.paths=[data/samskaping-sentences.jsonl, data/my-labels.jsonl]'
     python -m samskaping.review agreement kari.xlsx ola.xlsx     # two people labelled the same file
 
 :mod:`~samskaping.review.export` writes the workbook, :mod:`~samskaping.review.importer`

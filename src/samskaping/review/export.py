@@ -44,32 +44,58 @@ SHOWN = ["row_id", "document", "page", "heading", "previous", "text", "next", "c
 INSTRUCTIONS = [
     (
         "Hva du gjør",
-        "Les setningen (kolonne «text») med setningene før og etter og overskriften. Velg én merkelapp i hver svarkolonne (answer_…) fra nedtrekkslisten. La en rad stå tom hvis du ikke vil merke den; den blir da ikke tatt med.",
+        (
+            "Les setningen (kolonne «text») med setningene før og etter og overskriften. Velg én merkelapp i hver "
+            "svarkolonne (answer_…) fra nedtrekkslisten. La en rad stå tom hvis du ikke vil merke den; den blir da "
+            "ikke tatt med."
+        ),
     ),
     (
         "Forståelse (conception)",
-        "service: brukere, pårørende eller frivillige er med og former eller leverer en velferdstjeneste. democratic: innbyggere og sivilsamfunn får innflytelse over beslutninger, planer og lokalsamfunnet. innovation: kommunen og eksterne parter finner nye løsninger sammen. none: ingen forståelse av samskaping.",
+        (
+            "service: brukere, pårørende eller frivillige er med og former eller leverer en velferdstjeneste. "
+            "democratic: innbyggere og sivilsamfunn får innflytelse over beslutninger, planer og lokalsamfunnet. "
+            "innovation: kommunen og eksterne parter finner nye løsninger sammen. none: ingen forståelse av samskaping."
+        ),
     ),
     (
         "Faktor (factor)",
-        "Bare når setningen framstiller noe som en betingelse for at samarbeidet lykkes eller mislykkes: concept_role (forståelse av begrep og egen rolle), resources (tid, penger, kapasitet), social_process (tillit, relasjoner, dialog, møteplasser), roles_power (hvem bestemmer, makt, mandat), holistic (helhetstenkning, på tvers), anchoring (forankring i planer, politikk, ledelse). Ellers none.",
+        (
+            "Bare når setningen framstiller noe som en betingelse for at samarbeidet lykkes eller mislykkes: "
+            "concept_role (forståelse av begrep og egen rolle), resources (tid, penger, kapasitet), social_process "
+            "(tillit, relasjoner, dialog, møteplasser), roles_power (hvem bestemmer, makt, mandat), holistic "
+            "(helhetstenkning, på tvers), anchoring (forankring i planer, politikk, ledelse). Ellers none."
+        ),
     ),
     (
         "Fremmer/hemmer (polarity)",
-        "promoting når faktoren er til stede, planlagt eller nødvendig; hindering når den mangler nå, er en barriere eller en risiko; none nøyaktig når faktor er none.",
+        (
+            "promoting når faktoren er til stede, planlagt eller nødvendig; hindering når den mangler nå, er en "
+            "barriere eller en risiko; none nøyaktig når faktor er none."
+        ),
     ),
     (
         "Punktlister",
-        "Et kulepunkt leses sammen med innledningen til listen (kolonne «context»): punktet får den faktoren innledningen gir det. Ellers merkes setningen ut fra det den selv sier.",
+        (
+            "Et kulepunkt leses sammen med innledningen til listen (kolonne «context»): punktet får den faktoren "
+            "innledningen gir det. Ellers merkes setningen ut fra det den selv sier."
+        ),
     ),
     (
         "Vanlige feller",
-        "Ord som tillit, kompetanse, ressurser, forankring, på tvers og dialog er ikke faktorer når de ikke framstilles som betingelse for samarbeid. Planens egen forankring i plansystemet er none. Slagord uten aktør og formål er none. Tjenestebeskrivelser uten medvirkning er none.",
+        (
+            "Ord som tillit, kompetanse, ressurser, forankring, på tvers og dialog er ikke faktorer når de ikke "
+            "framstilles som betingelse for samarbeid. Planens egen forankring i plansystemet er none. Slagord uten "
+            "aktør og formål er none. Tjenestebeskrivelser uten medvirkning er none."
+        ),
     ),
     ("Hele merkeskjemaet", "Se docs/annotation-guide.md i prosjektet."),
     (
         "Valideringsutvalg",
-        "Er arket laget med --strategy validation, vises ingen forslag fra modellen: merk hver setning selv, uten å se hva modellen sa. Merk alle radene; en tom rad svekker valideringen.",
+        (
+            "Er arket laget med --strategy validation, vises ingen forslag fra modellen: merk hver setning selv, uten "
+            "å se hva modellen sa. Merk alle radene; en tom rad svekker valideringen."
+        ),
     ),
 ]
 

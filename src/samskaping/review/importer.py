@@ -49,7 +49,8 @@ def _read(path: Path) -> pd.DataFrame:
     missing = [c for c in ("text", *ANSWER_COLUMNS.values()) if c not in frame.columns]
     if missing:
         raise DataError(
-            f"{path}: missing column(s) {', '.join(missing)}; give a workbook written by 'python -m samskaping.review export'"
+            f"{path}: missing column(s) {', '.join(missing)}; give a workbook written by 'python -m "
+            "samskaping.review export'"
         )
     return frame
 

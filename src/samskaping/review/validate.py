@@ -124,7 +124,10 @@ def _read_csv(path: Path) -> tuple[pd.DataFrame, list[Problem], int, str]:
             f"{path}: missing column(s) {', '.join(missing)}; a coded CSV has the columns {', '.join(needed)}"
         )
     rows, problems, empty = answered_rows(frame, path, need_text=False)
-    design = "coded rows given as CSV; taken as a simple random sample of the corpus (the file cannot show how they were drawn)"
+    design = (
+        "coded rows given as CSV; taken as a simple random sample of the corpus "
+        "(the file cannot show how they were drawn)"
+    )
     return pd.DataFrame(rows, columns=["row_id", "text", "row", *LABEL_SETS]), problems, empty, design
 
 
@@ -151,7 +154,8 @@ def read_coded(paths: list[Path], folder: OutputFolder) -> Coded:
             answers, found, blank, design = _read_csv(path)
         else:
             raise DataError(
-                f"{path}: a coded sample is an .xlsx from 'review export --strategy validation' or a .csv; got '{suffix}'"
+                f"{path}: a coded sample is an .xlsx from 'review export --strategy validation' or a .csv; got "
+                f"'{suffix}'"
             )
         problems += found
         empty += blank
@@ -178,7 +182,10 @@ def read_coded(paths: list[Path], folder: OutputFolder) -> Coded:
                         int(row["row"]),
                         "text",
                         given[:60],
-                        f"differs from sentence {row_id} of {folder.path}; was the folder classified again after the export?",
+                        (
+                            f"differs from sentence {row_id} of {folder.path}; was the folder classified again after "
+                            "the export?"
+                        ),
                     )
                 )
                 continue
@@ -412,13 +419,19 @@ def validate(output_dir: str | Path, label_files: list[str | Path], seed: int = 
         "disagreements": disagreements[:MAX_DISAGREEMENTS],
         "disagreements_total": len(disagreements),
         "method": {
-            "corpus": "prediction-powered inference with power tuning (Angelopoulos et al. 2023, Science 382; PPI++), ppi-python; "
-            "the coded sample taken as a simple random sample",
-            "documents": "probabilistic adjusted classify-and-count (PACC; Forman 2008; Bella et al. 2010) with the rates measured on "
-            "the sample; 95 % percentile bootstrap over the sample and the plan's sentences together "
-            f"({stats.RESAMPLES} resamples, seed {seed})",
-            "documents_with_cocreation_sentences": "per plan, P(at least one true co-creation sentence) from its corrected share and the "
-            "measured hit and false-alarm rates (Bayes' rule), summed; same bootstrap",
+            "corpus": (
+                "prediction-powered inference with power tuning (Angelopoulos et al. 2023, Science 382; PPI++), "
+                "ppi-python; the coded sample taken as a simple random sample"
+            ),
+            "documents": (
+                "probabilistic adjusted classify-and-count (PACC; Forman 2008; Bella et al. 2010) with the rates "
+                "measured on the sample; 95 % percentile bootstrap over the sample and the plan's sentences together "
+                f"({stats.RESAMPLES} resamples, seed {seed})"
+            ),
+            "documents_with_cocreation_sentences": (
+                "per plan, P(at least one true co-creation sentence) from its corrected share and the "
+                "measured hit and false-alarm rates (Bayes' rule), summed; same bootstrap"
+            ),
             "accuracy": "macro-F1 over the labels present; 95 % percentile bootstrap over the coded sentences",
             "conception_labels_not_in_sample": unseen,
             "confidence_level": stats.CONFIDENCE,
