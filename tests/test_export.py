@@ -18,7 +18,8 @@ from lxml import etree
 
 from samskaping.errors import DataError, SamskapingError
 from samskaping.export.codebook import CODEBOOK, CODES_BY_KEY, all_codes, code_keys_for
-from samskaping.export.qdpx import SCHEMA_DIR, export_qdpx, source_text, write_qdc
+from samskaping.export.qdpx import SCHEMA_DIR, export_qdpx, write_qdc
+from samskaping.export.source_text import source_text
 from samskaping.labels import NORWEGIAN
 
 ROOT = Path(__file__).resolve().parents[1]

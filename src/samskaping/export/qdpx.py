@@ -25,7 +25,6 @@ its text (end exclusive, the reading of QualCoder's importer).
 from __future__ import annotations
 
 import logging
-import re
 import zipfile
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -38,6 +37,7 @@ from lxml import etree
 from samskaping import __version__
 from samskaping.errors import SamskapingError
 from samskaping.export.codebook import CODEBOOK, CODES_BY_KEY, Code, code_keys_for, guid
+from samskaping.export.source_text import BULLET, source_text, xml_text
 from samskaping.files import atomic_write
 from samskaping.labels import LABEL_SET_NORWEGIAN
 from samskaping.outputs import read_output
@@ -48,23 +48,8 @@ PROJECT_NS = "urn:QDA-XML:project:1.0"
 CODEBOOK_NS = "urn:QDA-XML:codebook:1.0"
 SCHEMA_DIR = Path(__file__).resolve().parent / "schema"
 MODEL_USER_ID = "samskaping:model"
-BULLET = "• "
 NAME_CHARS = 100
 LINE_ENDS = {"lf": "\n", "crlf": "\r\n"}
-# a line break of any kind inside a unit would make it two lines (and, as CRLF, shift ranges)
-_LINE_BREAKS = re.compile(r"\r\n|[\r\n\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]")
-_C0 = re.compile(r"[\x00-\x08\x0e-\x1f\x7f]")
-_SURROGATE = re.compile(r"[\ud800-\udfff]")
-_NOT_XML = re.compile(r"[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
-
-
-@dataclass(frozen=True)
-class PlacedUnit:
-    """Where one sentence stands in its source text: ``text[start:end]`` is the sentence."""
-
-    sentence_index: int
-    start: int
-    end: int
 
 
 @dataclass
@@ -78,55 +63,16 @@ class ExportResult:
     changed_units: int  # sentences whose line breaks or control characters became spaces in the source text
 
 
-def one_line(text: str) -> str:
-    """``text`` as one line of a source: line breaks and control characters become spaces, a lone surrogate U+FFFD.
-
-    Each replaced character is replaced by exactly one, so positions keep their meaning.
-    """
-    text = _LINE_BREAKS.sub(lambda m: " " * (1 if m.group() != "\r\n" else 2), text)
-    return _SURROGATE.sub("\ufffd", _C0.sub(" ", text))
-
-
-def _xml_text(text: str) -> str:
-    return _NOT_XML.sub("", text)
-
-
-def source_text(units: pd.DataFrame) -> tuple[str, list[PlacedUnit]]:
-    """The text of one plan and the place of each of its units.
-
-    Args:
-        units: the plan's rows of ``sentences.*`` (``sentence_index``, ``text``, optionally ``unit``).
-
-    Returns:
-        The text (LF line ends, ending in LF) and one :class:`PlacedUnit` per row, in reading order.
-    """
-    ordered = units.sort_values("sentence_index", kind="stable")
-    kinds = ordered["unit"].fillna("").astype(str).tolist() if "unit" in ordered.columns else [""] * len(ordered)
-    parts: list[str] = []
-    placed: list[PlacedUnit] = []
-    position = 0
-    for i, (index, text, kind) in enumerate(
-        zip(ordered["sentence_index"].tolist(), ordered["text"].tolist(), kinds, strict=True)
-    ):
-        lead = ("\n" if kind == "heading" and i > 0 else "") + (BULLET if kind == "bullet" else "")
-        line = one_line(str(text))
-        start = position + len(lead)
-        parts.append(f"{lead}{line}\n")
-        placed.append(PlacedUnit(int(index), start, start + len(line)))
-        position = start + len(line) + 1
-    return "".join(parts), placed
-
-
 def _stamp(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _sub(parent: etree._Element, tag: str, text: str | None = None, **attributes: str) -> etree._Element:
     element = etree.SubElement(
-        parent, f"{{{parent.nsmap[None]}}}{tag}", {k: _xml_text(v) for k, v in attributes.items()}
+        parent, f"{{{parent.nsmap[None]}}}{tag}", {k: xml_text(v) for k, v in attributes.items()}
     )
     if text is not None:
-        element.text = _xml_text(text)
+        element.text = xml_text(text)
     return element
 
 
@@ -266,7 +212,7 @@ def build_project(
     root = etree.Element(
         f"{{{PROJECT_NS}}}Project",
         nsmap={None: PROJECT_NS},
-        name=_xml_text(f"samskaping: {Path(folder.path).resolve().name}"),
+        name=xml_text(f"samskaping: {Path(folder.path).resolve().name}"),
         origin=f"samskaping {__version__}",
         creatingUserGUID=user_guid,
         creationDateTime=stamp,

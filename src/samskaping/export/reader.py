@@ -30,7 +30,8 @@ from lxml import etree
 
 from samskaping.errors import DataError
 from samskaping.export.codebook import CODES_BY_KEY, all_codes
-from samskaping.export.qdpx import BULLET, MODEL_USER_ID
+from samskaping.export.qdpx import MODEL_USER_ID
+from samskaping.export.source_text import BULLET
 from samskaping.labels import NONE
 
 _KEY_LINE = re.compile(r"^samskaping: (\S+)\s*$", re.MULTILINE)
