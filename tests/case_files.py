@@ -165,7 +165,8 @@ def text_box(paragraphs: Sequence[str]) -> str:
         'relativeHeight="1" behindDoc="0" locked="0" layoutInCell="1" allowOverlap="1">'
         '<wp:simplePos x="0" y="0"/><wp:positionH relativeFrom="column"><wp:posOffset>0</wp:posOffset></wp:positionH>'
         '<wp:positionV relativeFrom="paragraph"><wp:posOffset>0</wp:posOffset></wp:positionV>'
-        '<wp:extent cx="2000000" cy="800000"/><wp:wrapSquare wrapText="bothSides"/><wp:docPr id="1" name="Tekstboks 1"/>'
+        '<wp:extent cx="2000000" cy="800000"/><wp:wrapSquare wrapText="bothSides"/><wp:docPr id="1" '
+        'name="Tekstboks 1"/>'
         '<a:graphic><a:graphicData uri="http://schemas.microsoft.com/office/word/2010/wordprocessingShape">'
         f"<wps:wsp><wps:txbx><w:txbxContent>{body}</w:txbxContent></wps:txbx><wps:bodyPr/></wps:wsp>"
         "</a:graphicData></a:graphic></wp:anchor></w:drawing></mc:Choice>"

@@ -23,7 +23,7 @@ def _colour_at(fig, ax, lon: float, lat: float) -> str:
     fig.canvas.draw()
     pixels = np.asarray(fig.canvas.buffer_rgba())
     x, y = ax.transData.transform((lon, lat))
-    r, g, b, _ = pixels[int(round(pixels.shape[0] - y)), int(round(x))]
+    r, g, b, _ = pixels[round(pixels.shape[0] - y), round(x)]
     return f"#{r:02X}{g:02X}{b:02X}"
 
 

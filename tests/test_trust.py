@@ -34,7 +34,7 @@ def _calibrated_sample(shares: np.ndarray, n: int, seed: int) -> tuple[np.ndarra
 
 def test_em_recovers_the_label_shares_of_a_shifted_set() -> None:
     true = np.array([0.05, 0.10, 0.05, 0.80])  # a real plan: mostly none
-    probs, y = _calibrated_sample(true, 20_000, seed=1)
+    probs, _y = _calibrated_sample(true, 20_000, seed=1)
     estimated, iterations, converged = priors.estimate_em(probs, np.full(4, 0.25))
     assert converged and iterations > 1
     assert np.abs(estimated - true).max() < 0.02
@@ -64,7 +64,7 @@ def test_map_em_on_a_large_mostly_none_corpus_still_cuts_false_positives() -> No
     true = np.array([0.03, 0.04, 0.03, 0.90])  # 90 % none, as a real samfunnsdel
     probs, y = _calibrated_sample(true, 20_000, seed=4)
     old = np.full(4, 0.25)
-    plain, _, _ = priors.estimate_em(probs, old, strength=0.0)
+    _plain, _, _ = priors.estimate_em(probs, old, strength=0.0)
     regularised, _, _ = priors.estimate_em(probs, old, strength=priors.DEFAULT_STRENGTH)
     assert np.abs(regularised - true).max() < 0.05  # a large corpus moves (most of the way) to its own shares
     as_trained = (probs.argmax(axis=1) != 3) & (y == 3)
