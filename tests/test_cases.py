@@ -518,19 +518,20 @@ def test_an_unexpected_exception_of_one_reader_is_that_files_failure(
 
     Read in this process (``isolated=False``), so that the patched reader is the one called.
     """
-    from samskaping import data, predict
+    from samskaping import predict
+    from samskaping.documents import tables
     from samskaping.documents.limits import ReadingLimits, using
 
     table = tmp_path / "t.csv"
     table.write_text("text\nKommunen vil samskape.\n", encoding="utf-8")
-    real = data.read_table
+    real = tables.read_table
 
-    def flaky(path: Path):
+    def flaky(path: Path, notes: list[str] | None = None):
         if path == table:
             raise RuntimeError(f"{path}: boom\nsecond line")
-        return real(path)
+        return real(path, notes)
 
-    monkeypatch.setattr(data, "read_table", flaky)
+    monkeypatch.setattr(tables, "read_table", flaky)
     with using(ReadingLimits(isolated=False)):
         result = predict.classify([control, table], model, tmp_path / "o", progress=False)
     assert [f.path for f in result.failures] == [str(table)]
@@ -1090,7 +1091,7 @@ def test_resume_with_another_model_or_format_is_refused(model, control: Path, tm
     out = tmp_path / "o"
     classify([control], model, out, progress=False, model_info={"model": "models/a", "digest": "aaa"})
     before = (out / "sentences.csv").read_bytes()
-    with pytest.raises(SamskapingError, match="--resume: .* was classified with model 'models/a'"):
+    with pytest.raises(SamskapingError, match=r"--resume: .* was classified with model 'models/a'"):
         classify([control], model, out, progress=False, resume=True, model_info={"model": "models/b", "digest": "bbb"})
     with pytest.raises(SamskapingError, match="resume with --format csv"):
         classify(

@@ -226,7 +226,7 @@ def test_worker_records_reach_the_callers_log(tmp_path: Path, caplog: pytest.Log
         outcome = reader.read(path)
     assert outcome.error is None and len(outcome.frame) == 3
     assert "celle.csv, row 3, column 'text': 1048587 characters, cut to the first 20000" in caplog.text
-    assert outcome.warnings == [
+    assert list(outcome.notes) == [
         record.getMessage() for record in caplog.records if record.name.startswith("samskaping.documents")
     ]
 

@@ -25,37 +25,21 @@ import numpy as np
 import pandas as pd
 
 from samskaping import outputs
-from samskaping.data import TABLE_SUFFIXES
 from samskaping.decisions import decide
 from samskaping.decisions import table as decision_table
+from samskaping.documents.tables import TABLE_SUFFIXES
 from samskaping.errors import SamskapingError
 from samskaping.labels import LABEL_SETS
 from samskaping.methods import methods_markdown
 from samskaping.models.base import Classifier
-from samskaping.municipalities import add_municipality_columns, corpus_municipalities
-from samskaping.reading import reason as _reason  # noqa: F401 - the Spark executors use it
-from samskaping.summaries import summarise_corpus, summarise_documents
+from samskaping.run_summary import Failure, document_table, duplicate_documents, run_summary, warn_duplicates
+from samskaping.summaries import summarise_documents
 
 log = logging.getLogger(__name__)
 
 FORMATS = outputs.FORMATS
 CHUNK_MIN_SENTENCES = 4096
 LEADING_COLUMNS = ["document", "page", "sentence_index", "unit", "heading", "context", "text"]
-
-
-@dataclass
-class Failure:
-    """An input that could not be read: the path and the reason (without the path)."""
-
-    path: str
-    error: str
-
-    @property
-    def display(self) -> str:
-        """The path as shown to a person: control and bidirectional characters escaped."""
-        from samskaping.display import display_name
-
-        return display_name(self.path)
 
 
 @dataclass
@@ -146,7 +130,7 @@ def classify_frame(
     contexts: Sequence[str] | None = None,
     priors: Any = None,
 ) -> pd.DataFrame:
-    """Per label set: the label, its probability (``<set>_score``), the prediction set, top-3 and one probability per class.
+    """Per label set: the label, its probability (``<set>_score``), the prediction set, top-3, each class's probability.
 
     With ``estimated`` priors the priors are estimated over ``texts`` together.
     """
@@ -319,21 +303,20 @@ def _classify(
     encodings: dict[str, str] = {}
     notes: dict[str, str] = {}  # what a reader warned about (a page or an embedded part not read), per document
     from samskaping.display import display_name
-    from samskaping.documents import reading_notes
-    from samskaping.reading import IsolatedReader
+    from samskaping.reading import IsolatedReader, read_and_segment
 
     with IsolatedReader() as reader:  # each input in a worker process, with the limits in force (samskaping.reading)
         for path in tqdm(todo, desc="Reading documents", unit="doc", disable=not progress):
-            outcome = reader.read(path)
-            if outcome.error is not None:  # any failure of one input is that input's failure, never the batch's
-                failures.append(Failure(str(path), outcome.error))
-                log.debug("not read: %s: %s", path, outcome.error)  # listed once, at the end, by the command
+            read = read_and_segment(reader, path, str(path), display_name(path))
+            if read.error is not None:  # any failure of one input is that input's failure, never the batch's
+                failures.append(Failure(read.document, read.error))
+                log.debug("not read: %s: %s", path, read.error)  # listed once, at the end, by the command
                 continue
-            if outcome.encoding:
-                encodings[str(path)] = outcome.encoding
-            if outcome.warnings:
-                notes[str(path)] = reading_notes(outcome.warnings, path, display_name(path))
-            extracted.append((str(path), outcome.frame))
+            if read.encoding:
+                encodings[read.document] = read.encoding
+            if read.notes:
+                notes[read.document] = read.notes
+            extracted.append((read.document, read.frame))
     extraction_seconds = time.perf_counter() - started
     if not extracted and done.empty:
         listing = "; ".join(f"{f.display}: {f.error}" for f in failures) or "no inputs given"
@@ -359,54 +342,6 @@ def _classify(
         state = _write_outputs(parts, order, out, fmt, model, failures, timing, info, encodings, identity, rules, notes)
     warn_duplicates(state["summary"]["duplicate_documents"])
     return PredictResult(out, state["sentences"], state["documents"], state["summary"], failures)
-
-
-def duplicate_documents(sentences: pd.DataFrame) -> list[dict[str, Any]]:
-    """Groups of documents whose extracted sentences are the same (a plan saved as PDF and as TXT, a copy).
-
-    Two documents are the same when the SHA-256 digests of their sentence texts, in order, agree.
-    """
-    import hashlib
-
-    digests = [
-        (str(document), hashlib.sha256("\n".join(texts.astype(str)).encode("utf-8")).hexdigest(), len(texts))
-        for document, texts in sentences.groupby("document", sort=False)["text"]
-    ]
-    return group_duplicates(digests)
-
-
-def warn_duplicates(groups: Iterable[dict[str, Any]]) -> None:
-    """One warning line per group of inputs with the same text."""
-    for group in groups:
-        log.warning(
-            "%s hold the same text (%d sentences each); each is counted as a plan: keep one copy to count the plan once",
-            " and ".join(group["documents"]),
-            group["sentences"],
-        )
-
-
-def group_duplicates(digests: Iterable[tuple[str, str, int]]) -> list[dict[str, Any]]:
-    """``(document, SHA-256 of its sentence texts joined by newlines, sentences)`` in input order -> the groups of 2+."""
-    by_digest: dict[str, list[str]] = {}
-    sizes: dict[str, int] = {}
-    for document, digest, size in digests:
-        by_digest.setdefault(digest, []).append(document)
-        sizes[digest] = size
-    return [
-        {"documents": names, "digest": digest[:16], "sentences": sizes[digest]}
-        for digest, names in by_digest.items()
-        if len(names) > 1
-    ]
-
-
-def add_file_counts(summary: dict[str, Any], failures: Sequence[Failure]) -> None:
-    """Files given, read and not read (``files``), also in the mention finding: its denominator never shrinks unseen."""
-    read = int(summary.get("documents", 0))
-    summary["files"] = {"given": read + len(failures), "read": read, "failed": len(failures)}
-    if failures:
-        summary["mention_finding"] += (
-            f" ({read} of {read + len(failures)} files read; {len(failures)} could not be read, listed below)"
-        )
 
 
 def _in_input_order(sentences: pd.DataFrame, order: list[str]) -> pd.DataFrame:
@@ -446,35 +381,11 @@ def _write_outputs(
     if earlier is not None:
         encodings = {**earlier[1].get("encodings", {}), **encodings}
         notes = {**earlier[1].get("reading_notes", {}), **notes}
-    documents = summarise_documents(sentences, model.label_sets)
-    # text files record the encoding they were read with (UTF-8, or a legacy one such as cp1252)
-    documents.insert(2, "encoding", documents["document"].map(lambda d: encodings.get(d, "")))
-    # what was read only in part (a page that could not be loaded, an embedded part in another format)
-    documents.insert(3, "reading_notes", documents["document"].map(lambda d: notes.get(d, "")))
-    documents = add_municipality_columns(
-        documents, rules.get("municipalities")
-    )  # kommunenummer, kommune, fylke where known
-    summary = summarise_corpus(documents, model.label_sets, sentences)
-    if (placed := corpus_municipalities(documents)) is not None:
-        summary["municipalities"] = placed
-    add_file_counts(summary, failures)
-    model_s = timing["model_seconds"]
-    summary.update(
-        {
-            "model": model_info,
-            "decision_rules": decision_record,
-            "throughput": {
-                "sentences_classified_this_run": int(timing["new_sentences"]),
-                "extraction_seconds": round(timing["extraction_seconds"], 3),
-                "model_seconds": round(model_s, 3),
-                "sentences_per_second": round(timing["new_sentences"] / model_s, 2) if model_s > 0 else None,
-            },
-            "failed_documents": [{"path": f.path, "display_name": f.display, "reason": f.error} for f in failures],
-            "duplicate_documents": duplicate_documents(sentences),
-            "reading_notes": {d: notes[d] for d in documents["document"] if d in notes},
-            "output_format": fmt,
-        }
+    documents = document_table(
+        summarise_documents(sentences, model.label_sets), encodings, notes, rules.get("municipalities")
     )
+    run = {"model": model_info, "decision_rules": decision_record, "timing": timing, "output_format": fmt}
+    summary = run_summary(documents, model.label_sets, sentences, failures, duplicate_documents(sentences), notes, run)
     outputs.write_state(out, state, {**identity, "format": fmt, "encodings": encodings, "reading_notes": notes})
     outputs.write_table(sentences, outputs.table_path(out, outputs.SENTENCES, fmt), fmt)
     outputs.write_table(documents, outputs.table_path(out, outputs.DOCUMENTS, fmt), fmt)

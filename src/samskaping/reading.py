@@ -40,7 +40,7 @@ _THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS
 # What a worker imports before it says it is ready: pandas, the table reader and every document reader.
 _PRELOADED = (
     "pandas",
-    "samskaping.data",
+    "samskaping.documents.tables",
     "samskaping.documents.pdf",
     "samskaping.documents.docx",
     "samskaping.documents.html",
@@ -59,56 +59,75 @@ class Outcome:
         frame: the sentence table (:func:`read_input`), ``None`` on failure.
         encoding: the encoding a text file was read with, else ``None``.
         error: why the input was not read, one line without the path; ``None`` when it was.
-        records: what the readers logged: ``(logger name, level, message)``.
+        records: what the readers logged: ``(logger name, level, message)``, to log again in the caller.
+        notes: what the reader read only in part (its :class:`~samskaping.documents.document.Document`'s notes).
     """
 
     frame: pd.DataFrame | None = None
     encoding: str | None = None
     error: str | None = None
     records: list[tuple[str, int, str]] = field(default_factory=list)
-
-    @property
-    def warnings(self) -> list[str]:
-        """The messages logged as warnings (or worse): what was read only in part."""
-        return [message for _, level, message in self.records if level >= logging.WARNING]
+    notes: tuple[str, ...] = ()
 
 
-def read_input(path: Path) -> pd.DataFrame:
-    """Sentences of one input with ``document``, ``page``, ``sentence_index``, ``unit``, ``heading``, ``context``, ``text``.
+@dataclass
+class ReadInput:
+    """One input as a run records it: its sentences, encoding and reading notes, or why it was not read.
 
-    Tables keep their other columns (label-like ones renamed ``input_…``) and a
-    ``context`` column if they have one; their text is cleaned like document text.
+    Attributes:
+        document: the input's name in the outputs.
+        frame: the sentence table, ``None`` when it was not read.
+        encoding: the encoding a text file was read with; ``""`` for other inputs.
+        notes: what was read only in part, one cell (:func:`~samskaping.documents.document.reading_notes`).
+        error: why it was not read, one line without the path; ``None`` when it was.
+    """
+
+    document: str
+    frame: pd.DataFrame | None
+    encoding: str = ""
+    notes: str = ""
+    error: str | None = None
+
+
+def read_and_segment(reader: IsolatedReader, path: Path, document: str, shown: str) -> ReadInput:
+    """Read and segment one input with ``reader``: the one input step of ``predict.py`` and the Spark job.
+
+    Args:
+        reader: the reader to read with (a worker process with the limits in force, or this process).
+        path: the file to read (Spark reads a temporary copy).
+        document: the input's name in the outputs.
+        shown: the name to show for ``path`` inside notes and errors.
+
+    Returns:
+        The input's sentences, encoding and notes, or its failure; never raises for a problem of the input.
+    """
+    from samskaping.documents import reading_notes
+
+    outcome = reader.read(path)
+    if outcome.error is not None:  # any failure of one input is that input's failure, never the batch's
+        return ReadInput(document, None, error=outcome.error.replace(str(path), shown))
+    return ReadInput(document, outcome.frame, outcome.encoding or "", reading_notes(outcome.notes, path, shown))
+
+
+def read_segmented(path: Path) -> tuple[pd.DataFrame, str | None, tuple[str, ...]]:
+    """The sentences of one input (:func:`read_input`), the encoding of a text file and the reading notes.
 
     Raises:
         DocumentError, DataError: the file cannot be read or has no text.
     """
     import pandas as pd
 
-    from samskaping.data import TABLE_SUFFIXES, read_table
-    from samskaping.errors import DataError
-    from samskaping.labels import LABEL_SETS
+    from samskaping.documents.tables import TABLE_SUFFIXES, read_sentence_table
 
     if path.suffix.lower() in TABLE_SUFFIXES:
-        frame, _ = read_table(path)  # cells cleaned like document text
-        if "text" not in frame.columns:
-            raise DataError(f"{path}: no 'text' column; found: {', '.join(frame.columns)}")
-        empty = int((frame["text"] == "").sum())
-        frame = frame[frame["text"] != ""].reset_index(drop=True)
-        if frame.empty:
-            raise DataError(f"{path}: the 'text' column is empty")
-        if empty:
-            log.info("%s: %d row(s) with an empty 'text' cell left out", path, empty)
-        label_like = [c for c in frame.columns if c in LABEL_SETS or c.startswith(tuple(f"{ls}_" for ls in LABEL_SETS))]
-        reserved = [c for c in ("document", "page", "sentence_index", "unit", "heading") if c in frame.columns]
-        frame = frame.rename(columns={c: f"input_{c}" for c in label_like + reserved})
-        frame.insert(0, "document", str(path))
-        frame.insert(1, "page", pd.array([pd.NA] * len(frame), dtype="Int64"))
-        frame.insert(2, "sentence_index", range(len(frame)))
-        return frame
-    from samskaping.documents import read_sentences
+        notes: list[str] = []
+        frame = read_sentence_table(path, notes)  # cells cleaned like document text
+        return frame, None, tuple(notes)
+    from samskaping.documents import read_document, segment
 
-    sentences = read_sentences(path)
-    return pd.DataFrame(
+    document = read_document(path)
+    sentences = segment(document)
+    frame = pd.DataFrame(
         {
             "document": [s.document for s in sentences],
             "page": pd.array([s.page for s in sentences], dtype="Int64"),
@@ -119,6 +138,20 @@ def read_input(path: Path) -> pd.DataFrame:
             "text": [s.text for s in sentences],
         }
     )
+    return frame, document.encoding, document.notes
+
+
+def read_input(path: Path) -> pd.DataFrame:
+    """Sentences of one input: ``document``, ``page``, ``sentence_index``, ``unit``, ``heading``, ``context``, ``text``.
+
+    Tables keep their other columns (label-like ones renamed ``input_…``) and a
+    ``context`` column if they have one; their text is cleaned like document text
+    (:func:`samskaping.documents.tables.read_sentence_table`).
+
+    Raises:
+        DocumentError, DataError: the file cannot be read or has no text.
+    """
+    return read_segmented(path)[0]
 
 
 def reason(path: Path, exc: BaseException) -> str:
@@ -165,13 +198,11 @@ def read_one(path: Path, level: int = logging.INFO) -> Outcome:
     logger = logging.getLogger("samskaping")
     logger.addHandler(keep)
     try:
-        from samskaping.documents import text_encoding
-
-        frame = read_input(path)
-        return Outcome(frame, text_encoding(path), None, records)
+        frame, encoding, notes = read_segmented(path)
+        return Outcome(frame, encoding, None, records, notes)
     except MemoryError:
         return Outcome(None, None, memory_reason(current()), records)
-    except Exception as exc:  # any failure of one input is that input's failure, never the batch's
+    except Exception as exc:  # noqa: BLE001 - any failure of one input is that input's failure, never the batch's
         return Outcome(None, None, reason(path, exc), records)
     finally:
         logger.removeHandler(keep)

@@ -131,7 +131,7 @@ def audit(path: str | Path, output: str | Path, folds: int = 5, seed: int = 42) 
     Raises:
         DataError: the file cannot be read or has invalid rows.
     """
-    from samskaping.data import load_labelled
+    from samskaping.data.labelled import load_labelled
     from samskaping.outputs import write_table
 
     data = load_labelled(Path(path))

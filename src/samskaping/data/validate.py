@@ -26,7 +26,7 @@ def near_duplicates(texts: Sequence[str], threshold: float = 0.85, chunk: int = 
     pairs: list[tuple[int, int, float]] = []
     for start in range(0, matrix.shape[0], chunk):
         block = (matrix[start : start + chunk] @ matrix.T).tocoo()
-        for i, j, value in zip(block.row, block.col, block.data):
+        for i, j, value in zip(block.row, block.col, block.data, strict=True):
             i = int(i) + start
             if i < j and value >= threshold:
                 pairs.append((i, int(j), float(value)))
@@ -76,7 +76,8 @@ def validate(path: str | Path, threshold: float = 0.85, max_within_share: float 
     pair across splits, or near-duplicate pairs within a split exceeding
     ``max_within_share`` of the rows.
     """
-    from samskaping.data import check_rows, read_table
+    from samskaping.data.labelled import check_rows
+    from samskaping.documents.tables import read_table
 
     path = Path(path)
     frame, offset = read_table(path)

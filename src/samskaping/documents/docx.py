@@ -35,6 +35,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from samskaping.documents.document import Document, note
 from samskaping.documents.limits import check_package
 from samskaping.documents.lines import TextUnit, UnitKind, is_junk_line, normalise, split_marker, units_from_lines
 from samskaping.errors import DocumentError
@@ -79,7 +80,7 @@ _SKIPPED = frozenset(
 )
 
 
-def read(path: Path) -> list[TextUnit]:
+def read(path: Path) -> Document:
     """Units of a DOCX file: body blocks in order, then footnotes and endnotes.
 
     Raises:
@@ -98,11 +99,11 @@ def read(path: Path) -> list[TextUnit]:
         raise DocumentError(
             f"{path}: not a valid Word file ({_damage(exc, path)}); open it in Word and save it again as .docx"
         ) from exc
-    reader = _Reader(styles, document.part, path)
+    reader = _Reader(styles, document.part, path, [])
     units = list(reader.blocks(body, in_cell=False))
     for root in notes:
         units.extend(reader.notes(root))
-    return units
+    return Document(path, units, None, tuple(reader.reading_notes))
 
 
 def _damage(exc: Exception, path: Path) -> str:
@@ -142,10 +143,11 @@ def _note_roots(document: Any) -> list[Any]:
 class _Reader:
     """Walks WordprocessingML blocks and runs; knows the document's style names."""
 
-    def __init__(self, styles: dict[str, str], part: Any, path: Path) -> None:
+    def __init__(self, styles: dict[str, str], part: Any, path: Path, notes: list[str]) -> None:
         self.styles = styles
         self.part = part  # the main document part: its relationships lead to embedded chunks
         self.path = path
+        self.reading_notes = notes  # what was read only in part (an embedded part not read), for the Document
         self.toc_depth = 0  # fields open inside a TOC field that runs over paragraphs (0: not in one)
 
     # -- blocks -----------------------------------------------------------
@@ -174,7 +176,9 @@ class _Reader:
 
         rel = self.part.rels.get(element.get(f"{R}id"))
         if rel is None or rel.is_external:
-            log.warning(
+            note(
+                self.reading_notes,
+                log,
                 "%s: an embedded part (w:altChunk) is missing from the file; its text is not read; "
                 "open the file in Word and save it again",
                 self.path,
@@ -195,15 +199,19 @@ class _Reader:
             body = etree.fromstring(chunk.blob).find(f"{W}body")
             if body is not None:
                 yield from self.blocks(body, in_cell=False)
-        elif content_type.startswith(_WORD_XML + "document") or content_type.startswith(_WORD_XML + "template"):
+        elif content_type.startswith((_WORD_XML + "document", _WORD_XML + "template")):
             import docx
 
             check_package(chunk.blob, self.path, "an embedded Word document (w:altChunk): ")
             inner = docx.Document(io.BytesIO(chunk.blob))
             styles = {style.style_id: (style.name or "").lower() for style in inner.styles}
-            yield from _Reader(styles, inner.part, self.path).blocks(inner.element.body, in_cell=False)
+            yield from _Reader(styles, inner.part, self.path, self.reading_notes).blocks(
+                inner.element.body, in_cell=False
+            )
         else:
-            log.warning(
+            note(
+                self.reading_notes,
+                log,
                 "%s: an embedded part in %s (w:altChunk) is not read; open the file in Word and save it "
                 "again as .docx, which merges it into the document",
                 self.path,
@@ -234,10 +242,10 @@ class _Reader:
 
     def notes(self, root: Any) -> Iterator[TextUnit]:
         """Footnotes or endnotes, without Word's separator notes."""
-        for note in root:
-            if note.get(f"{W}type") in FOOTNOTE_SEPARATORS:
+        for footnote in root:
+            if footnote.get(f"{W}type") in FOOTNOTE_SEPARATORS:
                 continue
-            yield from self.blocks(note, in_cell=False, kind="footnote")
+            yield from self.blocks(footnote, in_cell=False, kind="footnote")
 
     # -- paragraphs -------------------------------------------------------
     def paragraph(self, p: Any, in_cell: bool, forced: UnitKind | None) -> Iterator[TextUnit]:

@@ -23,6 +23,7 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from samskaping.documents.document import Document
 from samskaping.documents.lines import SPACES, TextUnit, UnitKind, is_junk_line, normalise, units_from_lines
 
 if TYPE_CHECKING:
@@ -127,9 +128,9 @@ _HTML_KINDS: dict[str, UnitKind] = {
 _LIST_LIKE = frozenset({"li", "td", "th"})
 
 
-def read(path: Path) -> list[TextUnit]:
+def read(path: Path) -> Document:
     """Extract text blocks (p, li, td/th, h1-h6 and text in other blocks) from HTML."""
-    return units_from_html(path.read_bytes())
+    return Document(path, units_from_html(path.read_bytes()))
 
 
 def units_from_html(data: bytes) -> list[TextUnit]:

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from samskaping.documents.document import note
 from samskaping.errors import DocumentError, SamskapingError
 
 if TYPE_CHECKING:
@@ -78,12 +79,14 @@ class ReadingLimits(BaseModel):
     )
 
 
-_CURRENT: ContextVar[ReadingLimits] = ContextVar("reading_limits", default=ReadingLimits())
+_DEFAULT = ReadingLimits()
+_CURRENT: ContextVar[ReadingLimits | None] = ContextVar("reading_limits", default=None)
 
 
 def current() -> ReadingLimits:
     """The limits in force (the defaults unless :func:`using` set others)."""
-    return _CURRENT.get()
+    limits = _CURRENT.get()
+    return _DEFAULT if limits is None else limits
 
 
 @contextmanager
@@ -143,11 +146,13 @@ def check_package(
         )
 
 
-def warn_pages_not_tried(path: Path, declared: int, pages: list[list[Any]], unreadable: list[int], misses: int) -> None:
+def warn_pages_not_tried(
+    path: Path, declared: int, pages: list[list[Any]], unreadable: list[int], misses: int, notes: list[str] | None
+) -> None:
     """Say which pages a PDF declares were not tried: after many unloadable pages in a row, or past the page limit.
 
     The unloadable pages in a row at the end are taken out of ``pages`` and ``unreadable``
-    (they are named in this warning instead).
+    (they are named in this warning instead). The warning is logged and added to ``notes``.
     """
     if len(pages) >= declared:
         return
@@ -155,7 +160,9 @@ def warn_pages_not_tried(path: Path, declared: int, pages: list[list[Any]], unre
         first = len(pages) - misses + 1
         if first > 1:  # else «none of its pages could be read» says it
             del pages[-misses:], unreadable[-misses:]
-        log.warning(
+        note(
+            notes,
+            log,
             "%s: its page tree declares %d pages, but pages %d-%d could not be loaded, so the other %d "
             "were not tried; the PDF is damaged or its page tree lies; open it in a PDF reader and save or "
             "print it to a new PDF",
@@ -166,7 +173,9 @@ def warn_pages_not_tried(path: Path, declared: int, pages: list[list[Any]], unre
             declared - first - misses + 1,
         )
     else:
-        log.warning(
+        note(
+            notes,
+            log,
             "%s: only the first %d of its %d pages are read (the limit for one PDF); split the file to read the rest",
             path,
             len(pages),
@@ -178,7 +187,7 @@ def warn_pages_not_tried(path: Path, declared: int, pages: list[list[Any]], unre
 _NAMED_CUTS = 10
 
 
-def table_within_limits(frame: pd.DataFrame, path: Path, offset: int) -> pd.DataFrame:
+def table_within_limits(frame: pd.DataFrame, path: Path, offset: int, notes: list[str] | None = None) -> pd.DataFrame:
     """The table without the rows past the row limit and with cells cut to the cell limit, each named in a warning.
 
     A cell of a hundred megabytes is no sentence, and cleaning and classifying it would take more
@@ -188,6 +197,7 @@ def table_within_limits(frame: pd.DataFrame, path: Path, offset: int) -> pd.Data
         frame: the table as read (strings).
         path: the file, named in the warnings.
         offset: what to add to a 0-based row index to get the row number a person sees.
+        notes: where to add the warnings (they are logged too).
 
     Returns:
         The table within the limits.
@@ -197,7 +207,9 @@ def table_within_limits(frame: pd.DataFrame, path: Path, offset: int) -> pd.Data
     limits = current()
     if len(frame) > limits.table_rows:
         frame = frame.iloc[: limits.table_rows].copy()
-        log.warning(
+        note(
+            notes,
+            log,
             "%s: rows from row %d on are not read (the limit is %d rows for one table); split the file to "
             "read the rest",
             path,
@@ -209,7 +221,9 @@ def table_within_limits(frame: pd.DataFrame, path: Path, offset: int) -> pd.Data
         lengths = frame[column].map(lambda v: len(v) if isinstance(v, str) else 0)
         for i in np.flatnonzero(lengths.to_numpy() > limits.cell_chars):
             if cut < _NAMED_CUTS:
-                log.warning(
+                note(
+                    notes,
+                    log,
                     "%s, row %d, column '%s': %d characters, cut to the first %d (the limit for one cell)",
                     path,
                     i + offset,
@@ -220,5 +234,5 @@ def table_within_limits(frame: pd.DataFrame, path: Path, offset: int) -> pd.Data
             frame.iat[i, j] = frame.iat[i, j][: limits.cell_chars]
             cut += 1
     if cut > _NAMED_CUTS:
-        log.warning("%s: %d more cells cut to %d characters", path, cut - _NAMED_CUTS, limits.cell_chars)
+        note(notes, log, "%s: %d more cells cut to %d characters", path, cut - _NAMED_CUTS, limits.cell_chars)
     return frame

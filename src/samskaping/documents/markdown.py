@@ -10,17 +10,19 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from samskaping.documents.document import Document
 from samskaping.documents.lines import TextUnit, UnitKind, is_junk_line, normalise, units_from_lines
 from samskaping.documents.text import read_text
 
 _KIND_OF_OPEN: dict[str, UnitKind] = {"heading_open": "heading", "th_open": "cell", "td_open": "cell"}
 
 
-def read(path: Path) -> list[TextUnit]:
-    """Units of a Markdown file in document order."""
+def read(path: Path) -> Document:
+    """Units of a Markdown file in document order, with the encoding read."""
     from markdown_it import MarkdownIt
 
-    tokens = MarkdownIt("commonmark").enable("table").parse(read_text(path))
+    text, encoding = read_text(path)
+    tokens = MarkdownIt("commonmark").enable("table").parse(text)
     units: list[TextUnit] = []
     kinds: list[UnitKind] = []  # the kind of the innermost open block that gives one
     for token in tokens:
@@ -34,7 +36,7 @@ def read(path: Path) -> list[TextUnit]:
             lines = [normalise(line, keep_line_break_hyphen=True) for line in _inline_lines(token)]
             lines = [line for line in lines if not is_junk_line(line)]
             units.extend(units_from_lines(None, kinds[-1] if kinds else "paragraph", lines))
-    return units
+    return Document(path, units, encoding)
 
 
 def _inline_lines(token: Any) -> list[str]:

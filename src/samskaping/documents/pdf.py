@@ -34,6 +34,7 @@ from collections import Counter
 from pathlib import Path
 
 from samskaping.documents import limits
+from samskaping.documents.document import Document, note
 from samskaping.documents.lines import (
     TOC_HEADINGS,
     TOC_LEADER,
@@ -49,12 +50,12 @@ from samskaping.documents.pdf_furniture import (
     TRAILING_CREDIT,
     Role,
     block_role,
+    drop_repeated_quotes,
     drop_running_lines,
     is_credit,
-    repeats_body,
     with_attributions,
 )
-from samskaping.documents.pdf_layout import reading_order, split_spread
+from samskaping.documents.pdf_layout import pages_and_numbers, reading_order
 from samskaping.documents.pdf_lines import PdfLine, PdfPage, page_lines
 from samskaping.errors import DocumentError
 
@@ -65,8 +66,8 @@ log = logging.getLogger(__name__)
 _PARAGRAPH_PITCH = 1.3
 
 
-def read(path: Path) -> list[TextUnit]:
-    """Extract units from a PDF with pypdfium2, page by page."""
+def read(path: Path) -> Document:
+    """Extract units from a PDF with pypdfium2, page by page; pages skipped are logged and kept as notes."""
     import pypdfium2 as pdfium
     import pypdfium2.raw as pdfium_c
 
@@ -88,6 +89,7 @@ def read(path: Path) -> list[TextUnit]:
     sheets: list[PdfPage] = []
     unreadable: list[int] = []
     reasons: set[str] = set()
+    notes: list[str] = []
     try:
         if len(pdf) == 0:
             raise DocumentError(
@@ -100,7 +102,7 @@ def read(path: Path) -> list[TextUnit]:
                 sheets.append(page_lines(pdf, index))
                 pages.append(sheets[-1].lines)
                 misses = 0
-            except Exception as exc:  # PDFium raises several types for a damaged page object
+            except Exception as exc:  # noqa: BLE001 - PDFium raises several types for a damaged page object
                 reasons.add(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
                 unreadable.append(index + 1)
                 sheets.append(PdfPage([]))
@@ -110,9 +112,11 @@ def read(path: Path) -> list[TextUnit]:
                     break  # a page tree that declares more pages than it holds (a million, say)
     finally:
         pdf.close()
-    limits.warn_pages_not_tried(path, declared, pages, unreadable, misses)
+    limits.warn_pages_not_tried(path, declared, pages, unreadable, misses, notes)
     if unreadable and len(unreadable) < len(pages):
-        log.warning(
+        note(
+            notes,
+            log,
             "%s: %s could not be read (%s) and %s skipped; the other pages are read. To keep %s, "
             "open the file in a PDF reader and save or print it to a new PDF",
             path,
@@ -133,9 +137,9 @@ def read(path: Path) -> list[TextUnit]:
         )
     empty = [number for number, lines in enumerate(pages, start=1) if not lines and number not in unreadable]
     if empty:
-        log.warning("%s: no text layer on page(s) %s; those pages are skipped", path, empty)
+        note(notes, log, "%s: no text layer on page(s) %s; those pages are skipped", path, empty)
 
-    sheets, numbers = _pages_and_numbers(sheets[: len(pages)])
+    sheets, numbers = pages_and_numbers(sheets[: len(pages)])
     sheets = [
         PdfPage(_drop_junk_lines(sheet.lines), sheet.left, sheet.bottom, sheet.right, sheet.top) for sheet in sheets
     ]
@@ -148,29 +152,7 @@ def read(path: Path) -> list[TextUnit]:
         for number, sheet in zip(numbers, sheets, strict=True)
         for unit in _pdf_page_units(number, sheet, pitch, body)
     ]
-    return _drop_repeated_quotes(units)
-
-
-def _pages_and_numbers(sheets: list[PdfPage]) -> tuple[list[PdfPage], list[int]]:
-    """The pages (a spread's halves apart) and their numbers: 1, 2, … or, with spreads, the printed ones."""
-    parts = [split_spread(sheet) for sheet in sheets]
-    if all(len(halves) == 1 for halves in parts):
-        return sheets, list(range(1, len(sheets) + 1))
-    pages, numbers, number = [], [], 0
-    for halves in parts:
-        for page, printed in halves:
-            number = printed if printed is not None and printed > number else number + 1
-            pages.append(page)
-            numbers.append(number)
-    return pages, numbers
-
-
-def _drop_repeated_quotes(units: list[TextUnit]) -> list[TextUnit]:
-    """Leave out pull quotes that repeat a sentence of the body text."""
-    if not any(unit.kind == "quote" for unit in units):
-        return units
-    body = " ".join(unit.text for unit in units if unit.kind != "quote")
-    return [unit for unit in units if unit.kind != "quote" or not repeats_body(unit.text, body)]
+    return Document(path, drop_repeated_quotes(units), None, tuple(notes))
 
 
 def _pages_named(numbers: list[int]) -> str:

@@ -28,7 +28,7 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Literal
 
-from samskaping.documents.lines import SPACES
+from samskaping.documents.lines import SPACES, TextUnit
 from samskaping.documents.pdf_lines import PdfLine, PdfPage
 
 Role = Literal["body", "caption", "quote", "factbox"]
@@ -203,3 +203,11 @@ def with_attributions(roles: list[Role], blocks: list[list[PdfLine]]) -> tuple[l
         kept_roles.append(role)
         kept.append(lines)
     return kept_roles, kept
+
+
+def drop_repeated_quotes(units: list[TextUnit]) -> list[TextUnit]:
+    """Leave out pull quotes that repeat a sentence of the body text."""
+    if not any(unit.kind == "quote" for unit in units):
+        return units
+    body = " ".join(unit.text for unit in units if unit.kind != "quote")
+    return [unit for unit in units if unit.kind != "quote" or not repeats_body(unit.text, body)]

@@ -93,7 +93,7 @@ def blocks_of(lines: list[PdfLine]) -> list[Block]:
 
 
 def _continues(block: Block, line: PdfLine) -> bool:
-    """Whether ``line`` goes on in ``block``: just below (or, as PDFium may give it, just above) it, in the same column."""
+    """Whether ``line`` goes on in ``block``: just below (or, as PDFium gives it at times, above) it, same column."""
     last = block.lines[-1]
     height = max(last.height or 0.0, line.height or 0.0)
     if (
@@ -233,3 +233,17 @@ def _printed_number(lines: list[PdfLine], page: PdfPage) -> int | None:
         if beside:
             return int(beside.group(1) or beside.group(2))
     return None
+
+
+def pages_and_numbers(sheets: list[PdfPage]) -> tuple[list[PdfPage], list[int]]:
+    """The pages (a spread's halves apart) and their numbers: 1, 2, … or, with spreads, the printed ones."""
+    parts = [split_spread(sheet) for sheet in sheets]
+    if all(len(halves) == 1 for halves in parts):
+        return sheets, list(range(1, len(sheets) + 1))
+    pages, numbers, number = [], [], 0
+    for halves in parts:
+        for page, printed in halves:
+            number = printed if printed is not None and printed > number else number + 1
+            pages.append(page)
+            numbers.append(number)
+    return pages, numbers

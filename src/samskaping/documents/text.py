@@ -10,6 +10,7 @@ import logging
 import re
 from pathlib import Path
 
+from samskaping.documents.document import Document
 from samskaping.documents.lines import (
     TextUnit,
     UnitKind,
@@ -43,24 +44,18 @@ def decode_text(data: bytes) -> tuple[str, str]:
     raise AssertionError("iso-8859-1 decodes any bytes")  # pragma: no cover
 
 
-def text_encoding(path: Path) -> str | None:
-    """The encoding a ``.txt``/``.md`` file is read with; None for other formats."""
-    if path.suffix.lower() not in {".txt", ".md"}:
-        return None
-    return decode_text(path.read_bytes())[1]
-
-
-def read_text(path: Path) -> str:
-    """The decoded text of a ``.txt``/``.md`` file (logged when not UTF-8), line ends as ``\\n``."""
+def read_text(path: Path) -> tuple[str, str]:
+    """The decoded text of a ``.txt``/``.md`` file (logged when not UTF-8), line ends as ``\\n``, and its encoding."""
     text, encoding = decode_text(path.read_bytes())
     if encoding != "utf-8":
         log.info("%s: not UTF-8, read as %s", path, encoding)
-    return text.replace("\r\n", "\n").replace("\r", "\n")
+    return text.replace("\r\n", "\n").replace("\r", "\n"), encoding
 
 
-def read(path: Path) -> list[TextUnit]:
-    """Extract paragraphs, headings, bullets and ``|``-table cells from plain text."""
-    return units_from_text(read_text(path))
+def read(path: Path) -> Document:
+    """Extract paragraphs, headings, bullets and ``|``-table cells from plain text, with the encoding read."""
+    text, encoding = read_text(path)
+    return Document(path, units_from_text(text), encoding)
 
 
 def units_from_text(text: str) -> list[TextUnit]:

@@ -58,16 +58,16 @@ def evaluate_label_set(label_set: str, y_true: Sequence[str], y_pred: Sequence[s
     precision, recall, f1, support = precision_recall_fscore_support(
         y_true, y_pred, labels=list(labels), zero_division=0
     )
-    macro = float(np.mean([f for label, f in zip(labels, f1) if label in present])) if present else 0.0
+    macro = float(np.mean([f for label, f in zip(labels, f1, strict=True) if label in present])) if present else 0.0
     return LabelSetReport(
         label_set=label_set,
         labels=labels,
         accuracy=float(accuracy_score(y_true, y_pred)),
         macro_f1=macro,
-        precision=dict(zip(labels, map(float, precision))),
-        recall=dict(zip(labels, map(float, recall))),
-        f1=dict(zip(labels, map(float, f1))),
-        support=dict(zip(labels, map(int, support))),
+        precision=dict(zip(labels, map(float, precision), strict=True)),
+        recall=dict(zip(labels, map(float, recall), strict=True)),
+        f1=dict(zip(labels, map(float, f1), strict=True)),
+        support=dict(zip(labels, map(int, support), strict=True)),
         confusion=confusion_matrix(y_true, y_pred, labels=list(labels)),
     )
 
@@ -212,7 +212,7 @@ def f1_bar_figure(reports: Mapping[str, LabelSetReport], title: str):  # -> matp
 
     fig = Figure(figsize=(4 * len(reports), 3.6))
     axes = fig.subplots(1, len(reports), squeeze=False)[0]
-    for ax, (label_set, report) in zip(axes, reports.items()):
+    for ax, (label_set, report) in zip(axes, reports.items(), strict=True):
         values = [report.f1[label] for label in report.labels]
         ax.barh(range(len(values)), values, color="#3b6ea5")
         ax.set_yticks(range(len(values)), report.labels)

@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from samskaping.decisions import decide
-from samskaping.evaluation import breakdown, evaluate
+from samskaping.evaluation.metrics import breakdown, evaluate
 from samskaping.labels import NONE
 from samskaping.models.base import Classifier
 
@@ -153,17 +153,20 @@ def markdown(result: dict[str, Any], model_name: str) -> str:
         if not part:
             continue
         for setting, scores in part["macro_f1"].items():
+            predicted, gold = part["predicted_cocreation_share"][setting], part["gold_cocreation_share"]
             lines.append(
-                f"| {title} ({part['sentences']}) | {setting} | {scores.get('conception', '-')} | {scores.get('factor', '-')} | "
-                f"{scores.get('polarity', '-')} | {part['predicted_cocreation_share'][setting]} ({part['gold_cocreation_share']}) |"
+                f"| {title} ({part['sentences']}) | {setting} | {scores.get('conception', '-')} | "
+                f"{scores.get('factor', '-')} | {scores.get('polarity', '-')} | {predicted} ({gold}) |"
             )
     plans = result.get("realistic_plans")
     if plans:
         for setting, s in plans["summary"].items():
             m = s["macro_f1"]
+            sentences = sum(p["sentences"] for p in plans["plans"])
+            gold = plans["gold_cocreation_share_all_plans"]
             lines.append(
-                f"| realistic plans ({sum(p['sentences'] for p in plans['plans'])}) | {setting} | {m.get('conception', '-')} | "
-                f"{m.get('factor', '-')} | {m.get('polarity', '-')} | {s['cocreation_share_all_plans']} ({plans['gold_cocreation_share_all_plans']}) |"
+                f"| realistic plans ({sentences}) | {setting} | {m.get('conception', '-')} | "
+                f"{m.get('factor', '-')} | {m.get('polarity', '-')} | {s['cocreation_share_all_plans']} ({gold}) |"
             )
         lines += [
             "",

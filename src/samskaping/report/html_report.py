@@ -35,8 +35,6 @@ REPORT_NAME = REPORT
 EXAMPLES_PER_LABEL = 5
 TEMPLATE = "report.html.j2"
 
-__all__ = ["EXAMPLES_PER_LABEL", "REPORT_NAME", "read_output", "render_report", "write_report"]
-
 
 def decimal(value: float, digits: int = 2) -> str:
     """A number with a Norwegian decimal comma."""

@@ -3,8 +3,8 @@
 Every function here is shipped to Python workers, so it imports what it needs
 itself and keeps nothing but a model cache between batches. The code is
 ``predict.py``'s own: the bytes of a plan are written to a temporary file with
-the plan's name and read with :func:`samskaping.reading.read_input` in a reading
-worker process (:mod:`samskaping.reading`, as ``predict.py`` reads); the model
+the plan's name and read with :func:`samskaping.reading.read_and_segment` in a
+reading worker process (:mod:`samskaping.reading`, as ``predict.py`` reads); the model
 gives :func:`~samskaping.predict.raw_frame` and the labels come from
 :func:`~samskaping.predict.decide_frame`.
 """
@@ -52,21 +52,21 @@ def extract_file(document: str, content: bytes, reader: Any = None) -> pd.DataFr
         reader: the :class:`~samskaping.reading.IsolatedReader` to read with (as ``predict.py`` does: a crash,
             exhausted memory or a time-out is this file's failure); None reads in this process.
     """
-    from samskaping.documents import reading_notes
+    from samskaping.documents.limits import current
     from samskaping.predict import LEADING_COLUMNS
-    from samskaping.reading import read_one
+    from samskaping.reading import IsolatedReader, read_and_segment
 
+    if reader is None:
+        reader = IsolatedReader(current().model_copy(update={"isolated": False}))
     with tempfile.TemporaryDirectory(prefix="samskaping-spark-") as folder:
         path = Path(folder) / PurePosixPath(document).name  # the suffix picks the reader; the name appears in messages
         path.write_bytes(content)
-        outcome = reader.read(path) if reader is not None else read_one(path)
-        if outcome.error is not None:  # one file's failure, never the job's
-            reason = outcome.error.replace(str(path), document)
-            log.warning("not read: %s: %s", document, reason)
-            return pd.DataFrame([{**dict.fromkeys(EXTRACTED_COLUMNS), "document": document, "error": reason}])
-        frame, encoding = outcome.frame, outcome.encoding or ""
-        # what a reader warned about, as predict.py records it (the temporary copy's path named as the document)
-        notes = reading_notes(outcome.warnings, path, document) or None
+        # predict.py's one input step; the temporary copy's path is named as the document in notes and errors
+        read = read_and_segment(reader, path, document, document)
+    if read.error is not None:  # one file's failure, never the job's
+        log.warning("not read: %s: %s", document, read.error)
+        return pd.DataFrame([{**dict.fromkeys(EXTRACTED_COLUMNS), "document": document, "error": read.error}])
+    frame, encoding, notes = read.frame, read.encoding, read.notes or None
     other = [c for c in frame.columns if c not in LEADING_COLUMNS]
     rows = pd.DataFrame(
         {
@@ -117,9 +117,9 @@ def _folder_model(archive: str):  # -> Classifier
 
     folder = SparkFiles.get(archive)
     if folder not in _MODELS:
-        from samskaping.models import load_model
+        from samskaping.runtime import RuntimeOptions, prepare
 
-        _MODELS[folder] = load_model(Path(folder))
+        _MODELS[folder] = prepare(folder, RuntimeOptions(set_threads=False)).model
     return _MODELS[folder]
 
 
@@ -145,7 +145,9 @@ def raw_udf(archive: str, schema: str, batch_size: int | None = None):  # -> pan
 
 
 def decide_udf(archive: str, schema: str, priors: Any, confidence: float | None):  # -> pandas UDF
-    """A pandas UDF ``struct of raw probabilities -> struct of output columns`` (:func:`samskaping.predict.decide_frame`).
+    """A pandas UDF ``struct of raw probabilities -> struct of output columns``.
+
+    The columns are those of :func:`samskaping.predict.decide_frame`.
 
     Args:
         archive: the name the model folder's archive was shipped under.

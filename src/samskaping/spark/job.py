@@ -32,7 +32,8 @@ from samskaping import outputs
 from samskaping.errors import SamskapingError
 from samskaping.methods import methods_markdown
 from samskaping.models.base import Classifier
-from samskaping.predict import LEADING_COLUMNS, Failure, add_file_counts, group_duplicates, warn_duplicates
+from samskaping.predict import LEADING_COLUMNS
+from samskaping.run_summary import Failure, document_table, group_duplicates, run_summary, warn_duplicates
 from samskaping.spark.executors import (
     EXTRACTED_SCHEMA,
     SUMMARY_SCHEMA,
@@ -43,7 +44,6 @@ from samskaping.spark.executors import (
 )
 from samskaping.spark.listing import Choice, Input, Listed, choose_files, is_uri, local_location, spark_roots
 from samskaping.spark.model import ModelSource, ddl, decision_rules, output_types, ship_model
-from samskaping.summaries import summarise_corpus
 
 log = logging.getLogger(__name__)
 
@@ -130,26 +130,14 @@ def classify_on_spark(
     finally:
         extracted.cached.unpersist()
 
-    documents, summary = _summarise(spark, target, written_schema, model, extracted)
-    add_file_counts(summary, extracted.failures)
-    warn_duplicates(summary["duplicate_documents"])
     classified = sum(extracted.counts.values())
+    # wall times of the Spark jobs: listing and extraction, then the model, the decisions and the writing
+    timing = {"extraction_seconds": extraction_seconds, "model_seconds": model_seconds, "new_sentences": classified}
+    run = {"model": dict(model_info or {}), "decision_rules": rules, "timing": timing, "output_format": fmt}
+    documents, summary = _summarise(spark, target, written_schema, model, extracted, run)
+    warn_duplicates(summary["duplicate_documents"])
     summary.update(
         {
-            "model": dict(model_info or {}),
-            "decision_rules": rules,
-            "throughput": {
-                "sentences_classified_this_run": classified,
-                # wall times of the Spark jobs: listing and extraction, then the model, the decisions and the writing
-                "extraction_seconds": round(extraction_seconds, 3),
-                "model_seconds": round(model_seconds, 3),
-                "sentences_per_second": round(classified / model_seconds, 2) if model_seconds > 0 else None,
-            },
-            "failed_documents": [
-                {"path": f.path, "display_name": f.display, "reason": f.error} for f in extracted.failures
-            ],
-            "reading_notes": {d: extracted.notes[d] for d in extracted.read if d in extracted.notes},
-            "output_format": fmt,
             "sentences_format": "parquet",
             "spark": {"master": spark.sparkContext.master, "spark_version": spark.version, "partitions": tasks},
         }
@@ -301,22 +289,20 @@ def _raw_in_predict_order(scored: Any, raw_names: list[str], order: list[str]) -
 
 
 def _summarise(
-    spark: Any, target: str, schema: Any, model: Classifier, extracted: _Extracted
+    spark: Any, target: str, schema: Any, model: Classifier, extracted: _Extracted, run: dict[str, Any]
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """``documents.<fmt>`` (one row per document, made on the executors) and the corpus figures of ``summary.json``."""
+    """``documents.<fmt>`` (one row per document, made on the executors) and ``summary.json``, as predict.py's."""
     written = spark.read.schema(schema).parquet(target)  # what was written: the model does not run again
     rows = written.groupBy("document").applyInPandas(summarise_group(model.label_sets), SUMMARY_SCHEMA).collect()
     by_document = {r.document: r.row for r in rows}
     lines = "\n".join(by_document[d] for d in extracted.read if d in by_document)
-    documents = pd.read_json(StringIO(lines), lines=True, dtype=False)
-    # text files record the encoding they were read with (UTF-8, or a legacy one such as cp1252)
-    documents.insert(2, "encoding", documents["document"].map(lambda d: extracted.encodings.get(d, "")))
-    documents.insert(3, "reading_notes", documents["document"].map(lambda d: extracted.notes.get(d, "")))
+    summarised = pd.read_json(StringIO(lines), lines=True, dtype=False)
+    documents = document_table(summarised, extracted.encodings, extracted.notes)
     # the corpus figures that count sentences need labels and flags only: a few bytes a sentence on the driver
     light = [f.name for f in schema.fields if f.name in model.label_sets or f.dataType.typeName() == "boolean"]
     sentences = written.select(*light).toPandas()
-    summary = summarise_corpus(documents, model.label_sets, sentences)
-    summary["duplicate_documents"] = _duplicates(written, extracted.read)
+    duplicates = _duplicates(written, extracted.read)
+    summary = run_summary(documents, model.label_sets, sentences, extracted.failures, duplicates, extracted.notes, run)
     return documents, summary
 
 

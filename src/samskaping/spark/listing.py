@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Literal
 
-from samskaping.predict import Failure, _suffixes
+from samskaping.predict import _suffixes
+from samskaping.run_summary import Failure
 
 # binaryFile keeps a file's bytes in one array: 2 GiB less a little is the most it reads
 MAX_FILE_BYTES = 2**31 - 1 - 1024
