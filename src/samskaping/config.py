@@ -12,14 +12,23 @@ Relative paths in a config are read relative to the current working directory
 
 from __future__ import annotations
 
-import difflib
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    create_model,
+    field_validator,
+    model_validator,
+)
 
-from samskaping.errors import ConfigError
+from samskaping.config_problems import describe_problems
+from samskaping.errors import ConfigError, ModelLoadError
 from samskaping.labels import LABEL_SET_NAMES
 
 
@@ -41,6 +50,17 @@ class DataConfig(_Section):
     on_invalid: Literal["refuse", "skip"] = Field(
         "refuse", description="refuse: any bad row stops the run; skip: bad rows are left out and listed."
     )
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _paths_replace_path(cls, data: Any, handler: Any) -> DataConfig:
+        # with paths given, path is not read, so it is kept as written and not checked (a config's path may be
+        # relative to another folder when --set data.paths=[...] names the files to use)
+        if not isinstance(data, dict) or not data.get("paths") or data.get("path") is None:
+            return handler(data)
+        unread = data["path"]
+        config = handler({k: v for k, v in data.items() if k != "path"})
+        return config.model_copy(update={"path": unread if isinstance(unread, Path) else Path(str(unread))})
 
     @field_validator("path")
     @classmethod
@@ -72,47 +92,6 @@ def _labelled_file(value: Path) -> Path:
     if value.suffix.lower() not in {".csv", ".jsonl", ".xlsx"}:
         raise ValueError(f"{value}: unsupported file type; allowed: .csv, .jsonl, .xlsx")
     return value
-
-
-class BaselineConfig(_Section):
-    """TF-IDF word and character n-grams + logistic regression, one per label set."""
-
-    word_ngram_max: int = Field(2, ge=1, le=4, description="Longest word n-gram.")
-    char_ngram_min: int = Field(2, ge=1, le=6)
-    char_ngram_max: int = Field(5, ge=1, le=8)
-    min_df: int = Field(1, ge=1, description="Drop n-grams seen in fewer training sentences.")
-    max_features: int | None = Field(200_000, ge=1000, description="Vocabulary cap per vectorizer (null: none).")
-    C: float = Field(8.0, gt=0, description="Inverse regularisation strength of the logistic regression.")
-    max_iter: int = Field(3000, ge=10)
-    class_weight: Literal["balanced", "none"] = "balanced"
-
-    @model_validator(mode="after")
-    def _char_range(self) -> BaselineConfig:
-        if self.char_ngram_min > self.char_ngram_max:
-            raise ValueError(
-                f"char_ngram_min ({self.char_ngram_min}) must not exceed char_ngram_max ({self.char_ngram_max})"
-            )
-        return self
-
-
-class TransformerConfig(_Section):
-    """A shared transformer encoder with one classification head per label set."""
-
-    max_length: int = Field(128, ge=8, le=512, description="Tokens per sentence; longer ones are truncated.")
-    pooling: Literal["cls", "mean"] = Field(
-        "cls", description="Sentence vector: the [CLS] token or the mean of tokens."
-    )
-    dropout: float = Field(0.1, ge=0, lt=1)
-    local_files_only: bool = Field(False, description="Never try the network, even when HF_HUB_OFFLINE is unset.")
-    revision: str | None = Field(None, description="Hub revision (branch, tag or commit) to download.")
-    trust_remote_code: bool = Field(
-        False,
-        description="Run Python code shipped with the model (NorBERT 3 needs it); off unless you trust the source.",
-    )
-    prefix: str = Field("", description="Text put before every sentence, as the model was pretrained (e5: 'query: ').")
-    freeze_embeddings: bool = Field(
-        False, description="Keep the word embeddings fixed while fine-tuning (faster, less memory)."
-    )
 
 
 class TrainingConfig(_Section):
@@ -168,7 +147,7 @@ class TrainingConfig(_Section):
 class ModelConfig(_Section):
     """Which model to train and on which label sets."""
 
-    kind: Literal["baseline", "transformer"] = "baseline"
+    kind: str = Field("baseline", description="The model kind: a name in samskaping.models.registry.REGISTRY.")
     name: str = Field(
         "tfidf-logreg", min_length=1, description="Hub id or local folder of the encoder; a label for the baseline."
     )
@@ -176,8 +155,7 @@ class ModelConfig(_Section):
     use_context: bool = Field(
         False, description="Read a bullet together with the lead-in of its list (clarification 15 of the label scheme)."
     )
-    baseline: BaselineConfig = BaselineConfig()
-    transformer: TransformerConfig = TransformerConfig()
+    # model.<kind>: one section per registered kind, added by config_schema() from the kinds' specs
 
     @field_validator("label_sets")
     @classmethod
@@ -197,13 +175,15 @@ class PredictionConfig(_Section):
 
     priors: str | dict[str, dict[str, float]] = Field(
         "estimated",
-        description="training | uniform | estimated (EM on the documents being classified) | {label_set: {label: share}}",
+        description="training | uniform | estimated (EM on the documents being classified) "
+        "| {label_set: {label: share}}",
     )
     prior_strength: float = Field(
         200.0,
         ge=0.0,
         description="estimated priors: pseudo-sentences of the Dirichlet prior centred on the training priors "
-        "(MAP EM; the training priors weigh s/(n + s) over n sentences; 0 = plain EM, which can set a label's prior to 0)",
+        "(MAP EM; the training priors weigh s/(n + s) over n sentences; "
+        "0 = plain EM, which can set a label's prior to 0)",
     )
     calibrate: bool = Field(True, description="Fit a temperature per label set on the validation split.")
     confidence: float = Field(
@@ -255,6 +235,38 @@ class Config(_Section):
         return self.model_dump(mode="json")
 
 
+_SCHEMAS: dict[tuple[tuple[str, str], ...], type[Config]] = {}
+
+
+def config_schema() -> type[Config]:
+    """:class:`Config` with ``model.kind`` limited to the registered kinds and a ``model.<kind>`` section each.
+
+    Built from the kinds' :class:`~samskaping.models.kinds.KindSpec` (once per state of the registry), so a
+    kind added to :data:`~samskaping.models.registry.REGISTRY` is validated without a line here.
+
+    Raises:
+        ModelLoadError: a registry entry names no spec, or a kind's name is taken by a ``model`` key.
+    """
+    from samskaping.models.registry import REGISTRY, kind_specs
+
+    key = tuple(REGISTRY.items())
+    if key not in _SCHEMAS:
+        specs = kind_specs()
+        taken = sorted(set(specs) & set(ModelConfig.model_fields))
+        if taken:
+            raise ModelLoadError(f"model kind {taken[0]!r}: the name is a key of the model section; rename the kind")
+        default = "baseline" if "baseline" in specs else next(iter(specs))
+        sections: dict[str, Any] = {kind: (spec.section, spec.section()) for kind, spec in specs.items()}
+        model = create_model(
+            "ModelConfig",
+            __base__=ModelConfig,
+            kind=(Literal[tuple(specs)], Field(default, description=ModelConfig.model_fields["kind"].description)),
+            **sections,
+        )
+        _SCHEMAS[key] = create_model("Config", __base__=Config, model=(model, model()))
+    return _SCHEMAS[key]
+
+
 def flatten(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     """Flatten nested dicts to dotted keys: ``{"a": {"b": 1}} -> {"a.b": 1}``."""
     flat: dict[str, Any] = {}
@@ -265,40 +277,6 @@ def flatten(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
         else:
             flat[dotted] = value
     return flat
-
-
-def _allowed_keys(model: type[BaseModel], path: tuple[str, ...]) -> list[str]:
-    """Keys allowed at ``path`` inside ``model`` (empty if path leaves the schema)."""
-    for part in path:
-        field = model.model_fields.get(part)
-        annotation = field.annotation if field else None
-        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
-            return []
-        model = annotation
-    return list(model.model_fields)
-
-
-def did_you_mean(given: str, allowed: list[str] | tuple[str, ...]) -> str | None:
-    """The allowed word closest to ``given``: a case slip first (``c`` -> ``C``), else difflib's best match."""
-    folded = [a for a in allowed if a.casefold() == given.casefold()]
-    if folded:
-        return folded[0]
-    found = difflib.get_close_matches(given, list(allowed), n=1)
-    return found[0] if found else None
-
-
-def _describe(error: dict[str, Any]) -> str:
-    loc = tuple(str(p) for p in error["loc"])
-    key = ".".join(loc) or "(top level)"
-    if error["type"] == "extra_forbidden":
-        allowed = _allowed_keys(Config, loc[:-1])
-        hint = did_you_mean(loc[-1], allowed)
-        did_you_mean_text = f" (did you mean '{'.'.join(loc[:-1] + (hint,))}'?)" if hint else ""
-        return f"unknown key '{key}'{did_you_mean_text}; allowed here: {', '.join(allowed)}"
-    message = error["msg"].removeprefix("Value error, ")
-    given = error.get("input")
-    shown = "" if isinstance(given, dict) or given is None else f" (got {given!r})"
-    return f"{key}: {message}{shown}"
 
 
 def _set_dotted(data: dict[str, Any], dotted: str, value: Any) -> None:
@@ -369,24 +347,8 @@ def validate_config(
         check_files: check that ``data.path`` exists (off for the config saved with a model).
         overrides: dotted key -> the ``--set`` text that gave it, so its problems name ``--set``.
     """
+    schema = config_schema()
     try:
-        return Config.model_validate(raw, context={"check_files": check_files})
+        return schema.model_validate(raw, context={"check_files": check_files})
     except ValidationError as exc:
-        problems = [(_origin(e, source, overrides or {}), _describe(e)) for e in exc.errors()]
-        if len(problems) == 1:
-            origin, problem = problems[0]
-            raise ConfigError(f"{origin}: {problem}") from None
-        if len({origin for origin, _ in problems}) == 1:
-            listing = "\n".join(f"  - {p}" for _, p in problems)
-            raise ConfigError(f"{problems[0][0]}: {len(problems)} problems:\n{listing}") from None
-        listing = "\n".join(f"  - {origin}: {p}" for origin, p in problems)
-        raise ConfigError(f"{len(problems)} problems:\n{listing}") from None
-
-
-def _origin(error: dict[str, Any], source: str, overrides: dict[str, str]) -> str:
-    """``--set KEY=VALUE`` when the failing key came from an override, else the config file."""
-    key = ".".join(str(p) for p in error["loc"])
-    for dotted, text in overrides.items():
-        if key == dotted or key.startswith(dotted + ".") or dotted.startswith(key + "."):
-            return f"--set {text}"
-    return source
+        raise ConfigError(describe_problems(exc, schema, source, overrides or {})) from None

@@ -21,8 +21,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from samskaping.config import BaselineConfig
 from samskaping.labels import LABEL_SETS
+from samskaping.models.baseline import BaselineConfig
 
 log = logging.getLogger(__name__)
 

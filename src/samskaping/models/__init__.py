@@ -1,116 +1,27 @@
-"""Classifiers behind one interface, and the registry that maps a kind to its class.
+"""Classifiers behind one interface, the registry of model kinds, and loading a model folder.
 
-Adding a model kind is one module with a :class:`~samskaping.models.base.Classifier`
-subclass, one line in :data:`REGISTRY`, and one config section (see the README's
-«Adding a model kind»). Classes are imported only when their kind is used, so
-the baseline never imports torch.
+Adding a model kind is one module (a :class:`~samskaping.models.base.Classifier`
+subclass, its config section and its :class:`~samskaping.models.kinds.KindSpec`)
+and one line in :data:`~samskaping.models.registry.REGISTRY`. A kind's heavy
+libraries load only when the kind is used, so the baseline never imports torch.
 """
 
-from __future__ import annotations
+from samskaping.models.base import MANIFEST, Classifier
+from samskaping.models.kinds import KindSection, KindSpec
+from samskaping.models.loading import build_model, load_model, model_class, read_manifest
+from samskaping.models.registry import REGISTRY, has_encoder, kind_spec, kind_specs
 
-import importlib
-import json
-from pathlib import Path
-
-import numpy as np
-
-from samskaping.config import Config, validate_config
-from samskaping.errors import ConfigError, ModelLoadError
-from samskaping.labels import LABEL_SETS
-from samskaping.models.base import CONFORMAL_FILE, MANIFEST, Classifier
-
-__all__ = ["MANIFEST", "REGISTRY", "Classifier", "build_model", "load_model", "model_class", "read_manifest"]
-
-# kind -> "module:Class"
-REGISTRY: dict[str, str] = {
-    "baseline": "samskaping.models.baseline:BaselineClassifier",
-    "transformer": "samskaping.models.transformer:TransformerClassifier",
-}
-
-
-def model_class(kind: str) -> type[Classifier]:
-    """The class registered for ``kind``.
-
-    Raises:
-        ModelLoadError: no such kind.
-    """
-    if kind not in REGISTRY:
-        raise ModelLoadError(f"unknown model kind {kind!r}; allowed: {', '.join(REGISTRY)}")
-    module, _, name = REGISTRY[kind].partition(":")
-    return getattr(importlib.import_module(module), name)
-
-
-def build_model(cfg: Config, progress: bool = True) -> Classifier:
-    """The untrained classifier of ``cfg.model.kind``, built from its config."""
-    return model_class(cfg.model.kind).from_config(cfg, progress=progress)
-
-
-def read_manifest(folder: Path) -> dict:
-    """Read ``samskaping-model.json`` of a model folder.
-
-    Raises:
-        ModelLoadError: the folder or manifest is missing or unreadable.
-    """
-    if not folder.is_dir():
-        raise ModelLoadError(
-            f"{folder}: model folder not found; train one with "
-            f"'python train.py --config configs/baseline.yaml --output {folder}' or give an MLflow URI such as models:/samskaping@champion"
-        )
-    path = folder / MANIFEST
-    if not path.is_file():
-        raise ModelLoadError(
-            f"{folder}: not a samskaping model folder (no {MANIFEST}); point --model at a folder written by train.py"
-        )
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ModelLoadError(f"{path}: unreadable model manifest ({exc})") from exc
-
-
-def load_model(folder: str | Path) -> Classifier:
-    """Load a trained model folder, whatever its kind.
-
-    The saved config is validated with the same typed :class:`~samskaping.config.Config`
-    that wrote it (file paths in it are not checked: the training data need not be here).
-
-    Raises:
-        ModelLoadError: not a model folder, unknown kind, invalid saved config, other labels, or damaged files.
-    """
-    folder = Path(folder)
-    manifest = read_manifest(folder)
-    cls = model_class(str(manifest.get("kind")))
-    saved = {ls: tuple(labels) for ls, labels in manifest.get("label_sets", {}).items()}
-    changed = [ls for ls, labels in saved.items() if LABEL_SETS.get(ls) != labels]
-    if changed:
-        raise ModelLoadError(
-            f"{folder}: the model was trained with other labels for {', '.join(changed)} than this version of samskaping knows; retrain it"
-        )
-    try:
-        cfg = validate_config(manifest.get("config") or {}, source=str(folder / MANIFEST), check_files=False)
-    except ConfigError as exc:
-        raise ModelLoadError(f"{exc}; the model was saved by another version of samskaping, retrain it") from exc
-    model = cls._load_files(folder, cfg)
-    model.manifest = {k: v for k, v in manifest.items() if k != "config"}
-    model.temperatures.update(
-        {ls: float(t) for ls, t in (manifest.get("temperatures") or {}).items() if ls in model.label_sets}
-    )
-    for key, target in (("training_priors", model.training_priors), ("prior_shift", model.prior_shift)):
-        target.update(
-            {
-                ls: np.asarray(v, dtype=np.float64)
-                for ls, v in (manifest.get(key) or {}).items()
-                if ls in model.label_sets
-            }
-        )
-    if (folder / CONFORMAL_FILE).is_file():
-        from safetensors.numpy import load_file
-
-        from samskaping.calibration import ConformalSets
-
-        arrays = load_file(str(folder / CONFORMAL_FILE))
-        for ls in model.label_sets:
-            if f"{ls}.alphas" in arrays:
-                model.conformal[ls] = ConformalSets(
-                    arrays[f"{ls}.alphas"], arrays[f"{ls}.labels"], len(LABEL_SETS[ls]), arrays.get(f"{ls}.probs")
-                )
-    return model
+__all__ = [
+    "MANIFEST",
+    "REGISTRY",
+    "Classifier",
+    "KindSection",
+    "KindSpec",
+    "build_model",
+    "has_encoder",
+    "kind_spec",
+    "kind_specs",
+    "load_model",
+    "model_class",
+    "read_manifest",
+]

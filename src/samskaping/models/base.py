@@ -9,7 +9,7 @@ checkpoints rebuild ``GPTConfig``), so prediction never guesses a setting.
 A kind implements :meth:`Classifier.from_config`, :meth:`~Classifier.fit`,
 :meth:`~Classifier.logits`, ``_save_files`` and ``_load_files``; probabilities,
 calibration, label decoding and the polarity rule live here. This module never
-imports its subclasses: :mod:`samskaping.models` keeps the kind -> class registry.
+imports its subclasses: :mod:`samskaping.models.registry` keeps the kind -> spec registry.
 """
 
 from __future__ import annotations
@@ -19,12 +19,14 @@ import logging
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
-from samskaping.config import Config
 from samskaping.labels import LABEL_SETS, NONE
+
+if TYPE_CHECKING:  # the config reads the kinds' specs, so a kind's base class must not import it
+    from samskaping.config import Config
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +52,8 @@ class Classifier(ABC):
 
     Attributes:
         kind: the registry name written to the manifest.
-        uses_torch: the model needs torch and transformers (for MLflow requirements, threads, devices).
+        uses_torch: the model runs in torch (threads, devices); whether it has an encoder for the runtime
+            paths is its kind's ``has_encoder`` (:func:`samskaping.models.registry.has_encoder`).
         supports_int8: ``predict.py --int8`` can quantise it.
         supports_bf16: ``predict.py --bf16`` can run it in bf16 on the CPU.
         temperatures: per label set, the temperature applied to the logits (1.0 = uncalibrated).
@@ -135,7 +138,9 @@ class Classifier(ABC):
     def predict_proba(
         self, texts: Sequence[str], batch_size: int | None = None, contexts: Contexts = None
     ) -> dict[str, np.ndarray]:
-        """Calibrated class probabilities per label set under the training priors, shape (n, n_labels), rows summing to 1.
+        """Calibrated class probabilities per label set under the training priors.
+
+        Shape (n, n_labels) per label set, rows summing to 1.
 
         ``softmax(logits / T + prior_shift)``: the temperature T and the shift come
         from training (see :mod:`samskaping.calibration` and :mod:`samskaping.priors`).

@@ -13,18 +13,23 @@ import json
 import logging
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
+from pydantic import Field, model_validator
 from safetensors.numpy import load_file, save_file
-from scipy import sparse
-from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.linear_model import LogisticRegression
 
-from samskaping.config import BaselineConfig, Config
 from samskaping.errors import ModelLoadError
 from samskaping.labels import LABEL_SETS
 from samskaping.models.base import Classifier, Contexts
+from samskaping.models.kinds import KindSection, KindSpec
+
+if TYPE_CHECKING:  # scikit-learn and scipy load when a baseline is built or loaded, not when its spec is read
+    from scipy import sparse
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+
+    from samskaping.config import Config
 
 log = logging.getLogger(__name__)
 
@@ -32,8 +37,31 @@ VECTORIZER_FILE = "baseline-vectorizers"
 NEVER_SEEN = -1e9  # logit of a class absent from the training data (probability 0 after softmax)
 
 
+class BaselineConfig(KindSection):
+    """TF-IDF word and character n-grams + logistic regression, one per label set."""
+
+    word_ngram_max: int = Field(2, ge=1, le=4, description="Longest word n-gram.")
+    char_ngram_min: int = Field(2, ge=1, le=6)
+    char_ngram_max: int = Field(5, ge=1, le=8)
+    min_df: int = Field(1, ge=1, description="Drop n-grams seen in fewer training sentences.")
+    max_features: int | None = Field(200_000, ge=1000, description="Vocabulary cap per vectorizer (null: none).")
+    C: float = Field(8.0, gt=0, description="Inverse regularisation strength of the logistic regression.")
+    max_iter: int = Field(3000, ge=10)
+    class_weight: Literal["balanced", "none"] = "balanced"
+
+    @model_validator(mode="after")
+    def _char_range(self) -> BaselineConfig:
+        if self.char_ngram_min > self.char_ngram_max:
+            raise ValueError(
+                f"char_ngram_min ({self.char_ngram_min}) must not exceed char_ngram_max ({self.char_ngram_max})"
+            )
+        return self
+
+
 def build_vectorizers(params: BaselineConfig, use_context: bool) -> dict[str, TfidfVectorizer]:
     """The TF-IDF vectorizers: word and character n-grams of the sentence, word n-grams of its context."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
     vectorizers = {
         "word": TfidfVectorizer(
             analyzer="word",
@@ -86,6 +114,8 @@ class BaselineClassifier(Classifier):
             if name == "context" and fit and not any(column):
                 column = [*column[:-1], "(ingen innledning)"]  # a vocabulary cannot be empty
             blocks.append(vectorizer.fit_transform(column) if fit else vectorizer.transform(column))
+        from scipy import sparse
+
         return sparse.hstack(blocks, format="csr")
 
     def fit(
@@ -96,6 +126,8 @@ class BaselineClassifier(Classifier):
         tracker: Any = None,
         contexts: Contexts = None,
     ) -> dict[str, Any]:
+        from sklearn.linear_model import LogisticRegression
+
         features = self._features(texts, contexts, fit=True)
         for label_set in self.label_sets:
             classifier = LogisticRegression(
@@ -154,13 +186,16 @@ class BaselineClassifier(Classifier):
 
     @classmethod
     def _load_files(cls, folder: Path, cfg: Config) -> BaselineClassifier:
+        from sklearn.linear_model import LogisticRegression
+
         model = cls(cfg)
         needed = [f"{VECTORIZER_FILE}.json", f"{VECTORIZER_FILE}.safetensors"]
         needed += [f"baseline-{ls}.{ext}" for ls in model.label_sets for ext in ("json", "safetensors")]
         missing = [name for name in needed if not (folder / name).is_file()]
         if missing:
             raise ModelLoadError(
-                f"{folder}: missing {', '.join(missing)}; the model folder is incomplete or from an older version, retrain it"
+                f"{folder}: missing {', '.join(missing)}; "
+                "the model folder is incomplete or from an older version, retrain it"
             )
         try:
             vocabularies = json.loads((folder / f"{VECTORIZER_FILE}.json").read_text(encoding="utf-8"))
@@ -178,3 +213,13 @@ class BaselineClassifier(Classifier):
         except (ValueError, KeyError, json.JSONDecodeError) as exc:
             raise ModelLoadError(f"{folder}: damaged baseline files ({exc}); retrain the model") from exc
         return model
+
+
+SPEC = KindSpec(
+    name="baseline",
+    section=BaselineConfig,
+    classifier=BaselineClassifier,
+    requirements=(),  # scikit-learn, scipy and safetensors are in every MLflow model's requirements
+    has_encoder=False,
+    contract_config={"model": {"name": "tfidf-logreg"}},
+)

@@ -1,82 +1,59 @@
-"""A shared transformer encoder with one classification head per label set.
+"""The transformer kind: a shared encoder with one classification head per label set.
 
-One encoder pass serves every label set; the heads are linear layers on the
-pooled sentence vector, trained jointly on the weighted sum of their
-cross-entropy losses. Saved as safetensors + JSON (no pickle):
+One encoder pass serves every label set (the network is in
+:mod:`~samskaping.models.transformer_network`, the training loop in
+:mod:`~samskaping.models.transformer_training`). Saved as safetensors + JSON (no pickle):
 
     encoder/            the fine-tuned encoder (Hugging Face format)
     tokenizer/          its tokenizer
     heads.safetensors   the heads' weights
+
+torch and transformers are imported inside the methods, so reading this kind's :data:`SPEC` (which the
+config does to validate ``model.transformer``) loads neither.
 """
 
 from __future__ import annotations
 
-import copy
 import logging
-import math
-import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
-import torch
-from torch import nn
+from pydantic import Field
 
-from samskaping.config import Config
 from samskaping.errors import ModelLoadError
-from samskaping.labels import LABEL_SETS, encode
+from samskaping.labels import LABEL_SETS
 from samskaping.models.base import Classifier, Contexts
-from samskaping.models.encoder_source import resolve_encoder
+from samskaping.models.kinds import KindSection, KindSpec
+
+if TYPE_CHECKING:
+    import torch
+
+    from samskaping.config import Config
+    from samskaping.models.transformer_network import MultiHeadModel
 
 log = logging.getLogger(__name__)
 
 
-class MultiHeadModel(nn.Module):
-    """Encoder + dropout + one linear head per label set."""
+class TransformerConfig(KindSection):
+    """A shared transformer encoder with one classification head per label set."""
 
-    def __init__(self, encoder: nn.Module, label_sets: Sequence[str], dropout: float, pooling: str) -> None:
-        super().__init__()
-        self.encoder = encoder
-        self.pooling = pooling
-        self.dropout = nn.Dropout(dropout)
-        hidden = encoder.config.hidden_size
-        self.heads = nn.ModuleDict({ls: nn.Linear(hidden, len(LABEL_SETS[ls])) for ls in label_sets})
-
-    def pool(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        states = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
-        if self.pooling == "cls":
-            return states[:, 0]
-        mask = attention_mask.unsqueeze(-1).to(states.dtype)
-        return (states * mask).sum(1) / mask.sum(1).clamp(min=1.0)
-
-    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> dict[str, torch.Tensor]:
-        pooled = self.dropout(self.pool(input_ids, attention_mask))
-        # the heads stay in fp32 under bf16 autocast: a few hundred products, and probabilities keep fp32 digits
-        with torch.autocast(pooled.device.type, enabled=False):
-            pooled = pooled.float()
-            return {ls: head(pooled) for ls, head in self.heads.items()}
-
-
-def class_weights(labels: Sequence[int], n_classes: int) -> torch.Tensor:
-    """scikit-learn's «balanced» weights ``n / (k * count)`` for the classes seen; unseen classes get 1."""
-    from sklearn.utils.class_weight import compute_class_weight
-
-    y = np.asarray(labels, dtype=np.int64)
-    seen = np.unique(y)
-    weights = np.ones(n_classes)
-    weights[seen] = compute_class_weight("balanced", classes=seen, y=y)
-    return torch.tensor(weights, dtype=torch.float32)
-
-
-def load_encoder(folder: Path | str, trust_remote_code: bool) -> nn.Module:
-    """The encoder without BERT's pooler (its dense + tanh is never used: the heads pool themselves)."""
-    from transformers import AutoModel
-
-    try:
-        return AutoModel.from_pretrained(folder, trust_remote_code=trust_remote_code, add_pooling_layer=False)
-    except TypeError:  # encoders that have no pooler option
-        return AutoModel.from_pretrained(folder, trust_remote_code=trust_remote_code)
+    max_length: int = Field(128, ge=8, le=512, description="Tokens per sentence; longer ones are truncated.")
+    pooling: Literal["cls", "mean"] = Field(
+        "cls", description="Sentence vector: the [CLS] token or the mean of tokens."
+    )
+    dropout: float = Field(0.1, ge=0, lt=1)
+    local_files_only: bool = Field(False, description="Never try the network, even when HF_HUB_OFFLINE is unset.")
+    revision: str | None = Field(None, description="Hub revision (branch, tag or commit) to download.")
+    trust_remote_code: bool = Field(
+        False,
+        description="Run Python code shipped with the model (NorBERT 3 needs it); off unless you trust the source.",
+    )
+    prefix: str = Field("", description="Text put before every sentence, as the model was pretrained (e5: 'query: ').")
+    freeze_embeddings: bool = Field(
+        False, description="Keep the word embeddings fixed while fine-tuning (faster, less memory)."
+    )
 
 
 def pick_device(wanted: str) -> torch.device:
@@ -85,6 +62,8 @@ def pick_device(wanted: str) -> torch.device:
     Raises:
         ModelLoadError: CUDA was asked for and torch sees no GPU.
     """
+    import torch
+
     if wanted == "cuda" and not torch.cuda.is_available():
         raise ModelLoadError(
             "CUDA was asked for (training.device: cuda or --device cuda) but torch sees no GPU "
@@ -109,6 +88,8 @@ class TransformerClassifier(Classifier):
     supports_bf16 = True
 
     def __init__(self, cfg: Config, network: MultiHeadModel, tokenizer: Any, progress: bool = True) -> None:
+        import torch
+
         super().__init__(cfg)
         self.network = network
         self.tokenizer = tokenizer
@@ -155,6 +136,8 @@ class TransformerClassifier(Classifier):
         """Read the encoder's weights again after :meth:`release_encoder` (no-op otherwise)."""
         if not self.encoder_released:
             return
+        from samskaping.models.transformer_network import load_encoder
+
         encoder = load_encoder(self.source_folder / "encoder", self.cfg.model.transformer.trust_remote_code)
         encoder.eval()
         self.network.encoder = encoder.to(self.device)
@@ -170,6 +153,9 @@ class TransformerClassifier(Classifier):
             ModelLoadError: the encoder cannot be had (see :func:`resolve_encoder`).
         """
         from transformers import AutoTokenizer, set_seed
+
+        from samskaping.models.encoder_source import resolve_encoder
+        from samskaping.models.transformer_network import MultiHeadModel, load_encoder
 
         t = cfg.model.transformer
         folder = resolve_encoder(cfg.model.name, t.revision, t.local_files_only)
@@ -219,6 +205,8 @@ class TransformerClassifier(Classifier):
 
     def _collate(self, ids: Sequence[Sequence[int]]) -> tuple[torch.Tensor, torch.Tensor]:
         """Pad a batch to its own longest sequence (dynamic padding)."""
+        import torch
+
         width = max(len(x) for x in ids)
         pad = self.tokenizer.pad_token_id or 0
         input_ids = torch.full((len(ids), width), pad, dtype=torch.long)
@@ -231,6 +219,8 @@ class TransformerClassifier(Classifier):
     def _autocast(self) -> Any:
         """bf16 mixed precision on a GPU; on the CPU plain fp32 unless ``precision`` is "bf16"."""
         from contextlib import nullcontext
+
+        import torch
 
         if self.device.type == "cuda":
             return torch.autocast("cuda", dtype=torch.bfloat16)
@@ -247,10 +237,10 @@ class TransformerClassifier(Classifier):
         tracker: Any = None,
         contexts: Contexts = None,
     ) -> dict[str, Any]:
-        from tqdm.auto import tqdm
-        from transformers import get_linear_schedule_with_warmup, set_seed
+        import torch
+        from transformers import set_seed
 
-        from samskaping.evaluation import evaluate
+        from samskaping.models.transformer_training import fit_network
 
         t = self.cfg.training
         set_seed(t.seed)
@@ -259,129 +249,7 @@ class TransformerClassifier(Classifier):
         if t.threads:
             torch.set_num_threads(t.threads)
         self.to(pick_device(t.device))
-        ids = self._encode(texts, contexts)
-        targets = {ls: torch.tensor(encode(ls, labels[ls])) for ls in self.label_sets}
-        loss_fns = {
-            ls: nn.CrossEntropyLoss(
-                weight=class_weights(targets[ls].tolist(), len(LABEL_SETS[ls])).to(self.device)
-                if t.class_weighting
-                else None
-            )
-            for ls in self.label_sets
-        }
-        loss_weights = {ls: float(t.loss_weights.get(ls, 1.0)) for ls in self.label_sets}
-        if self.cfg.model.transformer.freeze_embeddings:
-            self.network.encoder.get_input_embeddings().weight.requires_grad_(False)
-
-        decay, no_decay = [], []
-        for _, param in self.network.encoder.named_parameters():
-            if param.requires_grad:
-                (no_decay if param.ndim < 2 else decay).append(param)
-        optimizer = torch.optim.AdamW(
-            [
-                {"params": decay, "weight_decay": t.weight_decay, "lr": t.learning_rate},
-                {"params": no_decay, "weight_decay": 0.0, "lr": t.learning_rate},
-                {
-                    "params": list(self.network.heads.parameters()),
-                    "weight_decay": t.weight_decay,
-                    "lr": t.head_learning_rate or t.learning_rate,
-                },
-            ]
-        )
-        batch_size, accumulate = t.batch_size, t.gradient_accumulation_steps
-        steps_per_epoch = math.ceil(math.ceil(len(ids) / batch_size) / accumulate)
-        total_steps = steps_per_epoch * t.epochs
-        if t.max_steps:
-            total_steps = min(total_steps, t.max_steps)
-        scheduler = get_linear_schedule_with_warmup(optimizer, int(t.warmup_ratio * total_steps), total_steps)
-        generator = torch.Generator().manual_seed(t.seed)
-
-        best_score, best_state, best_epoch, stale = -math.inf, None, 0, 0
-        history: list[dict[str, float]] = []
-        step = 0
-        started = time.perf_counter()
-        try:
-            for epoch in range(1, t.epochs + 1):
-                epoch_started = time.perf_counter()
-                self.network.train()
-                order = torch.randperm(len(ids), generator=generator).tolist()
-                batches = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
-                bar = tqdm(batches, desc=f"Epoch {epoch}/{t.epochs}", unit="batch", disable=not self.progress)
-                running, seen = 0.0, 0
-                optimizer.zero_grad()
-                for b, batch in enumerate(bar):
-                    input_ids, mask = self._collate([ids[i] for i in batch])
-                    with self._autocast():
-                        logits = self.network(input_ids, mask)
-                        loss = sum(
-                            loss_weights[ls] * loss_fns[ls](logits[ls].float(), targets[ls][batch].to(self.device))
-                            for ls in self.label_sets
-                        )
-                    (loss / accumulate).backward()
-                    running += loss.item() * len(batch)
-                    seen += len(batch)
-                    if (b + 1) % accumulate == 0 or b + 1 == len(batches):
-                        nn.utils.clip_grad_norm_(self.network.parameters(), t.max_grad_norm)
-                        optimizer.step()
-                        scheduler.step()
-                        optimizer.zero_grad()
-                        step += 1
-                        bar.set_postfix(loss=f"{running / seen:.3f}")
-                        if step >= total_steps:
-                            break
-                train_loss = running / max(1, seen)
-                record = {"epoch": epoch, "train_loss": train_loss, "steps": step}
-                if validation is not None:
-                    val_texts, val_labels, *rest = validation  # (texts, labels) or (texts, labels, contexts)
-                    val_contexts = rest[0] if rest else None
-                    predicted = self.predict(val_texts, batch_size=t.eval_batch_size, contexts=val_contexts)
-                    reports = evaluate(val_labels, predicted, self.label_sets)
-                    record.update({f"validation_{ls}_macro_f1": r.macro_f1 for ls, r in reports.items()})
-                    score = float(np.mean([r.macro_f1 for r in reports.values()]))
-                else:
-                    score = -train_loss
-                record["validation_mean_macro_f1"] = score
-                record["epoch_seconds"] = time.perf_counter() - epoch_started
-                history.append(record)
-                # one plain line per epoch, so a log file shows progress even without a progress bar
-                log.info(
-                    "epoch %d/%d: train loss %.4f, validation mean macro-F1 %.4f, %.0f s",
-                    epoch,
-                    t.epochs,
-                    train_loss,
-                    score,
-                    record["epoch_seconds"],
-                )
-                if tracker is not None:
-                    tracker.log_metrics({f"epoch_{k}": v for k, v in record.items() if k != "epoch"}, step=epoch)
-                if score > best_score:
-                    best_score, best_epoch, stale = score, epoch, 0
-                    best_state = copy.deepcopy(self.network.state_dict())
-                    self._fitted = True
-                else:
-                    stale += 1
-                    if t.early_stopping_patience and stale >= t.early_stopping_patience:
-                        log.info("early stopping: no improvement for %d epoch(s)", stale)
-                        break
-                if step >= total_steps:
-                    break
-        except KeyboardInterrupt:
-            if best_state is not None:
-                self.network.load_state_dict(best_state)
-                log.warning("interrupted: restored the best checkpoint (epoch %d)", best_epoch)
-            raise
-        if best_state is not None:
-            self.network.load_state_dict(best_state)
-        self._fitted = True
-        self.network.eval()
-        return {
-            "best_epoch": best_epoch,
-            "best_validation_mean_macro_f1": best_score,
-            "steps": step,
-            "seconds": round(time.perf_counter() - started, 2),
-            "device": self.device.type,
-            "history": history,
-        }
+        return fit_network(self, texts, labels, validation, tracker, contexts)
 
     # -- prediction ---------------------------------------------------------
     def logits(
@@ -393,6 +261,8 @@ class TransformerClassifier(Classifier):
         out = {ls: np.zeros((len(texts), len(LABEL_SETS[ls])), dtype=np.float32) for ls in self.label_sets}
         if not texts:
             return out
+        import torch
+
         ids = self._encode(texts, contexts)
         order = np.argsort([len(x) for x in ids], kind="stable")
         if self.backend is None:
@@ -432,6 +302,8 @@ class TransformerClassifier(Classifier):
         from safetensors.torch import load_file
         from transformers import AutoTokenizer
 
+        from samskaping.models.transformer_network import MultiHeadModel, load_encoder
+
         missing = [n for n in ("encoder", "tokenizer", "heads.safetensors") if not (folder / n).exists()]
         if missing:
             raise ModelLoadError(
@@ -456,4 +328,24 @@ class TransformerClassifier(Classifier):
         return model
 
 
-__all__ = ["MultiHeadModel", "TransformerClassifier", "class_weights", "pick_device"]
+SPEC = KindSpec(
+    name="transformer",
+    section=TransformerConfig,
+    classifier=TransformerClassifier,
+    # onnx and onnxruntime: the MLflow model runs the encoder in ONNX Runtime when it can
+    requirements=("torch", "transformers", "tokenizers", "onnx", "onnxruntime", "filelock"),
+    has_encoder=True,
+    contract_config={
+        "model": {"transformer": {"max_length": 48}},
+        "training": {
+            "epochs": 3,
+            "batch_size": 8,
+            "learning_rate": 1e-3,
+            "head_learning_rate": 5e-3,
+            "warmup_ratio": 0.0,
+            "early_stopping_patience": 0,
+        },
+    },
+)
+
+__all__ = ["SPEC", "TransformerClassifier", "TransformerConfig", "pick_device"]

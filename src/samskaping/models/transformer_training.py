@@ -1,0 +1,179 @@
+"""The training loop of a transformer classifier: AdamW, linear warm-up and decay, early stopping.
+
+Runs :class:`~samskaping.models.transformer.TransformerClassifier.fit` after the model has been put on
+its device: batches of the shuffled training sentences, the weighted sum of one cross-entropy loss per
+label set (classes weighted when ``training.class_weighting`` is on), gradient accumulation and
+clipping, one validation pass per epoch, and the best epoch's weights kept (also on Ctrl-C).
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import math
+import time
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from samskaping.labels import LABEL_SETS, encode
+from samskaping.models.transformer_network import class_weights
+
+if TYPE_CHECKING:
+    from samskaping.models.base import Contexts
+    from samskaping.models.transformer import TransformerClassifier
+
+log = logging.getLogger(__name__)
+
+
+def fit_network(
+    model: TransformerClassifier,
+    texts: Sequence[str],
+    labels: Mapping[str, Sequence[str]],
+    validation: tuple[Any, ...] | None,
+    tracker: Any,
+    contexts: Contexts,
+) -> dict[str, Any]:
+    """Train ``model``'s network in place, seeded, on its device; see :meth:`TransformerClassifier.fit`.
+
+    Returns:
+        best_epoch, best_validation_mean_macro_f1, steps, seconds, device and the per-epoch history.
+
+    Raises:
+        KeyboardInterrupt: after restoring the best epoch so far (the model is then fitted if one finished).
+    """
+    from tqdm.auto import tqdm
+    from transformers import get_linear_schedule_with_warmup
+
+    from samskaping.evaluation import evaluate
+
+    t = model.cfg.training
+    ids = model._encode(texts, contexts)
+    targets = {ls: torch.tensor(encode(ls, labels[ls])) for ls in model.label_sets}
+    loss_fns = {
+        ls: nn.CrossEntropyLoss(
+            weight=class_weights(targets[ls].tolist(), len(LABEL_SETS[ls])).to(model.device)
+            if t.class_weighting
+            else None
+        )
+        for ls in model.label_sets
+    }
+    loss_weights = {ls: float(t.loss_weights.get(ls, 1.0)) for ls in model.label_sets}
+    if model.cfg.model.transformer.freeze_embeddings:
+        model.network.encoder.get_input_embeddings().weight.requires_grad_(False)
+
+    decay, no_decay = [], []
+    for _, param in model.network.encoder.named_parameters():
+        if param.requires_grad:
+            (no_decay if param.ndim < 2 else decay).append(param)
+    optimizer = torch.optim.AdamW(
+        [
+            {"params": decay, "weight_decay": t.weight_decay, "lr": t.learning_rate},
+            {"params": no_decay, "weight_decay": 0.0, "lr": t.learning_rate},
+            {
+                "params": list(model.network.heads.parameters()),
+                "weight_decay": t.weight_decay,
+                "lr": t.head_learning_rate or t.learning_rate,
+            },
+        ]
+    )
+    batch_size, accumulate = t.batch_size, t.gradient_accumulation_steps
+    steps_per_epoch = math.ceil(math.ceil(len(ids) / batch_size) / accumulate)
+    total_steps = steps_per_epoch * t.epochs
+    if t.max_steps:
+        total_steps = min(total_steps, t.max_steps)
+    scheduler = get_linear_schedule_with_warmup(optimizer, int(t.warmup_ratio * total_steps), total_steps)
+    generator = torch.Generator().manual_seed(t.seed)
+
+    best_score, best_state, best_epoch, stale = -math.inf, None, 0, 0
+    history: list[dict[str, float]] = []
+    step = 0
+    started = time.perf_counter()
+    try:
+        for epoch in range(1, t.epochs + 1):
+            epoch_started = time.perf_counter()
+            model.network.train()
+            order = torch.randperm(len(ids), generator=generator).tolist()
+            batches = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+            bar = tqdm(batches, desc=f"Epoch {epoch}/{t.epochs}", unit="batch", disable=not model.progress)
+            running, seen = 0.0, 0
+            optimizer.zero_grad()
+            for b, batch in enumerate(bar):
+                input_ids, mask = model._collate([ids[i] for i in batch])
+                with model._autocast():
+                    logits = model.network(input_ids, mask)
+                    loss = sum(
+                        loss_weights[ls] * loss_fns[ls](logits[ls].float(), targets[ls][batch].to(model.device))
+                        for ls in model.label_sets
+                    )
+                (loss / accumulate).backward()
+                running += loss.item() * len(batch)
+                seen += len(batch)
+                if (b + 1) % accumulate == 0 or b + 1 == len(batches):
+                    nn.utils.clip_grad_norm_(model.network.parameters(), t.max_grad_norm)
+                    optimizer.step()
+                    scheduler.step()
+                    optimizer.zero_grad()
+                    step += 1
+                    bar.set_postfix(loss=f"{running / seen:.3f}")
+                    if step >= total_steps:
+                        break
+            train_loss = running / max(1, seen)
+            record = {"epoch": epoch, "train_loss": train_loss, "steps": step}
+            if validation is not None:
+                val_texts, val_labels, *rest = validation  # (texts, labels) or (texts, labels, contexts)
+                val_contexts = rest[0] if rest else None
+                predicted = model.predict(val_texts, batch_size=t.eval_batch_size, contexts=val_contexts)
+                reports = evaluate(val_labels, predicted, model.label_sets)
+                record.update({f"validation_{ls}_macro_f1": r.macro_f1 for ls, r in reports.items()})
+                score = float(np.mean([r.macro_f1 for r in reports.values()]))
+            else:
+                score = -train_loss
+            record["validation_mean_macro_f1"] = score
+            record["epoch_seconds"] = time.perf_counter() - epoch_started
+            history.append(record)
+            # one plain line per epoch, so a log file shows progress even without a progress bar
+            log.info(
+                "epoch %d/%d: train loss %.4f, validation mean macro-F1 %.4f, %.0f s",
+                epoch,
+                t.epochs,
+                train_loss,
+                score,
+                record["epoch_seconds"],
+            )
+            if tracker is not None:
+                tracker.log_metrics({f"epoch_{k}": v for k, v in record.items() if k != "epoch"}, step=epoch)
+            if score > best_score:
+                best_score, best_epoch, stale = score, epoch, 0
+                best_state = copy.deepcopy(model.network.state_dict())
+                model._fitted = True
+            else:
+                stale += 1
+                if t.early_stopping_patience and stale >= t.early_stopping_patience:
+                    log.info("early stopping: no improvement for %d epoch(s)", stale)
+                    break
+            if step >= total_steps:
+                break
+    except KeyboardInterrupt:
+        if best_state is not None:
+            model.network.load_state_dict(best_state)
+            log.warning("interrupted: restored the best checkpoint (epoch %d)", best_epoch)
+        raise
+    if best_state is not None:
+        model.network.load_state_dict(best_state)
+    model._fitted = True
+    model.network.eval()
+    return {
+        "best_epoch": best_epoch,
+        "best_validation_mean_macro_f1": best_score,
+        "steps": step,
+        "seconds": round(time.perf_counter() - started, 2),
+        "device": model.device.type,
+        "history": history,
+    }
+
+
+__all__ = ["fit_network"]
