@@ -84,7 +84,8 @@ PATHS = {
     "pytorch-fp32": "TransformerClassifier.predict_proba in PyTorch (predict.py default)",
     "onnx-fp32": "ONNX Runtime fp32, fused graph (predict.py --runtime onnx)",
     "pytorch-int8": "PyTorch dynamic int8 (torch.ao quantize_dynamic, per-channel weights; fbgemm 7-bit activations)",
-    "pytorch-int8-smoothed": f"the same after SmoothQuant-style smoothing (alpha 0.8, {CALIBRATION_SENTENCES} train sentences)",
+    "pytorch-int8-smoothed": f"the same after SmoothQuant-style smoothing (alpha 0.8, {CALIBRATION_SENTENCES} train "
+    "sentences)",
     "onnx-int8-8bit": "ONNX Runtime dynamic int8, every layer, per-channel 8-bit weights (fused attention: 7-bit)",
     "onnx-int8-7bit": "ONNX Runtime dynamic int8, every layer, per-channel 7-bit weights",
     "onnx-int8-calibrated": "ONNX Runtime dynamic int8, the model's saved recipe (predict.py --int8)",
@@ -146,8 +147,8 @@ def machine_facts() -> dict[str, Any]:
     import torch
     import transformers
 
-    from samskaping.speed import native_bf16_flags
-    from samskaping.speed.machine import _cpu_int8_flags, physical_cores
+    from samskaping.runtime.bf16 import native_bf16_flags
+    from samskaping.runtime.machine import _cpu_int8_flags, physical_cores
 
     cpu = lscpu()
     return {
@@ -216,7 +217,7 @@ def quiet_libraries() -> None:
 
 
 def agreement(a: dict[str, list[str]], b: dict[str, list[str]]) -> dict[str, float]:
-    from samskaping.speed import label_agreement
+    from samskaping.runtime import label_agreement
 
     return label_agreement(a, b)
 
@@ -284,7 +285,7 @@ def nb_bert_subject(seed: int) -> Subject:
     """
     from filelock import FileLock
 
-    from samskaping.default_model import cache_dir
+    from samskaping.cache import cache_dir
 
     folder = cache_dir() / "benchmark" / f"nb-bert-shaped-seed{seed}"
     folder.parent.mkdir(parents=True, exist_ok=True)
@@ -310,10 +311,10 @@ def nb_bert_subject(seed: int) -> Subject:
 
 
 def e5_pretrained_subject() -> Subject:
-    """multilingual-e5-small's pretrained encoder with seeded untrained heads, for e5's speed when no fine-tuned e5 is here."""
+    """multilingual-e5-small's encoder with seeded untrained heads: e5's speed when no fine-tuned e5 is here."""
     from filelock import FileLock
 
-    from samskaping.default_model import cache_dir
+    from samskaping.cache import cache_dir
 
     folder = cache_dir() / "benchmark" / "e5-pretrained-untrained-heads"
     folder.parent.mkdir(parents=True, exist_ok=True)
@@ -336,7 +337,7 @@ def e5_pretrained_subject() -> Subject:
 
 def ensure_calibrated(subject: Subject) -> dict[str, Any]:
     """The model's saved int8 calibration; made now (once, into the folder) when it has none."""
-    from samskaping.speed import INT8_FILE, calibrate_folder, read_int8_calibration
+    from samskaping.runtime.int8 import INT8_FILE, calibrate_folder, read_int8_calibration
 
     saved = read_int8_calibration(subject.folder)
     if saved is None:
@@ -441,13 +442,16 @@ def prepare_path(
     """``(classifier, backend)`` of one path: PyTorch int8 and bf16 paths are copies, ONNX paths are sessions
     on ``fp32``; with ``in_place`` (a child process that gives the model away) bf16 and ONNX go as predict.py
     does them (bf16 in place; ONNX with the PyTorch weights freed)."""
-    from samskaping import onnx_runtime as ox
-    from samskaping.speed import quantize_int8
+    from samskaping.runtime import RuntimeOptions, prepare
+    from samskaping.runtime import onnx as ox
+    from samskaping.runtime.export import FP32_FILE, ensure_export
+    from samskaping.runtime.quantize import Int8Recipe, ensure_int8
+    from torch_int8 import quantize_int8
 
     if name == "pytorch-fp32":
         return fp32, None
     if name == "pytorch-bf16":
-        from samskaping.speed import to_bf16
+        from samskaping.runtime.bf16 import to_bf16
 
         # as predict.py --bf16 (its checks of bf16.json aside); a copy unless the caller gives the model away
         return to_bf16(fp32 if in_place else copy.deepcopy(fp32)), None
@@ -456,16 +460,20 @@ def prepare_path(
     if name == "pytorch-int8-smoothed":
         return quantize_int8(fp32, calibration_texts=calibration_sentences(seed)), None
     recipes = {
-        "onnx-int8-8bit": ox.Int8Recipe(reduce_range=False),
-        "onnx-int8-7bit": ox.Int8Recipe(),
-        "onnx-int8-calibrated": ox.Int8Recipe.from_dict(saved["recipe"]) if saved else None,
+        "onnx-int8-8bit": Int8Recipe(reduce_range=False),
+        "onnx-int8-7bit": Int8Recipe(),
+        "onnx-int8-calibrated": Int8Recipe.from_dict(saved["recipe"]) if saved else None,
     }
+    if in_place and name in ("onnx-fp32", "onnx-int8-calibrated"):  # exactly as predict.py --runtime onnx / --int8
+        options = RuntimeOptions(runtime="onnx", int8=name != "onnx-fp32", threads=threads, set_threads=False)
+        prepared = prepare(fp32, options).model
+        return prepared, prepared.backend
     if name == "onnx-fp32" or name in recipes:
         recipe = None if name == "onnx-fp32" else recipes[name]
-        if in_place:  # as predict.py --runtime onnx / --int8 runs it: the PyTorch weights freed first
+        if in_place:  # as predict.py runs ONNX Runtime: the PyTorch weights freed first
             ox.use_onnx(fp32, threads, recipe, release_torch=True)
             return fp32, fp32.backend
-        path = ox.ensure_export(fp32) / ox.FP32_FILE if recipe is None else ox.ensure_int8(fp32, recipe)
+        path = ensure_export(fp32) / FP32_FILE if recipe is None else ensure_int8(fp32, recipe)
         return fp32, ox.OnnxBackend(path, fp32.label_sets, threads, "fp32" if recipe is None else "int8")
     raise ValueError(f"unknown path {name}")
 
@@ -490,7 +498,7 @@ def bench_model(
     """Reference and every path on the test split, in interleaved rounds."""
     from samskaping.labels import LABEL_SETS
     from samskaping.models import load_model
-    from samskaping.speed import encoder_flops
+    from samskaping.runtime import encoder_flops
 
     saved = ensure_calibrated(subject)
     fp32 = load_model(subject.folder)
@@ -597,7 +605,7 @@ def bench_model(
         }
         classifier, backend = prepared[name]
         if name == "pytorch-bf16":
-            from samskaping.speed import read_bf16_measurement
+            from samskaping.runtime.bf16 import read_bf16_measurement
 
             measured = read_bf16_measurement(subject.folder)
             result_paths[name]["saved_test_agreement"] = measured["agreement"]["test"]["all"] if measured else None
@@ -646,7 +654,8 @@ def bench_model(
             ),
         },
         "reference": {
-            "what": f"3 x transformers pipeline('text-classification', BertForSequenceClassification, batch_size={REFERENCE_BATCH}), fp32, input order",
+            "what": "3 x transformers pipeline('text-classification', BertForSequenceClassification, "
+            f"batch_size={REFERENCE_BATCH}), fp32, input order",
             "sentences_per_second": med("reference_sps"),
             "labels_equal_fp32_argmax": agreement(ref_labels, fp32_argmax_on_ref),
             "max_probability_difference": max_ref_prob_diff,
@@ -660,7 +669,8 @@ def bench_model(
         if saved
         else None,
         "method": (
-            f"{rounds} rounds over the {len(texts)} test sentences; each round: the reference on its first {per_ref}, then every path "
+            f"{rounds} rounds over the {len(texts)} test sentences; each round: the reference on its first {per_ref}, "
+            "then every path "
             "on all of the round's sentences; medians over rounds; agreement over the whole test split"
         ),
         "rounds": rows,
@@ -707,11 +717,10 @@ def bench_memory(subject: Subject, paths: Sequence[str], seed: int, batch_size: 
 def child_memory(folder: str, name: str, seed: int, batch_size: int | None) -> int:
     """The memory child: load the model as predict.py does, prepare one path, classify 128 test sentences."""
     quiet_libraries()
-    from samskaping.models import load_model
-    from samskaping.speed import tune_threads
+    from samskaping.runtime import load_any_model, tune_threads
 
     threads = tune_threads()["intra_op"]
-    model, load_seconds = timed(lambda: load_model(Path(folder)))
+    model, load_seconds = timed(lambda: load_any_model(folder))
     rss_after_load = _proc_status_kb("VmRSS")
     saved = json.loads((Path(folder) / "int8.json").read_text()) if (Path(folder) / "int8.json").is_file() else None
     (classifier, backend), prepare_seconds = timed(
@@ -835,12 +844,11 @@ def bench_plan(
 def child_plan(model_dir: str, pdf: str, out: str, path: str, batch_size: int | None, seed: int) -> int:
     """The subprocess: load the model, prepare the path, classify one PDF as predict.py does, print one JSON line."""
     quiet_libraries()
-    from samskaping.models import load_model
     from samskaping.predict import classify
-    from samskaping.speed import encoder_flops, tune_threads
+    from samskaping.runtime import encoder_flops, load_any_model, tune_threads
 
     threads = tune_threads()["intra_op"]
-    model, load_seconds = timed(lambda: load_model(Path(model_dir)))
+    model, load_seconds = timed(lambda: load_any_model(model_dir))
     saved = (
         json.loads((Path(model_dir) / "int8.json").read_text()) if (Path(model_dir) / "int8.json").is_file() else None
     )
@@ -913,7 +921,8 @@ def bench_training_steps(config_file: str, model_name: str, steps: int, batch: i
         "median_step_seconds": per_step,
         "sentences_per_second": batch / per_step,
         "epoch_seconds_extrapolated": per_step * steps_per_epoch,
-        "epoch_note": f"extrapolated from {len(step_seconds)} measured steps: {steps_per_epoch} steps of {batch} over the train split",
+        "epoch_note": f"extrapolated from {len(step_seconds)} measured steps: {steps_per_epoch} steps of {batch} over "
+        "the train split",
         "max_length": classifier.max_length,
     }
 
@@ -963,7 +972,8 @@ def targets(res: dict[str, Any]) -> list[dict[str, Any]]:
         out.append(
             {
                 "target": f"{name}: fastest path with >= 99% agreement >= 5x reference",
-                "measured": f"{path} {figures['ratio_to_reference']:.2f}x ({figures['agreement_with_fp32']['all']:.2%})",
+                "measured": f"{path} {figures['ratio_to_reference']:.2f}x "
+                f"({figures['agreement_with_fp32']['all']:.2%})",
                 "met": figures["ratio_to_reference"] >= 5.0,
             }
         )
@@ -1032,18 +1042,22 @@ def render_table(res: dict[str, Any]) -> str:
     lines.append(f"samskaping CPU benchmark{' (--quick)' if res['settings']['quick'] else ''} — {res['started']}")
     cpu = m.get("lscpu", {})
     lines.append(
-        f"{m['cpu_model']} (family {cpu.get('CPU family', '?')} model {cpu.get('Model', '?')}, L3 {cpu.get('L3 cache', '?')}"
-        f"{', ' + cpu['Hypervisor vendor'] + ' VM' if cpu.get('Hypervisor vendor') else ''}), {m['physical_cores']} physical cores "
+        f"{m['cpu_model']} (family {cpu.get('CPU family', '?')} model {cpu.get('Model', '?')}, L3 "
+        f"{cpu.get('L3 cache', '?')}"
+        f"{', ' + cpu['Hypervisor vendor'] + ' VM' if cpu.get('Hypervisor vendor') else ''}), {m['physical_cores']} "
+        "physical cores "
         f"({m['logical_cpus']} logical, {m['cpu_capability']}; int8 features: {', '.join(m['int8_flags']) or 'none'}; "
         f"bf16: {', '.join(m.get('bf16_flags', [])) or 'none'}), "
-        f"torch {m['torch']}, onnxruntime {m['onnxruntime']}, transformers {m['transformers']}; threads {res['threads']}"
+        f"torch {m['torch']}, onnxruntime {m['onnxruntime']}, transformers {m['transformers']}; threads "
+        f"{res['threads']}"
     )
     lines.append(
         f"load average at start {m['load_average_at_start'][0]:.2f}, at end {res['load_average_at_end'][0]:.2f}"
     )
     section("Hardware limit")
     lines.append(
-        f"  fp32 matmul {hw['start']['n']}x{hw['start']['n']} (median of {hw['start']['repeats']}): {hw['start']['gflops']:.1f} GFLOP/s "
+        f"  fp32 matmul {hw['start']['n']}x{hw['start']['n']} (median of {hw['start']['repeats']}): "
+        f"{hw['start']['gflops']:.1f} GFLOP/s "
         f"at the start, {hw['end']['gflops']:.1f} at the end; the limit below is the higher, {hw['limit_gflops']:.1f}"
     )
     lines.append(f"  FLOPs: {FLOP_FORMULA}")
@@ -1055,12 +1069,16 @@ def render_table(res: dict[str, Any]) -> str:
         if model["note"]:
             lines.append(f"  note: {model['note']}")
         lines.append(
-            f"  input: the shipped test split, {i['sentences']} sentences, mean {i['mean_tokens']:.1f} tokens (max {i['max_tokens']}); "
+            f"  input: the shipped test split, {i['sentences']} sentences, mean {i['mean_tokens']:.1f} tokens (max "
+            f"{i['max_tokens']}); "
             f"batch {model['batch_size']}; reference on {i['reference_sentences']} of them"
         )
         lines.append(f"  {model['method']}")
         mem = res.get("memory", {}).get(name, {})
-        header = f"  {'path':<22} {'sent/s':>8} {'x ref':>7} {'labels=fp32':>12} {'accuracy':>9} {'GFLOP/s':>8} {'of matmul':>10} {'peak MB':>8}"
+        header = (
+            f"  {'path':<22} {'sent/s':>8} {'x ref':>7} {'labels=fp32':>12} {'accuracy':>9} {'GFLOP/s':>8} "
+            f"{'of matmul':>10} {'peak MB':>8}"
+        )
         lines.append(header)
         ref = model["reference"]
         lines.append(
@@ -1072,7 +1090,8 @@ def render_table(res: dict[str, Any]) -> str:
             peak = mem.get(path, {}).get("peak_rss_mb")
             mark = "  <- fastest with >= 99%" if best and best[0] == path else ""
             lines.append(
-                f"  {path:<22} {p['sentences_per_second']:>8.2f} {p['ratio_to_reference']:>7.2f} {p['agreement_with_fp32']['all']:>12.2%} "
+                f"  {path:<22} {p['sentences_per_second']:>8.2f} {p['ratio_to_reference']:>7.2f} "
+                f"{p['agreement_with_fp32']['all']:>12.2%} "
                 f"{p['accuracy']['all']:>9.3f} {p['gflops']:>8.1f} {p['fraction_of_matmul']:>10.0%} "
                 f"{(f'{peak:.0f}' if peak else '-'):>8}{mark}"
             )
@@ -1083,20 +1102,26 @@ def render_table(res: dict[str, Any]) -> str:
             )
         lines.append(
             f"  reference probabilities = PyTorch fp32 within {ref['max_probability_difference']:.1e}; "
-            f"ONNX fp32 within {model['paths'].get('onnx-fp32', {}).get('max_probability_difference', float('nan')):.1e}"
+            "ONNX fp32 within "
+            f"{model['paths'].get('onnx-fp32', {}).get('max_probability_difference', float('nan')):.1e}"
         )
     if "plan" in res:
         section(
             f"predict.py at scale: classify() on a PDF plan in a subprocess (nb-bert-shaped, {res['plan']['path']})"
         )
         p = res["plan"]
+        gnu = p.get("gnu_time_max_rss_mb")
+        gnu_time = f", GNU time {gnu:.0f} MB" if gnu else ""
         lines.append(
-            f"  {p['pages']} pages, {p['sentences']} sentences, mean {p['mean_tokens']:.1f} tokens; peak memory {p['peak_rss_mb']:.0f} MB "
-            f"(after loading {p['rss_after_load_mb']:.0f} MB{', GNU time ' + format(p['gnu_time_max_rss_mb'], '.0f') + ' MB' if p.get('gnu_time_max_rss_mb') else ''})"
+            f"  {p['pages']} pages, {p['sentences']} sentences, mean {p['mean_tokens']:.1f} tokens; peak memory "
+            f"{p['peak_rss_mb']:.0f} MB "
+            f"(after loading {p['rss_after_load_mb']:.0f} MB{gnu_time})"
         )
         lines.append(
-            f"  model {p['model_sentences_per_second']:.2f} sent/s ({p['model_gflops']:.1f} GFLOP/s = {p['model_fraction_of_matmul']:.0%} of matmul); "
-            f"extraction + segmentation {p['extraction_seconds']:.1f} s = {p['extraction_share_of_predict']:.1%} of predict time"
+            f"  model {p['model_sentences_per_second']:.2f} sent/s ({p['model_gflops']:.1f} GFLOP/s = "
+            f"{p['model_fraction_of_matmul']:.0%} of matmul); "
+            f"extraction + segmentation {p['extraction_seconds']:.1f} s = {p['extraction_share_of_predict']:.1%} of "
+            "predict time"
         )
     if "training" in res:
         section("Training")
@@ -1107,7 +1132,8 @@ def render_table(res: dict[str, Any]) -> str:
                 )
                 continue
             lines.append(
-                f"  {name}: {tr['sentences_per_second']:.2f} sent/s (median of {tr['measured_steps']} steps of {tr['batch_size']}); "
+                f"  {name}: {tr['sentences_per_second']:.2f} sent/s (median of {tr['measured_steps']} steps of "
+                f"{tr['batch_size']}); "
                 f"one epoch {tr['epoch_seconds_extrapolated'] / 60:.1f} min (extrapolated)"
             )
     section("Targets")
@@ -1147,7 +1173,7 @@ def subjects(args: argparse.Namespace) -> tuple[list[Subject], list[str]]:
 def run(args: argparse.Namespace, size: dict[str, Any]) -> dict[str, Any]:
     import torch
 
-    from samskaping.speed import matmul_gflops, tune_threads
+    from samskaping.runtime import matmul_gflops, tune_threads
 
     started = time.perf_counter()
     res: dict[str, Any] = {

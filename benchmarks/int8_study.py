@@ -76,14 +76,23 @@ class Texts:
 def study(folder: Path, threads: int, seed: int) -> dict[str, Any]:
     from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
 
-    from samskaping import onnx_runtime as ox
-    from samskaping.models import load_model
-    from samskaping.onnx_runtime.export import _quiet_onnx_tools
-    from samskaping.speed import input_channel_maxima, label_agreement, quantize_int8, read_int8_calibration
-    from samskaping.speed.torch_int8 import _smooth_linears
+    from samskaping.runtime import load_any_model
+    from samskaping.runtime.agreement import label_agreement
+    from samskaping.runtime.export import (
+        FP32_FILE,
+        LAYER_PARTS,
+        _quiet_onnx_tools,
+        ensure_export,
+        export_onnx,
+        weights_digest,
+    )
+    from samskaping.runtime.int8 import read_int8_calibration
+    from samskaping.runtime.onnx import OnnxBackend
+    from samskaping.runtime.quantize import Int8Recipe, ensure_int8, quantize_export
+    from torch_int8 import _smooth_linears, input_channel_maxima, quantize_int8
 
     parts = frames()
-    fp32 = load_model(folder)
+    fp32 = load_any_model(str(folder))
     batch = fp32.cfg.training.eval_batch_size
     texts = {split: parts[split]["text"].tolist() for split in ("validation", "test")}
     gold = {ls: parts["test"][ls].tolist() for ls in fp32.label_sets}
@@ -122,8 +131,8 @@ def study(folder: Path, threads: int, seed: int) -> dict[str, Any]:
         )
 
     record("pytorch-fp32", reference, "the reference")
-    fused = ox.ensure_export(fp32)
-    record("onnx-fp32", measure(fp32, ox.OnnxBackend(fused / ox.FP32_FILE, fp32.label_sets, threads)))
+    fused = ensure_export(fp32)
+    record("onnx-fp32", measure(fp32, OnnxBackend(fused / FP32_FILE, fp32.label_sets, threads)))
 
     # PyTorch dynamic int8, plain and smoothed
     record(
@@ -138,34 +147,32 @@ def study(folder: Path, threads: int, seed: int) -> dict[str, Any]:
     # ONNX Runtime dynamic int8 on every layer, and with fixed parts kept in fp32
     layers = fp32.network.encoder.config.num_hidden_layers
     variants = {
-        "onnx-int8-per-tensor-8bit": ox.Int8Recipe(per_channel=False, reduce_range=False),
-        "onnx-int8-per-channel-8bit": ox.Int8Recipe(reduce_range=False),
-        "onnx-int8-per-channel-7bit": ox.Int8Recipe(),
-        "onnx-int8-7bit-last-layer-fp32": ox.Int8Recipe(
-            fp32_layers=tuple(f"layer.{layers - 1}.{p}" for p in ox.LAYER_PARTS)
-        ),
-        "onnx-int8-7bit-ffn-output-fp32": ox.Int8Recipe(fp32_layers=tuple(f"layer.{i}.output" for i in range(layers))),
-        "onnx-int8-7bit-attention-output-fp32": ox.Int8Recipe(
+        "onnx-int8-per-tensor-8bit": Int8Recipe(per_channel=False, reduce_range=False),
+        "onnx-int8-per-channel-8bit": Int8Recipe(reduce_range=False),
+        "onnx-int8-per-channel-7bit": Int8Recipe(),
+        "onnx-int8-7bit-last-layer-fp32": Int8Recipe(fp32_layers=tuple(f"layer.{layers - 1}.{p}" for p in LAYER_PARTS)),
+        "onnx-int8-7bit-ffn-output-fp32": Int8Recipe(fp32_layers=tuple(f"layer.{i}.output" for i in range(layers))),
+        "onnx-int8-7bit-attention-output-fp32": Int8Recipe(
             fp32_layers=tuple(f"layer.{i}.attention_output" for i in range(layers))
         ),
     }
     with tempfile.TemporaryDirectory(prefix="int8-study-") as tmp:
         work = Path(tmp)
         for name, recipe in variants.items():  # written here, not into the model's onnx/ folder
-            ox.quantize_export(fused / ox.FP32_FILE, work / f"{name}.onnx", recipe)
+            quantize_export(fused / FP32_FILE, work / f"{name}.onnx", recipe)
             record(
                 name,
-                measure(fp32, ox.OnnxBackend(work / f"{name}.onnx", fp32.label_sets, threads, "int8")),
+                measure(fp32, OnnxBackend(work / f"{name}.onnx", fp32.label_sets, threads, "int8")),
                 recipe.describe(),
             )
         # static int8 on the unfused graph (the fused Attention has no static QDQ form)
-        ox.export_onnx(fp32, work / "plain", fuse=False)
+        export_onnx(fp32, work / "plain", fuse=False)
         feed = Texts(fp32, static_texts)
         for method in ("MinMax", "Percentile"):
             target = work / f"static-{method}.onnx"
             with _quiet_onnx_tools():
                 quantize_static(
-                    work / "plain" / ox.FP32_FILE,
+                    work / "plain" / FP32_FILE,
                     target,
                     feed.reader(),
                     quant_format=QuantFormat.QDQ,
@@ -179,20 +186,20 @@ def study(folder: Path, threads: int, seed: int) -> dict[str, Any]:
                 )
             record(
                 f"onnx-int8-static-{method.lower()}",
-                measure(fp32, ox.OnnxBackend(target, fp32.label_sets, threads, "int8")),
+                measure(fp32, OnnxBackend(target, fp32.label_sets, threads, "int8")),
                 "quantize_static QDQ, per-channel 7-bit weights, uint8 activations, 256 train sentences",
             )
         # SmoothQuant before ONNX Runtime's dynamic int8 (the Mul before each product stops the attention fusion)
         smoothed = copy.copy(fp32)
         smoothed.network = copy.deepcopy(fp32.network)
         _smooth_linears(smoothed.network.encoder, maxima, 0.5)
-        ox.export_onnx(smoothed, work / "smoothed", fuse=False)
+        export_onnx(smoothed, work / "smoothed", fuse=False)
         target = work / "smoothed-int8.onnx"
         with _quiet_onnx_tools():
             from onnxruntime.quantization import quantize_dynamic
 
             quantize_dynamic(
-                work / "smoothed" / ox.FP32_FILE,
+                work / "smoothed" / FP32_FILE,
                 target,
                 op_types_to_quantize=["MatMul"],
                 per_channel=True,
@@ -202,33 +209,33 @@ def study(folder: Path, threads: int, seed: int) -> dict[str, Any]:
             )
         record(
             "onnx-int8-7bit-smoothed-0.5",
-            measure(fp32, ox.OnnxBackend(target, fp32.label_sets, threads, "int8")),
+            measure(fp32, OnnxBackend(target, fp32.label_sets, threads, "int8")),
             "SmoothQuant alpha 0.5 (128 train sentences) then dynamic int8, unfused graph",
         )
 
     # the search of python -m samskaping.speed calibrate, with each ranking of the layer parts
-    from samskaping.speed import calibrate
+    from samskaping.runtime.int8 import calibrate
 
     searches = {}
     for ranking in ("local", "effects"):
         found = calibrate(fp32, parts["validation"], parts["test"], threads=threads, ranking=ranking)
         searches[ranking] = {k: found[k] for k in ("recipe_text", "search", "ranking", "agreement", "seconds")}
-        recipe = ox.Int8Recipe.from_dict(found["recipe"])
+        recipe = Int8Recipe.from_dict(found["recipe"])
         record(
             f"onnx-int8-search-{ranking}",
-            measure(fp32, ox.OnnxBackend(ox.ensure_int8(fp32, recipe), fp32.label_sets, threads, "int8")),
+            measure(fp32, OnnxBackend(ensure_int8(fp32, recipe), fp32.label_sets, threads, "int8")),
             f"calibrate(ranking={ranking!r}): {recipe.describe()}",
         )
 
     saved = read_int8_calibration(folder)
-    if saved is None or saved.get("weights_digest") != ox.weights_digest(fp32):
-        from samskaping.speed import calibrate_folder
+    if saved is None or saved.get("weights_digest") != weights_digest(fp32):
+        from samskaping.runtime.int8 import calibrate_folder
 
         saved = calibrate_folder(folder, data=[DATA], threads=threads)
-    recipe = ox.Int8Recipe.from_dict(saved["recipe"])
+    recipe = Int8Recipe.from_dict(saved["recipe"])
     record(
         "onnx-int8-calibrated",
-        measure(fp32, ox.OnnxBackend(ox.ensure_int8(fp32, recipe), fp32.label_sets, threads, "int8")),
+        measure(fp32, OnnxBackend(ensure_int8(fp32, recipe), fp32.label_sets, threads, "int8")),
         f"python -m samskaping.speed calibrate: {recipe.describe()}",
     )
     return {
@@ -247,7 +254,8 @@ def render(res: dict[str, Any]) -> str:
     lines = [f"int8 study — {res['started']} — {res['machine']}", ""]
     for model in res["models"]:
         lines.append(
-            f"{model['model']} ({model['name']}); validation {model['sentences']['validation']}, test {model['sentences']['test']} sentences x 3 label sets"
+            f"{model['model']} ({model['name']}); validation {model['sentences']['validation']}, test "
+            f"{model['sentences']['test']} sentences x 3 label sets"
         )
         lines.append(f"  {'variant':<38} {'valid.':>8} {'test':>8} {'accuracy':>9} {'sent/s':>8}")
         for name, v in model["variants"].items():
@@ -258,7 +266,8 @@ def render(res: dict[str, Any]) -> str:
         lines.append(f"  calibrated: {model['calibration'].get('recipe_text')}")
         lines.append("")
     lines.append(
-        "agreement: labels equal to PyTorch fp32's (as predict.py writes them); speed: one pass, rough (compare within a model)"
+        "agreement: labels equal to PyTorch fp32's (as predict.py writes them); speed: one pass, rough (compare within "
+        "a model)"
     )
     return "\n".join(lines)
 
@@ -273,7 +282,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     log.setLevel(logging.INFO)
     from transformers.utils import logging as hf_logging
 
-    from samskaping.speed.machine import _cpu_name, tune_threads
+    from samskaping.runtime.machine import _cpu_name, tune_threads
 
     hf_logging.set_verbosity_error()
     hf_logging.disable_progress_bar()

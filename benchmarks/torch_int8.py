@@ -1,4 +1,8 @@
-"""PyTorch eager dynamic int8 (the path before ONNX Runtime), optionally SmoothQuant-smoothed; the benchmark keeps it as a comparison."""
+"""PyTorch eager dynamic int8, optionally SmoothQuant-smoothed: the path before ONNX Runtime, kept as a comparison.
+
+The benchmarks import it (``benchmarks/benchmark.py --int8``, ``benchmarks/int8_study.py``); ``predict.py --int8``
+runs ONNX Runtime's int8 (:mod:`samskaping.runtime.int8`).
+"""
 
 from __future__ import annotations
 
@@ -12,11 +16,20 @@ import torch
 from torch import nn
 
 from samskaping.errors import SamskapingError
-from samskaping.speed.machine import linear_count, quantized_linear_count
 
 log = logging.getLogger(__name__)
 
-_INTEROP_SET = False
+
+def linear_count(module: nn.Module) -> int:
+    """Number of plain (float) ``nn.Linear`` layers in ``module``."""
+    return sum(type(m) is nn.Linear for m in module.modules())
+
+
+def quantized_linear_count(module: nn.Module) -> int:
+    """Number of dynamically quantised linear layers in ``module``."""
+    from torch.ao.nn.quantized.dynamic import Linear as DynamicLinear
+
+    return sum(isinstance(m, DynamicLinear) for m in module.modules())
 
 
 def _quantize_dynamic(module: nn.Module) -> nn.Module:
@@ -137,7 +150,8 @@ def quantize_int8(
     network = getattr(classifier, "network", None)
     if network is None or not hasattr(network, "encoder"):
         raise SamskapingError(
-            f"int8 quantisation needs a transformer model, got kind {getattr(classifier, 'kind', type(classifier).__name__)!r}"
+            "int8 quantisation needs a transformer model, "
+            f"got kind {getattr(classifier, 'kind', type(classifier).__name__)!r}"
         )
     if not 0.0 <= alpha <= 1.0:
         raise SamskapingError(f"alpha must be between 0 and 1, got {alpha}")

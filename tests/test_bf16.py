@@ -12,8 +12,15 @@ import pytest
 
 from conftest import SHIPPED, shipped_split_sizes
 from samskaping.errors import SamskapingError
-from samskaping.speed import BF16_FILE, MIN_AGREEMENT, bf16_model, measure_bf16_folder, native_bf16_flags, to_bf16
-from samskaping.speed.bf16 import _precision
+from samskaping.runtime.bf16 import (
+    BF16_FILE,
+    MIN_AGREEMENT,
+    _precision,
+    bf16_model,
+    measure_bf16_folder,
+    native_bf16_flags,
+    to_bf16,
+)
 
 NATIVE = bool(native_bf16_flags())
 needs_native = pytest.mark.skipif(not NATIVE, reason="this CPU has no bf16 instructions (AMX or AVX512-BF16)")
@@ -51,7 +58,7 @@ def one_error_line(capsys: pytest.CaptureFixture[str]) -> str:
 
 def test_the_measurement_is_saved_with_the_model(measured: Path) -> None:
     from samskaping.models import load_model
-    from samskaping.onnx_runtime import weights_digest
+    from samskaping.runtime import weights_digest
 
     saved = json.loads((measured / BF16_FILE).read_text())
     assert saved["weights_digest"] == weights_digest(load_model(measured))

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from samskaping.onnx_runtime.quantize import Int8Recipe
 
 from samskaping.cli.predict import parser as predict_parser
 from samskaping.cli.train import parser as train_parser
+from samskaping.runtime import Int8Recipe
 
 
 @pytest.mark.parametrize(

@@ -237,7 +237,7 @@ def test_two_train_runs_started_together_on_a_new_folder_both_succeed(tmp_path: 
 
 @pytest.mark.slow
 def test_a_missing_champion_alias_says_how_to_promote(tmp_path: Path, small_data: Path) -> None:
-    from samskaping.cli.predict import load_any_model
+    from samskaping.runtime import load_any_model
 
     store = f"sqlite:///{tmp_path / 'mlflow.db'}"
     trained = run(

@@ -12,9 +12,11 @@ import pytest
 import torch
 
 from conftest import SHIPPED
-from samskaping import onnx_runtime as ox
 from samskaping.errors import SamskapingError
 from samskaping.labels import LABEL_SETS
+from samskaping.runtime.export import LAYER_PARTS, ensure_export, find_export, weights_digest
+from samskaping.runtime.onnx import use_onnx, use_torch
+from samskaping.runtime.quantize import Int8Recipe, quantizable_nodes
 
 
 def shipped_split(split: str) -> pd.DataFrame:
@@ -44,7 +46,7 @@ def test_onnx_fp32_gives_pytorch_labels_and_probabilities_on_the_test_split(mode
     torch_probs = model_copy.predict_proba(texts)
     torch_labels = model_copy.predict(texts)
     assert min(len(set(v)) for v in torch_labels.values()) >= 2  # a model that tells classes apart
-    ox.use_onnx(model_copy, threads=1)
+    use_onnx(model_copy, threads=1)
     assert model_copy.backend is not None and model_copy.backend.precision == "fp32"
     onnx_probs = model_copy.predict_proba(texts)
     onnx_labels = model_copy.predict(texts)
@@ -55,19 +57,19 @@ def test_onnx_fp32_gives_pytorch_labels_and_probabilities_on_the_test_split(mode
     # dynamic axes: other batch sizes (and so other padded lengths) give the same numbers
     again = model_copy.predict_proba(texts[:37], batch_size=5)
     np.testing.assert_allclose(again["factor"], torch_probs["factor"][:37], atol=1e-4, rtol=0)
-    ox.use_torch(model_copy)
+    use_torch(model_copy)
     assert model_copy.backend is None
 
 
 def test_the_export_sits_beside_the_model_and_records_the_weights(model_copy, cache: Path) -> None:
-    folder = ox.ensure_export(model_copy)
+    folder = ensure_export(model_copy)
     assert folder == model_copy.source_folder / "onnx"
     facts = json.loads((folder / "export.json").read_text())
-    assert facts["weights_digest"] == ox.weights_digest(model_copy)
+    assert facts["weights_digest"] == weights_digest(model_copy)
     assert facts["fused_operators"].get("Attention") == 2  # one fused attention per layer: the optimizer ran
     assert facts["check_max_logit_difference"] < 1e-4
     written = (folder / "model.onnx").stat().st_mtime_ns
-    assert ox.ensure_export(model_copy) == folder
+    assert ensure_export(model_copy) == folder
     assert (folder / "model.onnx").stat().st_mtime_ns == written  # reused, not exported again
     assert not cache.exists()
 
@@ -75,52 +77,52 @@ def test_the_export_sits_beside_the_model_and_records_the_weights(model_copy, ca
 def test_released_pytorch_weights_come_back_when_pytorch_is_needed(model_copy, tmp_path: Path) -> None:
     """use_onnx(release_torch=True) frees the encoder's PyTorch weights; PyTorch, saving and the digest still work."""
     texts = shipped_split("test")["text"].tolist()[:64]
-    digest = ox.weights_digest(model_copy)
+    digest = weights_digest(model_copy)
     torch_probs = model_copy.predict_proba(texts)
-    ox.use_onnx(model_copy, threads=1, release_torch=True)
+    use_onnx(model_copy, threads=1, release_torch=True)
     assert model_copy.encoder_released
     assert all(p.device.type == "meta" for p in model_copy.network.encoder.parameters())  # no storage held
-    assert ox.weights_digest(model_copy) == digest
+    assert weights_digest(model_copy) == digest
     onnx_probs = model_copy.predict_proba(texts)
     assert max(float(np.abs(onnx_probs[ls] - torch_probs[ls]).max()) for ls in torch_probs) <= 1e-4
     model_copy.to(torch.device("cpu"))  # predict.py moves the model to its device: no reload needed for the CPU
     assert model_copy.encoder_released
-    ox.use_torch(model_copy)
+    use_torch(model_copy)
     assert not model_copy.encoder_released
     again = model_copy.predict_proba(texts)
     assert all(np.array_equal(again[ls], torch_probs[ls]) for ls in torch_probs)
-    assert ox.weights_digest(model_copy) == digest
+    assert weights_digest(model_copy) == digest
     # a model whose ONNX session is dropped without use_torch reads its weights again by itself
-    ox.use_onnx(model_copy, threads=1, release_torch=True)
+    use_onnx(model_copy, threads=1, release_torch=True)
     model_copy.backend = None
     assert all(np.array_equal(model_copy.predict_proba(texts)[ls], torch_probs[ls]) for ls in torch_probs)
     # saving a released model writes the real weights
-    ox.use_onnx(model_copy, threads=1, release_torch=True)
+    use_onnx(model_copy, threads=1, release_torch=True)
     from samskaping.models import load_model
 
     saved = load_model(model_copy.save(tmp_path / "saved"))
-    assert ox.weights_digest(saved) == digest
+    assert weights_digest(saved) == digest
 
 
 def test_a_model_built_in_memory_keeps_its_weights(model_copy) -> None:
     model_copy.source_folder = None  # as a model just trained, before it is saved
-    ox.use_onnx(model_copy, threads=1, release_torch=True)
+    use_onnx(model_copy, threads=1, release_torch=True)
     assert not model_copy.encoder_released
     assert all(p.device.type == "cpu" for p in model_copy.network.encoder.parameters())
 
 
 def test_changed_weights_are_exported_again(model_copy) -> None:
     texts = shipped_split("test")["text"].tolist()[:20]
-    ox.use_onnx(model_copy, threads=1)
-    before = ox.weights_digest(model_copy)
+    use_onnx(model_copy, threads=1)
+    before = weights_digest(model_copy)
     with torch.no_grad():
         model_copy.network.heads["factor"].bias.add_(0.5)
-    assert ox.weights_digest(model_copy) != before
-    ox.use_onnx(model_copy, threads=1)  # finds the export stale and exports again
+    assert weights_digest(model_copy) != before
+    use_onnx(model_copy, threads=1)  # finds the export stale and exports again
     facts = json.loads((model_copy.source_folder / "onnx" / "export.json").read_text())
-    assert facts["weights_digest"] == ox.weights_digest(model_copy)
+    assert facts["weights_digest"] == weights_digest(model_copy)
     onnx_logits = model_copy.logits(texts)["factor"]
-    ox.use_torch(model_copy)
+    use_torch(model_copy)
     np.testing.assert_allclose(onnx_logits, model_copy.logits(texts)["factor"], atol=1e-4)
 
 
@@ -128,25 +130,25 @@ def test_a_read_only_model_folder_exports_into_the_cache(
     model_copy, cache: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # tests may run as root, for whom no folder is read-only: the check itself is replaced
-    monkeypatch.setattr("samskaping.onnx_runtime.export._writable", lambda folder: False)
-    folder = ox.ensure_export(model_copy)
+    monkeypatch.setattr("samskaping.runtime.export._writable", lambda folder: False)
+    folder = ensure_export(model_copy)
     assert folder.parent == cache / "onnx"
-    assert folder.name == ox.weights_digest(model_copy)[:20]
+    assert folder.name == weights_digest(model_copy)[:20]
     assert not (model_copy.source_folder / "onnx").exists()
-    assert ox.find_export(model_copy) == folder  # and is found there next time
+    assert find_export(model_copy) == folder  # and is found there next time
 
 
 def test_int8_recipe_names_are_checked_and_map_to_graph_nodes(model_copy) -> None:
     with pytest.raises(SamskapingError, match="unknown layer names"):
-        ox.Int8Recipe(fp32_layers=("layer.0.ffn",))
+        Int8Recipe(fp32_layers=("layer.0.ffn",))
     with pytest.raises(SamskapingError, match="unknown keys"):
-        ox.Int8Recipe.from_dict({"per_channel": True, "smooth": 0.5})
-    recipe = ox.Int8Recipe(fp32_layers=("layer.1.output", "layer.0.qkv", "layer.1.output"))
+        Int8Recipe.from_dict({"per_channel": True, "smooth": 0.5})
+    recipe = Int8Recipe(fp32_layers=("layer.1.output", "layer.0.qkv", "layer.1.output"))
     assert recipe.fp32_layers == ("layer.0.qkv", "layer.1.output")
-    assert ox.Int8Recipe.from_dict(recipe.to_dict()) == recipe
-    parts = ox.quantizable_nodes(ox.ensure_export(model_copy) / "model.onnx")
-    assert list(parts) == [f"layer.{i}.{p}" for i in range(2) for p in ox.LAYER_PARTS]
-    ox.use_onnx(model_copy, threads=1, recipe=recipe)
+    assert Int8Recipe.from_dict(recipe.to_dict()) == recipe
+    parts = quantizable_nodes(ensure_export(model_copy) / "model.onnx")
+    assert list(parts) == [f"layer.{i}.{p}" for i in range(2) for p in LAYER_PARTS]
+    use_onnx(model_copy, threads=1, recipe=recipe)
     assert model_copy.backend.precision == "int8"
     import onnx
 
@@ -196,7 +198,7 @@ def test_predict_cli_runtime_onnx_writes_the_torch_labels(model_copy, tmp_path: 
 def test_onnx_and_int8_refuse_a_baseline() -> None:
     from samskaping.config import validate_config
     from samskaping.models import build_model
-    from samskaping.speed import int8_model
+    from samskaping.runtime.int8 import int8_model
 
     cfg = validate_config(
         {
@@ -207,7 +209,7 @@ def test_onnx_and_int8_refuse_a_baseline() -> None:
     )
     baseline = build_model(cfg, progress=False)
     with pytest.raises(SamskapingError, match="applies to transformer models"):
-        ox.use_onnx(baseline)
+        use_onnx(baseline)
     with pytest.raises(SamskapingError, match="applies to transformer models"):
         int8_model(baseline)
 
@@ -226,9 +228,7 @@ def test_the_mlflow_model_runs_in_onnx_runtime_unless_told_otherwise(
     loaded = mlflow.pyfunc.load_model(str(target))
     classifier = loaded.unwrap_python_model().classifier
     assert classifier.backend is not None and classifier.backend.precision == "fp32"
-    assert (
-        ox.find_export(classifier).parent == cache / "onnx"
-    )  # MLflow's copy is temporary: the export goes to the cache
+    assert find_export(classifier).parent == cache / "onnx"  # MLflow's copy is temporary: the export goes to the cache
     by_onnx = loaded.predict(pd.DataFrame({"text": texts}))
     in_torch = mlflow.pyfunc.load_model(str(target), model_config={"runtime": "torch"})
     assert in_torch.unwrap_python_model().classifier.backend is None

@@ -16,24 +16,36 @@ from samskaping.config import validate_config
 from samskaping.errors import SamskapingError
 from samskaping.labels import LABEL_SETS
 from samskaping.models import build_model
-from samskaping.speed import (
+from samskaping.runtime.agreement import MIN_AGREEMENT
+from samskaping.runtime.int8 import (
     INT8_FILE,
-    MIN_AGREEMENT,
-    SmoothedLinear,
-    encoder_flops,
-    input_channel_maxima,
     int8_model,
     layer_part_effects,
     layer_part_errors,
     layer_part_of,
-    linear_count,
-    physical_cores,
-    quantize_int8,
-    quantized_linear_count,
-    tune_threads,
 )
+from samskaping.runtime.machine import encoder_flops, physical_cores, tune_threads
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def _benchmark_module(name: str):  # -> module
+    """A module of benchmarks/ (not a package: the benchmarks run as scripts), loaded from its file."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+# PyTorch's eager int8, kept in benchmarks/ as the benchmark's comparison
+_torch_int8 = _benchmark_module("torch_int8")
+SmoothedLinear = _torch_int8.SmoothedLinear
+input_channel_maxima = _torch_int8.input_channel_maxima
+linear_count = _torch_int8.linear_count
+quantize_int8 = _torch_int8.quantize_int8
+quantized_linear_count = _torch_int8.quantized_linear_count
 MINILM_OFFLINE = ROOT / "models" / "minilm-offline"
 
 
@@ -131,7 +143,7 @@ def calibrated(tiny_fitted_dir: Path, tmp_path_factory: pytest.TempPathFactory) 
     import os
     import shutil
 
-    from samskaping.speed import calibrate_folder
+    from samskaping.runtime.int8 import calibrate_folder
 
     work = tmp_path_factory.mktemp("calibrated")
     folder = shutil.copytree(tiny_fitted_dir, work / "model", ignore=shutil.ignore_patterns("onnx", "int8.json"))
@@ -149,7 +161,7 @@ def calibrated(tiny_fitted_dir: Path, tmp_path_factory: pytest.TempPathFactory) 
 
 def test_calibration_is_saved_with_the_model_and_keeps_99_percent(calibrated: Path) -> None:
     from samskaping.models import load_model
-    from samskaping.onnx_runtime import Int8Recipe, weights_digest
+    from samskaping.runtime import Int8Recipe, weights_digest
 
     saved = json.loads((calibrated / INT8_FILE).read_text())
     model = load_model(calibrated)
@@ -338,7 +350,7 @@ def test_training_time_calibration_saves_int8_json_and_logs_the_agreement(
     metrics = MlflowClient(tracking_uri=uri).get_run(result.run_id).data.metrics
     assert metrics["int8_test_agreement"] == pytest.approx(saved["agreement"]["test"]["all"], abs=1e-5)
     # training.measure_bf16 (on by default): measured where the CPU has bf16 instructions, skipped elsewhere
-    from samskaping.speed import BF16_FILE, native_bf16_flags
+    from samskaping.runtime.bf16 import BF16_FILE, native_bf16_flags
 
     if native_bf16_flags():
         bf16 = json.loads((result.model_dir / BF16_FILE).read_text())

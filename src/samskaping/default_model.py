@@ -1,7 +1,6 @@
 """The offline default model of ``predict.py``: the baseline trained on the shipped data, built on first use.
 
-It is kept in the user's cache (``$SAMSKAPING_CACHE``, else
-``$XDG_CACHE_HOME/samskaping``, else ``~/.cache/samskaping``) under a name that
+It is kept in the user's cache (:func:`samskaping.cache.cache_dir`) under a name that
 holds the package version and the digest of the shipped data, so a new
 version or new data builds a new one. Building it takes seconds and logs
 nothing to MLflow.
@@ -10,10 +9,10 @@ nothing to MLflow.
 from __future__ import annotations
 
 import logging
-import os
 import shutil
 from pathlib import Path
 
+from samskaping.cache import cache_dir
 from samskaping.errors import ModelLoadError
 
 log = logging.getLogger(__name__)
@@ -21,15 +20,6 @@ log = logging.getLogger(__name__)
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 SHIPPED_DATA = PROJECT_ROOT / "data" / "samskaping-sentences.jsonl"
 BASELINE_CONFIG = PROJECT_ROOT / "configs" / "baseline.yaml"
-
-
-def cache_dir() -> Path:
-    """Where samskaping keeps models it builds for the user."""
-    explicit = os.environ.get("SAMSKAPING_CACHE")
-    if explicit:
-        return Path(explicit).expanduser()
-    base = os.environ.get("XDG_CACHE_HOME")
-    return (Path(base).expanduser() if base else Path.home() / ".cache") / "samskaping"
 
 
 def default_model_dir() -> Path:
@@ -44,7 +34,8 @@ def default_model_dir() -> Path:
     if not SHIPPED_DATA.is_file() or not BASELINE_CONFIG.is_file():
         raise ModelLoadError(
             f"no --model given, and the shipped data ({SHIPPED_DATA}) is not here to build the default model; "
-            "give --model models/NAME or an MLflow URI, or install samskaping from its project folder with 'pip install -e .'"
+            "give --model models/NAME or an MLflow URI, "
+            "or install samskaping from its project folder with 'pip install -e .'"
         )
     return cache_dir() / "models" / f"baseline-{__version__}-{file_digest(SHIPPED_DATA)[:12]}"
 

@@ -137,7 +137,7 @@ def load_from_mlflow(uri: str, tracking_uri: str | None = None):  # -> Classifie
     previous = mlflow.get_tracking_uri() if mlflow.tracking.is_tracking_uri_set() else None
     mlflow.set_tracking_uri(store)  # load_model reads the global URI; it is restored below
     try:
-        loaded = mlflow.pyfunc.load_model(uri)
+        loaded = mlflow.pyfunc.load_model(uri, model_config={"runtime": "torch"})  # runtime.prepare chooses
     except Exception as exc:  # MLflow raises MlflowException, OSError, ... for a bad URI
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         hint = "list models with 'python -m samskaping.runs list'"

@@ -5,17 +5,15 @@ and renamed into place, so an interrupted run never leaves a half-written
 model. ``train`` only ever replaces a model folder it wrote itself (one with
 ``samskaping-model.json``); any other existing file or non-empty folder is
 refused before any work starts. The post-training steps (int8 calibration,
-bf16 measurement) run on the saved folder, so Ctrl-C during them keeps the
-trained model.
+bf16 measurement, :mod:`samskaping.runtime.post_training`) run on the saved
+folder, so Ctrl-C during them keeps the trained model.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import os
 import shutil
-import tempfile
 import time
 from dataclasses import dataclass
 from datetime import datetime
@@ -29,7 +27,6 @@ from samskaping.calibration import ConformalSets, brier, expected_calibration_er
 from samskaping.config import Config, flatten
 from samskaping.data import LabelledData, dataset_digest, load_labelled_files, split_frame
 from samskaping.decisions import decide
-from samskaping.errors import SamskapingError
 from samskaping.evaluation import (
     LabelSetReport,
     confusion_figure,
@@ -39,8 +36,10 @@ from samskaping.evaluation import (
     metric_dict,
 )
 from samskaping.labels import LABEL_SETS, encode
+from samskaping.model_folder import check_output, is_model_folder, save_model_folder
 from samskaping.models import build_model
-from samskaping.models.base import MANIFEST, Classifier
+from samskaping.models.base import Classifier
+from samskaping.runtime.post_training import run_post_training
 from samskaping.tracking import Tracker, make_tracker
 
 log = logging.getLogger(__name__)
@@ -62,114 +61,6 @@ def default_output(cfg: Config, config_path: str | Path | None) -> Path:
     """``models/<config name>-<YYYYmmdd-HHMMSS>``."""
     stem = Path(config_path).stem if config_path else cfg.model.kind
     return Path("models") / f"{stem}-{datetime.now():%Y%m%d-%H%M%S}"
-
-
-STAGING_MARK = ".samskaping-partial"  # written first into NAME.partial, so a leftover one is known to be ours
-
-
-def is_model_folder(folder: Path) -> bool:
-    """Whether ``folder`` is a model folder written by samskaping (it holds ``samskaping-model.json``)."""
-    return (folder / MANIFEST).is_file()
-
-
-def _staging(output: Path) -> Path:
-    return output.with_name(output.name + ".partial")
-
-
-def _ours(folder: Path) -> bool:
-    """A model folder, or a staging folder a killed run left behind."""
-    return is_model_folder(folder) or (folder / STAGING_MARK).is_file()
-
-
-def check_output(output: Path) -> None:
-    """Fail before any work when ``output`` cannot become the model folder.
-
-    ``output`` may be a new folder, an empty one, or a model folder that
-    samskaping wrote (it is replaced as a whole). Anything else is refused, so
-    train.py never deletes what it did not write.
-
-    Args:
-        output: the model folder asked for.
-
-    Raises:
-        SamskapingError: ``output`` is a file, a non-empty folder without ``samskaping-model.json``,
-            its ``NAME.partial`` sibling is not ours, or the parent cannot be written.
-    """
-    advice = "give a new folder, e.g. --output models/NAME"
-    if output.exists() and not output.is_dir():
-        raise SamskapingError(f"--output {output}: this is a file, not a folder; {advice}")
-    try:
-        foreign = output.is_dir() and not is_model_folder(output) and any(output.iterdir())
-    except OSError as exc:
-        raise SamskapingError(f"--output {output}: cannot read the folder ({exc.strerror or exc}); {advice}") from exc
-    if foreign:
-        raise SamskapingError(
-            f"--output {output}: the folder is not empty and is not a model folder (no {MANIFEST}); "
-            f"train.py replaces only its own model folders and never deletes other files; {advice}"
-        )
-    staging = _staging(output)
-    if staging.exists() and not (staging.is_dir() and _ours(staging)):
-        raise SamskapingError(
-            f"--output {output}: {staging} exists and was not written by train.py (it is where the model "
-            f"is written before it is moved into place); move it away or {advice}"
-        )
-    check_writable(output)
-
-
-def check_writable(output: Path) -> None:
-    """Fail before any work when the model folder cannot be written.
-
-    Raises:
-        SamskapingError: the parent folder cannot be created or written to.
-    """
-    parent = output.resolve().parent
-    try:
-        parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=parent, prefix=".samskaping-write-test-"):
-            pass
-    except OSError as exc:
-        raise SamskapingError(
-            f"--output {output}: cannot write to {parent} ({exc.strerror or exc}); choose a folder you can write to"
-        ) from exc
-
-
-def save_model_folder(model: Classifier, output: Path, extra: dict[str, Any], files: dict[str, str]) -> Path:
-    """Write the model folder atomically: into ``NAME.partial``, then swapped for ``output``.
-
-    An existing ``output`` (a model folder or an empty one: :func:`check_output`
-    refused anything else) is moved aside, the new folder renamed into place,
-    and the old one deleted; on any failure the staging folder is removed.
-
-    Args:
-        model: the fitted model.
-        output: the model folder.
-        extra: added to ``samskaping-model.json``.
-        files: further text files to write into the folder (name -> content).
-
-    Returns:
-        ``output``.
-    """
-    staging = _staging(output)
-    old = output.with_name(f"{output.name}.replaced-{os.getpid()}")
-    if staging.exists():
-        shutil.rmtree(staging)  # a killed run's leftover (check_output made sure it is ours)
-    try:
-        staging.mkdir(parents=True)
-        (staging / STAGING_MARK).touch()
-        model.save(staging, extra=extra)
-        for name, content in files.items():
-            (staging / name).write_text(content, encoding="utf-8")
-        (staging / STAGING_MARK).unlink()
-        if output.exists():
-            output.rename(old)
-        staging.rename(output)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        if old.exists() and not output.exists():
-            old.rename(output)  # put the previous model back
-        raise
-    shutil.rmtree(old, ignore_errors=True)
-    return output
 
 
 def _labels(frame: pd.DataFrame, label_sets: tuple[str, ...]) -> dict[str, list[str]]:
@@ -213,7 +104,9 @@ def _evaluate_split(
 def fit_calibration(
     model: Classifier, splits: dict[str, pd.DataFrame], tracker: Tracker, batch_size: int
 ) -> dict[str, float]:
-    """Training priors, bias-corrected temperatures and conformal sets from the validation split; ECE and Brier before and after on test.
+    """Training priors, bias-corrected temperatures and conformal sets from the validation split.
+
+    ECE and Brier before and after calibration are measured on the test split.
 
     See :mod:`samskaping.calibration` and :mod:`samskaping.priors` for the methods.
     """
@@ -382,87 +275,6 @@ def describe_files(data: LabelledData) -> str:
         left_out = len({p.row for p in data.problems if p.file == str(f["path"])})
         parts.append(f"{f['path']} ({f['rows']:,} rows{f', {left_out} left out' if left_out else ''})")
     return ", ".join(parts)
-
-
-def post_training_steps(cfg: Config, model: Classifier) -> list[tuple[str, str]]:
-    """The steps that run on the saved model folder: ``(config key, command that runs it later)``."""
-    steps = []
-    if cfg.training.calibrate_int8 and model.supports_int8:
-        steps.append(("training.calibrate_int8", "python -m samskaping.speed calibrate {folder} --only int8"))
-    if cfg.training.measure_bf16 and model.supports_bf16:
-        steps.append(("training.measure_bf16", "python -m samskaping.speed calibrate {folder} --only bf16"))
-    return steps
-
-
-def run_post_training(cfg: Config, model: Classifier, folder: Path, files: list[Path], tracker: Tracker) -> None:
-    """Run the post-training steps on the saved model folder; Ctrl-C during one keeps the model.
-
-    Raises:
-        KeyboardInterrupt: Ctrl-C during a step, with a message that says the model is saved and how to
-            run the step later (the step's ONNX files are removed; the folder is otherwise as saved).
-    """
-    steps = post_training_steps(cfg, model)
-    for number, (key, later) in enumerate(steps, start=1):
-        log.info(
-            "after training, step %d of %d (%s; skip with --set %s=false or --no-post-training): %s",
-            number,
-            len(steps),
-            key,
-            key,
-            "int8 calibration, minutes" if key.endswith("int8") else "bf16 measurement",
-        )
-        started = time.perf_counter()
-        try:
-            (_calibrate_int8 if key.endswith("int8") else _measure_bf16)(folder, files, tracker)
-        except KeyboardInterrupt:
-            shutil.rmtree(folder / "onnx", ignore_errors=True)  # the step's export: a cache, rebuilt when needed
-            raise KeyboardInterrupt(
-                f"interrupted during {key}: the trained model is saved in {folder} and complete (predict.py --model {folder} "
-                f"uses it); the MLflow run is marked KILLED and holds no model; run the step later with: "
-                f"{later.format(folder=folder)}"
-            ) from None
-        log.info("%s done in %.0f s", key, time.perf_counter() - started)
-
-
-def _calibrate_int8(folder: Path, files: list[Path], tracker: Tracker) -> None:
-    """Choose and save the int8 recipe of the model in ``folder`` (``int8.json``) and log its agreement.
-
-    The ONNX export made on the way is deleted afterwards: it is a cache that
-    ``--runtime onnx`` / ``--int8`` rebuild on first use, and it would double the
-    size of the model folder and of its MLflow artifact.
-    """
-    from samskaping.speed import calibrate_folder
-
-    log.info("choosing the int8 recipe (training.calibrate_int8): the validation and test splits in ONNX Runtime")
-    result = calibrate_folder(folder, data=files)
-    shutil.rmtree(folder / "onnx", ignore_errors=True)
-    agreement = result["agreement"]["test"]["all"]
-    tracker.log_metrics({"int8_test_agreement": round(agreement, 5)})
-    tracker.log_dict(result, "int8.json")
-    log.info("int8 (%s) agrees with fp32 on %.2f%% of the test split's labels", result["recipe_text"], 100 * agreement)
-
-
-def _measure_bf16(folder: Path, files: list[Path], tracker: Tracker) -> None:
-    """Compare bf16 with fp32 on the model in ``folder`` (``bf16.json``) and log the agreement; CPUs with bf16 only."""
-    from samskaping.speed import measure_bf16_folder, native_bf16_flags
-
-    if not native_bf16_flags():
-        log.info(
-            "bf16 not measured (training.measure_bf16): this CPU has no bf16 instructions (AMX or AVX512-BF16); "
-            "on one that has, run 'python -m samskaping.speed calibrate MODEL --only bf16'"
-        )
-        return
-    log.info("comparing bf16 with fp32 (training.measure_bf16): the validation and test splits in PyTorch")
-    result = measure_bf16_folder(folder, data=files)
-    agreement = result["agreement"]["test"]["all"]
-    tracker.log_metrics({"bf16_test_agreement": round(agreement, 5)})
-    tracker.log_dict(result, "bf16.json")
-    log.info(
-        "bf16 agrees with fp32 on %.2f%% of the test split's labels (%.0f against %.0f sentences/s in fp32)",
-        100 * agreement,
-        result["sentences_per_second"]["bf16"],
-        result["sentences_per_second"]["fp32"],
-    )
 
 
 def _keep_interrupted(model: Classifier, output: Path, digest: str, tracker: Tracker) -> None:

@@ -30,13 +30,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     setup_logging(args.quiet)
 
     def body() -> int:
-        from samskaping.cli.predict import load_any_model
         from samskaping.evaluation.sets import evaluate_all, markdown
         from samskaping.priors import check_setting
+        from samskaping.runtime import RuntimeOptions, prepare
 
         for setting in args.priors:
             check_setting(setting, where="--priors")
-        model = load_any_model(args.model, args.tracking_uri)
+        model = prepare(args.model, RuntimeOptions(set_threads=False, tracking_uri=args.tracking_uri)).model
         result = evaluate_all(model, args.priors)
         print(markdown(result, f"{args.model} ({model.kind}, {model.cfg.model.name})"))
         if args.json:

@@ -12,24 +12,12 @@ from samskaping.documents.limits import using
 from samskaping.errors import SamskapingError
 from samskaping.outputs import FORMATS
 
-MLFLOW_URI_PREFIXES = ("models:/", "runs:/", "mlflow-artifacts:/")
-# Measured by benchmarks/benchmark.py (benchmarks/results/cpu-2core.json, "agreement"); update with the results.
-INT8_AGREEMENT_TEXT = (
-    "for the fine-tuned e5 model its labels agreed with fp32 on 99.89%% of the shipped test split at 1.3x "
-    "the speed of PyTorch fp32 (benchmarks/results/cpu-2core.txt); it refuses a model whose saved "
-    "agreement is under 99%%"
-)
-BF16_AGREEMENT_TEXT = (
-    "for the fine-tuned e5 model its labels agreed with fp32 on 100%% of the shipped test split at 2.4x "
-    "the speed of PyTorch fp32 (benchmarks/results/cpu-2core.txt); it refuses other CPUs and a model whose saved "
-    "agreement is under 99%%"
-)
-
 
 def parser() -> argparse.ArgumentParser:
     p = Parser(
         prog="predict.py",
-        description="Classify every sentence of municipal plans (PDF, DOCX, HTML, TXT, MD) or sentence tables (CSV, JSONL, XLSX).",
+        description="Classify every sentence of municipal plans (PDF, DOCX, HTML, TXT, MD) "
+        "or sentence tables (CSV, JSONL, XLSX).",
         epilog="Exit status: 0 all inputs read; 1 some inputs not read (listed); 2 bad arguments, model or "
         "configuration; 3 internal error; 130 interrupted.",
     )
@@ -82,23 +70,24 @@ def parser() -> argparse.ArgumentParser:
         choices=("torch", "onnx"),
         default="torch",
         help="transformer models on the CPU: torch (default) or onnx (ONNX Runtime: the same labels; faster than "
-        "PyTorch on some CPUs, not on the one measured in the README's Performance section; "
-        "exported once into MODEL/onnx, or the user's cache when the folder is read-only)",
+        "PyTorch on some CPUs, see docs/performance.md; exported once into MODEL/onnx, or the user's cache when the "
+        "folder is read-only)",
     )
     p.add_argument(
         "--int8",
         action="store_true",
-        help=f"transformer models, faster on any CPU: integer arithmetic in ONNX Runtime (7-bit weights, 8-bit activations), with the choice of layers saved by "
-        f"'python -m samskaping.speed calibrate MODEL'; {INT8_AGREEMENT_TEXT}",
+        help="transformer models, faster on any CPU: integer arithmetic in ONNX Runtime (7-bit weights, 8-bit "
+        "activations), with the choice of layers saved by 'python -m samskaping.speed calibrate MODEL'; it refuses a "
+        "model whose saved agreement with full precision is under 99%%; speed and agreement: see docs/performance.md",
     )
     p.add_argument(
         "--bf16",
         action="store_true",
-        help=f"transformer models, faster on a CPU with bf16 instructions (AMX or AVX512-BF16; 'grep -o bf16 "
-        f"/proc/cpuinfo' prints something if yours has them): the model's weights in 16-bit bfloat16 instead of "
-        f"32-bit floats, checked against full precision once per model by training or "
-        f"'python -m samskaping.speed calibrate MODEL --only bf16'; "
-        f"{BF16_AGREEMENT_TEXT}",
+        help="transformer models, faster on a CPU with bf16 instructions (AMX or AVX512-BF16; 'grep -o bf16 "
+        "/proc/cpuinfo' prints something if yours has them): the model's weights in 16-bit bfloat16 instead of "
+        "32-bit floats, checked against full precision once per model by training or "
+        "'python -m samskaping.speed calibrate MODEL --only bf16'; it refuses other CPUs and a model whose saved "
+        "agreement is under 99%%; speed and agreement: see docs/performance.md",
     )
     p.add_argument(
         "--device",
@@ -128,49 +117,6 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true", help="only warnings and errors; no progress bars")
     p.add_argument("--verbose", action="store_true", help="debug messages")
     return p
-
-
-def load_any_model(spec: str, tracking_uri: str | None = None):  # -> Classifier
-    """A model folder, or an MLflow URI (models:/NAME@ALIAS, models:/NAME/VERSION, runs:/RUN_ID/model)."""
-    from samskaping.models import load_model
-
-    if spec.startswith(MLFLOW_URI_PREFIXES):
-        from samskaping.mlflow_model import load_from_mlflow  # imports MLflow only when needed
-
-        return load_from_mlflow(spec, tracking_uri)
-    return load_model(Path(spec))
-
-
-def model_facts(model, spec: str, tracking_uri: str | None) -> dict[str, object]:
-    """What summary.json records about the model: kind, name, training run, digest, registry version."""
-    import hashlib
-    import json
-
-    import samskaping
-
-    facts: dict[str, object] = {
-        "model": spec,
-        "kind": model.kind,
-        "name": model.cfg.model.name,
-        "run_id": model.manifest.get("run_id"),
-        "dataset_digest": model.manifest.get("dataset_digest"),
-        "digest": hashlib.sha256(json.dumps(model.manifest, sort_keys=True, default=str).encode()).hexdigest()[:12],
-        "trained_with_samskaping": model.manifest.get("samskaping_version"),
-        "samskaping_version": samskaping.__version__,
-        "label_sets": list(model.label_sets),
-        "trained_at": model.manifest.get("trained_at"),
-        "data_files": model.manifest.get("data_files"),
-        "test_metrics": {
-            k: v
-            for k, v in (model.manifest.get("metrics") or {}).items()
-            if k.startswith("test_") and any(x in k for x in ("macro_f1", "_ece", "set_coverage"))
-        },
-    }
-    if spec.startswith("models:/"):
-        from samskaping.mlflow_model import registry_version
-
-        facts["registered_version"] = registry_version(spec, tracking_uri)
-    return facts
 
 
 def reading_limits(memory_mb: int, seconds: float):  # -> ReadingLimits
@@ -206,8 +152,16 @@ def predict_main(argv: Sequence[str] | None = None) -> int:
             raise SamskapingError(f"--batch-size must be at least 1, got {args.batch_size}")
         if args.confidence is not None and not 0.5 < args.confidence < 1:
             raise SamskapingError(f"--confidence must be between 0.5 and 1, e.g. 0.9; got {args.confidence}")
-        if args.bf16 and (args.int8 or args.runtime == "onnx"):
-            raise SamskapingError("--bf16 runs the model in PyTorch; use it without --int8 and --runtime onnx")
+        from samskaping.runtime import RuntimeOptions, model_facts, prepare
+
+        options = RuntimeOptions(  # refuses --bf16 with --int8 or --runtime onnx before the model loads
+            runtime=args.runtime,
+            int8=args.int8,
+            bf16=args.bf16,
+            device=args.device,
+            threads=args.threads,
+            tracking_uri=args.tracking_uri,
+        )
         if args.priors is not None:
             from samskaping.priors import check_setting
 
@@ -224,35 +178,10 @@ def predict_main(argv: Sequence[str] | None = None) -> int:
             from samskaping.default_model import ensure_default_model
 
             spec = str(ensure_default_model())
-        model = load_any_model(spec, args.tracking_uri)
+        predictor = prepare(spec, options)
+        model = predictor.model
         info = model_facts(model, spec, args.tracking_uri)
-        if model.uses_torch:
-            from samskaping.models.transformer import pick_device
-            from samskaping.onnx_runtime import use_onnx, use_torch
-            from samskaping.speed import bf16_model, int8_model, tune_threads
-
-            info["threads"] = tune_threads(args.threads)
-            device = pick_device(args.device)
-            if (args.int8 or args.bf16 or args.runtime == "onnx") and device.type != "cpu":
-                raise SamskapingError(
-                    "--int8, --bf16 and --runtime onnx are CPU paths (on a GPU a model runs in bf16 already); "
-                    "leave them out with --device cuda"
-                )
-            model.to(device)
-            if args.int8:
-                model = int8_model(model, threads=info["threads"]["intra_op"])
-            elif args.runtime == "onnx":
-                model = use_onnx(model, threads=info["threads"]["intra_op"], release_torch=True)
-            else:
-                model = use_torch(model)  # an MLflow model may have opened ONNX Runtime itself
-                if args.bf16:
-                    model = bf16_model(model)
-            info["int8"], info["bf16"], info["device"] = bool(args.int8), bool(args.bf16), device.type
-            info["runtime"] = "onnxruntime" if model.backend is not None else "torch"
-        elif args.int8 or args.bf16 or args.runtime == "onnx":
-            raise SamskapingError(
-                f"--int8, --bf16 and --runtime onnx apply to transformer models; {spec} is a {model.kind} model"
-            )
+        info.update(predictor.facts)
         with using(limits):  # each file is read in a worker process under these limits
             result = classify(
                 args.inputs,

@@ -98,7 +98,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         logging.getLogger("py4j").setLevel(logging.WARNING)  # the Java gateway's connection notes
 
     def body() -> int:
-        from samskaping.cli.predict import MLFLOW_URI_PREFIXES, load_any_model, model_facts
+        from samskaping.runtime import RuntimeOptions, is_mlflow_uri, model_facts, prepare
         from samskaping.spark.job import ModelSource, classify_on_spark
         from samskaping.spark.session import start_session
 
@@ -110,9 +110,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             from samskaping.default_model import ensure_default_model
 
             spec = str(ensure_default_model())
-        model = load_any_model(spec, args.tracking_uri)
+        model = prepare(spec, RuntimeOptions(set_threads=False, tracking_uri=args.tracking_uri)).model
         info = model_facts(model, spec, args.tracking_uri)
-        if spec.startswith(MLFLOW_URI_PREFIXES):
+        if is_mlflow_uri(spec):
             source = ModelSource(mlflow_uri=spec, tracking_uri=args.tracking_uri)
         else:
             source = ModelSource(folder=Path(spec))

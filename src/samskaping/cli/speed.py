@@ -7,12 +7,14 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from samskaping.errors import SamskapingError
-from samskaping.speed.bf16 import BF16_FILE, measure_bf16_folder
-from samskaping.speed.int8 import INT8_FILE, MIN_AGREEMENT, VALIDATION_GOAL, calibrate_folder
+from samskaping.runtime.agreement import MIN_AGREEMENT
+from samskaping.runtime.bf16 import BF16_FILE, measure_bf16_folder
+from samskaping.runtime.int8 import INT8_FILE, VALIDATION_GOAL, calibrate_folder
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m samskaping.speed calibrate MODEL``: measure int8 and bf16 against fp32 once and save them with the model."""
+    """``python -m samskaping.speed calibrate MODEL``: measure int8 and bf16 against fp32 once
+    and save them with the model."""
     from samskaping.cli.common import EXIT_OK, run_command, setup_logging
 
     parser = argparse.ArgumentParser(prog="python -m samskaping.speed", description=main.__doc__)
@@ -79,8 +81,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                 else f"below {MIN_AGREEMENT:.0%}: --bf16 will refuse this model"
             )
             print(
-                f"bf16: {test:.2%} of fp32's labels on the test split, {result['agreement']['validation']['all']:.2%} on validation; "
-                f"{speed['bf16']:.0f} sentences/s against {speed['fp32']:.0f} in fp32 on this CPU; {verdict} -> {args.model / BF16_FILE}"
+                f"bf16: {test:.2%} of fp32's labels on the test split, "
+                f"{result['agreement']['validation']['all']:.2%} on validation; "
+                f"{speed['bf16']:.0f} sentences/s against {speed['fp32']:.0f} in fp32 on this CPU; "
+                f"{verdict} -> {args.model / BF16_FILE}"
             )
         return EXIT_OK
 

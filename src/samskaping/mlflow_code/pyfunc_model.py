@@ -33,27 +33,20 @@ class SamskapingModel(mlflow.pyfunc.PythonModel):
     """Loads the model folder once; classifies a frame with a ``text`` column."""
 
     def load_context(self, context: Any) -> None:
-        from pathlib import Path
+        from samskaping.runtime import RuntimeOptions, prepare
 
-        from samskaping.models import load_model
-
-        self.classifier = load_model(Path(context.artifacts[MODEL_DIR_KEY]))
         # model_config={"runtime": "torch"} keeps a transformer in PyTorch; the default ("auto") runs it in
         # ONNX Runtime when an export is there or can be made (same labels, faster on a CPU)
         runtime = (getattr(context, "model_config", None) or {}).get("runtime", "auto")
         if runtime not in ("auto", "torch", "onnx", "bf16"):
             raise ValueError(f"model_config runtime must be auto, torch, onnx or bf16; got {runtime!r}")
-        if runtime == "bf16":  # PyTorch bf16 autocast, as predict.py --bf16 (refuses CPUs without bf16 instructions)
-            from samskaping.speed import bf16_model
-
-            bf16_model(self.classifier)
-        elif self.classifier.uses_torch and runtime != "torch":
-            from samskaping import onnx_runtime
-
-            if runtime == "onnx":
-                onnx_runtime.use_onnx(self.classifier, place="cache", release_torch=True)
-            else:
-                onnx_runtime.prefer_onnx(self.classifier)
+        options = RuntimeOptions(
+            runtime="torch" if runtime == "bf16" else runtime,
+            bf16=runtime == "bf16",  # as predict.py --bf16 (refuses CPUs without bf16 instructions)
+            set_threads=False,  # the caller's process (Spark, a notebook) keeps its own thread settings
+            export_place="cache",  # the model folder is a fresh download each time: export once per machine
+        )
+        self.classifier = prepare(context.artifacts[MODEL_DIR_KEY], options).model
 
     def predict(self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None) -> pd.DataFrame:
         from samskaping.predict import classify_frame

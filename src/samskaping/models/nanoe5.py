@@ -450,7 +450,7 @@ def bundled_file(spec: str) -> Path:
 
 def converted_dir(spec: str, cache_root: Path | None = None) -> Path:
     """Where the converted folder of ``spec`` is (or will be) kept; the name changes with the file or converter."""
-    from samskaping.default_model import cache_dir
+    from samskaping.cache import cache_dir
 
     source = bundled_file(spec)
     digest = hashlib.sha256(f"{file_digest(source)}:{CONVERTER_VERSION}".encode()).hexdigest()[:12]

@@ -4,7 +4,7 @@ On a CPU with AMX (Intel Xeon since Sapphire Rapids) or AVX512-BF16 (also AMD
 Zen 4 and later), PyTorch's CPU autocast runs the encoder's matrix products in
 bf16 through oneDNN while layer norms, softmax and the heads stay in fp32. bf16
 keeps fp32's exponent range, so there are no activation outliers to clip (the
-problem of int8, see :mod:`samskaping.speed.int8`), only 8 bits of mantissa.
+problem of int8, see :mod:`samskaping.runtime.int8`), only 8 bits of mantissa.
 On CPUs without these instructions oneDNN converts in software and bf16 is
 slower than fp32, so ``predict.py --bf16`` refuses there.
 
@@ -27,7 +27,7 @@ from typing import Any
 import torch
 
 from samskaping.errors import SamskapingError
-from samskaping.speed.int8 import (
+from samskaping.runtime.agreement import (
     MIN_AGREEMENT,
     label_agreement,
     model_and_splits,
@@ -35,7 +35,7 @@ from samskaping.speed.int8 import (
     saved_test_agreement,
     write_json_atomic,
 )
-from samskaping.speed.machine import _cpu_name, cpu_flags, tune_threads
+from samskaping.runtime.machine import _cpu_name, cpu_flags, tune_threads
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +71,7 @@ def measure_bf16(classifier: Any, validation: Any, test: Any, batch_size: int | 
         labels as predict.py writes them under the training priors), accuracy of both on the test
         split, sentences per second of both on the test split, the CPU it was measured on.
     """
-    from samskaping.onnx_runtime import weights_digest
+    from samskaping.runtime.export import weights_digest
 
     if getattr(classifier, "backend", None) is not None:
         raise SamskapingError(

@@ -110,7 +110,7 @@ def weights_digest(model: Any) -> str:
 
 def cache_root() -> Path:
     """The user's samskaping cache (the same as the default model's)."""
-    from samskaping.default_model import cache_dir
+    from samskaping.cache import cache_dir
 
     return cache_dir() / ONNX_DIR
 
@@ -162,7 +162,8 @@ def _require_onnxruntime() -> Any:
         import onnxruntime
     except ImportError as exc:  # pragma: no cover - onnxruntime is a dependency
         raise OnnxUnavailableError(
-            f"--runtime onnx needs onnxruntime ({exc}); install it with 'pip install onnxruntime' or use --runtime torch"
+            f"--runtime onnx needs onnxruntime ({exc}); "
+            "install it with 'pip install onnxruntime' or use --runtime torch"
         ) from exc
     return onnxruntime
 
@@ -325,9 +326,9 @@ def export_onnx(model: Any, folder: Path, digest: str | None = None, fuse: bool 
         shutil.rmtree(staging, ignore_errors=True)
         if isinstance(exc, SamskapingError):
             raise
+        first = str(exc).splitlines()[0] if str(exc) else ""
         raise OnnxUnavailableError(
-            f"{model.cfg.model.name} could not be exported to ONNX ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}); "
-            "use --runtime torch"
+            f"{model.cfg.model.name} could not be exported to ONNX ({type(exc).__name__}: {first}); use --runtime torch"
         ) from exc
     finally:
         if switched:

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import json
 import logging
-import os
 import re
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -17,15 +15,23 @@ import torch
 from torch import nn
 
 from samskaping.errors import SamskapingError
+from samskaping.runtime.agreement import (
+    MIN_AGREEMENT,
+    label_agreement,
+    model_and_splits,
+    read_model_json,
+    saved_test_agreement,
+    write_json_atomic,
+)
+from samskaping.runtime.export import weights_digest
+from samskaping.runtime.machine import _cpu_int8_flags, _cpu_name, tune_threads
+from samskaping.runtime.onnx import use_onnx
+from samskaping.runtime.quantize import Int8Recipe, remove_int8_files
 
 log = logging.getLogger(__name__)
 
-_INTEROP_SET = False
-from samskaping.speed.machine import _cpu_int8_flags, _cpu_name, tune_threads
-
 INT8_FILE = "int8.json"
 INT8_FORMAT = 1
-MIN_AGREEMENT = 0.99  # --int8 refuses a model whose int8 labels agree with fp32 on less of its test split
 RANKING_SENTENCES = 256  # validation sentences the layer parts are ranked on by their local error
 EFFECT_SENTENCES = 96  # ... and by their effect on the logits (one pass per part)
 VALIDATION_GOAL = (
@@ -42,14 +48,6 @@ _PART_NAME = {
     "intermediate.dense": "intermediate",
     "output.dense": "output",
 }
-
-
-def label_agreement(a: Mapping[str, Sequence[str]], b: Mapping[str, Sequence[str]]) -> dict[str, float]:
-    """Share of equal labels per label set and over all (``all``)."""
-    per = {ls: float(np.mean([x == y for x, y in zip(a[ls], b[ls], strict=True)])) if len(a[ls]) else 1.0 for ls in a}
-    total = sum(len(a[ls]) for ls in a)
-    per["all"] = sum(per[ls] * len(a[ls]) for ls in a) / total if total else 1.0
-    return per
 
 
 def layer_part_of(module_name: str) -> str | None:
@@ -230,7 +228,6 @@ def calibrate(
     Returns:
         What ``int8.json`` holds: the recipe, agreements, accuracies, the search.
     """
-    from samskaping import onnx_runtime as ox
 
     def contexts(frame: Any) -> list[str] | None:
         return frame["context"].fillna("").astype(str).tolist() if "context" in frame.columns else None
@@ -260,8 +257,8 @@ def calibrate(
 
         def agreement_with(k: int) -> float:
             if k not in tried:
-                recipe = ox.Int8Recipe(reduce_range=reduce_range, fp32_layers=tuple(order[:k]))
-                ox.use_onnx(classifier, threads=threads, recipe=recipe)
+                recipe = Int8Recipe(reduce_range=reduce_range, fp32_layers=tuple(order[:k]))
+                use_onnx(classifier, threads=threads, recipe=recipe)
                 got = _labels(classifier, val_texts, contexts(validation), batch)
                 tried[k] = label_agreement(fp32_val, got)["all"]
                 search.append({"fp32_parts": k, "validation_agreement": round(tried[k], 5)})
@@ -283,9 +280,9 @@ def calibrate(
                 high = mid
             else:
                 low = mid + 1
-        chosen = ox.Int8Recipe(reduce_range=reduce_range, fp32_layers=tuple(order[:high]))
-        ox.use_onnx(classifier, threads=threads, recipe=chosen)
-        ox.remove_int8_files(
+        chosen = Int8Recipe(reduce_range=reduce_range, fp32_layers=tuple(order[:high]))
+        use_onnx(classifier, threads=threads, recipe=chosen)
+        remove_int8_files(
             classifier.backend.path.parent, keep=[chosen]
         )  # the search's other models (each as big as the encoder)
         log.info("int8: measuring the chosen recipe (%d layer parts in fp32) on the test split", high)
@@ -299,7 +296,7 @@ def calibrate(
     return {
         "format": INT8_FORMAT,
         "runtime": "onnxruntime",
-        "weights_digest": ox.weights_digest(classifier),
+        "weights_digest": weights_digest(classifier),
         "recipe": chosen.to_dict(),
         "recipe_text": chosen.describe(),
         "agreement": {"test": label_agreement(fp32_test, int8_test), "validation": label_agreement(fp32_val, int8_val)},
@@ -322,60 +319,9 @@ def calibrate(
     }
 
 
-def read_model_json(folder: Path | str | None, name: str) -> dict[str, Any] | None:
-    """The JSON file ``name`` of a model folder (``int8.json``, ``bf16.json``), or None when absent or unreadable."""
-    if folder is None:
-        return None
-    try:
-        return json.loads((Path(folder) / name).read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError, UnicodeDecodeError):
-        return None
-
-
 def read_int8_calibration(folder: Path | str | None) -> dict[str, Any] | None:
     """``int8.json`` of a model folder, or None."""
     return read_model_json(folder, INT8_FILE)
-
-
-def saved_test_agreement(
-    classifier: Any, name: str, precision: str, noun: str, min_agreement: float
-) -> tuple[dict[str, Any], float]:
-    """The measurement of a faster precision saved with the model, and its test-split agreement, or refuse in one line.
-
-    Args:
-        classifier: the model loaded from its folder.
-        name: the file in the model folder (``int8.json``, ``bf16.json``).
-        precision: ``int8`` or ``bf16``: names the flag (``--int8``) in the messages.
-        noun: what the file is called in the messages ("calibration", "measurement").
-        min_agreement: the least share of fp32's labels kept on the test split.
-
-    Raises:
-        SamskapingError: no such file, one made for other weights, or an agreement below ``min_agreement``.
-    """
-    from samskaping.onnx_runtime import weights_digest
-
-    flag = f"--{precision}"
-    folder = getattr(classifier, "source_folder", None)
-    where = folder or "this model"
-    command = f"python -m samskaping.speed calibrate {where} --only {precision}"
-    saved = read_model_json(folder, name)
-    if saved is None:
-        raise SamskapingError(
-            f"{flag}: {where} has no {precision} {noun}; run '{command}' once (it compares {precision} with fp32 "
-            f"on the model's test split and saves the result in the folder), or leave out {flag}"
-        )
-    if saved.get("weights_digest") != weights_digest(classifier):
-        raise SamskapingError(
-            f"{flag}: the {precision} {noun} in {where} was made for other weights; run '{command}' again, "
-            f"or leave out {flag}"
-        )
-    agreement = float(saved["agreement"]["test"]["all"])
-    if agreement < min_agreement:
-        raise SamskapingError(
-            f"{flag} refused: {precision} kept only {agreement:.1%} of fp32's labels on this model's test split "
-            f"(at least {min_agreement:.0%} needed); leave out {flag}"
-        )
-    return saved, agreement
 
 
 def int8_model(classifier: Any, threads: int | None = None, min_agreement: float = MIN_AGREEMENT) -> Any:
@@ -385,14 +331,12 @@ def int8_model(classifier: Any, threads: int | None = None, min_agreement: float
         SamskapingError: not a transformer model; no saved calibration; one made for other weights;
             or a saved test-split agreement below ``min_agreement``.
     """
-    from samskaping import onnx_runtime as ox
-
     if not getattr(classifier, "supports_int8", False):
         raise SamskapingError(f"--int8 applies to transformer models; this is a {classifier.kind} model")
     saved, agreement = saved_test_agreement(classifier, INT8_FILE, "int8", "calibration", min_agreement)
     folder = classifier.source_folder
-    recipe = ox.Int8Recipe.from_dict(saved["recipe"])
-    ox.use_onnx(classifier, threads=threads, recipe=recipe, release_torch=True)  # the fp32 weights are not needed
+    recipe = Int8Recipe.from_dict(saved["recipe"])
+    use_onnx(classifier, threads=threads, recipe=recipe, release_torch=True)  # the fp32 weights are not needed
     classifier.int8 = True
     log.info(
         "int8 (%d of the encoder's layer parts kept in fp32; the recipe is in %s) kept %.2f%% of fp32's labels on the "
@@ -429,50 +373,3 @@ def calibrate_folder(
     result["data"] = {"files": [str(f) for f in files], "digest": digest}
     write_json_atomic(folder, INT8_FILE, result)
     return result
-
-
-def model_and_splits(
-    folder: Path, data: Sequence[Path] | None, capability: str, what: str
-) -> tuple[Any, dict[str, Any], list[Path], str]:
-    """Load the transformer model in ``folder`` and re-make its validation and test splits.
-
-    Returns:
-        ``(classifier, splits, files, digest)``: splits by name (frames), the labelled files read
-        (default: those the model was trained on) and their digest.
-
-    Raises:
-        SamskapingError: the model lacks ``capability`` (e.g. ``supports_int8``), or the data is not here.
-    """
-    from samskaping.data import load_labelled_files, split_frame
-    from samskaping.models import load_model
-
-    classifier = load_model(folder)
-    if not getattr(classifier, capability, False):
-        raise SamskapingError(f"{folder}: {what} applies to transformer models; this is a {classifier.kind} model")
-    cfg = classifier.cfg
-    files = list(data) if data else cfg.data.files
-    missing = [str(f) for f in files if not Path(f).is_file()]
-    if missing:
-        raise SamskapingError(
-            f"the model's labelled data is not here ({', '.join(missing)}, read from {Path.cwd()}); "
-            "run from the project folder or give --data PATH"
-        )
-    labelled = load_labelled_files(files, on_invalid=cfg.data.on_invalid)
-    splits = split_frame(labelled, cfg.data.validation_size, cfg.data.test_size, cfg.training.seed)
-    return classifier, splits, [Path(f) for f in files], labelled.digest
-
-
-def write_json_atomic(folder: Path, name: str, content: Mapping[str, Any]) -> None:
-    """Write ``folder/name`` through a temporary file, so a reader never sees half of it.
-
-    Raises:
-        SamskapingError: the folder cannot be written.
-    """
-    try:
-        tmp = folder / f".{name}.partial"
-        tmp.write_text(json.dumps(content, indent=2, ensure_ascii=False), encoding="utf-8")
-        os.replace(tmp, folder / name)
-    except OSError as exc:
-        raise SamskapingError(
-            f"{folder}: cannot write {name} ({exc.strerror or exc}); calibrate a copy you can write to"
-        ) from exc

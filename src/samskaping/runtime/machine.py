@@ -1,4 +1,4 @@
-"""The machine side of speed: threads, CPU facts and FLOP accounting."""
+"""The machine side of running a model: threads, CPU facts and FLOP accounting (torch is imported when used)."""
 
 from __future__ import annotations
 
@@ -8,9 +8,6 @@ import platform
 import statistics
 import time
 from pathlib import Path
-
-import torch
-from torch import nn
 
 from samskaping.errors import SamskapingError
 
@@ -57,6 +54,8 @@ def tune_threads(threads: int | None = None) -> dict[str, int]:
         The intra-op and inter-op thread counts now in effect.
     """
     global _INTEROP_SET
+    import torch
+
     # oneDNN keeps a compiled kernel (with its packed weights) per matrix shape, up to 1,024 of them; bf16
     # prediction over a plan meets a new shape with almost every batch width, so the cache grew by ~400 MB
     # over 2,000 sentences of an NB-BERT-sized model with no gain in speed (benchmarks/benchmark.py, plan child).
@@ -74,18 +73,6 @@ def tune_threads(threads: int | None = None) -> dict[str, int]:
             log.debug("inter-op threads left at %d (%s)", torch.get_num_interop_threads(), exc)
         _INTEROP_SET = True
     return {"intra_op": torch.get_num_threads(), "inter_op": torch.get_num_interop_threads()}
-
-
-def linear_count(module: nn.Module) -> int:
-    """Number of plain (float) ``nn.Linear`` layers in ``module``."""
-    return sum(type(m) is nn.Linear for m in module.modules())
-
-
-def quantized_linear_count(module: nn.Module) -> int:
-    """Number of dynamically quantised linear layers in ``module``."""
-    from torch.ao.nn.quantized.dynamic import Linear as DynamicLinear
-
-    return sum(isinstance(m, DynamicLinear) for m in module.modules())
 
 
 def encoder_flops(tokens: int, layers: int, hidden: int, intermediate: int) -> float:
@@ -106,6 +93,8 @@ def matmul_gflops(n: int = 2048, repeats: int = 10) -> dict[str, float]:
     This is the practical ceiling for GEMM-bound work with the current thread
     settings: the encoder's projections are the same kind of product.
     """
+    import torch
+
     generator = torch.Generator().manual_seed(0)
     a = torch.randn(n, n, generator=generator)
     b = torch.randn(n, n, generator=generator)
@@ -127,7 +116,7 @@ def matmul_gflops(n: int = 2048, repeats: int = 10) -> dict[str, float]:
 
 
 # ---------------------------------------------------------------------------
-# int8 that keeps fp32's labels: calibration saved with the model, checked at prediction
+# CPU facts, recorded with each measurement
 # ---------------------------------------------------------------------------
 
 

@@ -1,4 +1,4 @@
-"""ONNX Runtime inference for transformer models: exported once, cached beside the model, fp32 or int8.
+"""ONNX Runtime sessions for transformer models: exported once, cached beside the model, fp32 or int8.
 
 The encoder, the pooling and the heads are exported together with
 ``torch.onnx.export`` (the TorchScript-based exporter, ``dynamo=False``: it gave
@@ -18,7 +18,7 @@ int8 (:class:`Int8Recipe`) is ONNX Runtime's dynamic quantisation of the
 encoder's matrix products: weights int8 per output channel, activations uint8
 with one scale per batch. Layers named in ``fp32_layers`` (``layer.11.output``,
 ``layer.3.qkv`` ...) stay in fp32. The recipe of a model is chosen and measured
-once by :func:`samskaping.speed.calibrate` and saved in the model folder.
+once by :func:`samskaping.runtime.int8.calibrate` and saved in the model folder.
 """
 
 from __future__ import annotations
@@ -31,25 +31,15 @@ from typing import Any
 import numpy as np
 
 from samskaping.errors import ModelLoadError, SamskapingError
-from samskaping.onnx_runtime.export import (
-    EXPORT_FORMAT,
+from samskaping.runtime.export import (
     FP32_FILE,
-    LAYER_PARTS,
     OnnxUnavailableError,
     _require_onnxruntime,
     ensure_export,
-    export_folder,
-    export_onnx,
-    find_export,
     weights_digest,
 )
-from samskaping.onnx_runtime.quantize import (
-    Int8Recipe,
-    ensure_int8,
-    quantizable_nodes,
-    quantize_export,
-    remove_int8_files,
-)
+from samskaping.runtime.machine import physical_cores
+from samskaping.runtime.quantize import Int8Recipe, ensure_int8
 
 log = logging.getLogger(__name__)
 
@@ -67,8 +57,6 @@ class OnnxBackend:
         self, path: Path, label_sets: Sequence[str], threads: int | None = None, precision: str = "fp32"
     ) -> None:
         ort = _require_onnxruntime()
-        from samskaping.speed import physical_cores
-
         options = ort.SessionOptions()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         self.threads = int(threads or physical_cores())
@@ -86,7 +74,8 @@ class OnnxBackend:
         outputs = [o.name for o in self.session.get_outputs()]
         if outputs != list(label_sets):
             raise ModelLoadError(
-                f"{path}: the ONNX model's outputs {outputs} are not the model's label sets {list(label_sets)}; delete it to export again"
+                f"{path}: the ONNX model's outputs {outputs} are not the model's label sets {list(label_sets)}; "
+                "delete it to export again"
             )
         self.path = Path(path)
         self.precision = precision
@@ -126,7 +115,8 @@ def use_onnx(
     """
     if getattr(model, "network", None) is None or not hasattr(model, "backend"):
         raise SamskapingError(
-            f"--runtime onnx applies to transformer models; this is a {getattr(model, 'kind', type(model).__name__)} model"
+            "--runtime onnx applies to transformer models; "
+            f"this is a {getattr(model, 'kind', type(model).__name__)} model"
         )
     path = ensure_export(model, place) / FP32_FILE if recipe is None else ensure_int8(model, recipe, place)
     model.backend = None  # the old session, if any, goes before the new one is made
@@ -137,16 +127,17 @@ def use_onnx(
     return model
 
 
-def prefer_onnx(model: Any, threads: int | None = None) -> Any:
+def prefer_onnx(model: Any, threads: int | None = None, place: str = "cache") -> Any:
     """ONNX Runtime fp32 when it can be had (an export here or in the cache, or one can be made), else PyTorch.
 
-    For the MLflow model, whose folder is a fresh download each time: a new
-    export goes to the cache, so it is made once per machine. The fp32 export
+    ``place``: where a new export goes (see :func:`~samskaping.runtime.export.export_folder`); the default, the
+    cache, suits the MLflow model, whose folder is a fresh download each time, so the export is made once per
+    machine. The fp32 export
     gives the same labels as PyTorch, so this changes speed, not results; a
     model that cannot be exported stays in PyTorch, with a warning.
     """
     try:
-        return use_onnx(model, threads=threads, place="cache", release_torch=True)
+        return use_onnx(model, threads=threads, place=place, release_torch=True)
     except OnnxUnavailableError as exc:
         log.warning("ONNX Runtime not used, the model runs in PyTorch: %s", exc)
         return use_torch(model)
@@ -159,25 +150,3 @@ def use_torch(model: Any) -> Any:
     if hasattr(model, "restore_encoder"):
         model.restore_encoder()
     return model
-
-
-__all__ = [
-    "EXPORT_FORMAT",
-    "FP32_FILE",
-    "LAYER_PARTS",
-    "Int8Recipe",
-    "OnnxBackend",
-    "OnnxUnavailableError",
-    "ensure_export",
-    "ensure_int8",
-    "export_folder",
-    "export_onnx",
-    "find_export",
-    "prefer_onnx",
-    "quantizable_nodes",
-    "quantize_export",
-    "remove_int8_files",
-    "use_onnx",
-    "use_torch",
-    "weights_digest",
-]

@@ -14,9 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from samskaping.errors import SamskapingError
-
-log = logging.getLogger(__name__)
-from samskaping.onnx_runtime.export import (
+from samskaping.runtime.export import (
     _MATMUL_PATTERN,
     _PART_OF_PATH,
     FP32_FILE,
@@ -24,6 +22,8 @@ from samskaping.onnx_runtime.export import (
     _quiet_onnx_tools,
     ensure_export,
 )
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
