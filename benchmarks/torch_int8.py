@@ -43,7 +43,7 @@ def _quantize_dynamic(module: nn.Module) -> nn.Module:
             raise SamskapingError(
                 f"int8 quantisation is not available in torch {torch.__version__} ({exc}); run in fp32 instead"
             ) from exc
-        # per-channel weight scales: on minilm-offline 93% of labels stay equal vs 91% per-tensor, at the same speed
+        # per-channel weight scales: more labels stay equal than per-tensor, at the same speed (int8_study.py)
         return quantize_dynamic(module, {nn.Linear: per_channel_dynamic_qconfig}, inplace=True)
 
 

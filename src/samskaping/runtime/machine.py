@@ -57,8 +57,8 @@ def tune_threads(threads: int | None = None) -> dict[str, int]:
     import torch
 
     # oneDNN keeps a compiled kernel (with its packed weights) per matrix shape, up to 1,024 of them; bf16
-    # prediction over a plan meets a new shape with almost every batch width, so the cache grew by ~400 MB
-    # over 2,000 sentences of an NB-BERT-sized model with no gain in speed (benchmarks/benchmark.py, plan child).
+    # prediction over a plan meets a new shape with almost every batch width, so an unbounded cache grows by
+    # hundreds of MB over a plan with no gain in speed (benchmarks/benchmark.py, plan child; docs/performance.md).
     # oneDNN reads the setting when it makes its first kernel; a user's own setting is kept.
     os.environ.setdefault("ONEDNN_PRIMITIVE_CACHE_CAPACITY", str(ONEDNN_CACHE_CAPACITY))
     n = int(threads or physical_cores())

@@ -103,8 +103,8 @@ def use_onnx(
 
     Exports (or quantises) first when there is no current file (``place``: see :func:`export_folder`).
     ``release_torch``: free the PyTorch encoder's weights before the session is made, so that the two
-    copies are never held together (e5: 450 MB less at the peak and after; they are read again from the
-    model folder if PyTorch is needed later; see ``TransformerClassifier.release_encoder``).
+    copies are never held together (a lower peak and less memory after, see docs/performance.md; they are
+    read again from the model folder if PyTorch is needed later; see ``TransformerClassifier.release_encoder``).
 
     Returns:
         ``model`` itself.
