@@ -141,10 +141,10 @@ def machine_facts() -> dict[str, Any]:
 
 
 def run(plans: int, larger: int, sentences: int, rounds: int, seed: int) -> dict[str, Any]:
-    from samskaping.cli.predict import model_facts
     from samskaping.default_model import ensure_default_model
     from samskaping.models import load_model
     from samskaping.predict import classify
+    from samskaping.runtime import model_facts
     from samskaping.spark.job import ModelSource, classify_on_spark
     from samskaping.spark.session import start_session
 
