@@ -11,7 +11,6 @@ refuse a model whose file is missing, made for other weights, or below
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from samskaping.errors import SamskapingError
+from samskaping.files import atomic_write
 
 MIN_AGREEMENT = 0.99  # --int8 / --bf16 refuse a model whose labels agree with fp32 on less of its test split
 
@@ -120,9 +120,7 @@ def write_json_atomic(folder: Path, name: str, content: Mapping[str, Any]) -> No
         SamskapingError: the folder cannot be written.
     """
     try:
-        tmp = folder / f".{name}.partial"
-        tmp.write_text(json.dumps(content, indent=2, ensure_ascii=False), encoding="utf-8")
-        os.replace(tmp, folder / name)
+        atomic_write(folder / name, lambda p: p.write_text(json.dumps(content, indent=2, ensure_ascii=False), "utf-8"))
     except OSError as exc:
         raise SamskapingError(
             f"{folder}: cannot write {name} ({exc.strerror or exc}); calibrate a copy you can write to"
