@@ -5,12 +5,12 @@ columns of the label scheme (``conception``, ``factor``, ``polarity``), and
 optionally ``id``, ``language``, ``source`` and ``split``. Every row is
 checked; a bad row is reported with file, row number, column and value.
 
-==============================  ==================================================
+================================  ==================================================
 :mod:`~samskaping.data.labelled`  read and validate labelled files; digests
 :mod:`~samskaping.data.splits`    train/validation/test splits
 :mod:`~samskaping.data.validate`  the checks of a file for shipping
 :mod:`~samskaping.data.audit`     cross-validated audit of the labels
-==============================  ==================================================
+================================  ==================================================
 
 Reading a table as such (CSV, JSONL, XLSX) is :func:`samskaping.documents.tables.read_table`.
 
