@@ -203,6 +203,21 @@ def test_pdf_page_without_text_is_logged_and_skipped(tmp_path: Path, caplog: pyt
     assert "no text layer on page(s) [2]" in caplog.text
 
 
+def test_a_reader_reports_what_it_skipped_in_the_document_it_returns(tmp_path: Path) -> None:
+    """The note travels with the Document (no log handler needed), as the message a person sees on the console."""
+    from samskaping.documents import read_document, reading_notes
+
+    path = make_plan_pdf(
+        tmp_path / "delvis.pdf", [["Kommunen vil samskape."], []], header=None, footer=None, page_number=None
+    )
+    document = read_document(path)
+    assert document.notes == (f"{path}: no text layer on page(s) [2]; those pages are skipped",)
+    assert document.encoding is None  # only text files record an encoding
+    assert reading_notes(document.notes, path) == "no text layer on page(s) [2]; those pages are skipped"
+    complete = make_plan_pdf(tmp_path / "hel.pdf", [["Kommunen vil samskape."]], header=None, footer=None)
+    assert read_document(complete).notes == ()
+
+
 def test_sample_plan_pdf_and_txt_give_the_same_sentences() -> None:
     pdf = read_sentences(SAMPLE_PLANS / "eksempelkommune-samfunnsdel.pdf")
     txt = read_sentences(SAMPLE_PLANS.parent / "sample-plan-text" / "eksempelkommune-samfunnsdel.txt")
