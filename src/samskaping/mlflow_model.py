@@ -25,7 +25,8 @@ log = logging.getLogger(__name__)
 MODEL_DIR_KEY = "model_dir"
 PYFUNC_CODE = Path(__file__).resolve().parent / "mlflow_code" / "pyfunc_model.py"
 PACKAGE_DIR = Path(__file__).resolve().parent
-# What importing samskaping.models / samskaping.predict needs at load time, per model kind.
+# What importing samskaping.models / samskaping.predict needs at load time, whatever the model kind;
+# a kind adds its own in its KindSpec (samskaping.models.kinds).
 BASE_REQUIREMENTS = (
     "mlflow",
     "numpy",
@@ -37,14 +38,6 @@ BASE_REQUIREMENTS = (
     "scipy",
     "crepes",
 )
-TORCH_REQUIREMENTS = (
-    "torch",
-    "transformers",
-    "tokenizers",
-    "onnx",
-    "onnxruntime",
-    "filelock",
-)  # onnx*: the pyfunc runs in ONNX Runtime
 INPUT_EXAMPLE_TEXT = "Kommunen skal utvikle tjenestene sammen med brukerne."
 # params={"output": RAW_OUTPUT}: the raw probabilities of predict.raw_frame instead of labels (samskaping.spark)
 RAW_OUTPUT = "raw"
@@ -54,11 +47,16 @@ def requirements(kind: str) -> list[str]:
     """Pinned requirements of a model kind, from the versions installed here, without local tags.
 
     Args:
-        kind: the model kind of ``samskaping-model.json`` (``baseline``, ``transformer``, …).
-    """
-    from samskaping.models import model_class
+        kind: the model kind of ``samskaping-model.json`` (``baseline``, ``transformer``, …); its
+            :class:`~samskaping.models.kinds.KindSpec` names what it needs beyond :data:`BASE_REQUIREMENTS`.
 
-    names = BASE_REQUIREMENTS + (TORCH_REQUIREMENTS if model_class(kind).uses_torch else ())
+    Raises:
+        ModelLoadError: no such kind.
+        PackageNotFoundError: a required package is not installed here.
+    """
+    from samskaping.models.registry import kind_spec
+
+    names = BASE_REQUIREMENTS + tuple(n for n in kind_spec(kind).requirements if n not in BASE_REQUIREMENTS)
     return [f"{name}=={version(name).split('+', 1)[0]}" for name in names]
 
 
@@ -82,7 +80,8 @@ def save_pyfunc(model_dir: Path, target: Path) -> None:
         ),
         input_example=pd.DataFrame({"text": [INPUT_EXAMPLE_TEXT]}),
         pip_requirements=requirements(kind),
-        # a transformer runs in ONNX Runtime when it can; load_model(uri, model_config={"runtime": "torch"}) keeps PyTorch
+        # a transformer runs in ONNX Runtime when it can;
+        # load_model(uri, model_config={"runtime": "torch"}) keeps PyTorch
         model_config={"runtime": "auto"},
     )
 
@@ -127,7 +126,8 @@ def load_from_mlflow(uri: str, tracking_uri: str | None = None):  # -> Classifie
     """Download an MLflow model and return the samskaping classifier inside it.
 
     Raises:
-        ModelLoadError: the URI names no model in the store, or not a samskaping model.
+        ModelLoadError: the URI names no model in the store, its recorded artifact folder is gone (a moved
+            store: the message names that folder, see :func:`moved_artifacts_message`), or not a samskaping model.
     """
     import mlflow
 
@@ -139,11 +139,17 @@ def load_from_mlflow(uri: str, tracking_uri: str | None = None):  # -> Classifie
     try:
         loaded = mlflow.pyfunc.load_model(uri, model_config={"runtime": "torch"})  # runtime.prepare chooses
     except Exception as exc:  # MLflow raises MlflowException, OSError, ... for a bad URI
+        moved = moved_artifacts_message(uri, store)
+        if moved:
+            raise ModelLoadError(moved) from exc
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         hint = "list models with 'python -m samskaping.runs list'"
         if "@" in uri and "alias" in first.lower():
             name, _, alias = uri[len("models:/") :].partition("@")
-            hint = f"no version of {name} has the alias @{alias} yet; set it with 'python -m samskaping.runs promote --run RUN_ID --alias {alias}'"
+            hint = (
+                f"no version of {name} has the alias @{alias} yet; "
+                f"set it with 'python -m samskaping.runs promote --run RUN_ID --alias {alias}'"
+            )
         raise ModelLoadError(f"{uri}: cannot load this MLflow model from {store} ({first}); {hint}") from exc
     finally:
         mlflow.set_tracking_uri(previous)
@@ -152,6 +158,79 @@ def load_from_mlflow(uri: str, tracking_uri: str | None = None):  # -> Classifie
     if type(wrapper).__name__ != "SamskapingModel" or classifier is None:
         raise ModelLoadError(f"{uri}: not a samskaping model (it wraps {type(wrapper).__name__})")
     return classifier
+
+
+def recorded_artifacts(uri: str, store: str) -> Path | None:
+    """The local folder where the store says the artifacts of ``uri`` are (None: not a local folder, or unknown).
+
+    ``models:/NAME@ALIAS`` and ``models:/NAME/VERSION`` give the model version's ``source``, ``runs:/RUN/PATH``
+    the run's ``artifact_uri`` and PATH: MLflow records these as absolute locations when the run is logged.
+    """
+    from urllib.parse import unquote, urlparse
+
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
+    try:
+        client = MlflowClient(tracking_uri=store, registry_uri=store)
+        if uri.startswith("models:/"):
+            name, _, ref = uri[len("models:/") :].partition("/")
+            if "@" in name:
+                name, alias = name.split("@", 1)
+                source = client.get_model_version_by_alias(name, alias).source
+            else:
+                source = client.get_model_version(name, ref).source
+        elif uri.startswith("runs:/"):
+            run_id, _, path = uri[len("runs:/") :].partition("/")
+            source = client.get_run(run_id).info.artifact_uri.rstrip("/") + (f"/{path}" if path else "")
+        else:
+            return None
+    except MlflowException:  # no such model, version or run: the caller reports MLflow's own error
+        return None
+    parsed = urlparse(source)
+    if parsed.scheme not in ("", "file"):
+        return None
+    return Path(unquote(parsed.path))
+
+
+def moved_artifacts_message(uri: str, store: str) -> str | None:
+    """One line for a model whose recorded artifact folder is gone, e.g. after the store folder was moved.
+
+    MLflow keeps each run's absolute artifact location in the store and has no call to change it
+    (``MlflowClient.update_run`` and ``update_model_version`` change status, name and description only), so
+    the line names the recorded folder, where the moved copy is when it lies next to the store, and the ways
+    to reach it: the store moved back, the old folder linked to the new one, or the model folder given as
+    ``--model``. None when the recorded folder exists or is not local.
+    """
+    from samskaping.store import sqlite_path
+
+    recorded = recorded_artifacts(uri, store)
+    if recorded is None or recorded.exists():
+        return None
+    database = sqlite_path(store)
+    found = None
+    if database is not None:
+        here = database.parent
+        for start in range(1, len(recorded.parts)):  # the longest tail of the recorded path found next to the store
+            if here.joinpath(*recorded.parts[start:]).exists():
+                found = start
+                break
+    if found is None:
+        return (
+            f"{uri}: the model's artifacts were recorded in {recorded}, which does not exist any more; "
+            "MLflow keeps that absolute folder in the store and cannot be pointed elsewhere: "
+            "put the artifacts back there, or train and register the model again"
+        )
+    old_root = Path(*recorded.parts[: found + 1])
+    new_root = database.parent / recorded.parts[found]
+    # the samskaping model folder inside the MLflow model (artifacts/<its own name>/samskaping-model.json)
+    manifests = sorted(database.parent.joinpath(*recorded.parts[found:], "artifacts").glob("*/samskaping-model.json"))
+    direct = f", or give --model {manifests[0].parent}" if len(manifests) == 1 else ""
+    return (
+        f"{uri}: the model's artifacts were recorded in {old_root}, but the store has moved and they are now in "
+        f"{new_root}; MLflow keeps the recorded absolute folder and cannot be pointed elsewhere: move the store "
+        f"back, or link the old folder to the new one (ln -s {new_root} {old_root}){direct}"
+    )
 
 
 def registry_version(uri: str, tracking_uri: str | None = None) -> str | None:
