@@ -20,7 +20,7 @@ each, and classifies the folder with the default baseline (the model
   cost per sentence (``T(n) = fixed + n · per_sentence``).
 
 Both ways must give the same labels (checked). From the timings it derives the
-Spark path's overhead per sentence and per run; the README turns them into an
+Spark path's overhead per sentence and per run; docs/scale-out.md turns them into an
 estimate for many plans on many workers. The baseline costs almost nothing per
 sentence, so the figures are the overhead itself: extraction, Arrow transfers,
 the shuffle and the Parquet dataset on top of predict.py's own work.

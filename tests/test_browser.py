@@ -6,7 +6,7 @@ never downloads a browser here. Every test is marked ``browser`` (deselect
 with ``-m 'not browser'``) and is skipped when chromium is missing. The
 screenshots they save go to the test's temporary folder, or to the folder
 ``SAMSKAPING_SCREENSHOT_DIR`` names (``docs/screenshots`` to renew the
-README's pictures: ``SAMSKAPING_SCREENSHOT_DIR=docs/screenshots python -m pytest -m browser``).
+documentation's pictures: ``SAMSKAPING_SCREENSHOT_DIR=docs/screenshots python -m pytest -m browser``).
 """
 
 from __future__ import annotations

@@ -119,8 +119,8 @@ def print_result(summary: dict, output: object, failures: list, report: object =
         print(
             f"the shares are the model's uncorrected output; to validate them, code a blind sample: "
             f"python -m samskaping.review export {out} --strategy validation, then "
-            f"python -m samskaping.review validate {out} --labels {out}/validation.xlsx (README: «Trusting the "
-            "figures»)"
+            f"python -m samskaping.review validate {out} --labels {out}/validation.xlsx "
+            "(docs/user-guide/trusting-the-figures.md)"
         )
     if failures:
         print(f"{len(failures)} input(s) could not be read:", file=sys.stderr)

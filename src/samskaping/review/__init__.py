@@ -1,6 +1,6 @@
 """The review loop: planners correct the model on their own plans, and the corrections become training data.
 
-Step by step (see the README's «Correcting the model» section)::
+Step by step (see docs/user-guide/review-loop.md)::
 
     python -m samskaping.review export OUT_DIR --n 200 --strategy uncertainty --output review.xlsx
     # open review.xlsx in Excel, choose labels in the answer columns (drop-down lists)

@@ -73,7 +73,7 @@ def validate(output_dir: str | Path, label_files: list[str | Path], seed: int = 
         seed: seed of every bootstrap.
 
     Returns:
-        The content of ``validation.json`` (see the README's «Trusting the figures») and the coded rows.
+        The content of ``validation.json`` (see docs/user-guide/trusting-the-figures.md) and the coded rows.
 
     Raises:
         DataError: a file is missing, unreadable, exported with another strategy, or has no usable row.
