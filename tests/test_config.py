@@ -1,6 +1,7 @@
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
 from samskaping.config import flatten, load_config, parse_override
 from samskaping.errors import ConfigError
@@ -31,7 +32,7 @@ def test_override_changes_value_and_type():
 
 def test_config_is_frozen():
     cfg = load_config("configs/baseline.yaml")
-    with pytest.raises(Exception):
+    with pytest.raises(ValidationError, match="frozen"):
         cfg.training.epochs = 3  # type: ignore[misc]
 
 
@@ -72,7 +73,7 @@ def test_polarity_without_factor_is_rejected():
 
 
 def test_missing_config_file_lists_available():
-    with pytest.raises(ConfigError, match="config file not found; configs here: .*baseline.yaml"):
+    with pytest.raises(ConfigError, match=r"config file not found; configs here: .*baseline\.yaml"):
         load_config("configs/nope.yaml")
 
 
@@ -84,3 +85,16 @@ def test_malformed_override(text):
 
 def test_flatten_uses_dotted_keys():
     assert flatten({"a": {"b": 1, "c": {"d": [1, 2]}}, "e": "x"}) == {"a.b": 1, "a.c.d": [1, 2], "e": "x"}
+
+
+def test_data_paths_on_the_command_line_replace_a_data_path_relative_to_another_folder(tmp_path):
+    config = tmp_path / "elsewhere.yaml"
+    config.write_text("data:\n  path: ../their-project/data/plan.jsonl\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"data.path: file ../their-project/data/plan.jsonl not found"):
+        load_config(config)  # the fault: a path relative to another folder stops the run
+    shipped = "data/samskaping-sentences.jsonl"
+    cfg = load_config(config, [f"data.paths=[{shipped}]"])
+    assert cfg.data.files == [Path(shipped)]
+    assert cfg.data.path == Path("../their-project/data/plan.jsonl")  # kept as written, never read
+    with pytest.raises(ConfigError, match=r"--set data.paths=\[nowhere.csv\]: data.paths: file nowhere.csv not found"):
+        load_config(config, ["data.paths=[nowhere.csv]"])  # the files given are still checked

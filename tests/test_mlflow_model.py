@@ -148,3 +148,45 @@ def test_the_registered_model_loads_in_a_fresh_clean_process_and_predicts_as_the
             assert np.allclose(theirs[column].to_numpy(float), ours[column].to_numpy(float), rtol=0, atol=1e-6), column
         else:
             assert theirs[column].astype(str).tolist() == ours[column].astype(str).tolist(), column
+
+
+@pytest.mark.slow
+def test_a_moved_store_names_the_recorded_folder_and_how_to_reach_the_new_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import shutil
+
+    from samskaping.errors import ModelLoadError
+    from samskaping.mlflow_model import load_from_mlflow
+    from samskaping.models import load_model
+    from samskaping.runs import promote
+    from test_runs import train_baseline, write_fixture
+
+    old, new = tmp_path / "old" / "project", tmp_path / "new" / "project"
+    old.mkdir(parents=True)
+    monkeypatch.chdir(old)  # MLflow puts a new experiment's artifacts in ./mlruns
+    result = train_baseline(
+        write_fixture(old / "fixture.jsonl"), old / "baseline", f"sqlite:///{old / 'mlflow.db'}", "r"
+    )
+    promote(run_id=result.run_id, tracking_uri=f"sqlite:///{old / 'mlflow.db'}")
+    monkeypatch.chdir(tmp_path)
+    new.parent.mkdir()
+    shutil.move(old, new)
+    store = f"sqlite:///{new / 'mlflow.db'}"
+
+    with pytest.raises(ModelLoadError) as err:
+        load_from_mlflow("models:/samskaping@champion", tracking_uri=store)
+    message = str(err.value)
+    assert "\n" not in message and "No such artifact" not in message
+    assert f"the model's artifacts were recorded in {old / 'mlruns'}, " in message
+    assert f"they are now in {new / 'mlruns'}" in message
+    assert f"ln -s {new / 'mlruns'} {old / 'mlruns'}" in message
+    given = Path(message.rsplit("--model ", 1)[1])
+    texts = ["Kommunen skal utvikle tjenestene sammen med brukerne."]
+    expected = load_model(given).predict_proba(texts)  # the model folder the message names loads
+
+    old.mkdir(parents=True)
+    (old / "mlruns").symlink_to(new / "mlruns")  # the link the message proposes
+    linked = load_from_mlflow("models:/samskaping@champion", tracking_uri=store)
+    for ls, probs in expected.items():
+        np.testing.assert_allclose(linked.predict_proba(texts)[ls], probs, atol=1e-9)
