@@ -20,7 +20,13 @@ What it does, deterministically:
    clarification 20 of the label scheme) the same way as step 2, with ids after
    the last one and a split of its own, so the rows and splits of the earlier
    rounds stay as they were;
-5. writes ``data/samskaping-sentences.jsonl``.
+5. adds the real-errors round ``b13`` (written against the six error patterns of the
+   second check on real text) the same way, with ids after the last one and a split of its own;
+   its rows carry ``heading`` (the section heading), ``previous`` (the sentence before) and
+   ``pattern`` (0 = ordinary, 1-6 = the error pattern targeted), which earlier rows get as "",
+   "" and 0; the batches' ``hard_negative`` meant "hard case for a pattern" (``pattern`` keeps
+   that), so it is recomputed by the card's rule (factor none with factor words);
+6. writes ``data/samskaping-sentences.jsonl``.
 """
 
 from __future__ import annotations
@@ -40,7 +46,9 @@ CORRECTIONS = ROOT / "data" / "audit" / "corrections.jsonl"
 SOURCE = "written for the samskaping project in the style of a kommuneplan; not quoted from any real plan"
 FIRST_ROUND = {"b1": "factor", "b2": "factor", "b3": "factor", "b4": "conception", "b5": "hard_negative", "b6": "plain"}
 # later rounds, each split on its own so that adding one never moves a row of an earlier one between splits
-LATER_ROUNDS = (("b07", "b08", "b09", "b10", "b11"), ("b12",))
+LATER_ROUNDS = (("b07", "b08", "b09", "b10", "b11"), ("b12",), ("b13",))
+# rounds whose batches used ``hard_negative`` for "hard case for a pattern": recomputed by the card's rule
+HARD_NEGATIVE_BY_RULE = {"b13"}
 SEED = 20261129
 # Factor words of the label scheme that real plans use without naming a condition (issue 10's hard negatives).
 FACTOR_WORDS = re.compile(
@@ -61,7 +69,10 @@ COLUMNS = [
     "subset",
     "form",
     "context",
+    "heading",
+    "previous",
     "hard_negative",
+    "pattern",
     "note",
 ]
 
@@ -90,6 +101,9 @@ def first_round(shipped: pd.DataFrame) -> pd.DataFrame:
                     "subset": FIRST_ROUND[path.name.split("-")[0]],
                     "form": "original",
                     "context": "",
+                    "heading": "",
+                    "previous": "",
+                    "pattern": 0,
                     "note": "",
                 }
             )
@@ -97,6 +111,11 @@ def first_round(shipped: pd.DataFrame) -> pd.DataFrame:
             rows.append(record)
     frame = pd.DataFrame(rows).drop_duplicates("id")
     return frame.set_index("id").loc[shipped["id"]].reset_index()
+
+
+def is_hard_negative(frame: pd.DataFrame) -> pd.Series:
+    """The card's rule: factor none, but the text uses factor words."""
+    return (frame["factor"] == "none") & frame["text"].str.contains(FACTOR_WORDS)
 
 
 def real_style(existing: pd.DataFrame, batches: tuple[str, ...], seed: int = SEED) -> tuple[pd.DataFrame, int, int]:
@@ -107,8 +126,13 @@ def real_style(existing: pd.DataFrame, batches: tuple[str, ...], seed: int = SEE
             record["subset"] = "real_style"
             record.setdefault("context", "")
             record.setdefault("note", "")
+            record.setdefault("heading", "")
+            record.setdefault("previous", "")
+            record.setdefault("pattern", 0)
             rows.append(record)
     new = pd.DataFrame(rows)
+    if HARD_NEGATIVE_BY_RULE.intersection(batches):
+        new["hard_negative"] = is_hard_negative(new)
     new["text"] = new["text"].str.strip()
     seen = set(existing["text"].map(key))
     exact = new["text"].map(key).duplicated() | new["text"].map(key).isin(seen)
@@ -157,14 +181,13 @@ def main() -> None:
     frame["source"] = SOURCE
     corrected = apply_corrections(frame)
     frame["hard_negative"] = frame["hard_negative"].astype(bool)
+    frame["pattern"] = frame["pattern"].astype(int)
     if CORRECTIONS.is_file():  # a corrected row is a hard negative by the same rule as the first round's rows
         fixed = {
             json.loads(line)["id"] for line in CORRECTIONS.read_text(encoding="utf-8").splitlines() if line.strip()
         }
         rows = frame["id"].isin(fixed)
-        frame.loc[rows, "hard_negative"] = (frame.loc[rows, "factor"] == "none") & frame.loc[rows, "text"].str.contains(
-            FACTOR_WORDS
-        )
+        frame.loc[rows, "hard_negative"] = is_hard_negative(frame[rows])
     with OUTPUT.open("w", encoding="utf-8") as out:
         for record in frame[COLUMNS].to_dict(orient="records"):
             out.write(json.dumps(record, ensure_ascii=False) + "\n")
