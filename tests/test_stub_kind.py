@@ -136,6 +136,18 @@ def test_an_unregistered_kind_is_refused_with_the_registered_ones(tmp_path: Path
         validate_config({"model": {"kind": "centroid"}}, check_files=False)
 
 
+def test_a_registry_line_that_names_no_spec_of_its_kind_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    from samskaping.errors import ModelLoadError
+    from samskaping.models.registry import kind_spec
+
+    monkeypatch.setitem(REGISTRY, "centroids", f"{__name__}:SPEC")  # the spec says "centroid"
+    with pytest.raises(ModelLoadError, match=r"model kind 'centroids': test_stub_kind:SPEC is not a KindSpec named"):
+        kind_spec("centroids")
+    monkeypatch.setitem(REGISTRY, "centroids", f"{__name__}:CentroidConfig")
+    with pytest.raises(ModelLoadError, match="fix its line in REGISTRY"):
+        kind_spec("centroids")
+
+
 @pytest.mark.slow
 def test_the_stub_kind_is_logged_registered_and_loaded_from_a_real_mlflow_store(
     centroid_kind: str, tmp_path: Path

@@ -24,15 +24,17 @@ def kind_spec(kind: str) -> KindSpec:
     """The spec registered for ``kind``.
 
     Raises:
-        ModelLoadError: no such kind, or its entry does not name a KindSpec of that name.
+        ModelLoadError: no such kind, or its entry does not name a KindSpec of that name whose classifier
+            writes that kind to its manifest.
     """
     if kind not in REGISTRY:
         raise ModelLoadError(f"unknown model kind {kind!r}; allowed: {', '.join(REGISTRY)}")
     module, _, attribute = REGISTRY[kind].partition(":")
     spec = getattr(importlib.import_module(module), attribute, None)
-    if not isinstance(spec, KindSpec) or spec.name != kind:
+    if not isinstance(spec, KindSpec) or spec.name != kind or getattr(spec.classifier, "kind", None) != kind:
         raise ModelLoadError(
-            f"model kind {kind!r}: {REGISTRY[kind]} is not a KindSpec named {kind!r}; fix its line in REGISTRY"
+            f"model kind {kind!r}: {REGISTRY[kind]} is not a KindSpec named {kind!r} of a classifier with "
+            f"kind = {kind!r}; fix its line in REGISTRY or the spec"
         )
     return spec
 
