@@ -15,15 +15,17 @@ from typing import Any
 from samskaping.labels import LABEL_SETS
 
 PRIORS_NB = {
-    "estimated": "estimert for dokumentene som ble klassifisert, med EM-algoritmen til Saerens, Latinne og Decaestecker (2002), "
-    "regularisert mot treningsandelene (MAP med en Dirichlet-prior), så ingen merkelapp settes til 0",
+    "estimated": "estimert for dokumentene som ble klassifisert, med EM-algoritmen til Saerens, Latinne og "
+    "Decaestecker (2002), regularisert mot treningsandelene (MAP med en Dirichlet-prior), "
+    "så ingen merkelapp settes til 0",
     "training": "andelene i treningsdataene",
     "uniform": "like store andeler for alle merkelapper",
     "explicit": "andeler oppgitt av brukeren",
 }
 PRIORS_EN = {
-    "estimated": "estimated for the documents classified, with the EM procedure of Saerens, Latinne and Decaestecker (2002), "
-    "regularised towards the training shares (MAP under a Dirichlet prior), so that no label is set to 0",
+    "estimated": "estimated for the documents classified, with the EM procedure of Saerens, Latinne and "
+    "Decaestecker (2002), regularised towards the training shares (MAP under a Dirichlet prior), "
+    "so that no label is set to 0",
     "training": "the label shares of the training data",
     "uniform": "equal shares for every label",
     "explicit": "shares given by the user",
@@ -103,7 +105,10 @@ def methods_markdown(summary: dict[str, Any], generated: datetime | None = None)
     ece = "; ".join(f"{ls} {metrics[f'test_{ls}_ece']:.3f}" for ls in label_sets if f"test_{ls}_ece" in metrics)
     data_lines = (
         "\n".join(
-            f"- `{data_name(f.get('path'))}`: {f.get('rows')} setninger / sentences, SHA-256 `{str(f.get('sha256'))[:16]}…`"
+            (
+                f"- `{data_name(f.get('path'))}`: {f.get('rows')} setninger / sentences, SHA-256 "
+                f"`{str(f.get('sha256'))[:16]}…`"
+            )
             for f in files
         )
         or "- (ikke registrert / not recorded)"
@@ -117,68 +122,103 @@ def methods_markdown(summary: dict[str, Any], generated: datetime | None = None)
         "",
         "## Norsk",
         "",
-        f"{n_sent} setninger i {n_docs} dokumenter ble klassifisert maskinelt, setning for setning, etter merkeskjemaet "
-        "til prosjektet samskaping (forståelse av samskaping: tjenesteproduksjon, demokratisk deltakelse, "
-        "samarbeidsdrevet innovasjon eller ingen; faktor som fremmer eller hemmer samskaping; fremmer/hemmer). "
-        f"Modellen er av typen «{kind}» ({name}), trent {model.get('trained_at', 'ukjent dato')} på disse dataene:",
+        (
+            f"{n_sent} setninger i {n_docs} dokumenter ble klassifisert maskinelt, setning for setning, etter "
+            "merkeskjemaet "
+            "til prosjektet samskaping (forståelse av samskaping: tjenesteproduksjon, demokratisk deltakelse, "
+            "samarbeidsdrevet innovasjon eller ingen; faktor som fremmer eller hemmer samskaping; fremmer/hemmer). "
+            f"Modellen er av typen «{kind}» ({name}), trent {model.get('trained_at', 'ukjent dato')} på disse dataene:"
+        ),
         "",
         data_lines,
         "",
-        f"Treffsikkerhet på testdelen av treningsdataene (makro-F1 med 95 % konfidensintervall, bootstrap over setninger): {scores_nb}. "
+        (
+            "Treffsikkerhet på testdelen av treningsdataene (makro-F1 med 95 % konfidensintervall, bootstrap over "
+            f"setninger): {scores_nb}. "
+        )
         + (
-            "Trenings- og testsetningene i `data/samskaping-sentences.jsonl` er skrevet for prosjektet av språkmodeller, "
+            "Trenings- og testsetningene i `data/samskaping-sentences.jsonl` er skrevet for prosjektet av "
+            "språkmodeller, "
             "etter merkeskjemaet og i stilen til kommuneplaner; ingen er sitert fra en ekte plan. "
             if shipped
             else ""
         )
         + "Tallene fra testdelen er ikke treffsikkerheten å vente på ekte plantekst. "
-        f"Målt utenfor prosjektet, på noen hundre ekte, offentlige plansetninger merket av to personer, oppnådde baseline-modellen "
+        "Målt utenfor prosjektet, på noen hundre ekte, offentlige plansetninger merket av to personer, oppnådde "
+        "baseline-modellen "
         f"trent på de utleverte dataene makro-F1 {_real_text(nb=True)}; andre modeller er ikke målt slik.",
         "",
-        f"Sannsynlighetene er kalibrert med temperaturskalering med skjevhetskorreksjon (Alexandari mfl. 2020) på valideringsdelen; "
-        f"forventet kalibreringsfeil (ECE) på testdelen: {ece or '–'}. "
-        f"Forventede andeler av hver merkelapp (priors) er {PRIORS_NB.get(priors, priors)}.",
+        (
+            "Sannsynlighetene er kalibrert med temperaturskalering med skjevhetskorreksjon (Alexandari mfl. 2020) på "
+            "valideringsdelen; "
+            f"forventet kalibreringsfeil (ECE) på testdelen: {ece or '–'}. "
+            f"Forventede andeler av hver merkelapp (priors) er {PRIORS_NB.get(priors, priors)}."
+        ),
     ]
     if coverage_nb:
         lines.append(
-            f"Hver setning har også en mengde mulige merkelapper (konform prediksjon, klassebetinget) som inneholder riktig merkelapp "
-            f"med minst {coverage_nb} sannsynlighet; setninger med mer enn én mulig merkelapp, eller ingen, er merket «usikker»."
+            "Hver setning har også en mengde mulige merkelapper (konform prediksjon, klassebetinget) som "
+            "inneholder riktig merkelapp "
+            f"med minst {coverage_nb} sannsynlighet; setninger med mer enn én mulig merkelapp, eller ingen, er "
+            "merket «usikker»."
         )
     lines += [
-        "Konfidensintervallene for andeler per plan er bootstrap-intervaller over planens setninger (1 000 trekk, persentilmetoden); "
-        "de viser usikkerheten fra at en plan har et begrenset antall setninger, ikke modellens feil. "
-        "Antallet planer som nevner samskaping er en ren ordtelling (samskaping og bøyningsformer).",
+        (
+            "Konfidensintervallene for andeler per plan er bootstrap-intervaller over planens setninger (1 000 trekk, "
+            "persentilmetoden); "
+            "de viser usikkerheten fra at en plan har et begrenset antall setninger, ikke modellens feil. "
+            "Antallet planer som nevner samskaping er en ren ordtelling (samskaping og bøyningsformer)."
+        ),
         "",
         "## English",
         "",
-        f"{n_sent} sentences in {n_docs} documents were classified automatically, sentence by sentence, with the label scheme "
-        "of the samskaping project (conception of co-creation: service, democratic, innovation or none; the factor that "
-        f"promotes or hinders co-creation; promoting or hindering). The model is a «{kind}» ({name}), trained "
-        f"{model.get('trained_at', 'on an unrecorded date')} on the data listed above.",
+        (
+            f"{n_sent} sentences in {n_docs} documents were classified automatically, sentence by sentence, with the "
+            "label scheme "
+            "of the samskaping project (conception of co-creation: service, democratic, innovation or none; the factor "
+            "that "
+            f"promotes or hinders co-creation; promoting or hindering). The model is a «{kind}» ({name}), trained "
+            f"{model.get('trained_at', 'on an unrecorded date')} on the data listed above."
+        ),
         "",
-        f"Accuracy on the test split of the training data (macro-F1 with a 95 % bootstrap interval over sentences): {scores_nb}. "
+        (
+            "Accuracy on the test split of the training data (macro-F1 with a 95 % bootstrap interval over "
+            f"sentences): {scores_nb}. "
+        )
         + (
-            "The training and test sentences of `data/samskaping-sentences.jsonl` were written for the project by language "
+            "The training and test sentences of `data/samskaping-sentences.jsonl` were written for the project by "
+            "language "
             "models, following the label scheme in the style of municipal plans; none is quoted from a real plan. "
             if shipped
             else ""
         )
         + "The test-split scores are not the accuracy to expect on real plan text. "
-        f"Measured outside the project, on a few hundred real, public plan sentences labelled by two annotators, the baseline "
-        f"trained on the shipped data reached macro-F1 {_real_text(nb=False)}; other models were not measured this way.",
+        "Measured outside the project, on a few hundred real, public plan sentences labelled by two annotators, "
+        "the baseline "
+        f"trained on the shipped data reached macro-F1 {_real_text(nb=False)}; other models were not measured this "
+        "way.",
         "",
-        f"Probabilities are calibrated by bias-corrected temperature scaling (Alexandari et al. 2020) on the validation split; "
-        f"expected calibration error on the test split: {ece or '–'}. The class priors are {PRIORS_EN.get(priors, priors)}.",
+        (
+            "Probabilities are calibrated by bias-corrected temperature scaling (Alexandari et al. 2020) on the "
+            "validation split; "
+            f"expected calibration error on the test split: {ece or '–'}. The class priors are "
+            f"{PRIORS_EN.get(priors, priors)}."
+        ),
     ]
     if confidence:
         lines.append(
-            f"Each sentence also has a class-conditional conformal prediction set that holds the true label with at least "
+            "Each sentence also has a class-conditional conformal prediction set that holds the true label with "
+            "at least "
             f"{confidence:.0%} probability; sentences whose set has more than one label, or none, are marked uncertain."
         )
     lines += [
-        "Intervals for per-plan shares are percentile bootstrap intervals over the plan's sentences (1,000 resamples); they show "
-        "the uncertainty from a plan's finite number of sentences, not the classifier's errors. The number of plans that "
-        "mention samskaping is an exact word count.",
+        (
+            "Intervals for per-plan shares are percentile bootstrap intervals over the plan's sentences (1,000 "
+            "resamples); they show "
+            "the uncertainty from a plan's finite number of sentences, not the classifier's errors. The number of "
+            "plans that "
+            "mention samskaping is an exact word count."
+        ),
         "",
     ]
     lines += validation_markdown(summary.get("validation"))
@@ -195,11 +235,19 @@ def validation_markdown(validation: dict[str, Any] | None) -> list[str]:
         return [
             "## Validering / Validation",
             "",
-            "Andelene over er modellens egne, ukorrigerte tall. For tall som kan siteres: kod et blindt tilfeldig utvalg "
-            "(`python -m samskaping.review export OUT --strategy validation`) og kjør `python -m samskaping.review validate OUT --labels KODET.xlsx`.",
+            (
+                "Andelene over er modellens egne, ukorrigerte tall. For tall som kan siteres: kod et blindt tilfeldig "
+                "utvalg "
+                "(`python -m samskaping.review export OUT --strategy validation`) og kjør `python -m samskaping.review "
+                "validate OUT --labels KODET.xlsx`."
+            ),
             "",
-            "The shares above are the model's own, uncorrected figures. For figures to cite, code a blind random sample "
-            "(`python -m samskaping.review export OUT --strategy validation`) and run `python -m samskaping.review validate OUT --labels CODED.xlsx`.",
+            (
+                "The shares above are the model's own, uncorrected figures. For figures to cite, code a blind random "
+                "sample "
+                "(`python -m samskaping.review export OUT --strategy validation`) and run `python -m samskaping.review "
+                "validate OUT --labels CODED.xlsx`."
+            ),
             "",
         ]
     share = validation.get("cocreation_share") or {}
@@ -209,12 +257,18 @@ def validation_markdown(validation: dict[str, Any] | None) -> list[str]:
     design = validation.get("design", "")
     csv = "CSV" in design
     plans_nb = (
-        f" Korrigert antall planer med samskapingssetninger: {plans['estimate']:g} (95 % KI {plans['low']}–{plans['high']}; modellen: {plans['raw']})."
+        (
+            f" Korrigert antall planer med samskapingssetninger: {plans['estimate']:g} (95 % KI "
+            f"{plans['low']}–{plans['high']}; modellen: {plans['raw']})."
+        )
         if plans.get("estimate") is not None
         else ""
     )
     plans_en = (
-        f" Corrected number of plans with co-creation sentences: {plans['estimate']:g} (95 % CI {plans['low']}–{plans['high']}; model: {plans['raw']})."
+        (
+            f" Corrected number of plans with co-creation sentences: {plans['estimate']:g} (95 % CI "
+            f"{plans['low']}–{plans['high']}; model: {plans['raw']})."
+        )
         if plans.get("estimate") is not None
         else ""
     )
@@ -228,20 +282,29 @@ def validation_markdown(validation: dict[str, Any] | None) -> list[str]:
             else " (et tilfeldig utvalg, stratifisert etter plan)"
         )
         + f". Modellens makro-F1 mot koderne på dette korpuset: {f1}. "
-        f"Andelen samskapingssetninger i korpuset er {_pct(share.get('estimate'))} (95 % KI {_pct(share.get('low'))}–{_pct(share.get('high'))}), "
-        f"anslått med prediksjonsstyrt inferens (prediction-powered inference; Angelopoulos mfl. 2023, PPI++); modellen alene gir {_pct(share.get('raw'))}. "
-        "Andeler per plan er korrigert med modellens feilrater målt på utvalget (probabilistisk justert klassifiser-og-tell, "
+        f"Andelen samskapingssetninger i korpuset er {_pct(share.get('estimate'))} (95 % KI "
+        f"{_pct(share.get('low'))}–{_pct(share.get('high'))}), "
+        "anslått med prediksjonsstyrt inferens (prediction-powered inference; Angelopoulos mfl. 2023, PPI++); "
+        f"modellen alene gir {_pct(share.get('raw'))}. "
+        "Andeler per plan er korrigert med modellens feilrater målt på utvalget (probabilistisk justert "
+        "klassifiser-og-tell, "
         f"Forman 2008; Bella mfl. 2010), med bootstrap-intervaller over både utvalget og planens setninger.{plans_nb} "
-        "Intervallene dekker både utvalget og modellens feil; siter de korrigerte tallene. Detaljer: `validation.json`.",
+        "Intervallene dekker både utvalget og modellens feil; siter de korrigerte tallene. Detaljer: "
+        "`validation.json`.",
         "",
         f"{n} sentences were coded by people who did not see the model's suggestions"
         + (" (given as CSV and taken as a random sample)" if csv else " (a random sample, stratified by plan)")
         + f". The model's macro-F1 against the coders on this corpus: {f1}. "
-        f"The corpus share of co-creation sentences is {_pct(share.get('estimate'))} (95 % CI {_pct(share.get('low'))}–{_pct(share.get('high'))}), "
-        f"estimated by prediction-powered inference (Angelopoulos et al. 2023, with PPI++ power tuning); the model alone gives {_pct(share.get('raw'))}. "
-        "Per-plan shares are corrected with the model's error rates measured on the sample (probabilistic adjusted classify-and-count, "
-        f"Forman 2008; Bella et al. 2010), with bootstrap intervals over both the sample and the plan's sentences.{plans_en} "
-        "The intervals cover both the sampling and the model's errors; cite the corrected figures. Details: `validation.json`.",
+        f"The corpus share of co-creation sentences is {_pct(share.get('estimate'))} (95 % CI "
+        f"{_pct(share.get('low'))}–{_pct(share.get('high'))}), "
+        "estimated by prediction-powered inference (Angelopoulos et al. 2023, with PPI++ power tuning); the model "
+        f"alone gives {_pct(share.get('raw'))}. "
+        "Per-plan shares are corrected with the model's error rates measured on the sample (probabilistic adjusted "
+        "classify-and-count, "
+        "Forman 2008; Bella et al. 2010), with bootstrap intervals over both the sample and the plan's "
+        f"sentences.{plans_en} "
+        "The intervals cover both the sampling and the model's errors; cite the corrected figures. Details: "
+        "`validation.json`.",
         "",
     ]
 
