@@ -12,7 +12,7 @@ from conftest import small_frame
 from samskaping.config import validate_config
 from samskaping.errors import ModelLoadError
 from samskaping.labels import LABEL_SETS
-from samskaping.models import REGISTRY, build_model, kind_spec, kind_specs, load_model
+from samskaping.models import REGISTRY, build_model, has_encoder, kind_spec, kind_specs, load_model
 from samskaping.models.base import decode_predictions
 
 
@@ -96,6 +96,12 @@ def test_every_kind_has_a_config_section_with_defaults(tmp_path):
     for kind, spec in kind_specs().items():
         assert getattr(cfg.model, kind) == spec.section()
         assert kind in cfg.to_dict()["model"]
+
+
+def test_only_the_transformer_has_an_encoder_for_the_runtime_paths():
+    assert {kind: has_encoder(kind) for kind in REGISTRY} == {"baseline": False, "transformer": True}
+    with pytest.raises(ModelLoadError, match="unknown model kind 'bert'; allowed: baseline, transformer"):
+        has_encoder("bert")
 
 
 def test_baseline_learns_the_training_data(tmp_path):
