@@ -54,6 +54,12 @@ class TransformerConfig(KindSection):
     freeze_embeddings: bool = Field(
         False, description="Keep the word embeddings fixed while fine-tuning (faster, less memory)."
     )
+    train_top_layers: int | None = Field(
+        None,
+        ge=1,
+        description="Fine-tune only the top N encoder layers and the heads; the embeddings and the layers below "
+        "run once per sentence and their output is cached (null: fine-tune the whole encoder).",
+    )
 
 
 def pick_device(wanted: str) -> torch.device:

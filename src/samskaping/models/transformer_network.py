@@ -27,15 +27,22 @@ class MultiHeadModel(nn.Module):
         hidden = encoder.config.hidden_size
         self.heads = nn.ModuleDict({ls: nn.Linear(hidden, len(LABEL_SETS[ls])) for ls in label_sets})
 
-    def pool(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        states = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+    def pool(
+        self, input_ids: torch.Tensor | None, attention_mask: torch.Tensor, inputs_embeds: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        if inputs_embeds is None:
+            states = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+        else:  # cached states of frozen lower layers (samskaping.models.transformer_top)
+            states = self.encoder(inputs_embeds=inputs_embeds, attention_mask=attention_mask).last_hidden_state
         if self.pooling == "cls":
             return states[:, 0]
         mask = attention_mask.unsqueeze(-1).to(states.dtype)
         return (states * mask).sum(1) / mask.sum(1).clamp(min=1.0)
 
-    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> dict[str, torch.Tensor]:
-        pooled = self.dropout(self.pool(input_ids, attention_mask))
+    def forward(
+        self, input_ids: torch.Tensor | None, attention_mask: torch.Tensor, inputs_embeds: torch.Tensor | None = None
+    ) -> dict[str, torch.Tensor]:
+        pooled = self.dropout(self.pool(input_ids, attention_mask, inputs_embeds))
         # the heads stay in fp32 under bf16 autocast: a few hundred products, and probabilities keep fp32 digits
         with torch.autocast(pooled.device.type, enabled=False):
             pooled = pooled.float()

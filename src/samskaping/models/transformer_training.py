@@ -21,6 +21,7 @@ from torch import nn
 
 from samskaping.labels import LABEL_SETS, encode
 from samskaping.models.transformer_network import class_weights
+from samskaping.models.transformer_top import check_top_layers, freeze_lower, lower_states, pad_states, top_only
 
 if TYPE_CHECKING:
     from samskaping.models.base import Contexts
@@ -64,6 +65,18 @@ def fit_network(
     loss_weights = {ls: float(t.loss_weights.get(ls, 1.0)) for ls in model.label_sets}
     if model.cfg.model.transformer.freeze_embeddings:
         model.network.encoder.get_input_embeddings().weight.requires_grad_(False)
+    n_lower, cached, val_cached = None, [], []
+    if model.cfg.model.transformer.train_top_layers:
+        n_lower = check_top_layers(
+            model.network.encoder, model.cfg.model.transformer.train_top_layers, model.cfg.model.name
+        )
+        freeze_lower(model.network.encoder, n_lower)
+        cached = _cached_states(model, ids, n_lower, "training")
+        if validation is not None:
+            val_texts, _, *rest = validation
+            val_cached = _cached_states(
+                model, model._encode(val_texts, rest[0] if rest else None), n_lower, "validation"
+            )
 
     decay, no_decay = [], []
     for _, param in model.network.encoder.named_parameters():
@@ -102,9 +115,13 @@ def fit_network(
             running, seen = 0.0, 0
             optimizer.zero_grad()
             for b, batch in enumerate(bar):
-                input_ids, mask = model._collate([ids[i] for i in batch])
                 with model._autocast():
-                    logits = model.network(input_ids, mask)
+                    if n_lower is None:
+                        logits = model.network(*model._collate([ids[i] for i in batch]))
+                    else:
+                        with top_only(model.network.encoder, n_lower):
+                            hidden, mask = pad_states([cached[i] for i in batch], model.device)
+                            logits = model.network(None, mask, inputs_embeds=hidden)
                     loss = sum(
                         loss_weights[ls] * loss_fns[ls](logits[ls].float(), targets[ls][batch].to(model.device))
                         for ls in model.label_sets
@@ -126,7 +143,10 @@ def fit_network(
             if validation is not None:
                 val_texts, val_labels, *rest = validation  # (texts, labels) or (texts, labels, contexts)
                 val_contexts = rest[0] if rest else None
-                predicted = model.predict(val_texts, batch_size=t.eval_batch_size, contexts=val_contexts)
+                if n_lower is None:
+                    predicted = model.predict(val_texts, batch_size=t.eval_batch_size, contexts=val_contexts)
+                else:
+                    predicted = _predict_cached(model, val_cached, n_lower, t.eval_batch_size)
                 reports = evaluate(val_labels, predicted, model.label_sets)
                 record.update({f"validation_{ls}_macro_f1": r.macro_f1 for ls, r in reports.items()})
                 score = float(np.mean([r.macro_f1 for r in reports.values()]))
@@ -174,6 +194,46 @@ def fit_network(
         "device": model.device.type,
         "history": history,
     }
+
+
+def _cached_states(model: TransformerClassifier, ids: list[list[int]], n_lower: int, split: str) -> list[torch.Tensor]:
+    """The frozen layers' output for every sentence of ``split``, with a progress bar and a log line."""
+    from tqdm.auto import tqdm
+
+    started = time.perf_counter()
+    with tqdm(total=len(ids), desc=f"Frozen layers ({split})", unit="sent", disable=not model.progress) as bar:
+        states = lower_states(
+            model.network.encoder, ids, n_lower, model._collate, model.cfg.training.eval_batch_size, bar.update
+        )
+    log.info(
+        "ran the embeddings and %d frozen layers once over %d %s sentences in %.0f s",
+        n_lower,
+        len(ids),
+        split,
+        time.perf_counter() - started,
+    )
+    return states
+
+
+def _predict_cached(
+    model: TransformerClassifier, states: list[torch.Tensor], n_lower: int, batch_size: int
+) -> dict[str, list[str]]:
+    """Labels from cached lower states, decided exactly as ``model.predict`` decides them."""
+    from samskaping.models.base import decode_predictions
+
+    order = np.argsort([s.shape[0] for s in states], kind="stable")
+    logits = {ls: np.zeros((len(states), len(LABEL_SETS[ls])), dtype=np.float32) for ls in model.label_sets}
+    model.network.eval()
+    with torch.no_grad(), model._autocast():
+        for start in range(0, len(order), batch_size):
+            rows = order[start : start + batch_size]
+            with top_only(model.network.encoder, n_lower):
+                hidden, mask = pad_states([states[i] for i in rows], model.device)
+                out = model.network(None, mask, inputs_embeds=hidden)
+            for ls in model.label_sets:
+                logits[ls][rows] = out[ls].float().cpu().numpy()
+    model.network.train()
+    return decode_predictions({ls: model.probabilities(ls, z) for ls, z in logits.items()})[0]
 
 
 __all__ = ["fit_network"]
