@@ -155,6 +155,12 @@ class ModelConfig(_Section):
     use_context: bool = Field(
         False, description="Read a bullet together with the lead-in of its list (clarification 15 of the label scheme)."
     )
+    context_columns: tuple[Literal["context", "heading", "previous"], ...] = Field(
+        ("context",),
+        min_length=1,
+        description="With use_context: what the model reads besides the sentence, joined in this order "
+        "(context: a list item's lead-in; heading: the nearest heading above; previous: the sentence before).",
+    )
     # model.<kind>: one section per registered kind, added by config_schema() from the kinds' specs
 
     @field_validator("label_sets")

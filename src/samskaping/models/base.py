@@ -161,6 +161,18 @@ class Classifier(ABC):
         """Predicted labels per label set (see :func:`decode_predictions`)."""
         return decode_predictions(self.predict_proba(texts, batch_size=batch_size, contexts=contexts))[0]
 
+    def contexts(self, frame: Any) -> list[str] | None:
+        """The context text of each row of ``frame`` (a DataFrame) as this model reads it, or ``None``.
+
+        ``None`` when the model was trained without ``model.use_context`` or the frame has none of
+        the columns in ``model.context_columns`` (see :mod:`samskaping.context`).
+        """
+        from samskaping.context import context_texts
+
+        if not self.cfg.model.use_context:
+            return None
+        return context_texts(frame, getattr(self.cfg.model, "context_columns", ("context",)))
+
     def context_inputs(self, texts: Sequence[str], contexts: Contexts) -> list[str]:
         """Contexts aligned with ``texts`` when the model reads them; "" everywhere otherwise."""
         if not self.cfg.model.use_context or contexts is None:
