@@ -83,7 +83,10 @@ def train_main(argv: Sequence[str] | None = None) -> int:
                 and cfg.tracking.registered_model_name
                 and cfg.tracking.register_model is None
             ):
-                registered = ", not registered (training.max_steps makes it a smoke test; --set tracking.register_model=true registers it)"
+                registered = (
+                    ", not registered (training.max_steps makes it a smoke test; "
+                    "--set tracking.register_model=true registers it)"
+                )
             print(f"MLflow run {result.run_id}{registered}; browse with: python -m samskaping.runs ui")
         return EXIT_OK
 
