@@ -85,9 +85,16 @@ class Predictor:
 
 
 def has_encoder(model: Any) -> bool:
-    """Whether ``model`` runs an encoder that the runtime paths (threads, device, ONNX, int8, bf16) apply to."""
-    declared = getattr(model, "has_encoder", None)
-    return bool(model.uses_torch if declared is None else declared)
+    """Whether ``model`` runs an encoder that the runtime paths (threads, device, ONNX, int8, bf16) apply to.
+
+    Its kind says so (:func:`samskaping.models.registry.has_encoder`, the kind's ``KindSpec``).
+
+    Raises:
+        ModelLoadError: the model's kind is not registered.
+    """
+    from samskaping.models.registry import has_encoder as kind_has_encoder
+
+    return kind_has_encoder(model.kind)
 
 
 def prepare(model: Any, options: RuntimeOptions | None = None) -> Predictor:
