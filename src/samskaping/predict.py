@@ -25,13 +25,21 @@ import numpy as np
 import pandas as pd
 
 from samskaping import outputs
-from samskaping.decisions import decide
-from samskaping.decisions import table as decision_table
 from samskaping.documents.tables import TABLE_SUFFIXES
 from samskaping.errors import SamskapingError
-from samskaping.labels import LABEL_SETS
 from samskaping.methods import methods_markdown
 from samskaping.models.base import Classifier
+from samskaping.probabilities import RAW_PREFIX as RAW_PREFIX  # re-exported: Spark, the MLflow model, tests
+from samskaping.probabilities import (
+    Probabilities,
+    decide_probabilities,
+    probabilities_of,
+    probability_columns,
+    raw_columns,
+)
+from samskaping.probabilities import classify_frame as classify_frame
+from samskaping.probabilities import decide_frame as decide_frame
+from samskaping.probabilities import raw_frame as raw_frame
 from samskaping.run_summary import Failure, document_table, duplicate_documents, run_summary, warn_duplicates
 from samskaping.summaries import summarise_documents
 
@@ -87,54 +95,6 @@ def collect_inputs(inputs: Sequence[str | Path]) -> tuple[list[Path], list[Failu
 
             failures.append(Failure(str(item), not_a_file(item)))
     return list(dict.fromkeys(files)), failures
-
-
-RAW_PREFIX = "raw_"
-
-
-def raw_columns(label_sets: Sequence[str]) -> list[str]:
-    """Names of the columns that keep the model's probabilities under the training priors (state only)."""
-    return [f"{RAW_PREFIX}{ls}_p_{label}" for ls in label_sets for label in LABEL_SETS[ls]]
-
-
-def raw_frame(
-    model: Classifier, texts: Sequence[str], batch_size: int | None = None, contexts: Sequence[str] | None = None
-) -> pd.DataFrame:
-    """The model's calibrated probabilities under the training priors, one ``raw_<set>_p_<label>`` column each."""
-    probs = model.predict_proba(list(texts), batch_size=batch_size, contexts=contexts)
-    return pd.DataFrame(
-        {
-            f"{RAW_PREFIX}{ls}_p_{label}": probs[ls][:, j]
-            for ls in model.label_sets
-            for j, label in enumerate(LABEL_SETS[ls])
-        }
-    )
-
-
-def decide_frame(
-    model: Classifier, raw: pd.DataFrame, priors: Any = None, confidence: float | None = None
-) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """Output columns for the rows of ``raw`` (priors estimated over all of them together) and the priors record."""
-    probs = {
-        ls: raw[[f"{RAW_PREFIX}{ls}_p_{label}" for label in LABEL_SETS[ls]]].to_numpy(dtype=np.float64)
-        for ls in model.label_sets
-    }
-    decided = decide(model, probs, priors, confidence)
-    return decision_table(decided, model.label_sets), {"priors": decided.priors, "confidence": decided.confidence}
-
-
-def classify_frame(
-    model: Classifier,
-    texts: Sequence[str],
-    batch_size: int | None = None,
-    contexts: Sequence[str] | None = None,
-    priors: Any = None,
-) -> pd.DataFrame:
-    """Per label set: the label, its probability (``<set>_score``), the prediction set, top-3, each class's probability.
-
-    With ``estimated`` priors the priors are estimated over ``texts`` together.
-    """
-    return decide_frame(model, raw_frame(model, texts, batch_size, contexts), priors)[0]
 
 
 def _chunks(items: Sequence[tuple[str, pd.DataFrame]], minimum: int) -> Iterable[list[tuple[str, pd.DataFrame]]]:
@@ -323,18 +283,22 @@ def _classify(
         raise SamskapingError(f"nothing to classify: {listing}")
 
     timing = {"extraction_seconds": extraction_seconds, "model_seconds": 0.0, "new_sentences": 0}
-    parts = [done] if not done.empty else []
+    # (sentences, their probabilities) per part: the earlier run's state first, then each chunk of new documents
+    parts: list[tuple[pd.DataFrame, Probabilities]] = []
+    if not done.empty:
+        raw = raw_columns(model.label_sets)
+        parts.append((done.drop(columns=raw), probabilities_of(done, model.label_sets)))
     bar = tqdm(total=sum(len(f) for _, f in extracted), desc="Classifying sentences", unit="sent", disable=not progress)
     state: dict[str, Any] = {}
     for chunk in _chunks(extracted, max(CHUNK_MIN_SENTENCES, len(done) // 4)):
         frame = pd.concat([f for _, f in chunk], ignore_index=True)
         contexts = frame["context"].fillna("").astype(str).tolist() if "context" in frame.columns else None
         t0 = time.perf_counter()
-        raw = raw_frame(model, frame["text"].tolist(), batch_size=batch_size, contexts=contexts)
+        probs = model.predict_proba(frame["text"].tolist(), batch_size=batch_size, contexts=contexts)
         timing["model_seconds"] += time.perf_counter() - t0
         timing["new_sentences"] += len(frame)
         bar.update(len(frame))
-        parts.append(pd.concat([frame, raw], axis=1))
+        parts.append((frame, probs))
         state = _write_outputs(parts, order, out, fmt, model, failures, timing, info, encodings, identity, rules, notes)
         parts = [state["state"]]
     bar.close()
@@ -344,17 +308,20 @@ def _classify(
     return PredictResult(out, state["sentences"], state["documents"], state["summary"], failures)
 
 
-def _in_input_order(sentences: pd.DataFrame, order: list[str]) -> pd.DataFrame:
-    """Documents of earlier runs that are not inputs now first, then the inputs in the order given."""
+def _in_input_order(
+    parts: list[tuple[pd.DataFrame, Probabilities]], order: list[str], label_sets: Sequence[str]
+) -> tuple[pd.DataFrame, Probabilities]:
+    """The parts as one: documents of earlier runs that are not inputs now first, then the inputs in the order given."""
+    sentences = pd.concat([frame for frame, _ in parts], ignore_index=True) if len(parts) > 1 else parts[0][0]
     position = {doc: i for i, doc in enumerate(order)}
-    rank = sentences["document"].map(lambda d: position.get(d, -1))
-    return (
-        sentences.assign(_rank=rank).sort_values(["_rank"], kind="stable").drop(columns="_rank").reset_index(drop=True)
-    )
+    rank = sentences["document"].map(lambda d: position.get(d, -1)).to_numpy()
+    rows = np.argsort(rank, kind="stable")
+    probs = {ls: np.concatenate([p[ls] for _, p in parts])[rows] for ls in label_sets}
+    return sentences.iloc[rows].reset_index(drop=True), probs
 
 
 def _write_outputs(
-    parts: list[pd.DataFrame],
+    parts: list[tuple[pd.DataFrame, Probabilities]],
     order: list[str],
     out: Path,
     fmt: str,
@@ -368,12 +335,11 @@ def _write_outputs(
     notes: dict[str, str],
 ) -> dict[str, Any]:
     """Decide labels for every sentence so far (priors estimated over all of them) and write every output."""
-    state = _in_input_order(pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0], order)
+    state, probs = _in_input_order(parts, order, model.label_sets)
     for column in ("unit", "heading", "context"):
         state[column] = state[column].fillna("") if column in state.columns else ""
-    raw = raw_columns(model.label_sets)
-    decided, decision_record = decide_frame(model, state[raw], rules["priors"], rules["confidence"])
-    other = [c for c in state.columns if c not in LEADING_COLUMNS and c not in raw]
+    decided, decision_record = decide_probabilities(model, probs, rules["priors"], rules["confidence"])
+    other = [c for c in state.columns if c not in LEADING_COLUMNS]
     # extra table columns in the order their first rows come, whichever documents a resumed run finished first
     other.sort(key=lambda c: int(state[c].notna().to_numpy().argmax()) if state[c].notna().any() else len(state))
     sentences = pd.concat([state[LEADING_COLUMNS + other].reset_index(drop=True), decided], axis=1)
@@ -386,9 +352,10 @@ def _write_outputs(
     )
     run = {"model": model_info, "decision_rules": decision_record, "timing": timing, "output_format": fmt}
     summary = run_summary(documents, model.label_sets, sentences, failures, duplicate_documents(sentences), notes, run)
-    outputs.write_state(out, state, {**identity, "format": fmt, "encodings": encodings, "reading_notes": notes})
+    stored = pd.concat([state, probability_columns(probs, model.label_sets)], axis=1)
+    outputs.write_state(out, stored, {**identity, "format": fmt, "encodings": encodings, "reading_notes": notes})
     outputs.write_table(sentences, outputs.table_path(out, outputs.SENTENCES, fmt), fmt)
     outputs.write_table(documents, outputs.table_path(out, outputs.DOCUMENTS, fmt), fmt)
     outputs.write_json(summary, out / outputs.SUMMARY)
     outputs.write_text(methods_markdown(summary), out / outputs.METHODS)
-    return {"sentences": sentences, "documents": documents, "summary": summary, "state": state}
+    return {"sentences": sentences, "documents": documents, "summary": summary, "state": (state, probs)}

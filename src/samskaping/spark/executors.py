@@ -5,8 +5,8 @@ itself and keeps nothing but a model cache between batches. The code is
 ``predict.py``'s own: the bytes of a plan are written to a temporary file with
 the plan's name and read with :func:`samskaping.reading.read_and_segment` in a
 reading worker process (:mod:`samskaping.reading`, as ``predict.py`` reads); the model
-gives :func:`~samskaping.predict.raw_frame` and the labels come from
-:func:`~samskaping.predict.decide_frame`.
+gives :func:`~samskaping.probabilities.raw_frame` and the labels come from
+:func:`~samskaping.probabilities.decide_frame`.
 """
 
 from __future__ import annotations
@@ -124,7 +124,7 @@ def _folder_model(archive: str):  # -> Classifier
 
 
 def raw_udf(archive: str, schema: str, batch_size: int | None = None):  # -> pandas UDF
-    """A pandas UDF ``(text, context) -> struct of raw probabilities`` (:func:`samskaping.predict.raw_frame`).
+    """A pandas UDF ``(text, context) -> struct of raw probabilities`` (:func:`samskaping.probabilities.raw_frame`).
 
     Args:
         archive: the name the model folder's archive was shipped under.
@@ -135,7 +135,7 @@ def raw_udf(archive: str, schema: str, batch_size: int | None = None):  # -> pan
 
     @pandas_udf(schema)  # type: ignore[call-overload]
     def raw(batches: Iterator[tuple[pd.Series, pd.Series]]) -> Iterator[pd.DataFrame]:
-        from samskaping.predict import raw_frame
+        from samskaping.probabilities import raw_frame
 
         model = _folder_model(archive)
         for texts, contexts in batches:
@@ -147,7 +147,7 @@ def raw_udf(archive: str, schema: str, batch_size: int | None = None):  # -> pan
 def decide_udf(archive: str, schema: str, priors: Any, confidence: float | None):  # -> pandas UDF
     """A pandas UDF ``struct of raw probabilities -> struct of output columns``.
 
-    The columns are those of :func:`samskaping.predict.decide_frame`.
+    The columns are those of :func:`samskaping.probabilities.decide_frame`.
 
     Args:
         archive: the name the model folder's archive was shipped under.
@@ -159,7 +159,7 @@ def decide_udf(archive: str, schema: str, priors: Any, confidence: float | None)
 
     @pandas_udf(schema)  # type: ignore[call-overload]
     def decide(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
-        from samskaping.predict import decide_frame
+        from samskaping.probabilities import decide_frame
 
         model = _folder_model(archive)
         for raw in batches:
