@@ -189,7 +189,7 @@ def test_semicolon_csv_from_excel_is_read(tmp_path):
 def test_non_utf8_csv_says_how_to_save(tmp_path):
     path = tmp_path / "latin.csv"
     small_frame().to_csv(path, index=False, encoding="cp1252", errors="replace")
-    with pytest.raises(DataError, match="not UTF-8 text .* save as 'CSV UTF-8'"):
+    with pytest.raises(DataError, match=r"not UTF-8 text .* save as 'CSV UTF-8'"):
         load_labelled(path)
 
 

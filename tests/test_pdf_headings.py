@@ -16,8 +16,10 @@ from samskaping.documents import read_sentences
 ROOT = Path(__file__).resolve().parents[1]
 BLOCKS = [
     Heading("Samskaping som arbeidsform"),
-    "Kommunen kan ikke løse samfunnsutfordringene alene. Vi vil derfor samskape løsninger med innbyggere, "
-    "frivillige lag og foreninger og næringslivet.",
+    (
+        "Kommunen kan ikke løse samfunnsutfordringene alene. Vi vil derfor samskape løsninger med innbyggere, "
+        "frivillige lag og foreninger og næringslivet."
+    ),
     Heading("Mål og strategier"),
     "Kommunen skal utvikle fritidstilbudene sammen med barn og unge. Biblioteket skal bli en åpen møteplass.",
     Heading("Oppfølging"),

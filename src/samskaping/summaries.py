@@ -194,7 +194,10 @@ def summarise_corpus(
             label: int(documents[f"conception_{label}"].sum()) for label in LABEL_SETS["conception"]
         }
         summary["intervals"] = {
-            "method": f"bootstrap over sentences within each plan, {BOOTSTRAP_RESAMPLES} resamples, percentile, seed {BOOTSTRAP_SEED}",
+            "method": (
+                f"bootstrap over sentences within each plan, {BOOTSTRAP_RESAMPLES} resamples, percentile, "
+                f"seed {BOOTSTRAP_SEED}"
+            ),
             "confidence_level": CONFIDENCE_LEVEL,
             "documents_with_cocreation_sentences": plans_with_cocreation_interval(documents),
         }

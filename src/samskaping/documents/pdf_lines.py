@@ -182,7 +182,7 @@ def page_lines(pdf: PdfDocument, index: int) -> PdfPage:
 
 
 def _pieces(boxes: _Boxes, raw: str, start: int) -> list[tuple[str, int]]:
-    """A line cut where PDFium joined text from another place with a space (a page number after a column's last line)."""
+    """A line cut where PDFium joined text from elsewhere with a space (a page number after a column's last line)."""
     _, bottom, _, top = boxes(start + len(raw) - len(raw.lstrip()))
     height = top - bottom
     pieces, position = [], 0
