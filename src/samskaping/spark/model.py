@@ -166,17 +166,14 @@ def decision_rules(model: Classifier, collect_raw: Callable[[], pd.DataFrame]) -
     """
     from samskaping import priors as prior_rules
     from samskaping.labels import LABEL_SETS
-    from samskaping.predict import RAW_PREFIX, decide_frame, raw_frame
+    from samskaping.probabilities import decide_frame, probabilities_of, raw_frame
 
     setting, confidence = model.cfg.prediction.priors, model.cfg.prediction.confidence
     sample = raw_frame(model, [INPUT_EXAMPLE_TEXT], contexts=[""])
     if setting != "estimated":
         return setting, decide_frame(model, sample, setting, confidence)[1]
     raw = collect_raw()
-    probs = {
-        ls: raw[[f"{RAW_PREFIX}{ls}_p_{label}" for label in LABEL_SETS[ls]]].to_numpy(dtype=np.float64)
-        for ls in model.label_sets
-    }
+    probs = {ls: p.astype(np.float64) for ls, p in probabilities_of(raw, model.label_sets).items()}
     shares = {}
     for ls in model.label_sets:
         estimated, _, _ = prior_rules.estimate_em(
