@@ -32,6 +32,7 @@ import pandas as pd
 
 from samskaping.config import load_config
 from samskaping.evaluation import evaluate
+from samskaping.evaluation.sets import plans_in_reading_order
 from samskaping.labels import LABEL_SET_NAMES
 from samskaping.models import build_model
 
@@ -46,21 +47,6 @@ VARIANTS: dict[str, tuple[str, ...] | None] = {
 MIN_ROWS = 20  # per form or language below this a macro-F1 says little; left out of the breakdown
 
 
-def plans_in_reading_order(path: Path) -> pd.DataFrame:
-    """The realistic plans with ``heading`` (the last heading unit above) and ``sentence_index`` (reading order)."""
-    frame = pd.read_json(path, lines=True)
-    headings: list[str] = []
-    for _, plan in frame.groupby("document", sort=False):
-        current = ""
-        for unit, text in zip(plan["unit"], plan["text"], strict=True):
-            headings.append("" if unit == "heading" else current)
-            if unit == "heading":
-                current = text
-    frame["heading"] = headings
-    frame["sentence_index"] = frame.groupby("document").cumcount()
-    return frame
-
-
 def evaluation_sets(data: pd.DataFrame) -> dict[str, pd.DataFrame]:
     test = data[data["split"] == "test"]
     with_neighbours = test["heading"].fillna("").ne("") | test["previous"].fillna("").ne("")
@@ -68,7 +54,9 @@ def evaluation_sets(data: pd.DataFrame) -> dict[str, pd.DataFrame]:
         "test split, rows without neighbours": test[~with_neighbours],
         "test split, rows with heading/previous": test[with_neighbours],
         "independent": pd.read_json(ROOT / "data" / "eval" / "independent.jsonl", lines=True),
-        "realistic plans": plans_in_reading_order(ROOT / "data" / "eval" / "realistic-plans.jsonl"),
+        "realistic plans": plans_in_reading_order(
+            pd.read_json(ROOT / "data" / "eval" / "realistic-plans.jsonl", lines=True)
+        ),
     }
 
 

@@ -10,7 +10,12 @@ the training rows, and never trained on):
   sentence by sentence with realistic proportions (about 13 % co-creation). For
   each plan the predicted share of co-creation sentences is compared with the
   hand-labelled share; ``estimated`` priors are estimated per plan, as when a
-  user classifies one plan.
+  user classifies one plan. Each sentence's heading and previous sentence come
+  from the plan's reading order, as ``predict.py`` gives them for a document.
+- ``independent.jsonl``: 480 sentences of eight invented plans, written by a
+  writer who saw neither the training data nor the real-text notes' examples,
+  only the label scheme and public plan pages for style; every row has its
+  heading and previous sentence (``data/eval/independent.md``).
 """
 
 from __future__ import annotations
@@ -31,11 +36,27 @@ PROJECT_ROOT = Path(__file__).resolve().parents[3]
 SHIPPED = PROJECT_ROOT / "data" / "samskaping-sentences.jsonl"
 REALISTIC_SENTENCES = PROJECT_ROOT / "data" / "eval" / "realistic-sentences.jsonl"
 REALISTIC_PLANS = PROJECT_ROOT / "data" / "eval" / "realistic-plans.jsonl"
+INDEPENDENT = PROJECT_ROOT / "data" / "eval" / "independent.jsonl"
 PRIOR_SETTINGS = ("training", "estimated", "uniform")
+SENTENCE_SETS = (
+    ("shipped_test", "shipped test split"),
+    ("realistic_sentences", "realistic sentences"),
+    ("independent", "independent set"),
+)
 
 
-def _contexts(frame: pd.DataFrame) -> list[str] | None:
-    return frame["context"].fillna("").astype(str).tolist() if "context" in frame.columns else None
+def plans_in_reading_order(frame: pd.DataFrame) -> pd.DataFrame:
+    """The realistic plans with ``heading`` (the last heading unit above; "" for a heading) and ``sentence_index``."""
+    frame = frame.copy()
+    headings: list[str] = []
+    for _, plan in frame.groupby("document", sort=False):
+        current = ""
+        for unit, text in zip(plan["unit"], plan["text"], strict=True):
+            headings.append("" if unit == "heading" else current)
+            current = text if unit == "heading" else current
+    frame["heading"] = headings
+    frame["sentence_index"] = frame.groupby("document").cumcount()
+    return frame
 
 
 def _scores(frame: pd.DataFrame, labels: dict[str, list[str]], label_sets: Sequence[str]) -> dict[str, float]:
@@ -52,7 +73,7 @@ def evaluate_sentences(
 ) -> dict[str, Any]:
     """Macro-F1 per label set under each priors setting, with a breakdown by ``by`` columns (for the first setting)."""
     frame = frame.reset_index(drop=True)
-    probs = model.predict_proba(frame["text"].tolist(), batch_size=batch_size, contexts=_contexts(frame))
+    probs = model.predict_proba(frame["text"].tolist(), batch_size=batch_size, contexts=model.contexts(frame))
     result: dict[str, Any] = {"sentences": len(frame), "macro_f1": {}, "predicted_cocreation_share": {}}
     for setting in settings:
         decided = decide(model, probs, setting)
@@ -80,7 +101,7 @@ def evaluate_plans(
     for document, group in frame.groupby("document", sort=False):
         group = group.reset_index(drop=True)
         ordered.append(group)
-        probs = model.predict_proba(group["text"].tolist(), batch_size=batch_size, contexts=_contexts(group))
+        probs = model.predict_proba(group["text"].tolist(), batch_size=batch_size, contexts=model.contexts(group))
         row: dict[str, Any] = {
             "document": document,
             "sentences": len(group),
@@ -135,7 +156,11 @@ def evaluate_all(
         )
     if REALISTIC_PLANS.is_file():
         out["realistic_plans"] = evaluate_plans(
-            model, pd.read_json(REALISTIC_PLANS, lines=True, dtype=False), settings, batch_size
+            model, plans_in_reading_order(pd.read_json(REALISTIC_PLANS, lines=True, dtype=False)), settings, batch_size
+        )
+    if INDEPENDENT.is_file():
+        out["independent"] = evaluate_sentences(
+            model, pd.read_json(INDEPENDENT, lines=True, dtype=False), settings, batch_size=batch_size
         )
     return out
 
@@ -148,7 +173,7 @@ def markdown(result: dict[str, Any], model_name: str) -> str:
         "| set | priors | conception | factor | polarity | co-creation share (gold) |",
         "|---|---|---|---|---|---|",
     ]
-    for key, title in (("shipped_test", "shipped test split"), ("realistic_sentences", "realistic sentences")):
+    for key, title in SENTENCE_SETS:
         part = result.get(key)
         if not part:
             continue
@@ -181,19 +206,21 @@ def markdown(result: dict[str, Any], model_name: str) -> str:
                 + " | ".join(str(p[f"{s}_cocreation_share"]) for s in result["priors_settings"])
                 + " |"
             )
-    for key, title in (("shipped_test", "shipped test split"), ("realistic_sentences", "realistic sentences")):
+    for key, title in SENTENCE_SETS:
         part = result.get(key)
-        if part and "breakdown" in part and "form" in part["breakdown"]:
+        for column in ("form", "language"):
+            if not part or column not in part.get("breakdown", {}):
+                continue
             lines += [
                 "",
-                f"By form, {title} (priors: {result['priors_settings'][0]}):",
+                f"By {column}, {title} (priors: {result['priors_settings'][0]}):",
                 "",
-                "| form | sentences | conception | factor | polarity |",
+                f"| {column} | sentences | conception | factor | polarity |",
                 "|---|---|---|---|---|",
             ]
-            for row in part["breakdown"]["form"]:
+            for row in part["breakdown"][column]:
                 lines.append(
-                    f"| {row['form']} | {row['sentences']} | {row.get('conception_macro_f1', '-')} | "
+                    f"| {row[column]} | {row['sentences']} | {row.get('conception_macro_f1', '-')} | "
                     f"{row.get('factor_macro_f1', '-')} | {row.get('polarity_macro_f1', '-')} |"
                 )
     return "\n".join(lines)
