@@ -292,9 +292,8 @@ def _classify(
     state: dict[str, Any] = {}
     for chunk in _chunks(extracted, max(CHUNK_MIN_SENTENCES, len(done) // 4)):
         frame = pd.concat([f for _, f in chunk], ignore_index=True)
-        contexts = frame["context"].fillna("").astype(str).tolist() if "context" in frame.columns else None
         t0 = time.perf_counter()
-        probs = model.predict_proba(frame["text"].tolist(), batch_size=batch_size, contexts=contexts)
+        probs = model.predict_proba(frame["text"].tolist(), batch_size=batch_size, contexts=model.contexts(frame))
         timing["model_seconds"] += time.perf_counter() - t0
         timing["new_sentences"] += len(frame)
         bar.update(len(frame))

@@ -67,16 +67,11 @@ def _labels(frame: pd.DataFrame, label_sets: tuple[str, ...]) -> dict[str, list[
     return {ls: frame[ls].tolist() for ls in label_sets}
 
 
-def contexts_of(frame: pd.DataFrame) -> list[str] | None:
-    """The ``context`` column (list lead-ins), or None when the data has none."""
-    return frame["context"].fillna("").astype(str).tolist() if "context" in frame.columns else None
-
-
 def _evaluate_split(
     model: Classifier, frame: pd.DataFrame, split: str, label_sets: tuple[str, ...], batch_size: int
 ) -> tuple[dict[str, LabelSetReport], pd.DataFrame, dict[str, float]]:
     """Labels as predict.py decides them (the model's priors setting over this split); reports, table, set metrics."""
-    probs = model.predict_proba(frame["text"].tolist(), batch_size=batch_size, contexts=contexts_of(frame))
+    probs = model.predict_proba(frame["text"].tolist(), batch_size=batch_size, contexts=model.contexts(frame))
     decided = decide(model, probs)
     reports = evaluate(_labels(frame, label_sets), decided.labels, label_sets)
     table = frame[[c for c in ("id", "text", "form", "language") if c in frame.columns]].copy()
@@ -112,8 +107,8 @@ def fit_calibration(
     """
     train, validation, test = splits["train"], splits["validation"], splits["test"]
     metrics: dict[str, float] = {}
-    val_logits = model.logits(validation["text"].tolist(), batch_size=batch_size, contexts=contexts_of(validation))
-    test_logits = model.logits(test["text"].tolist(), batch_size=batch_size, contexts=contexts_of(test))
+    val_logits = model.logits(validation["text"].tolist(), batch_size=batch_size, contexts=model.contexts(validation))
+    test_logits = model.logits(test["text"].tolist(), batch_size=batch_size, contexts=model.contexts(test))
     for ls in model.label_sets:
         labels = LABEL_SETS[ls]
         counts = train[ls].value_counts()
@@ -223,10 +218,10 @@ def train(
                 validation=(
                     splits["validation"]["text"].tolist(),
                     _labels(splits["validation"], label_sets),
-                    contexts_of(splits["validation"]),
+                    model.contexts(splits["validation"]),
                 ),
                 tracker=tracker,
-                contexts=contexts_of(splits["train"]),
+                contexts=model.contexts(splits["train"]),
             )
         except KeyboardInterrupt:
             _keep_interrupted(model, output, data.digest, tracker)

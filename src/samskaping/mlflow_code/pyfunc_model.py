@@ -54,7 +54,7 @@ class SamskapingModel(mlflow.pyfunc.PythonModel):
         if "text" not in model_input.columns:
             raise ValueError(f"input needs a 'text' column; got {list(model_input.columns)}")
         texts = model_input["text"].astype(str).tolist()
-        contexts = model_input["context"].fillna("").astype(str).tolist() if "context" in model_input.columns else None
+        contexts = self.classifier.contexts(model_input)  # the columns the model reads: context, heading, previous
         if (params or {}).get("output") == RAW_OUTPUT:
             from samskaping.predict import raw_frame
 

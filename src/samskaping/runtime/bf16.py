@@ -81,9 +81,8 @@ def measure_bf16(classifier: Any, validation: Any, test: Any, batch_size: int | 
     batch = batch_size or classifier.cfg.training.eval_batch_size
 
     def labels(frame: Any) -> tuple[dict[str, list[str]], float]:
-        contexts = frame["context"].fillna("").astype(str).tolist() if "context" in frame.columns else None
         begun = time.perf_counter()
-        got = classifier.predict(frame["text"].tolist(), batch_size=batch, contexts=contexts)
+        got = classifier.predict(frame["text"].tolist(), batch_size=batch, contexts=classifier.contexts(frame))
         return got, len(frame) / max(time.perf_counter() - begun, 1e-9)
 
     fp32_val, _ = labels(validation)

@@ -229,8 +229,7 @@ def calibrate(
         What ``int8.json`` holds: the recipe, agreements, accuracies, the search.
     """
 
-    def contexts(frame: Any) -> list[str] | None:
-        return frame["context"].fillna("").astype(str).tolist() if "context" in frame.columns else None
+    contexts = classifier.contexts
 
     started = time.perf_counter()
     batch = classifier.cfg.training.eval_batch_size
