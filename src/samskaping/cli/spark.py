@@ -111,6 +111,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             spec = str(ensure_default_model())
         model = prepare(spec, RuntimeOptions(set_threads=False, tracking_uri=args.tracking_uri)).model
+        read = set(model.cfg.model.context_columns) - {"context"} if model.cfg.model.use_context else set()
+        if read:  # the job ships text and list lead-in to the executors; other neighbours would be missing
+            raise SamskapingError(
+                f"{spec} reads {', '.join(sorted(read))} besides the sentence (model.context_columns); the Spark job "
+                "passes only the list lead-in, so classify with predict.py instead"
+            )
         info = model_facts(model, spec, args.tracking_uri)
         if is_mlflow_uri(spec):
             source = ModelSource(mlflow_uri=spec, tracking_uri=args.tracking_uri)
