@@ -101,21 +101,26 @@ def shared() -> Path:
     return SHARED
 
 
+def predict_command(model_dir: Path, inputs: list[Path], out: Path, *extra: str) -> list[str]:
+    """``python predict.py --model MODEL INPUT... --output OUT [EXTRA...]`` as a user types it."""
+    return [
+        sys.executable,
+        str(ROOT / "predict.py"),
+        "--model",
+        str(model_dir),
+        *map(str, inputs),
+        "--output",
+        str(out),
+        *extra,
+    ]
+
+
 def run_predict(
     model_dir: Path, inputs: list[Path], out: Path, *extra: str, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
-    """``python predict.py --model MODEL INPUT... --output OUT`` as a user types it."""
+    """:func:`predict_command` run to its end, its output captured."""
     return subprocess.run(
-        [
-            sys.executable,
-            str(ROOT / "predict.py"),
-            "--model",
-            str(model_dir),
-            *map(str, inputs),
-            "--output",
-            str(out),
-            *extra,
-        ],
+        predict_command(model_dir, inputs, out, *extra),
         capture_output=True,
         text=True,
         timeout=600,
@@ -269,15 +274,55 @@ def test_c10_c11_control_characters_and_formulas(shared: Path, model_dir: Path, 
     assert frame.loc[frame["document"] == str(shared / "c00-kontroll.txt"), "text"].tolist() == CONTROL_TEXT
 
 
+def run_side_by_side(commands: dict[str, list[str]]) -> dict[str, tuple[int, str]]:
+    """(exit status, stderr) of each command, all started at once (independent runs, each its own output folder)."""
+    procs = {
+        key: subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        for key, command in commands.items()
+    }
+    stderr = {key: proc.communicate(timeout=600)[1] for key, proc in procs.items()}
+    return {key: (proc.returncode, stderr[key]) for key, proc in procs.items()}
+
+
+@pytest.fixture(scope="module")
+def c12_runs(model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, tuple[int, str]]]:
+    """(root, (status, stderr) by "FORMAT STEP") of the three c12 runs of every format, into ``root/FORMAT/resumed``
+    and ``root/FORMAT/whole``: c12a alone ("first"), then c12a and c12b with --resume into the same folder
+    ("again"), and both at once into another ("whole").
+
+    The formats are independent, so their runs go side by side (each resume after its first run); each run is
+    still one ``predict.py`` process as a user starts it.
+    """
+    if not (SHARED / "README.md").is_file():
+        pytest.skip(f"the shared cases are not beside the project ({SHARED})")
+    a, b = SHARED / "c12a-oslo.csv", SHARED / "c12b-bodo.csv"
+    root = tmp_path_factory.mktemp("c12")
+    for fmt in FORMATS:
+        (root / fmt).mkdir()
+    runs = run_side_by_side(
+        {
+            f"{fmt} {step}": predict_command(model_dir, inputs, root / fmt / folder, "--format", fmt)
+            for fmt in FORMATS
+            for step, inputs, folder in (("first", [a], "resumed"), ("whole", [a, b], "whole"))
+        }
+    )
+    runs |= run_side_by_side(
+        {
+            f"{fmt} again": predict_command(model_dir, [a, b], root / fmt / "resumed", "--format", fmt, "--resume")
+            for fmt in FORMATS
+        }
+    )
+    return root, runs
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("fmt", FORMATS)
-def test_c12_resume_equals_an_uninterrupted_run(shared: Path, model_dir: Path, tmp_path: Path, fmt: str) -> None:
-    a, b = shared / "c12a-oslo.csv", shared / "c12b-bodo.csv"
-    resumed, whole = tmp_path / "resumed", tmp_path / "whole"
-    assert run_predict(model_dir, [a], resumed, "--format", fmt).returncode == 0
-    again = run_predict(model_dir, [a, b], resumed, "--format", fmt, "--resume")
-    assert again.returncode == 0, again.stderr
-    assert run_predict(model_dir, [a, b], whole, "--format", fmt).returncode == 0
+def test_c12_resume_equals_an_uninterrupted_run(c12_runs, fmt: str) -> None:
+    root, runs = c12_runs
+    resumed, whole = root / fmt / "resumed", root / fmt / "whole"
+    for step in ("first", "again", "whole"):
+        status, stderr = runs[f"{fmt} {step}"]
+        assert status == 0, (step, stderr)
     for name in ("sentences", "documents"):
         assert table_cells(resumed / f"{name}.{fmt}", fmt) == table_cells(whole / f"{name}.{fmt}", fmt), name
     frame = outputs.read_output_table(resumed / f"sentences.{fmt}", fmt)
