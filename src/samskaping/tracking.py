@@ -132,7 +132,8 @@ class MlflowTracker:
                 self.experiment_id = self.client.create_experiment(experiment, artifact_location=location)
             else:
                 self.experiment_id = found.experiment_id
-            # MLflow 3 opens GenAI pages for experiments of unknown kind; these are training runs, shown with their F1 columns
+            # MLflow 3 opens GenAI pages for experiments of unknown kind; these are training runs, shown with their
+            # F1 columns
             from samskaping.runs.ui import set_up_experiment
 
             set_up_experiment(self.client, self.experiment_id)

@@ -256,9 +256,11 @@ def _version_of_run(client: Any, name: str, run: str, uri: str) -> Any:
 
 
 def _run_exists(client: Any, run_id: str) -> bool:
+    from mlflow.exceptions import MlflowException
+
     try:
         client.get_run(run_id)
-    except Exception:  # MLflow raises MlflowException for an unknown or malformed id
+    except MlflowException:  # an unknown or malformed id
         return False
     return True
 
@@ -326,23 +328,27 @@ def promote(
 
 
 def _get_version(client: Any, name: str, version: str, uri: str) -> Any:
+    from mlflow.exceptions import MlflowException
+
     if not version.isdigit():
         raise TrackingError(f"--version must be a number such as 2, got {version!r}")
     try:
         return client.get_model_version(name, version)
-    except Exception as exc:  # MlflowException RESOURCE_DOES_NOT_EXIST
+    except MlflowException as exc:  # RESOURCE_DOES_NOT_EXIST
         try:
             known = sorted(int(mv.version) for mv in client.search_model_versions(f"name = '{_quote(name)}'"))
-        except Exception:  # the model itself may be missing
+        except MlflowException:  # the model itself may be missing
             known = []
         listing = ", ".join(map(str, known)) if known else "none"
         raise TrackingError(f"model '{name}' has no version {version} in {uri}; versions there: {listing}") from exc
 
 
 def _alias_version(client: Any, name: str, alias: str) -> str | None:
+    from mlflow.exceptions import MlflowException
+
     try:
         return str(client.get_model_version_by_alias(name, alias).version)
-    except Exception:  # the alias is not set yet
+    except MlflowException:  # the alias is not set yet
         return None
 
 

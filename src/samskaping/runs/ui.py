@@ -119,7 +119,7 @@ def ui_url(port: int = DEFAULT_PORT) -> str:
 
 
 def runs_table_url(port: int, experiment_id: str) -> str:
-    """The experiment's runs table in its saved view (:func:`set_up_experiment`): best first by ``test_mean_macro_f1``."""
+    """The experiment's runs table in its saved view (:func:`set_up_experiment`), best first by test mean macro-F1."""
     # no sort or filter in the address: search parameters there would take the place of the saved view's
     return (
         f"{ui_url(port)}/#/experiments/{experiment_id}/runs?viewStateShareKey={VIEW_KEY}&workflowType=machine_learning"
