@@ -26,7 +26,11 @@ What it does, deterministically:
    ``pattern`` (0 = ordinary, 1-6 = the error pattern targeted), which earlier rows get as "",
    "" and 0; the batches' ``hard_negative`` meant "hard case for a pattern" (``pattern`` keeps
    that), so it is recomputed by the card's rule (factor none with factor words);
-6. writes ``data/samskaping-sentences.jsonl``.
+6. adds the stated-purpose definitions round ``b14`` (definitions of co-creation for pattern 6,
+   mostly ``democratic`` ones whose purpose is shared problem definition, responsibility and
+   decisions) the same way, with ids after the last one, a split of its own and ``hard_negative``
+   recomputed by the card's rule;
+7. writes ``data/samskaping-sentences.jsonl``.
 """
 
 from __future__ import annotations
@@ -46,9 +50,9 @@ CORRECTIONS = ROOT / "data" / "audit" / "corrections.jsonl"
 SOURCE = "written for the samskaping project in the style of a kommuneplan; not quoted from any real plan"
 FIRST_ROUND = {"b1": "factor", "b2": "factor", "b3": "factor", "b4": "conception", "b5": "hard_negative", "b6": "plain"}
 # later rounds, each split on its own so that adding one never moves a row of an earlier one between splits
-LATER_ROUNDS = (("b07", "b08", "b09", "b10", "b11"), ("b12",), ("b13",))
+LATER_ROUNDS = (("b07", "b08", "b09", "b10", "b11"), ("b12",), ("b13",), ("b14",))
 # rounds whose batches used ``hard_negative`` for "hard case for a pattern": recomputed by the card's rule
-HARD_NEGATIVE_BY_RULE = {"b13"}
+HARD_NEGATIVE_BY_RULE = {"b13", "b14"}
 SEED = 20261129
 # Factor words of the label scheme that real plans use without naming a condition (issue 10's hard negatives).
 FACTOR_WORDS = re.compile(
