@@ -107,9 +107,9 @@ class TransformerClassifier(Classifier):
         # where the model was loaded from (None when built in memory): the ONNX export is cached there
         self.source_folder: Path | None = None
         # a callable (input_ids, attention_mask) -> logits per label set that replaces the PyTorch
-        # network at prediction (samskaping.onnx_runtime.OnnxBackend); None: PyTorch
+        # network at prediction (samskaping.runtime.onnx.OnnxBackend); None: PyTorch
         self.backend: Any = None
-        # "bf16": PyTorch bf16 autocast on the CPU (samskaping.speed.bf16_model); "fp32": plain
+        # "bf16": PyTorch bf16 autocast on the CPU (samskaping.runtime.bf16.bf16_model); "fp32": plain
         self.precision = "fp32"
         # the weights digest of an encoder whose PyTorch weights were freed (release_encoder), else None
         self.released_digest: str | None = None
@@ -127,7 +127,7 @@ class TransformerClassifier(Classifier):
         them from, keeps them.
 
         Args:
-            digest: the weights' digest (:func:`samskaping.onnx_runtime.weights_digest`), kept to answer for them.
+            digest: the weights' digest (:func:`samskaping.runtime.export.weights_digest`), kept to answer for them.
 
         Returns:
             Whether the weights were freed.
