@@ -23,7 +23,7 @@ def test_offline_uncached_hub_id_gives_the_fixes(monkeypatch, tmp_path):
 def test_local_files_only_is_respected_without_env(monkeypatch, tmp_path):
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
-    with pytest.raises(ModelLoadError, match="transformer.local_files_only is true"):
+    with pytest.raises(ModelLoadError, match=r"transformer\.local_files_only is true"):
         resolve_encoder("ltg/norbert3-base", local_files_only=True)
 
 
@@ -39,5 +39,5 @@ def test_missing_local_folder_and_package(tmp_path):
     with pytest.raises(ModelLoadError, match="the Python package 'no_such_pkg' is not installed"):
         resolve_encoder("package:no_such_pkg/model")
     (tmp_path / "noconfig").mkdir()
-    with pytest.raises(ModelLoadError, match="has no config.json"):
+    with pytest.raises(ModelLoadError, match=r"has no config\.json"):
         resolve_encoder(str(tmp_path / "noconfig"))

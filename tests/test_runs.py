@@ -225,13 +225,13 @@ def test_list_rejects_an_unknown_metric_with_a_suggestion(store: Store, capsys: 
 
 @pytest.mark.slow
 def test_list_rejects_an_unknown_experiment(store: Store) -> None:
-    with pytest.raises(TrackingError, match="no experiment 'samskapin' .*did you mean 'samskaping'"):
+    with pytest.raises(TrackingError, match=r"no experiment 'samskapin' .*did you mean 'samskaping'"):
         list_runs(experiment="samskapin", tracking_uri=store.uri)
 
 
 def test_a_missing_sqlite_store_is_an_error_and_is_not_created(tmp_path: Path) -> None:
     missing = tmp_path / "nowhere.db"
-    with pytest.raises(TrackingError, match="no MLflow store at .*nowhere.db; train a model first"):
+    with pytest.raises(TrackingError, match=r"no MLflow store at .*nowhere\.db; train a model first"):
         list_runs(tracking_uri=f"sqlite:///{missing}")
     with pytest.raises(TrackingError, match="no MLflow store"):
         promote(version=1, tracking_uri=f"sqlite:///{missing}")
