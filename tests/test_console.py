@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import small_frame, write_jsonl
 from samskaping.config import load_config
 from samskaping.errors import ConfigError, ModelLoadError
 
@@ -135,22 +136,36 @@ def test_runs_ui_on_a_busy_port_says_so_and_prints_no_address(tmp_path: Path) ->
 # ---------------------------------------------------------------- a normal run is quiet and truthful
 
 
-@pytest.mark.slow
-def test_a_normal_train_and_predict_print_no_noise(tmp_path: Path, small_data: Path) -> None:
-    store = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    project_mlruns = sorted((ROOT / "mlruns").rglob("*")) if (ROOT / "mlruns").exists() else []
-    trained = run(
+def project_mlruns() -> list[Path]:
+    return sorted((ROOT / "mlruns").rglob("*")) if (ROOT / "mlruns").exists() else []
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.CompletedProcess[str], str, Path, list[Path]]:
+    """(the run, store URI, its folder, ./mlruns before it) of one ``train.py`` run of the baseline config into a new
+    MLflow store, run in that store's folder; the tests only read the store."""
+    folder = tmp_path_factory.mktemp("console-store")
+    data = write_jsonl(small_frame(), folder / "small.jsonl")
+    store = f"sqlite:///{folder / 'mlflow.db'}"
+    before = project_mlruns()
+    done = run(
         str(ROOT / "train.py"),
         "--config",
         str(BASELINE),
         "--output",
-        str(tmp_path / "m"),
+        str(folder / "m"),
         "--set",
-        f"data.path={small_data}",
+        f"data.path={data}",
         "--tracking-uri",
         store,
-        cwd=tmp_path,
+        cwd=folder,
     )
+    return done, store, folder, before
+
+
+@pytest.mark.slow
+def test_a_normal_train_and_predict_print_no_noise(trained) -> None:
+    trained, store, tmp_path, before = trained
     assert trained.returncode == 0, trained.stderr
     assert trained.stdout.count("model saved to") == 1
     plan = tmp_path / "plan.txt"
@@ -176,7 +191,7 @@ def test_a_normal_train_and_predict_print_no_noise(tmp_path: Path, small_data: P
             assert phrase not in noise, (phrase, noise)
     # the artifacts go beside the store, not into the project's ./mlruns
     assert any((tmp_path / "mlruns").rglob("MLmodel"))
-    assert (sorted((ROOT / "mlruns").rglob("*")) if (ROOT / "mlruns").exists() else []) == project_mlruns
+    assert project_mlruns() == before
 
 
 @pytest.mark.slow
@@ -238,23 +253,10 @@ def test_two_train_runs_started_together_on_a_new_folder_both_succeed(tmp_path: 
 
 
 @pytest.mark.slow
-def test_a_missing_champion_alias_says_how_to_promote(tmp_path: Path, small_data: Path) -> None:
+def test_a_missing_champion_alias_says_how_to_promote(trained) -> None:
     from samskaping.runtime import load_any_model
 
-    store = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    trained = run(
-        str(ROOT / "train.py"),
-        "--config",
-        str(BASELINE),
-        "--output",
-        str(tmp_path / "m"),
-        "--set",
-        f"data.path={small_data}",
-        "--tracking-uri",
-        store,
-        "--quiet",
-        cwd=tmp_path,
-    )
+    trained, store, _, _ = trained
     assert trained.returncode == 0, trained.stderr
     with pytest.raises(
         ModelLoadError,
