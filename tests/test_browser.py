@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 
+from samskaping.predict import PredictResult
 from samskaping.report import write_report
 from test_report import build_output, train_report_model
 from test_runs import train_baseline, write_fixture
@@ -44,6 +45,15 @@ def browser() -> Iterator[object]:
         launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         yield launched
         launched.close()
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory: pytest.TempPathFactory) -> tuple[PredictResult, Path]:
+    """(predict result, report.html) of the three plans, classified by a small report model; both tests only read it."""
+    folder = tmp_path_factory.mktemp("browser-report")
+    model = train_report_model(folder / "model", per_conception=20)
+    result = build_output(folder, model, "csv")
+    return result, write_report(result.output_dir)
 
 
 def free_port() -> int:
@@ -129,13 +139,11 @@ def test_runs_ui_prints_the_address_of_the_sorted_runs_table(tmp_path: Path, bro
 
 
 @pytest.mark.browser
-def test_report_renders_its_charts_and_overview(tmp_path: Path, browser) -> None:
+def test_report_renders_its_charts_and_overview(tmp_path: Path, browser, report) -> None:
     from playwright.sync_api import expect
 
     started = time.monotonic()
-    model = train_report_model(tmp_path / "model", per_conception=20)
-    result = build_output(tmp_path, model, "csv")
-    report = write_report(result.output_dir)
+    result, report = report
     requests: list[str] = []
     page = browser.new_page(viewport={"width": 1100, "height": 1400})
     try:
@@ -160,11 +168,10 @@ def test_report_renders_its_charts_and_overview(tmp_path: Path, browser) -> None
 
 
 @pytest.mark.browser
-def test_the_report_plan_table_headers_are_whole(tmp_path: Path, browser) -> None:
+def test_the_report_plan_table_headers_are_whole(tmp_path: Path, browser, report) -> None:
     """Issue 19, point 11: the plan table's headers are whole words that fit their cells, in a narrow window too."""
     started = time.monotonic()
-    model = train_report_model(tmp_path / "model", per_conception=20)
-    report = write_report(build_output(tmp_path, model, "csv").output_dir)
+    _, report = report
     page = browser.new_page(viewport={"width": 800, "height": 900})
     try:
         page.goto(report.as_uri())
