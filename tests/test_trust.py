@@ -3,6 +3,7 @@ figures on the shipped test split and the realistic plans (data/eval/, never tra
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -123,17 +124,12 @@ def test_conformal_sets_cover_every_label_at_the_asked_level() -> None:
 
 
 @pytest.fixture(scope="module")
-def shipped_baseline(tmp_path_factory: pytest.TempPathFactory):
-    from samskaping.config import load_config
+def shipped_baseline(default_baseline_dir: Path):
+    """The baseline config trained on the shipped data (conftest's session model) and the metrics train() saved."""
     from samskaping.models import load_model
-    from samskaping.training import train
 
-    cfg = load_config(
-        ROOT / "configs" / "baseline.yaml",
-        ["tracking.enabled=false", f"data.path={ROOT / 'data' / 'samskaping-sentences.jsonl'}"],
-    )
-    result = train(cfg, tmp_path_factory.mktemp("trust") / "baseline", progress=False)
-    return load_model(result.model_dir), result.metrics
+    metrics = json.loads((default_baseline_dir / "metrics.json").read_text(encoding="utf-8"))
+    return load_model(default_baseline_dir), metrics
 
 
 @pytest.mark.slow
