@@ -1116,6 +1116,7 @@ def _resume_inputs(folder: Path) -> list[Path]:
     return [folder / "a.csv", folder / "b.txt", folder / "c.csv"]
 
 
+@pytest.mark.slow  # three classify runs per format, 5-6 s of CPU each
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_resume_is_exact_in_every_format(model, tmp_path: Path, fmt: str) -> None:
     from samskaping.predict import classify

@@ -29,6 +29,10 @@ SENTENCES = ROOT / "data" / "eval" / "realistic-sentences.jsonl"
 MOSTLY_NONE = {"factor": {label: (0.97 if label == "none" else 0.005) for label in LABEL_SETS["factor"]}}
 
 
+# every test needs the default baseline, trained on all the shipped data (about 30 s of CPU on a loaded machine)
+pytestmark = pytest.mark.slow
+
+
 @pytest.fixture(scope="module")
 def model(default_baseline_dir: Path):
     from samskaping.models import load_model

@@ -41,6 +41,7 @@ def test_the_shipped_data_holds_written_definitions_of_every_conception() -> Non
     assert all(r["source"].startswith("written for the samskaping project") for r in written_for_cl20)
 
 
+@pytest.mark.slow  # near duplicates over all the shipped sentences: about 10 s of CPU
 def test_the_held_out_definitions_are_not_training_data() -> None:
     texts = [r["text"] for r in _shipped()]
     assert not set(HELD_OUT) & set(texts)
