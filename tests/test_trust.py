@@ -167,6 +167,7 @@ def test_estimated_priors_cut_false_positives_on_realistic_plans_and_keep_recall
     assert counts["estimated"][1] >= 0.9  # while recall stays at 90 % or more
 
 
+@pytest.mark.slow  # trains a model of each kind with plain EM's config: 8-10 s of CPU each
 @pytest.mark.parametrize("kind", ["baseline", "transformer"])
 def test_priors_apply_to_both_model_kinds_and_are_logged(
     kind: str, tmp_path: Path, small_data: Path, tiny_bert: Path
