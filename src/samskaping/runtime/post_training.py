@@ -49,16 +49,16 @@ def run_post_training(cfg: Any, model: Any, folder: Path, files: list[Path], tra
     """
     steps = post_training_steps(cfg, model)
     for number, (key, later) in enumerate(steps, start=1):
-        log.info(
-            "after training, step %d of %d (%s; skip with --set %s=false or --no-post-training): %s",
-            number,
-            len(steps),
-            key,
-            key,
-            "int8 calibration, minutes" if key.endswith("int8") else "bf16 measurement",
-        )
         started = time.perf_counter()
-        try:
+        try:  # the announcement is inside: a Ctrl-C right after it still gets the step's message
+            log.info(
+                "after training, step %d of %d (%s; skip with --set %s=false or --no-post-training): %s",
+                number,
+                len(steps),
+                key,
+                key,
+                "int8 calibration, minutes" if key.endswith("int8") else "bf16 measurement",
+            )
             (_calibrate_int8 if key.endswith("int8") else _measure_bf16)(folder, files, tracker)
         except KeyboardInterrupt:
             shutil.rmtree(folder / "onnx", ignore_errors=True)  # the step's export: a cache, rebuilt when needed
