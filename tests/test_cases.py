@@ -1029,6 +1029,7 @@ def test_csv_and_jsonl_with_a_byte_order_mark(tmp_path: Path, encoding: str) -> 
         assert frame["text"].tolist() == [text] and frame["kode"].tolist() == ["0301"] and "\ufeffkode" not in frame
 
 
+@pytest.mark.slow
 def test_nfc_and_nfd_copies_give_the_same_labels_scores_and_mentions(model, tmp_path: Path) -> None:
     from samskaping.predict import classify
 
@@ -1135,6 +1136,7 @@ def test_resume_is_exact_in_every_format(model, tmp_path: Path, fmt: str) -> Non
     assert frame["id"].astype(str).tolist()[:2] == ["0042", "0043"]
 
 
+@pytest.mark.slow
 def test_resume_is_exact_when_earlier_runs_did_later_inputs(model, tmp_path: Path) -> None:
     from samskaping.predict import classify
 
@@ -1171,6 +1173,7 @@ def test_resume_with_another_model_or_format_is_refused(model, control: Path, tm
     assert (out / "sentences.csv").read_bytes() == before
 
 
+@pytest.mark.slow
 def test_reusing_a_folder_without_resume_says_so_and_leaves_nothing_stale(
     model, control: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -160,6 +160,7 @@ def test_int8_recipe_names_are_checked_and_map_to_graph_nodes(model_copy) -> Non
     )  # 6 products, layer 1's output kept fp32
 
 
+@pytest.mark.slow
 def test_predict_cli_runtime_onnx_writes_the_torch_labels(model_copy, tmp_path: Path) -> None:
     from samskaping.cli.predict import predict_main
 

@@ -204,6 +204,7 @@ def test_other_formats_round_trip(plans, model, tmp_path, fmt):
     assert (tmp_path / fmt / f"documents.{fmt}").is_file()
 
 
+@pytest.mark.slow
 def test_resume_skips_finished_documents_and_appends(plans, model, tmp_path):
     out = tmp_path / "out"
     first = classify([plans / "a-plan.pdf"], model, out, progress=False)
@@ -219,6 +220,7 @@ def test_resume_skips_finished_documents_and_appends(plans, model, tmp_path):
     assert (whole / "sentences.csv").read_bytes() == (out / "sentences.csv").read_bytes()
 
 
+@pytest.mark.slow
 def test_priors_setting_changes_shares_and_is_logged(plans, model, tmp_path):
     run_e = classify([plans], model, tmp_path / "e", progress=False, priors="estimated")
     run_u = classify([plans], model, tmp_path / "u", progress=False, priors="uniform")
@@ -234,6 +236,7 @@ def test_priors_setting_changes_shares_and_is_logged(plans, model, tmp_path):
     assert "Saerens, Latinne and Decaestecker (2002)" in methods and "## Norsk" in methods
 
 
+@pytest.mark.slow
 def test_interrupted_write_keeps_the_previous_file(plans, model, tmp_path, monkeypatch):
     out = tmp_path / "out"
     classify([plans / "d-plan.txt"], model, out, progress=False)

@@ -70,6 +70,7 @@ def test_unread_files_are_in_the_headline_and_summary(model, tmp_path: Path) -> 
     assert "1 planer" not in page
 
 
+@pytest.mark.slow
 def test_a_report_counts_one_plan_and_two_plans_in_norwegian(model, tmp_path: Path) -> None:
     one = make_plan_txt(tmp_path / "a.txt", PLAN)
     page = write_report(classify([one], model, tmp_path / "one", progress=False).output_dir).read_text(encoding="utf-8")

@@ -49,6 +49,7 @@ def test_encoder_paths_refuse_a_baseline_naming_it(small_baseline_dir: Path, opt
     )
 
 
+@pytest.mark.slow
 def test_the_transformer_paths_record_how_the_model_runs(tiny_fitted_dir: Path, tmp_path: Path) -> None:
     folder = shutil.copytree(tiny_fitted_dir, tmp_path / "model", ignore=shutil.ignore_patterns("onnx"))
     in_torch = prepare(folder, RuntimeOptions(threads=1))
