@@ -91,6 +91,26 @@ def tiny_bert(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
+def tiny_transformer_config(tiny_bert: Path, data: Path, epochs: int, **transformer: object) -> dict:
+    """The config dict the tiny-BERT tests train with (``transformer`` adds keys of model.transformer)."""
+    return {
+        "data": {"path": str(data)},
+        "model": {"kind": "transformer", "name": str(tiny_bert), "transformer": {"max_length": 64, **transformer}},
+        # one thread: a 32-wide model is all overhead, and extra threads only add synchronisation
+        "training": {
+            "seed": 3,
+            "epochs": epochs,
+            "batch_size": 16,
+            "learning_rate": 8e-3,
+            "head_learning_rate": 2e-2,
+            "warmup_ratio": 0.0,
+            "early_stopping_patience": 0,
+            "threads": 1,
+        },
+        "tracking": {"enabled": False},
+    }
+
+
 @pytest.fixture(scope="session")
 def tiny_fitted_dir(tiny_bert: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The tiny BERT fine-tuned on a 400-sentence slice of the train split, saved as a model folder.
@@ -108,25 +128,8 @@ def tiny_fitted_dir(tiny_bert: Path, tmp_path_factory: pytest.TempPathFactory) -
     frame = small_frame({"train": 400, "validation": 8, "test": 8})
     work = tmp_path_factory.mktemp("tiny-fitted")
     data = write_jsonl(frame, work / "d.jsonl")
-    cfg = validate_config(
-        {
-            "data": {"path": str(data)},
-            "model": {"kind": "transformer", "name": str(tiny_bert), "transformer": {"max_length": 64}},
-            # one thread: a 32-wide model is all overhead, and extra threads only add synchronisation
-            # 150 steps: 3-5 distinct labels per label set on the shipped test split, in seconds
-            "training": {
-                "seed": 3,
-                "epochs": 6,
-                "batch_size": 16,
-                "learning_rate": 8e-3,
-                "head_learning_rate": 2e-2,
-                "warmup_ratio": 0.0,
-                "early_stopping_patience": 0,
-                "threads": 1,
-            },
-            "tracking": {"enabled": False},
-        }
-    )
+    # 150 steps: 3-5 distinct labels per label set on the shipped test split, in seconds
+    cfg = validate_config(tiny_transformer_config(tiny_bert, data, epochs=6))
     threads = torch.get_num_threads()
     try:
         model = build_model(cfg, progress=False)

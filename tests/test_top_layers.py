@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import small_frame, write_jsonl
+from conftest import small_frame, tiny_transformer_config, write_jsonl
 from samskaping.config import validate_config
 from samskaping.errors import ConfigError
 from samskaping.labels import LABEL_SETS
@@ -16,27 +16,7 @@ from samskaping.models import build_model, load_model
 
 
 def _config(tiny_bert: Path, data: Path, top: int | None) -> object:
-    return validate_config(
-        {
-            "data": {"path": str(data)},
-            "model": {
-                "kind": "transformer",
-                "name": str(tiny_bert),
-                "transformer": {"max_length": 64, "train_top_layers": top},
-            },
-            "training": {
-                "seed": 3,
-                "epochs": 3,
-                "batch_size": 16,
-                "learning_rate": 8e-3,
-                "head_learning_rate": 2e-2,
-                "warmup_ratio": 0.0,
-                "early_stopping_patience": 0,
-                "threads": 1,
-            },
-            "tracking": {"enabled": False},
-        }
-    )
+    return validate_config(tiny_transformer_config(tiny_bert, data, epochs=3, train_top_layers=top))
 
 
 @pytest.fixture(scope="module")
