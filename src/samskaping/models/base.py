@@ -171,7 +171,7 @@ class Classifier(ABC):
 
         if not self.cfg.model.use_context:
             return None
-        return context_texts(frame, getattr(self.cfg.model, "context_columns", ("context",)))
+        return context_texts(frame, self.cfg.model.context_columns)
 
     def context_inputs(self, texts: Sequence[str], contexts: Contexts) -> list[str]:
         """Contexts aligned with ``texts`` when the model reads them; "" everywhere otherwise."""
