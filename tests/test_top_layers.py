@@ -91,3 +91,24 @@ def test_more_top_layers_than_the_encoder_has_is_one_clear_error(tiny_bert: Path
     train = frame[frame["split"] == "train"].head(20)
     with pytest.raises(ConfigError, match=r"train_top_layers: 3 is not between 1 and the 2 layers"):
         model.fit(train["text"].tolist(), {ls: train[ls].tolist() for ls in LABEL_SETS})
+
+
+def test_length_grouped_batches_cover_every_row_once_with_less_padding() -> None:
+    from samskaping.models.transformer_training import training_batches
+
+    lengths = np.random.default_rng(0).integers(5, 97, size=3851).tolist()
+
+    def padded(batches: list[list[int]]) -> int:
+        return sum(len(b) * max(lengths[i] for i in b) for b in batches)
+
+    plain = training_batches(lengths, 16, False, torch.Generator().manual_seed(42))
+    grouped = training_batches(lengths, 16, True, torch.Generator().manual_seed(42))
+    for batches in (plain, grouped):
+        assert sorted(i for b in batches for i in b) == list(range(len(lengths)))
+        assert all(len(b) == 16 for b in batches[:-1])
+    # the tokens an epoch pays for: real tokens plus padding
+    assert padded(grouped) < 0.7 * padded(plain)
+    assert padded(grouped) < 1.1 * sum(lengths)
+    # seeded: the same generator seed gives the same epoch, another seed another one
+    assert grouped == training_batches(lengths, 16, True, torch.Generator().manual_seed(42))
+    assert grouped != training_batches(lengths, 16, True, torch.Generator().manual_seed(43))

@@ -113,6 +113,12 @@ class TrainingConfig(_Section):
         description="Weight of each label set's loss in the sum.",
     )
     early_stopping_patience: int = Field(2, ge=0, description="Epochs without improvement before stopping (0: off).")
+    group_by_length: bool = Field(
+        False,
+        description="Put sentences of similar length in the same training batch (transformers' length-grouped "
+        "order: shuffled, then sorted within mega-batches of 50 batches), so batches carry less padding and an "
+        "epoch costs less on a CPU.",
+    )
     max_steps: int | None = Field(None, ge=1, description="Stop after this many optimizer steps (for smoke tests).")
     threads: int | None = Field(None, ge=1, description="CPU threads for torch (null: all cores).")
     device: Literal["auto", "cpu", "cuda"] = Field(

@@ -109,8 +109,7 @@ def fit_network(
         for epoch in range(1, t.epochs + 1):
             epoch_started = time.perf_counter()
             model.network.train()
-            order = torch.randperm(len(ids), generator=generator).tolist()
-            batches = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+            batches = training_batches([len(x) for x in ids], batch_size, t.group_by_length, generator)
             bar = tqdm(batches, desc=f"Epoch {epoch}/{t.epochs}", unit="batch", disable=not model.progress)
             running, seen = 0.0, 0
             optimizer.zero_grad()
@@ -196,6 +195,28 @@ def fit_network(
     }
 
 
+def training_batches(
+    lengths: Sequence[int], batch_size: int, group_by_length: bool, generator: torch.Generator
+) -> list[list[int]]:
+    """One epoch's batches of row indices: every row once, in batches of ``batch_size`` (the last may be smaller).
+
+    Args:
+        lengths: tokens per sentence (the padding a batch needs is set by its longest sentence).
+        batch_size: rows per batch.
+        group_by_length: shuffle, then sort by length within mega-batches of up to 50 batches
+            (``transformers.trainer_pt_utils.get_length_grouped_indices``, the order of the Trainer's
+            ``group_by_length``), so each batch holds sentences of similar length; else a plain shuffle.
+        generator: the seeded generator both orders draw from.
+    """
+    if group_by_length:
+        from transformers.trainer_pt_utils import get_length_grouped_indices
+
+        order = [int(i) for i in get_length_grouped_indices(list(lengths), batch_size, generator=generator)]
+    else:
+        order = torch.randperm(len(lengths), generator=generator).tolist()
+    return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+
+
 def _cached_states(model: TransformerClassifier, ids: list[list[int]], n_lower: int, split: str) -> list[torch.Tensor]:
     """The frozen layers' output for every sentence of ``split``, with a progress bar and a log line."""
     from tqdm.auto import tqdm
@@ -236,4 +257,4 @@ def _predict_cached(
     return decode_predictions({ls: model.probabilities(ls, z) for ls, z in logits.items()})[0]
 
 
-__all__ = ["fit_network"]
+__all__ = ["fit_network", "training_batches"]
