@@ -149,7 +149,7 @@ def run(plans: int, larger: int, sentences: int, rounds: int, seed: int) -> dict
     from samskaping.spark.session import start_session
 
     result: dict[str, Any] = {"machine": machine_facts(), "master": MASTER}
-    model_dir = ensure_default_model()
+    model_dir = ensure_default_model("baseline")  # the figures in docs/scale-out.md are of the baseline
     model = load_model(model_dir)
     result["model"] = {"folder": str(model_dir), "kind": model.kind, "priors": str(model.cfg.prediction.priors)}
     env = {**os.environ, "PYSPARK_PYTHON": sys.executable, "TQDM_DISABLE": "1"}

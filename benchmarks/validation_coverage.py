@@ -77,7 +77,7 @@ def classify_corpus(plans: Path, out: Path, model_dir: Path | None) -> pd.DataFr
     from samskaping.models import load_model
     from samskaping.predict import classify
 
-    model = load_model(model_dir or ensure_default_model())
+    model = load_model(model_dir or ensure_default_model("baseline"))
     result = classify(sorted(plans.glob("*.jsonl")), model, out, progress=False)
     frame = result.sentences.reset_index(drop=True)
     frame["plan"] = frame["document"].map(lambda d: Path(d).stem)

@@ -142,9 +142,7 @@ def tiny_fitted_dir(tiny_bert: Path, tmp_path_factory: pytest.TempPathFactory) -
 
 @pytest.fixture(scope="session")
 def default_baseline_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The default model of ``predict.py``: the baseline config trained on all of the shipped data (about 15 s)."""
+    """``predict.py --baseline``'s model: the baseline config trained on all of the shipped data (about 15 s)."""
     from samskaping import default_model
 
-    folder = tmp_path_factory.mktemp("default-baseline") / "baseline"
-    default_model._build(folder)
-    return folder
+    return default_model.build(tmp_path_factory.mktemp("default-baseline") / "baseline", "baseline")

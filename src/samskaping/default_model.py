@@ -1,15 +1,20 @@
-"""The offline default model of ``predict.py``: the baseline trained on the shipped data, built on first use.
+"""The offline default models of ``predict.py``, trained on the shipped data on first use.
 
-It is kept in the user's cache (:func:`samskaping.cache.cache_dir`) under a name that
-holds the package version and the digest of the shipped data, so a new
-version or new data builds a new one. Building it takes seconds and logs
-nothing to MLflow.
+Two are defined (:data:`DEFAULTS`): ``e5`` (the default: multilingual-e5-small with its top 4 layers
+fine-tuned, ``configs/multilingual-e5-small-fast.yaml``; the better reader of real plan text, minutes to
+build) and ``baseline`` (``predict.py --baseline``: the scikit-learn baseline, ``configs/baseline.yaml``,
+seconds to build). Each is kept in the user's cache (:func:`samskaping.cache.cache_dir`) under a name
+holding the package version and a digest of the shipped data and the config, so a new version, new data
+or a changed config builds a new one. Building logs nothing to MLflow and shows its progress on stderr;
+measured build times are in docs/performance.md.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
 
 from samskaping.cache import cache_dir
@@ -19,50 +24,111 @@ log = logging.getLogger(__name__)
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 SHIPPED_DATA = PROJECT_ROOT / "data" / "samskaping-sentences.jsonl"
-BASELINE_CONFIG = PROJECT_ROOT / "configs" / "baseline.yaml"
 
 
-def default_model_dir() -> Path:
-    """The folder the default model has (or will have) in the cache.
+@dataclass(frozen=True)
+class DefaultModel:
+    """One model ``predict.py`` can build for itself.
+
+    Attributes:
+        name: the cache folder's prefix and the word the log uses (``e5``, ``baseline``).
+        config: the training config, in ``configs/``.
+        description: what it is, for the log line.
+        build_time: how long building takes, in words, for the log line (figures: docs/performance.md).
+    """
+
+    name: str
+    config: Path
+    description: str
+    build_time: str
+
+
+DEFAULTS: dict[str, DefaultModel] = {
+    "e5": DefaultModel(
+        "e5",
+        PROJECT_ROOT / "configs" / "multilingual-e5-small-fast.yaml",
+        "multilingual-e5-small, its top 4 layers fine-tuned",
+        "about 10 minutes on a 2-core CPU",
+    ),
+    "baseline": DefaultModel(
+        "baseline", PROJECT_ROOT / "configs" / "baseline.yaml", "the scikit-learn baseline", "a few seconds"
+    ),
+}
+DEFAULT = "e5"  # predict.py without --model; --baseline picks "baseline"
+
+
+def default_model_dir(which: str = DEFAULT) -> Path:
+    """The folder the default model ``which`` has (or will have) in the cache.
+
+    Args:
+        which: a key of :data:`DEFAULTS`.
 
     Raises:
-        ModelLoadError: the shipped data is not next to the package (a non-editable install).
+        KeyError: ``which`` is not a key of :data:`DEFAULTS`.
+        ModelLoadError: the shipped data or the config is not next to the package (a non-editable install).
     """
     from samskaping import __version__
     from samskaping.data import file_digest
 
-    if not SHIPPED_DATA.is_file() or not BASELINE_CONFIG.is_file():
+    spec = DEFAULTS[which]
+    if not SHIPPED_DATA.is_file() or not spec.config.is_file():
         raise ModelLoadError(
-            f"no --model given, and the shipped data ({SHIPPED_DATA}) is not here to build the default model; "
-            "give --model models/NAME or an MLflow URI, "
+            f"no --model given, and the shipped data ({SHIPPED_DATA}) or {spec.config.name} is not here to build "
+            "the default model; give --model models/NAME or an MLflow URI, "
             "or install samskaping from its project folder with 'pip install -e .'"
         )
-    return cache_dir() / "models" / f"baseline-{__version__}-{file_digest(SHIPPED_DATA)[:12]}"
+    digest = hashlib.sha256((file_digest(SHIPPED_DATA) + file_digest(spec.config)).encode()).hexdigest()
+    return cache_dir() / "models" / f"{spec.name}-{__version__}-{digest[:12]}"
 
 
-def ensure_default_model() -> Path:
-    """The default model's folder, trained first if it is not in the cache yet (announced on the log)."""
+def ensure_default_model(which: str = DEFAULT, progress: bool = True) -> Path:
+    """The default model's folder, trained first if it is not in the cache yet (announced on the log).
+
+    Args:
+        which: a key of :data:`DEFAULTS` (``e5`` unless ``predict.py --baseline``).
+        progress: show the training's progress bars on stderr while building.
+
+    Raises:
+        ModelLoadError: as :func:`default_model_dir`.
+        KeyboardInterrupt: building was stopped; nothing is left in the cache.
+    """
     from filelock import FileLock
 
-    folder = default_model_dir()
+    folder = default_model_dir(which)
     folder.parent.mkdir(parents=True, exist_ok=True)
     with FileLock(str(folder) + ".lock"):  # two predict.py started at once build it once
         if (folder / "samskaping-model.json").is_file():
-            log.info("no --model given: using the default baseline model in %s", folder)
+            log.info("no --model given: using the default %s model in %s", which, folder)
             return folder
-        _build(folder)
+        build(folder, which, progress)
     return folder
 
 
-def _build(folder: Path) -> None:
+def build(folder: Path, which: str = DEFAULT, progress: bool = False, overrides: list[str] | None = None) -> Path:
+    """Train the default model ``which`` on the shipped data into ``folder`` (replaced), without MLflow.
+
+    Args:
+        folder: where the model is saved (written atomically: a stopped build leaves no model there).
+        which: a key of :data:`DEFAULTS`.
+        progress: show the training's progress bars.
+        overrides: extra ``key=value`` settings after the config's (tests shorten training with them).
+
+    Returns:
+        ``folder``.
+    """
     from samskaping.config import load_config
     from samskaping.training import train
 
+    spec = DEFAULTS[which]
     log.info(
-        "no --model given: building the default baseline model from %s (a few seconds, once); it is kept in %s",
+        "no --model given: building the default %s model (%s) from %s; this takes %s, once; it is kept in %s",
+        which,
+        spec.description,
         SHIPPED_DATA.name,
+        spec.build_time,
         folder,
     )
-    cfg = load_config(BASELINE_CONFIG, [f"data.path={SHIPPED_DATA}", "tracking.enabled=false"])
+    cfg = load_config(spec.config, [f"data.path={SHIPPED_DATA}", "tracking.enabled=false", *(overrides or [])])
     shutil.rmtree(folder, ignore_errors=True)
-    train(cfg, folder, config_path=BASELINE_CONFIG, progress=False)
+    train(cfg, folder, config_path=spec.config, progress=progress)
+    return folder

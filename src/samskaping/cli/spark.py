@@ -31,7 +31,12 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--model",
         help="model folder (models/NAME) or MLflow URI (models:/samskaping@champion, runs:/RUN_ID/model); "
-        "default: the baseline trained on the shipped data, as predict.py uses it",
+        "default: the e5 model predict.py builds on first use",
+    )
+    p.add_argument(
+        "--baseline",
+        action="store_true",
+        help="without --model: the scikit-learn baseline predict.py --baseline uses (built in seconds)",
     )
     p.add_argument(
         "--output",
@@ -105,11 +110,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.batch_size is not None and args.batch_size < 1:
             raise SamskapingError(f"--batch-size must be at least 1, got {args.batch_size}")
         conf = parse_conf(args.conf)
+        if args.baseline and args.model is not None:
+            raise SamskapingError("--baseline picks the default model; leave it out when --model is given")
         spec = args.model
         if spec is None:
             from samskaping.default_model import ensure_default_model
 
-            spec = str(ensure_default_model())
+            spec = str(ensure_default_model("baseline" if args.baseline else "e5", not args.quiet))
         model = prepare(spec, RuntimeOptions(set_threads=False, tracking_uri=args.tracking_uri)).model
         read = set(model.cfg.model.context_columns) - {"context"} if model.cfg.model.use_context else set()
         if read:  # the job ships text and list lead-in to the executors; other neighbours would be missing
