@@ -91,3 +91,114 @@ def test_predict_gives_a_context_model_each_sentences_heading_and_previous_sente
     got = table["conception"].tolist()
     chosen = [LABEL_SETS["conception"][i] for i in with_context["conception"].argmax(1)]
     assert got == chosen
+
+
+# -- the baseline's context features: joined into one text (default) or one vectorizer per column --------------
+
+HEADING_ONLY = "zorblattheim"  # a made-up word that the training rows have in their heading and nowhere else
+
+
+def _separate_baseline(columns: tuple[str, ...], features: str = "separate"):
+    """A baseline with ``context_features=features`` fitted on 60 shipped rows given a heading and previous sentence.
+
+    The heading of every row of one conception is :data:`HEADING_ONLY`; the previous sentence is the row before.
+    Returns (model, fit facts, the training frame).
+    """
+    from conftest import small_frame
+    from samskaping.labels import LABEL_SETS
+    from samskaping.models import build_model
+
+    frame = small_frame({"train": 60})
+    frame["previous"] = frame["text"].shift(1).fillna("")
+    chosen = frame["conception"].value_counts().index[0]
+    frame["heading"] = [HEADING_ONLY if c == chosen else "" for c in frame["conception"]]
+    frame = frame.drop(columns=[c for c in ("context",) if c in frame.columns])
+    cfg = validate_config(
+        {
+            "model": {
+                "kind": "baseline",
+                "use_context": True,
+                "context_columns": list(columns),
+                "baseline": {"context_features": features},
+            },
+            "training": {"seed": 3},
+            "tracking": {"enabled": False},
+        }
+    )
+    model = build_model(cfg, progress=False)
+    facts = model.fit(
+        frame["text"].tolist(), {ls: frame[ls].tolist() for ls in LABEL_SETS}, contexts=model.contexts(frame)
+    )
+    return model, facts, frame
+
+
+def test_separate_context_features_have_one_vectorizer_per_column_and_their_vocabularies_add_up() -> None:
+    # the frame has no lead-in column: its vectorizer sees only "" and must still get a vocabulary
+    model, facts, _ = _separate_baseline(("context", "heading", "previous"))
+    assert list(model.vectorizers) == ["word", "char", "context:context", "context:heading", "context:previous"]
+    sizes = {name: len(v.vocabulary_) for name, v in model.vectorizers.items()}
+    assert facts["features"] == sum(sizes.values())
+    assert all(coef.shape[1] == facts["features"] for coef in (c.coef_ for c in model.classifiers.values()))
+    assert HEADING_ONLY in model.vectorizers["context:heading"].vocabulary_
+    assert HEADING_ONLY not in model.vectorizers["context:previous"].vocabulary_
+
+
+@pytest.mark.parametrize("features", ["separate", "joined"])
+def test_a_heading_word_counts_only_in_the_heading_when_columns_are_separate(features: str) -> None:
+    """Separate: the heading's word in the previous-sentence slot is unknown there; joined: it is the same feature."""
+    import numpy as np
+
+    model, _, frame = _separate_baseline(("heading", "previous"), features)
+    texts = frame["text"].tolist()[:12]
+
+    def probs(heading: str, previous: str) -> np.ndarray:
+        rows = pd.DataFrame({"text": texts, "heading": heading, "previous": previous})
+        return model.predict_proba(texts, contexts=model.contexts(rows))["conception"]
+
+    empty, in_heading, in_previous = probs("", ""), probs(HEADING_ONLY, ""), probs("", HEADING_ONLY)
+    assert not np.allclose(in_heading, empty)
+    if features == "separate":
+        np.testing.assert_array_equal(in_previous, empty)
+    else:
+        np.testing.assert_allclose(in_previous, in_heading)
+
+
+def test_separate_context_baseline_saves_and_loads_with_identical_probabilities(tmp_path) -> None:
+    import numpy as np
+
+    from samskaping.models import load_model
+
+    model, _, frame = _separate_baseline(("context", "heading", "previous"))
+    again = load_model(model.save(tmp_path / "m"))
+    assert list(again.vectorizers) == list(model.vectorizers)
+    contexts = again.contexts(frame)
+    assert contexts == model.contexts(frame)
+    before = model.predict_proba(frame["text"].tolist(), contexts=contexts)
+    after = again.predict_proba(frame["text"].tolist(), contexts=contexts)
+    for label_set, matrix in before.items():
+        np.testing.assert_array_equal(after[label_set], matrix)
+
+
+def test_context_features_default_to_joined_and_a_folder_saved_without_the_setting_loads(tmp_path) -> None:
+    import json
+
+    import numpy as np
+
+    from samskaping.models import load_model
+
+    assert validate_config({}).model.baseline.context_features == "joined"
+    model, _, frame = _separate_baseline(("heading", "previous"), "joined")
+    assert list(model.vectorizers) == ["word", "char", "context"]
+    folder = model.save(tmp_path / "m")
+    manifest = json.loads((folder / "samskaping-model.json").read_text(encoding="utf-8"))
+    del manifest["config"]["model"]["baseline"]["context_features"]  # as a folder from before the setting
+    (folder / "samskaping-model.json").write_text(json.dumps(manifest), encoding="utf-8")
+    again = load_model(folder)
+    assert again.params.context_features == "joined"
+    contexts = model.contexts(frame)
+    pairs = zip(frame["heading"], frame["previous"], strict=True)
+    assert contexts == [" | ".join(p for p in pair if p) for pair in pairs]
+    np.testing.assert_array_equal(
+        again.predict_proba(frame["text"].tolist(), contexts=contexts)["factor"],
+        model.predict_proba(frame["text"].tolist(), contexts=contexts)["factor"],
+    )

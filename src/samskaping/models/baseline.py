@@ -1,10 +1,14 @@
 """The offline baseline: TF-IDF word and character n-grams + logistic regression.
 
 The vectorizers are fitted once and shared by one class-weighted logistic
-regression per label set. With ``model.use_context`` a third vectorizer reads
-the list lead-in of a bullet as separate features. It trains in seconds on
-the shipped data and needs no download. Saved without pickle: vocabularies as
-JSON, weights as safetensors.
+regression per label set. With ``model.use_context`` the context columns
+(``model.context_columns``: lead-in, heading, previous sentence) are read as
+features of their own: joined into one text by one more vectorizer
+(``model.baseline.context_features: joined``, the default), or one word
+n-gram vectorizer per column (``separate``: a word in the heading is then
+another feature than the same word in the previous sentence). It trains in
+seconds on the shipped data and needs no download. Saved without pickle:
+vocabularies as JSON, weights as safetensors.
 """
 
 from __future__ import annotations
@@ -34,6 +38,8 @@ if TYPE_CHECKING:  # scikit-learn and scipy load when a baseline is built or loa
 log = logging.getLogger(__name__)
 
 VECTORIZER_FILE = "baseline-vectorizers"
+COLUMN_SEPARATOR = "\x1f"  # joins a row's context columns for context_features: separate (never in plan text)
+NO_CONTEXT = "(ingen innledning)"  # a context vocabulary cannot be empty: one training row reads this instead
 NEVER_SEEN = -1e9  # logit of a class absent from the training data (probability 0 after softmax)
 
 
@@ -48,6 +54,11 @@ class BaselineConfig(KindSection):
     C: float = Field(8.0, gt=0, description="Inverse regularisation strength of the logistic regression.")
     max_iter: int = Field(3000, ge=10)
     class_weight: Literal["balanced", "none"] = "balanced"
+    context_features: Literal["joined", "separate"] = Field(
+        "joined",
+        description="With model.use_context: joined reads the context columns joined into one text by one "
+        "vectorizer; separate gives each column its own word n-gram vectorizer (context:<column>).",
+    )
 
     @model_validator(mode="after")
     def _char_range(self) -> BaselineConfig:
@@ -58,8 +69,30 @@ class BaselineConfig(KindSection):
         return self
 
 
-def build_vectorizers(params: BaselineConfig, use_context: bool) -> dict[str, TfidfVectorizer]:
-    """The TF-IDF vectorizers: word and character n-grams of the sentence, word n-grams of its context."""
+def context_vectorizer_names(params: BaselineConfig, use_context: bool, columns: Sequence[str]) -> list[str]:
+    """The names of the context vectorizers, in feature order.
+
+    Returns:
+        ``[]`` without ``use_context``; ``["context"]`` for ``context_features: joined``;
+        ``["context:<column>", ...]`` in ``columns`` order for ``separate``.
+    """
+    if not use_context:
+        return []
+    if params.context_features == "joined":
+        return ["context"]
+    return [f"context:{column}" for column in dict.fromkeys(columns)]  # a repeated column reads once
+
+
+def build_vectorizers(
+    params: BaselineConfig, use_context: bool, columns: Sequence[str] = ("context",)
+) -> dict[str, TfidfVectorizer]:
+    """The TF-IDF vectorizers: word and character n-grams of the sentence, word n-grams of its context.
+
+    Args:
+        params: the baseline section of the config.
+        use_context: add the context vectorizers (named by :func:`context_vectorizer_names`).
+        columns: ``model.context_columns``; read only for ``context_features: separate``.
+    """
     from sklearn.feature_extraction.text import TfidfVectorizer
 
     vectorizers = {
@@ -82,8 +115,8 @@ def build_vectorizers(params: BaselineConfig, use_context: bool) -> dict[str, Tf
             lowercase=True,
         ),
     }
-    if use_context:
-        vectorizers["context"] = TfidfVectorizer(analyzer="word", ngram_range=(1, 2), sublinear_tf=True, lowercase=True)
+    for name in context_vectorizer_names(params, use_context, columns):
+        vectorizers[name] = TfidfVectorizer(analyzer="word", ngram_range=(1, 2), sublinear_tf=True, lowercase=True)
     return vectorizers
 
 
@@ -95,7 +128,7 @@ class BaselineClassifier(Classifier):
     def __init__(self, cfg: Config) -> None:
         super().__init__(cfg)
         self.params: BaselineConfig = cfg.model.baseline
-        self.vectorizers = build_vectorizers(self.params, cfg.model.use_context)
+        self.vectorizers = build_vectorizers(self.params, cfg.model.use_context, cfg.model.context_columns)
         self.classifiers: dict[str, LogisticRegression] = {}
 
     @classmethod
@@ -106,13 +139,62 @@ class BaselineClassifier(Classifier):
     def class_weighted(self) -> bool:
         return self.params.class_weight == "balanced"
 
-    def _features(self, texts: Sequence[str], contexts: Contexts, fit: bool = False) -> sparse.csr_matrix:
+    @property
+    def separate_context(self) -> bool:
+        """Whether each context column has a vectorizer of its own (``use_context`` and ``separate``)."""
+        return self.cfg.model.use_context and self.params.context_features == "separate"
+
+    def contexts(self, frame: Any) -> list[str] | None:
+        """The context of each row of ``frame`` as this model reads it, or ``None`` (see ``Classifier.contexts``).
+
+        For ``context_features: separate`` each row's string holds the values of ``model.context_columns``
+        in order, joined by :data:`COLUMN_SEPARATOR` ("" for a column the frame lacks), so that the
+        columns stay apart through any caller that passes contexts on as strings.
+        """
+        if not self.separate_context:
+            return super().contexts(frame)
+        from samskaping.context import context_texts
+
+        columns = [context_texts(frame, (column,)) for column in dict.fromkeys(self.cfg.model.context_columns)]
+        if all(values is None for values in columns):
+            return None
+        filled = [values if values is not None else [""] * len(frame) for values in columns]
+        return [COLUMN_SEPARATOR.join(parts) for parts in zip(*filled, strict=True)]
+
+    def context_blocks(self, texts: Sequence[str], contexts: Contexts) -> dict[str, list[str]]:
+        """What each context vectorizer reads: name -> one string per text ("" for none).
+
+        A separate-columns model splits each context at :data:`COLUMN_SEPARATOR`; a plain string (as the
+        Spark job sends a row's lead-in) is read as the ``context`` column, or the first one without it.
+
+        Raises:
+            ValueError: ``contexts`` is not as long as ``texts``, or a row holds another number of columns.
+        """
         context = self.context_inputs(texts, contexts)
+        if not self.separate_context:
+            return {"context": context} if self.cfg.model.use_context else {}
+        columns = list(dict.fromkeys(self.cfg.model.context_columns))
+        plain = columns.index("context") if "context" in columns else 0
+        out: dict[str, list[str]] = {f"context:{column}": [] for column in columns}
+        for row in context:
+            if COLUMN_SEPARATOR in row:
+                parts = row.split(COLUMN_SEPARATOR)
+            else:
+                parts = [""] * len(columns)
+                parts[plain] = row
+            if len(parts) != len(columns):
+                raise ValueError(f"a context holds {len(parts)} columns, the model reads {len(columns)}: {columns}")
+            for column, part in zip(columns, parts, strict=True):
+                out[f"context:{column}"].append(part.strip())
+        return out
+
+    def _features(self, texts: Sequence[str], contexts: Contexts, fit: bool = False) -> sparse.csr_matrix:
+        inputs = self.context_blocks(texts, contexts)
         blocks = []
         for name, vectorizer in self.vectorizers.items():
-            column = context if name == "context" else list(texts)
-            if name == "context" and fit and not any(column):
-                column = [*column[:-1], "(ingen innledning)"]  # a vocabulary cannot be empty
+            column = inputs.get(name, list(texts))
+            if name in inputs and fit and not any(column):
+                column = [*column[:-1], NO_CONTEXT]  # a vocabulary cannot be empty
             blocks.append(vectorizer.fit_transform(column) if fit else vectorizer.transform(column))
         from scipy import sparse
 
