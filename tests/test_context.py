@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import pandas as pd
 import pytest
 
@@ -98,17 +100,24 @@ def test_predict_gives_a_context_model_each_sentences_heading_and_previous_sente
 HEADING_ONLY = "zorblattheim"  # a made-up word that the training rows have in their heading and nowhere else
 
 
+@functools.cache
+def _sixty_rows() -> pd.DataFrame:
+    from conftest import small_frame
+
+    return small_frame({"train": 60})
+
+
+@functools.cache
 def _separate_baseline(columns: tuple[str, ...], features: str = "separate"):
     """A baseline with ``context_features=features`` fitted on 60 shipped rows given a heading and previous sentence.
 
     The heading of every row of one conception is :data:`HEADING_ONLY`; the previous sentence is the row before.
-    Returns (model, fit facts, the training frame).
+    Returns (model, fit facts, the training frame); shared by the tests (cached), so none may change them.
     """
-    from conftest import small_frame
     from samskaping.labels import LABEL_SETS
     from samskaping.models import build_model
 
-    frame = small_frame({"train": 60})
+    frame = _sixty_rows().copy()
     frame["previous"] = frame["text"].shift(1).fillna("")
     chosen = frame["conception"].value_counts().index[0]
     frame["heading"] = [HEADING_ONLY if c == chosen else "" for c in frame["conception"]]
