@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
@@ -42,16 +43,42 @@ def write_jsonl(frame: pd.DataFrame, path: Path) -> Path:
     return path
 
 
-@pytest.fixture(scope="session")
-def small_baseline_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A baseline model trained (untracked) on a 76-row slice of the shipped data; shared, do not write into it."""
-    from samskaping.config import validate_config
-    from samskaping.training import train
+def built_once(
+    tmp_path_factory: pytest.TempPathFactory, worker_id: str, name: str, build: Callable[[Path], Path]
+) -> Path:
+    """What ``build(folder)`` returns, built once per test run even when pytest-xdist runs several workers.
 
-    folder = tmp_path_factory.mktemp("small-baseline")
-    data = write_jsonl(small_frame({"train": 60, "validation": 8, "test": 8}), folder / "d.jsonl")
-    cfg = validate_config({"data": {"path": str(data)}, "tracking": {"enabled": False}})
-    return train(cfg, folder / "baseline", progress=False).model_dir
+    Each xdist worker has its own session, so a session fixture would otherwise be built once per worker.
+    The workers of one run share the parent of their temporary folders; the first to come builds there under a
+    file lock, the others wait and reuse it (the pattern of pytest-xdist's documentation, «Making session-scoped
+    fixtures execute only once»). Without xdist (``-n 0``) it builds in the session's own folder.
+    """
+    from filelock import FileLock
+
+    if worker_id == "master":
+        return build(tmp_path_factory.mktemp(name))
+    folder = tmp_path_factory.getbasetemp().parent / f"shared-{name}"
+    done = folder.with_name(folder.name + ".done")
+    with FileLock(str(folder) + ".lock"):
+        if not done.is_file():
+            folder.mkdir(exist_ok=True)
+            done.write_text(str(build(folder)), encoding="utf-8")
+    return Path(done.read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="session")
+def small_baseline_dir(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Path:
+    """A baseline model trained (untracked) on a 76-row slice of the shipped data; shared, do not write into it."""
+
+    def build(folder: Path) -> Path:
+        from samskaping.config import validate_config
+        from samskaping.training import train
+
+        data = write_jsonl(small_frame({"train": 60, "validation": 8, "test": 8}), folder / "d.jsonl")
+        cfg = validate_config({"data": {"path": str(data)}, "tracking": {"enabled": False}})
+        return train(cfg, folder / "baseline", progress=False).model_dir
+
+    return built_once(tmp_path_factory, worker_id, "small-baseline", build)
 
 
 @pytest.fixture
@@ -61,12 +88,15 @@ def small_data(tmp_path: Path) -> Path:
 
 
 @pytest.fixture(scope="session")
-def tiny_bert(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def tiny_bert(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Path:
     """A 2-layer BERT (hidden size 32) with a WordPiece tokenizer trained on the shipped sentences."""
+    return built_once(tmp_path_factory, worker_id, "tiny-bert", _build_tiny_bert)
+
+
+def _build_tiny_bert(folder: Path) -> Path:
     from tokenizers import BertWordPieceTokenizer
     from transformers import BertConfig, BertModel, BertTokenizerFast
 
-    folder = tmp_path_factory.mktemp("tiny-bert")
     texts = pd.read_json(SHIPPED, lines=True)["text"].tolist()
     corpus = folder / "corpus.txt"
     corpus.write_text("\n".join(texts), encoding="utf-8")
@@ -112,13 +142,17 @@ def tiny_transformer_config(tiny_bert: Path, data: Path, epochs: int, **transfor
 
 
 @pytest.fixture(scope="session")
-def tiny_fitted_dir(tiny_bert: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def tiny_fitted_dir(tiny_bert: Path, tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Path:
     """The tiny BERT fine-tuned on a 400-sentence slice of the train split, saved as a model folder.
 
     Fewer sentences or epochs leave it predicting one class for everything,
     which would agree with any quantisation and guard nothing. The int8 and
     ONNX tests (test_speed.py, test_onnx.py) share it; copy it before writing into it.
     """
+    return built_once(tmp_path_factory, worker_id, "tiny-fitted", lambda work: _fit_tiny(tiny_bert, work))
+
+
+def _fit_tiny(tiny_bert: Path, work: Path) -> Path:
     import torch
 
     from samskaping.config import validate_config
@@ -126,7 +160,6 @@ def tiny_fitted_dir(tiny_bert: Path, tmp_path_factory: pytest.TempPathFactory) -
     from samskaping.models import build_model
 
     frame = small_frame({"train": 400, "validation": 8, "test": 8})
-    work = tmp_path_factory.mktemp("tiny-fitted")
     data = write_jsonl(frame, work / "d.jsonl")
     # 150 steps: 3-5 distinct labels per label set on the shipped test split, in seconds
     cfg = validate_config(tiny_transformer_config(tiny_bert, data, epochs=6))
@@ -141,8 +174,13 @@ def tiny_fitted_dir(tiny_bert: Path, tmp_path_factory: pytest.TempPathFactory) -
 
 
 @pytest.fixture(scope="session")
-def default_baseline_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def default_baseline_dir(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Path:
     """``predict.py --baseline``'s model: the baseline config trained on all of the shipped data (about 15 s)."""
     from samskaping import default_model
 
-    return default_model.build(tmp_path_factory.mktemp("default-baseline") / "baseline", "baseline")
+    return built_once(
+        tmp_path_factory,
+        worker_id,
+        "default-baseline",
+        lambda folder: default_model.build(folder / "baseline", "baseline"),
+    )

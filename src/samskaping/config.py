@@ -165,7 +165,8 @@ class ModelConfig(_Section):
         ("context",),
         min_length=1,
         description="With use_context: what the model reads besides the sentence, joined in this order "
-        "(context: a list item's lead-in; heading: the nearest heading above; previous: the sentence before).",
+        "(context: a list item's lead-in; heading: the nearest heading above; previous: the sentence before); "
+        "the baseline can read each column apart instead (model.baseline.context_features: separate).",
     )
     # model.<kind>: one section per registered kind, added by config_schema() from the kinds' specs
 
