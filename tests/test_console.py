@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import socket
@@ -269,19 +270,34 @@ def test_a_missing_champion_alias_says_how_to_promote(trained) -> None:
 
 
 @pytest.mark.slow
-def test_predict_baseline_builds_the_baseline_once_and_reuses_it(tmp_path: Path) -> None:
+def test_predict_baseline_uses_the_baseline_from_the_cache(
+    tmp_path: Path, default_baseline_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--baseline picks the baseline's cache folder, not the e5 default's (building is tested with the e5 default)."""
+    import shutil
+
+    from samskaping import default_model
+
+    monkeypatch.setenv("SAMSKAPING_CACHE", str(tmp_path / "cache"))
+    cached = default_model.default_model_dir("baseline")
+    shutil.copytree(default_baseline_dir, cached)
     plan = tmp_path / "plan.txt"
     plan.write_text("Kommunen skal utvikle tjenestene sammen med brukerne.\n", encoding="utf-8")
-    env = {"SAMSKAPING_CACHE": str(tmp_path / "cache")}
-    command = (str(ROOT / "predict.py"), str(plan), "--baseline", "--output")
-    first = run(*command, str(tmp_path / "a"), env=env, cwd=tmp_path)
-    assert first.returncode == 0, first.stderr
-    assert "no --model given: building the default baseline model" in first.stderr
-    assert str(tmp_path / "cache") in first.stderr
-    second = run(*command, str(tmp_path / "b"), env=env, cwd=tmp_path)
-    assert second.returncode == 0, second.stderr
-    assert "no --model given: using the default baseline model in" in second.stderr
-    assert (tmp_path / "a" / "sentences.csv").read_bytes() == (tmp_path / "b" / "sentences.csv").read_bytes()
+    done = run(
+        str(ROOT / "predict.py"),
+        str(plan),
+        "--baseline",
+        "--output",
+        str(tmp_path / "a"),
+        env={"SAMSKAPING_CACHE": str(tmp_path / "cache")},
+        cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stderr
+    assert f"no --model given: using the default baseline model in {cached}" in done.stderr
+    assert "building" not in done.stderr
+    assert not default_model.default_model_dir("e5").exists()
+    summary = json.loads((tmp_path / "a" / "summary.json").read_text(encoding="utf-8"))
+    assert summary["model"]["kind"] == "baseline", summary["model"]
 
 
 def test_baseline_with_model_is_one_clear_refusal(tmp_path: Path) -> None:
