@@ -141,6 +141,7 @@ def _separate_baseline(columns: tuple[str, ...], features: str = "separate"):
     return model, facts, frame
 
 
+@pytest.mark.slow  # fits baselines on the context rows: seconds each
 def test_separate_context_features_have_one_vectorizer_per_column_and_their_vocabularies_add_up() -> None:
     # the frame has no lead-in column: its vectorizer sees only "" and must still get a vocabulary
     model, facts, _ = _separate_baseline(("context", "heading", "previous"))
@@ -152,6 +153,7 @@ def test_separate_context_features_have_one_vectorizer_per_column_and_their_voca
     assert HEADING_ONLY not in model.vectorizers["context:previous"].vocabulary_
 
 
+@pytest.mark.slow  # fits baselines on the context rows: seconds each
 @pytest.mark.parametrize("features", ["separate", "joined"])
 def test_a_heading_word_counts_only_in_the_heading_when_columns_are_separate(features: str) -> None:
     """Separate: the heading's word in the previous-sentence slot is unknown there; joined: it is the same feature."""
@@ -172,6 +174,7 @@ def test_a_heading_word_counts_only_in_the_heading_when_columns_are_separate(fea
         np.testing.assert_allclose(in_previous, in_heading)
 
 
+@pytest.mark.slow  # fits baselines on the context rows: seconds each
 def test_separate_context_baseline_saves_and_loads_with_identical_probabilities(tmp_path) -> None:
     import numpy as np
 
@@ -188,6 +191,7 @@ def test_separate_context_baseline_saves_and_loads_with_identical_probabilities(
         np.testing.assert_array_equal(after[label_set], matrix)
 
 
+@pytest.mark.slow  # fits baselines on the context rows: seconds each
 def test_context_features_default_to_joined_and_a_folder_saved_without_the_setting_loads(tmp_path) -> None:
     import json
 

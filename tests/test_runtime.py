@@ -68,6 +68,7 @@ def test_the_transformer_paths_record_how_the_model_runs(tiny_fitted_dir: Path, 
     assert "threads" not in prepare(folder, RuntimeOptions(set_threads=False)).facts
 
 
+@pytest.mark.slow  # about 3 s (measured with --durations)
 def test_int8_without_a_saved_calibration_is_refused_as_before(tiny_fitted_dir: Path, tmp_path: Path) -> None:
     folder = shutil.copytree(tiny_fitted_dir, tmp_path / "model", ignore=shutil.ignore_patterns("onnx", "int8.json"))
     with pytest.raises(SamskapingError) as caught:
