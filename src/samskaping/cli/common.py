@@ -135,6 +135,23 @@ def progress_wanted(quiet: bool) -> bool:
     return not quiet and sys.stderr.isatty()
 
 
+def model_or_default(model: str | None, baseline: bool, progress: bool) -> str:
+    """``--model`` as given, else the folder of the default model (e5, or the baseline with ``--baseline``).
+
+    The default is trained on first use (:func:`samskaping.default_model.ensure_default_model`).
+
+    Raises:
+        SamskapingError: both ``--model`` and ``--baseline`` were given.
+    """
+    if model is not None:
+        if baseline:
+            raise SamskapingError("--baseline picks the default model; leave it out when --model is given")
+        return model
+    from samskaping.default_model import ensure_default_model
+
+    return str(ensure_default_model("baseline" if baseline else "e5", progress))
+
+
 def run_command(body: Callable[[], int], interrupted: str = "interrupted") -> int:
     """Run a command's body and turn what it raises into a line on stderr and an exit status.
 

@@ -7,7 +7,14 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from samskaping.cli.common import Parser, print_result, progress_wanted, run_command, setup_logging
+from samskaping.cli.common import (
+    Parser,
+    model_or_default,
+    print_result,
+    progress_wanted,
+    run_command,
+    setup_logging,
+)
 from samskaping.documents.limits import using
 from samskaping.errors import SamskapingError
 from samskaping.outputs import FORMATS
@@ -154,8 +161,6 @@ def predict_main(argv: Sequence[str] | None = None) -> int:
     setup_logging(args.quiet, args.verbose)
 
     def body() -> int:
-        if args.baseline and args.model is not None:
-            raise SamskapingError("--baseline picks the default model; leave it out when --model is given")
         limits = reading_limits(args.read_memory_mb, args.read_seconds)
         if args.batch_size is not None and args.batch_size < 1:
             raise SamskapingError(f"--batch-size must be at least 1, got {args.batch_size}")
@@ -182,11 +187,7 @@ def predict_main(argv: Sequence[str] | None = None) -> int:
             given = read_municipality_file(args.municipalities)
         from samskaping.predict import classify
 
-        spec = args.model
-        if spec is None:
-            from samskaping.default_model import ensure_default_model
-
-            spec = str(ensure_default_model("baseline" if args.baseline else "e5", progress_wanted(args.quiet)))
+        spec = model_or_default(args.model, args.baseline, progress_wanted(args.quiet))
         predictor = prepare(spec, options)
         model = predictor.model
         info = model_facts(model, spec, args.tracking_uri)

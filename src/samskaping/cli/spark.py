@@ -9,7 +9,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from samskaping.cli.common import print_result, progress_wanted, run_command, setup_logging
+from samskaping.cli.common import model_or_default, print_result, progress_wanted, run_command, setup_logging
 from samskaping.errors import SamskapingError
 from samskaping.outputs import FORMATS
 
@@ -110,13 +110,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.batch_size is not None and args.batch_size < 1:
             raise SamskapingError(f"--batch-size must be at least 1, got {args.batch_size}")
         conf = parse_conf(args.conf)
-        if args.baseline and args.model is not None:
-            raise SamskapingError("--baseline picks the default model; leave it out when --model is given")
-        spec = args.model
-        if spec is None:
-            from samskaping.default_model import ensure_default_model
-
-            spec = str(ensure_default_model("baseline" if args.baseline else "e5", not args.quiet))
+        spec = model_or_default(args.model, args.baseline, progress_wanted(args.quiet))
         model = prepare(spec, RuntimeOptions(set_threads=False, tracking_uri=args.tracking_uri)).model
         read = set(model.cfg.model.context_columns) - {"context"} if model.cfg.model.use_context else set()
         if read:  # the job ships text and list lead-in to the executors; other neighbours would be missing
