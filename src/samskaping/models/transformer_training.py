@@ -100,6 +100,7 @@ def fit_network(
         total_steps = min(total_steps, t.max_steps)
     scheduler = get_linear_schedule_with_warmup(optimizer, int(t.warmup_ratio * total_steps), total_steps)
     generator = torch.Generator().manual_seed(t.seed)
+    lengths = [len(x) for x in ids]  # tokens per training sentence, for length-grouped batches
 
     best_score, best_state, best_epoch, stale = -math.inf, None, 0, 0
     history: list[dict[str, float]] = []
@@ -109,7 +110,7 @@ def fit_network(
         for epoch in range(1, t.epochs + 1):
             epoch_started = time.perf_counter()
             model.network.train()
-            batches = training_batches([len(x) for x in ids], batch_size, t.group_by_length, generator)
+            batches = training_batches(lengths, batch_size, t.group_by_length, generator)
             bar = tqdm(batches, desc=f"Epoch {epoch}/{t.epochs}", unit="batch", disable=not model.progress)
             running, seen = 0.0, 0
             optimizer.zero_grad()
