@@ -1,6 +1,8 @@
 """Does a sentence's neighbourhood help? The baseline with and without its lead-in, heading and previous sentence.
 
     python benchmarks/context.py [--data data/samskaping-sentences.jsonl] [--out benchmarks/results/context.json]
+    python benchmarks/context.py --model "none=MODEL_A" --model "lead-in + heading + previous=MODEL_B" \
+        --out benchmarks/results/context-e5.json
 
 Offline, one command, a few minutes on 2 cores. For each variant of ``model.context_columns`` (no
 context; the lead-in only, as the configs that read context have it; lead-in + heading; lead-in +
@@ -18,6 +20,11 @@ under the training priors) on:
 - ``data/eval/realistic-plans.jsonl`` (six written plans in reading order; heading and previous
   sentence derived from the order, as ``predict.py`` derives them for a document).
 
+With ``--model LABEL=FOLDER`` (repeatable) nothing is trained: the given model folders, each trained
+with ``train.py`` and the context settings its config names, are scored on the same sets under the
+same label. That is how the transformer is measured: a fine-tuning run takes minutes to hours, so
+the runs are made apart (the commands are in docs/results.md) and scored here together.
+
 Each set is also scored per ``form`` and per ``language``. The training rows of the earlier rounds
 have no heading or previous sentence, so a variant that reads them learns them from the newer rows
 only: the figures say what the shipped data supports, not what context could do with more of it.
@@ -28,6 +35,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -38,6 +46,8 @@ from samskaping.evaluation import evaluate
 from samskaping.evaluation.sets import plans_in_reading_order
 from samskaping.labels import LABEL_SET_NAMES
 from samskaping.models import build_model
+from samskaping.models.base import Classifier
+from samskaping.models.loading import load_model
 
 ROOT = Path(__file__).resolve().parents[1]
 # variant -> (model.context_columns or None for no context, model.baseline.context_features)
@@ -84,17 +94,8 @@ def breakdown(frame: pd.DataFrame, predicted: dict[str, list[str]], column: str)
     return out
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=ROOT / "data" / "samskaping-sentences.jsonl")
-    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "context.json")
-    args = parser.parse_args()
-    data = pd.read_json(args.data, lines=True)
-    for column in ("context", "heading", "previous"):
-        data[column] = data[column].fillna("") if column in data.columns else ""
-    train = data[data["split"] == "train"]
-    sets = {name: frame.reset_index(drop=True) for name, frame in evaluation_sets(data).items()}
-    results: dict[str, dict] = {}
+def trained_variants(train: pd.DataFrame) -> Iterator[tuple[str, Classifier, float]]:
+    """The baseline config trained on ``train`` once per entry of :data:`VARIANTS`."""
     for variant, (columns, features) in VARIANTS.items():
         started = time.perf_counter()
         overrides = ["tracking.enabled=false", f"model.use_context={'true' if columns else 'false'}"]
@@ -106,6 +107,36 @@ def main() -> None:
         model.fit(
             train["text"].tolist(), {ls: train[ls].tolist() for ls in LABEL_SET_NAMES}, contexts=model.contexts(train)
         )
+        yield variant, model, started
+
+
+def models(given: list[str], train: pd.DataFrame) -> Iterator[tuple[str, Classifier, float]]:
+    """``(label, model, start time)``: the ``--model LABEL=FOLDER`` folders loaded, or the baseline variants trained."""
+    if not given:
+        yield from trained_variants(train)
+        return
+    for entry in given:
+        label, sep, folder = entry.rpartition("=")
+        if not sep or not label:
+            raise SystemExit(f"--model {entry!r}: expected LABEL=FOLDER, e.g. none=models/e5-fast")
+        yield label, load_model(folder), time.perf_counter()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=ROOT / "data" / "samskaping-sentences.jsonl")
+    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "context.json")
+    parser.add_argument(
+        "--model", action="append", default=[], metavar="LABEL=FOLDER", help="score this folder instead of training"
+    )
+    args = parser.parse_args()
+    data = pd.read_json(args.data, lines=True)
+    for column in ("context", "heading", "previous"):
+        data[column] = data[column].fillna("") if column in data.columns else ""
+    train = data[data["split"] == "train"]
+    sets = {name: frame.reset_index(drop=True) for name, frame in evaluation_sets(data).items()}
+    results: dict[str, dict] = {}
+    for variant, model, started in models(args.model, train):
         results[variant] = {}
         for name, frame in sets.items():
             predicted = model.predict(frame["text"].tolist(), contexts=model.contexts(frame))
@@ -120,7 +151,7 @@ def main() -> None:
         )
         print(f"{variant:<40} {line}  ({time.perf_counter() - started:.0f} s)", flush=True)
     best = {
-        name: max(VARIANTS, key=lambda v, n=name: float(np.mean(list(results[v][n]["macro_f1"].values()))))
+        name: max(results, key=lambda v, n=name: float(np.mean(list(results[v][n]["macro_f1"].values()))))
         for name in sets
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)

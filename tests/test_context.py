@@ -215,3 +215,107 @@ def test_context_features_default_to_joined_and_a_folder_saved_without_the_setti
         again.predict_proba(frame["text"].tolist(), contexts=contexts)["factor"],
         model.predict_proba(frame["text"].tolist(), contexts=contexts)["factor"],
     )
+
+
+# -- the transformer reads a pair: context first, the sentence second, pooled over the sentence -----------------
+
+PAIR_TEXTS = ["Kommunen vil samarbeide med lag og foreningar.", "Planen gjeld for perioden.", "Vi lyttar til ungdomen."]
+PAIR_CONTEXTS = ["Medverknad og samskaping", "", "Slik vil vi arbeide | Kommunen har ungdomsråd."]
+
+
+def _pair_model(tiny_bert, tmp_path, **transformer):
+    from conftest import small_frame, tiny_transformer_config, write_jsonl
+    from samskaping.models import build_model
+
+    data = write_jsonl(small_frame({"train": 8}), tmp_path / "d.jsonl")
+    cfg = tiny_transformer_config(tiny_bert, data, epochs=1, pooling="mean", **transformer)
+    cfg["model"].update({"use_context": True, "context_columns": ["heading", "previous"]})
+    return build_model(validate_config(cfg), progress=False)
+
+
+def test_sentence_mask_keeps_the_second_segment_in_bert_and_xlmr_layouts() -> None:
+    import torch
+
+    from samskaping.models.transformer_network import sentence_mask
+
+    sep = 2
+    # XLM-R / e5 pair: <s> c c </s></s> s s </s> <pad>; BERT pair: [CLS] c [SEP] s s s [SEP] <pad> <pad>
+    ids = torch.tensor([[0, 5, 6, 2, 2, 7, 8, 2, 1], [0, 5, 2, 7, 8, 9, 2, 1, 1], [0, 7, 8, 9, 2, 1, 1, 1, 1]])
+    mask = (ids != 1).long()
+    got = sentence_mask(ids, mask, sep)
+    assert got.tolist()[0] == [0, 0, 0, 0, 0, 1, 1, 0, 0]
+    assert got.tolist()[1] == [0, 0, 0, 1, 1, 1, 0, 0, 0]
+    assert got.tolist()[2] == mask.tolist()[2]  # a sentence alone keeps its whole mask
+    assert got.dtype == mask.dtype
+
+
+@pytest.mark.parametrize("pooling", ["sentence", "pair"])
+def test_the_transformer_pools_a_pair_over_the_sentence_or_the_whole_pair(tiny_bert, tmp_path, pooling) -> None:
+    import torch
+
+    model = _pair_model(tiny_bert, tmp_path, context_pooling=pooling)
+    network = model.network.eval()
+    assert network.pool_after_sep == (model.tokenizer.sep_token_id if pooling == "sentence" else None)
+    encoded = model.tokenizer(PAIR_CONTEXTS[0], PAIR_TEXTS[0])  # [CLS] context [SEP] sentence [SEP]
+    assert model._encode(PAIR_TEXTS[:1], PAIR_CONTEXTS[:1])[0] == encoded["input_ids"]
+    input_ids, mask = model._collate([encoded["input_ids"]])
+    with torch.no_grad():
+        states = network.encoder(input_ids=input_ids, attention_mask=mask).last_hidden_state[0]
+        pooled = network.pool(input_ids, mask)[0]
+    sentence = [
+        i
+        for i, (kind, token) in enumerate(zip(encoded["token_type_ids"], encoded["input_ids"], strict=True))
+        if kind == 1 and token != model.tokenizer.sep_token_id
+    ]
+    expected = states[sentence].mean(0) if pooling == "sentence" else states.mean(0)
+    assert torch.allclose(pooled, expected, atol=1e-6)
+    assert not torch.allclose(states[sentence].mean(0), states.mean(0), atol=1e-4)  # the two poolings differ
+    # the context still reaches the sentence's tokens through attention
+    other = model._collate(model._encode(PAIR_TEXTS[:1], ["Ein heilt annan overskrift"]))
+    with torch.no_grad():
+        assert not torch.allclose(network.pool(*other)[0], pooled, atol=1e-5)
+
+
+def test_cached_lower_layers_pool_a_pair_as_the_whole_network_does(tiny_bert, tmp_path) -> None:
+    import torch
+
+    from samskaping.models.transformer_top import lower_states, pad_states, top_only
+
+    model = _pair_model(tiny_bert, tmp_path, train_top_layers=1)
+    network = model.network.eval()
+    ids = model._encode(PAIR_TEXTS, PAIR_CONTEXTS)
+    states = lower_states(network.encoder, ids, 1, model._collate, batch_size=2)
+    with torch.no_grad():
+        whole = network(*model._collate(ids))
+        with top_only(network.encoder, 1):
+            hidden, mask = pad_states(states, model.device)
+            cached = network(model._collate(ids)[0], mask, inputs_embeds=hidden)
+    for ls in model.label_sets:
+        assert torch.allclose(whole[ls], cached[ls], atol=1e-4), ls
+
+
+@pytest.mark.slow
+def test_a_sentence_pooled_context_model_round_trips_and_runs_the_same_in_onnx_runtime(
+    tiny_bert, tmp_path, monkeypatch
+) -> None:
+    import numpy as np
+
+    from samskaping.labels import LABEL_SETS
+    from samskaping.models import load_model
+    from samskaping.runtime.onnx import use_onnx
+
+    monkeypatch.setenv("SAMSKAPING_CACHE", str(tmp_path / "cache"))
+    model = _pair_model(tiny_bert, tmp_path)
+    frame = _sixty_rows().copy()
+    frame["previous"] = frame["text"].shift(1).fillna("")
+    model.fit(frame["text"].tolist(), {ls: frame[ls].tolist() for ls in LABEL_SETS}, contexts=model.contexts(frame))
+    model.save(tmp_path / "model")
+    loaded = load_model(tmp_path / "model")
+    assert loaded.network.pool_after_sep == model.tokenizer.sep_token_id
+    torch_probs = loaded.predict_proba(PAIR_TEXTS, contexts=PAIR_CONTEXTS)
+    for ls in LABEL_SETS:
+        np.testing.assert_allclose(torch_probs[ls], model.predict_proba(PAIR_TEXTS, contexts=PAIR_CONTEXTS)[ls])
+    use_onnx(loaded, threads=1)
+    onnx_probs = loaded.predict_proba(PAIR_TEXTS, contexts=PAIR_CONTEXTS)
+    for ls in LABEL_SETS:
+        np.testing.assert_allclose(onnx_probs[ls], torch_probs[ls], atol=1e-4, rtol=0)

@@ -60,6 +60,22 @@ class TransformerConfig(KindSection):
         description="Fine-tune only the top N encoder layers and the heads; the embeddings and the layers below "
         "run once per sentence and their output is cached (null: fine-tune the whole encoder).",
     )
+    context_pooling: Literal["sentence", "pair"] = Field(
+        "sentence",
+        description="With model.use_context and mean pooling: average the sentence's own tokens, which read the "
+        "context through attention (sentence), or every token of the context-sentence pair (pair).",
+    )
+
+
+def build_network(cfg: Config, encoder: Any, tokenizer: Any) -> MultiHeadModel:
+    """The encoder with its pooling and heads as ``cfg`` says (``context_pooling`` needs the separator id)."""
+    from samskaping.models.transformer_network import MultiHeadModel
+
+    t = cfg.model.transformer
+    sentence_only = cfg.model.use_context and t.pooling == "mean" and t.context_pooling == "sentence"
+    return MultiHeadModel(
+        encoder, cfg.model.label_sets, t.dropout, t.pooling, tokenizer.sep_token_id if sentence_only else None
+    )
 
 
 def pick_device(wanted: str) -> torch.device:
@@ -161,7 +177,7 @@ class TransformerClassifier(Classifier):
         from transformers import AutoTokenizer, set_seed
 
         from samskaping.models.encoder_source import resolve_encoder
-        from samskaping.models.transformer_network import MultiHeadModel, load_encoder
+        from samskaping.models.transformer_network import load_encoder
 
         t = cfg.model.transformer
         folder = resolve_encoder(cfg.model.name, t.revision, t.local_files_only)
@@ -178,7 +194,7 @@ class TransformerClassifier(Classifier):
             raise ModelLoadError(
                 f"model '{cfg.model.name}' ({folder}) could not be loaded: {str(exc).splitlines()[0]}{hint}"
             ) from exc
-        network = MultiHeadModel(encoder, cfg.model.label_sets, t.dropout, t.pooling)
+        network = build_network(cfg, encoder, tokenizer)
         return cls(cfg, network, tokenizer, progress)
 
     def is_fitted(self) -> bool:
@@ -308,7 +324,7 @@ class TransformerClassifier(Classifier):
         from safetensors.torch import load_file
         from transformers import AutoTokenizer
 
-        from samskaping.models.transformer_network import MultiHeadModel, load_encoder
+        from samskaping.models.transformer_network import load_encoder
 
         missing = [n for n in ("encoder", "tokenizer", "heads.safetensors") if not (folder / n).exists()]
         if missing:
@@ -323,7 +339,7 @@ class TransformerClassifier(Classifier):
             raise ModelLoadError(
                 f"{folder}: the encoder or tokenizer cannot be loaded ({str(exc).splitlines()[0]})"
             ) from exc
-        network = MultiHeadModel(encoder, cfg.model.label_sets, t.dropout, t.pooling)
+        network = build_network(cfg, encoder, tokenizer)
         state = load_file(str(folder / "heads.safetensors"))
         for ls, head in network.heads.items():
             head.load_state_dict({k.split(".", 1)[1]: v for k, v in state.items() if k.startswith(f"{ls}.")})

@@ -65,7 +65,7 @@ def fit_network(
     loss_weights = {ls: float(t.loss_weights.get(ls, 1.0)) for ls in model.label_sets}
     if model.cfg.model.transformer.freeze_embeddings:
         model.network.encoder.get_input_embeddings().weight.requires_grad_(False)
-    n_lower, cached, val_cached = None, [], []
+    n_lower, cached, val_ids, val_cached = None, [], [], []
     if model.cfg.model.transformer.train_top_layers:
         n_lower = check_top_layers(
             model.network.encoder, model.cfg.model.transformer.train_top_layers, model.cfg.model.name
@@ -74,9 +74,8 @@ def fit_network(
         cached = _cached_states(model, ids, n_lower, "training")
         if validation is not None:
             val_texts, _, *rest = validation
-            val_cached = _cached_states(
-                model, model._encode(val_texts, rest[0] if rest else None), n_lower, "validation"
-            )
+            val_ids = model._encode(val_texts, rest[0] if rest else None)
+            val_cached = _cached_states(model, val_ids, n_lower, "validation")
 
     decay, no_decay = [], []
     for _, param in model.network.encoder.named_parameters():
@@ -121,7 +120,8 @@ def fit_network(
                     else:
                         with top_only(model.network.encoder, n_lower):
                             hidden, mask = pad_states([cached[i] for i in batch], model.device)
-                            logits = model.network(None, mask, inputs_embeds=hidden)
+                            input_ids = model._collate([ids[i] for i in batch])[0]  # for the pooling only
+                            logits = model.network(input_ids, mask, inputs_embeds=hidden)
                     loss = sum(
                         loss_weights[ls] * loss_fns[ls](logits[ls].float(), targets[ls][batch].to(model.device))
                         for ls in model.label_sets
@@ -146,7 +146,7 @@ def fit_network(
                 if n_lower is None:
                     predicted = model.predict(val_texts, batch_size=t.eval_batch_size, contexts=val_contexts)
                 else:
-                    predicted = _predict_cached(model, val_cached, n_lower, t.eval_batch_size)
+                    predicted = _predict_cached(model, val_cached, val_ids, n_lower, t.eval_batch_size)
                 reports = evaluate(val_labels, predicted, model.label_sets)
                 record.update({f"validation_{ls}_macro_f1": r.macro_f1 for ls, r in reports.items()})
                 score = float(np.mean([r.macro_f1 for r in reports.values()]))
@@ -238,9 +238,13 @@ def _cached_states(model: TransformerClassifier, ids: list[list[int]], n_lower: 
 
 
 def _predict_cached(
-    model: TransformerClassifier, states: list[torch.Tensor], n_lower: int, batch_size: int
+    model: TransformerClassifier,
+    states: list[torch.Tensor],
+    ids: list[list[int]],
+    n_lower: int,
+    batch_size: int,
 ) -> dict[str, list[str]]:
-    """Labels from cached lower states, decided exactly as ``model.predict`` decides them."""
+    """Labels from cached lower states (``ids``: their token ids), decided exactly as ``model.predict`` decides them."""
     from samskaping.models.base import decode_predictions
 
     order = np.argsort([s.shape[0] for s in states], kind="stable")
@@ -251,7 +255,7 @@ def _predict_cached(
             rows = order[start : start + batch_size]
             with top_only(model.network.encoder, n_lower):
                 hidden, mask = pad_states([states[i] for i in rows], model.device)
-                out = model.network(None, mask, inputs_embeds=hidden)
+                out = model.network(model._collate([ids[i] for i in rows])[0], mask, inputs_embeds=hidden)
             for ls in model.label_sets:
                 logits[ls][rows] = out[ls].float().cpu().numpy()
     model.network.train()

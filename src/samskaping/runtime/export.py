@@ -98,7 +98,10 @@ def weights_digest(model: Any) -> str:
         return model.released_digest
     h = hashlib.sha256()
     network = model.network
-    h.update(json.dumps({"format": EXPORT_FORMAT, "pooling": network.pooling, "heads": list(network.heads)}).encode())
+    graph = {"format": EXPORT_FORMAT, "pooling": network.pooling, "heads": list(network.heads)}
+    if getattr(network, "pool_after_sep", None) is not None:  # pooling over a pair's sentence only
+        graph["pool_after_sep"] = network.pool_after_sep
+    h.update(json.dumps(graph).encode())
     for name, tensor in network.state_dict().items():
         t = tensor.detach().cpu().contiguous()
         h.update(f"{name}|{t.dtype}|{tuple(t.shape)}".encode())
@@ -198,11 +201,18 @@ def _exportable(network: Any) -> Any:
 
 
 def _sample_inputs(model: Any) -> tuple[Any, Any]:
-    """Two short rows, one padded, so the exported mask handling is the general one."""
+    """Two short rows, one padded, so the exported mask handling is the general one.
+
+    A model that reads context gets the first row as a context-sentence pair, so the check covers the
+    pooling over a pair's sentence (``model.transformer.context_pooling``); other models ignore contexts.
+    """
     import torch
 
     pad = model.tokenizer.pad_token_id or 0
-    ids = model._encode(["Kommunen skal samarbeide med innbyggerne om nye tjenester.", "Planen gjelder."])
+    ids = model._encode(
+        ["Kommunen skal samarbeide med innbyggerne om nye tjenester.", "Planen gjelder."],
+        ["Medverknad og samskaping", ""],
+    )
     width = max(len(x) for x in ids)
     input_ids = torch.full((len(ids), width), pad, dtype=torch.long)
     mask = torch.zeros((len(ids), width), dtype=torch.long)
