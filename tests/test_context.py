@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import json
 
 import pandas as pd
 import pytest
@@ -295,7 +296,7 @@ def test_cached_lower_layers_pool_a_pair_as_the_whole_network_does(tiny_bert, tm
 
 
 @pytest.mark.slow
-def test_a_sentence_pooled_context_model_round_trips_and_runs_the_same_in_onnx_runtime(
+def test_a_sentence_pooled_context_model_round_trips_runs_the_same_in_onnx_and_old_folders_pool_the_pair(
     tiny_bert, tmp_path, monkeypatch
 ) -> None:
     import numpy as np
@@ -319,3 +320,11 @@ def test_a_sentence_pooled_context_model_round_trips_and_runs_the_same_in_onnx_r
     onnx_probs = loaded.predict_proba(PAIR_TEXTS, contexts=PAIR_CONTEXTS)
     for ls in LABEL_SETS:
         np.testing.assert_allclose(onnx_probs[ls], torch_probs[ls], atol=1e-4, rtol=0)
+    # a folder saved before context_pooling existed was trained pooling the whole pair, and loads so
+    manifest_path = tmp_path / "model" / "samskaping-model.json"
+    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    assert manifest["config"]["model"]["transformer"].pop("context_pooling") == "sentence"
+    manifest_path.write_text(json.dumps(manifest), encoding="utf-8")
+    old = load_model(tmp_path / "model")
+    assert old.cfg.model.transformer.context_pooling == "pair" and old.network.pool_after_sep is None
+    assert not np.allclose(old.predict_proba(PAIR_TEXTS, contexts=PAIR_CONTEXTS)["factor"], torch_probs["factor"])

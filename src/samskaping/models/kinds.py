@@ -41,6 +41,9 @@ class KindSpec:
             quantise to int8 or run in bf16, on a device and a number of threads of its choosing.
         contract_config: the raw ``model`` and ``training`` sections the contract test trains on the tiny
             data in seconds; a kind with an encoder is given the test suite's tiny encoder as ``model.name``.
+        saved_before: keys of ``section`` added after model folders were saved without them, with the value
+            such a folder was trained with: a saved config that lacks the key loads with it, so an old
+            folder predicts as it did, while a new config gets the field's default.
     """
 
     name: str
@@ -49,6 +52,7 @@ class KindSpec:
     requirements: tuple[str, ...] = ()
     has_encoder: bool = False
     contract_config: Mapping[str, Any] = field(default_factory=dict)
+    saved_before: Mapping[str, Any] = field(default_factory=dict)
 
 
 __all__ = ["KindSection", "KindSpec"]

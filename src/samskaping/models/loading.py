@@ -6,8 +6,10 @@ A model folder names its kind in ``samskaping-model.json``; the kind's class com
 
 from __future__ import annotations
 
+import copy
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -55,6 +57,18 @@ def read_manifest(folder: Path) -> dict:
         raise ModelLoadError(f"{path}: unreadable model manifest ({exc})") from exc
 
 
+def saved_config(manifest: dict[str, Any]) -> dict[str, Any]:
+    """The config a model folder was trained with: its saved config, with the kind's ``saved_before`` values
+    for keys added to the kind's section after the folder was written (see :class:`KindSpec`)."""
+    raw = copy.deepcopy(manifest.get("config") or {})
+    kind = str(manifest.get("kind"))
+    section = raw.get("model", {}).get(kind)
+    if isinstance(section, dict):
+        for key, value in kind_spec(kind).saved_before.items():
+            section.setdefault(key, value)
+    return raw
+
+
 def load_model(folder: str | Path) -> Classifier:
     """Load a trained model folder, whatever its kind.
 
@@ -75,7 +89,7 @@ def load_model(folder: str | Path) -> Classifier:
             "than this version of samskaping knows; retrain it"
         )
     try:
-        cfg = validate_config(manifest.get("config") or {}, source=str(folder / MANIFEST), check_files=False)
+        cfg = validate_config(saved_config(manifest), source=str(folder / MANIFEST), check_files=False)
     except ConfigError as exc:
         raise ModelLoadError(f"{exc}; the model was saved by another version of samskaping, retrain it") from exc
     model = cls._load_files(folder, cfg)
@@ -105,4 +119,4 @@ def load_model(folder: str | Path) -> Classifier:
     return model
 
 
-__all__ = ["build_model", "load_model", "model_class", "read_manifest"]
+__all__ = ["build_model", "load_model", "model_class", "read_manifest", "saved_config"]

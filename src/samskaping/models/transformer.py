@@ -357,6 +357,7 @@ SPEC = KindSpec(
     # onnx and onnxruntime: the MLflow model runs the encoder in ONNX Runtime when it can
     requirements=("torch", "transformers", "tokenizers", "onnx", "onnxruntime", "filelock"),
     has_encoder=True,
+    saved_before={"context_pooling": "pair"},  # folders saved before the setting pooled the whole pair
     contract_config={
         "model": {"transformer": {"max_length": 48}},
         "training": {
