@@ -64,7 +64,14 @@ def run(command: list[str], every: float) -> dict:
     for (start, _), (end, closing) in itertools.pairwise(bounds):
         inside = [value for t, value in samples if start <= t < end]
         if inside:
-            stretches.append({"from_s": round(start, 1), "peak_gib": round(max(inside) / GIB, 3), "until": closing})
+            stretches.append(
+                {
+                    "from_s": round(start, 1),
+                    "to_s": round(min(end, samples[-1][0]), 1),
+                    "peak_gib": round(max(inside) / GIB, 3),
+                    "until": closing,
+                }
+            )
     return {
         "command": command,
         "returncode": process.returncode,
@@ -86,7 +93,10 @@ def main() -> None:
         parser.error("give the command to run after --")
     result = run(command, args.every)
     for stretch in result["stretches"]:
-        print(f"{stretch['from_s']:8.1f} s  {stretch['peak_gib']:5.2f} GiB  until: {stretch['until'][:100]}")
+        print(
+            f"{stretch['from_s']:7.1f}–{stretch['to_s']:.1f} s  {stretch['peak_gib']:5.2f} GiB  "
+            f"until: {stretch['until'][:100]}"
+        )
     print(f"peak {result['peak_gib']:.2f} GiB, {result['wall_s']:.0f} s wall, exit status {result['returncode']}")
     if args.out:
         args.out.write_text(json.dumps(result, ensure_ascii=False, indent=1), encoding="utf-8")
