@@ -120,8 +120,7 @@ def fit_network(
                     else:
                         with top_only(model.network.encoder, n_lower):
                             hidden, mask = pad_states([cached[i] for i in batch], model.device)
-                            input_ids = model._collate([ids[i] for i in batch])[0]  # for the pooling only
-                            logits = model.network(input_ids, mask, inputs_embeds=hidden)
+                            logits = model.network(_pooling_ids(model, ids, batch), mask, inputs_embeds=hidden)
                     loss = sum(
                         loss_weights[ls] * loss_fns[ls](logits[ls].float(), targets[ls][batch].to(model.device))
                         for ls in model.label_sets
@@ -237,6 +236,13 @@ def _cached_states(model: TransformerClassifier, ids: list[list[int]], n_lower: 
     return states
 
 
+def _pooling_ids(model: TransformerClassifier, ids: list[list[int]], rows: Sequence[int]) -> torch.Tensor | None:
+    """The padded token ids of ``rows`` when the pooling needs them (a pair pooled over its sentence), else None."""
+    if model.network.pool_after_sep is None:
+        return None
+    return model._collate([ids[i] for i in rows])[0]
+
+
 def _predict_cached(
     model: TransformerClassifier,
     states: list[torch.Tensor],
@@ -255,7 +261,7 @@ def _predict_cached(
             rows = order[start : start + batch_size]
             with top_only(model.network.encoder, n_lower):
                 hidden, mask = pad_states([states[i] for i in rows], model.device)
-                out = model.network(model._collate([ids[i] for i in rows])[0], mask, inputs_embeds=hidden)
+                out = model.network(_pooling_ids(model, ids, rows), mask, inputs_embeds=hidden)
             for ls in model.label_sets:
                 logits[ls][rows] = out[ls].float().cpu().numpy()
     model.network.train()
