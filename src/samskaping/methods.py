@@ -44,7 +44,8 @@ REAL_TEXT_F1 = {
     "polarity": (0.57, 0.63),
 }  # (estimated, training priors)
 # The same check on multilingual-e5-small fine-tuned by the full recipe (configs/multilingual-e5-small.yaml,
-# 6 epochs, 4,129 sentences), as issue 25 reports it; polarity under training priors was not reported.
+# 6 epochs, 4,129 sentences), as the check kept outside the project reported it (polarity under training priors
+# was not reported).
 REAL_TEXT_F1_E5 = {
     "conception": (0.68, 0.67),
     "factor": (0.46, 0.52),
